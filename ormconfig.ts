@@ -1,0 +1,9 @@
+/**
+ * The DataSource for TypeORM's own CLI (e.g. `npx typeorm migration:show -d dist/ormconfig.js`).
+ * Keyport itself opens the database through src/db/database.ts with the same settings; this file
+ * exists so operators can inspect migrations with the standard tool.
+ */
+import { loadConfig } from './src/config/config.js';
+import { createDataSource } from './src/db/data_source.js';
+
+export default createDataSource(loadConfig(process.env).database);

@@ -1,0 +1,47 @@
+import Koa from 'koa';
+import { accessLog } from './http/access_log.js';
+import { parseBody } from './http/body.js';
+import type { KeyportContext, Middleware } from './http/context.js';
+import { errorHandler } from './http/error_handler.js';
+import { recordMetrics } from './http/metrics.js';
+import { requestId } from './http/request_id.js';
+import { operationsRoutes } from './http/routes/operations.js';
+import { deriveKey } from './lib/crypto.js';
+import type { Services } from './services.js';
+
+/** Paths served by oidc-provider, which parses its own bodies and renders RFC 6749 errors. */
+export const PROVIDER_PATH_PREFIXES = ['/oauth/', '/.well-known/'] as const;
+
+export function isProviderPath(path: string): boolean {
+  return PROVIDER_PATH_PREFIXES.some((prefix) => path.startsWith(prefix));
+}
+
+function unlessProviderPath(middleware: Middleware): Middleware {
+  return (ctx, next) => (isProviderPath(ctx.path) ? next() : middleware(ctx, next));
+}
+
+/**
+ * The koa application: edge middleware first (request ID, metrics, access log, errors), then
+ * Keyport's own routes. Each feature contributes its router here.
+ */
+export function buildApp(services: Services): Koa<KeyportContext['state'], KeyportContext> {
+  const app = new Koa<KeyportContext['state'], KeyportContext>({
+    proxy: services.config.trustProxy,
+    keys: [deriveKey(services.config.secret, 'cookie-signing').toString('base64url')],
+  });
+  app.context.services = services;
+  // koa logs every error it sees to stderr by default; ours are already handled and logged.
+  app.silent = true;
+
+  app.use(requestId);
+  app.use(recordMetrics);
+  app.use(accessLog);
+  app.use(errorHandler);
+  app.use(unlessProviderPath(parseBody));
+
+  const operations = operationsRoutes();
+  app.use(operations.routes());
+  app.use(operations.allowedMethods({ throw: false }));
+
+  return app;
+}

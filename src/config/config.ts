@@ -1,0 +1,119 @@
+import 'reflect-metadata';
+import { resolve } from 'node:path';
+import { IsIn, IsInt, IsUrl, Max, Min, validateSync } from 'class-validator';
+import { parseDatabaseUrl, type DatabaseTarget } from './database_url.js';
+import { ConfigError } from './errors.js';
+import { readBool, readEnum, readInt, readList, readString, type Env } from './parse.js';
+import { resolveSecret } from './secret.js';
+
+export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
+export const NODE_ENVS = ['development', 'production', 'test'] as const;
+
+export interface RateLimitDefaults {
+  /** Requests per key per minute (`RATE_LIMIT_PER_MIN`). */
+  readonly perMinute: number;
+  /** Requests per key per hour (`RATE_LIMIT_PER_HOUR`). */
+  readonly perHour: number;
+  /** Requests per key per 10-second burst window (`RATE_LIMIT_BURST`). */
+  readonly burst: number;
+}
+
+/**
+ * Keyport's configuration: read from the environment once at start, validated, frozen and
+ * passed down. Nothing below `main` reads `process.env`.
+ */
+export class Config {
+  /** `NODE_ENV`; production makes `KEYPORT_SECRET` mandatory and turns `REQUIRE_HTTPS` on. */
+  @IsIn(NODE_ENVS as unknown as string[]) readonly nodeEnv: (typeof NODE_ENVS)[number];
+  /** `PORT`: TCP port to listen on (0 picks a free one, used by tests). */
+  @IsInt() @Min(0) @Max(65535) readonly port: number;
+  /** `HOST`: interface to listen on. */
+  readonly host: string;
+  /** `ISSUER`: the OAuth issuer identifier; discovery lives under it. */
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { message: 'must be an http(s) URL' })
+  readonly issuer: string;
+  /** `DATABASE_URL`, parsed. */
+  readonly database: DatabaseTarget;
+  /** `REDIS_URL`: when set, limits, caches and revocation are shared by all instances. */
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['redis', 'rediss'] }, { message: 'must be a redis:// URL' })
+  readonly redisUrl: string | undefined;
+  /** `KEYPORT_SECRET`: root of every derived key (cookie keys, key-hash pepper, signing-key encryption). */
+  readonly secret: string;
+  /** `TOKEN_TTL`: lifetime in seconds of exchanged bearer tokens. */
+  @IsInt() @Min(60) @Max(86_400 * 30) readonly tokenTtl: number;
+  /** Default per-key limits; a key may override them. */
+  readonly rateLimit: RateLimitDefaults;
+  /** `REQUIRE_HTTPS`: refuse plain-HTTP requests with 403 insecure_connection. */
+  readonly requireHttps: boolean;
+  /** `TRUST_PROXY`: honour X-Forwarded-For / X-Forwarded-Proto. */
+  readonly trustProxy: boolean;
+  /** `ALLOW_QUERY_API_KEY`: accept `?access_token_query=`. Off by default: URLs end up in logs and histories. */
+  readonly allowQueryApiKey: boolean;
+  /** `CORS_ORIGINS`: origins allowed to call the token and exchange endpoints. */
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { each: true, message: 'must list http(s) origins' })
+  readonly corsOrigins: readonly string[];
+  /** `LOG_LEVEL`: winston level. */
+  @IsIn(LOG_LEVELS as unknown as string[]) readonly logLevel: (typeof LOG_LEVELS)[number];
+  /** `BCRYPT_ROUNDS`: cost of user-password hashes (tests lower it; production keeps 12). */
+  @IsInt() @Min(4) @Max(15) readonly bcryptRounds: number;
+  /** `DATA_DIR`: where the embedded database and the development secret live. */
+  readonly dataDir: string;
+  /** `TLS_CERT` / `TLS_KEY`: paths of a PEM certificate and key for native HTTPS. */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+
+  get production(): boolean {
+    return this.nodeEnv === 'production';
+  }
+}
+
+const variableOf: Record<string, string> = {
+  nodeEnv: 'NODE_ENV', port: 'PORT', issuer: 'ISSUER', redisUrl: 'REDIS_URL', tokenTtl: 'TOKEN_TTL',
+  corsOrigins: 'CORS_ORIGINS', logLevel: 'LOG_LEVEL', bcryptRounds: 'BCRYPT_ROUNDS',
+};
+
+/** Reads, validates and freezes the configuration. Throws ConfigError naming the first bad variable. */
+export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
+  const nodeEnv = readEnum(env, 'NODE_ENV', 'development', NODE_ENVS);
+  const production = nodeEnv === 'production';
+  const port = readInt(env, 'PORT', 3000, 0, 65535);
+  const dataDir = resolve(cwd, readString(env, 'DATA_DIR', './data'));
+  const tlsCert = readString(env, 'TLS_CERT');
+  const tlsKey = readString(env, 'TLS_KEY');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) {
+    throw new ConfigError(tlsCert === undefined ? 'TLS_CERT' : 'TLS_KEY', 'TLS_CERT and TLS_KEY must be set together');
+  }
+
+  const config = Object.assign(new Config(), {
+    nodeEnv,
+    port,
+    host: readString(env, 'HOST', '127.0.0.1'),
+    issuer: readString(env, 'ISSUER', `http://localhost:${port}`).replace(/\/+$/, ''),
+    database: parseDatabaseUrl(readString(env, 'DATABASE_URL', `sqlite:${resolve(dataDir, 'keyport.db')}`), cwd),
+    redisUrl: readString(env, 'REDIS_URL'),
+    secret: resolveSecret(readString(env, 'KEYPORT_SECRET'), production, resolve(dataDir, 'keyport.secret')),
+    tokenTtl: readInt(env, 'TOKEN_TTL', 7200, 0, Number.MAX_SAFE_INTEGER),
+    rateLimit: Object.freeze({
+      perMinute: readInt(env, 'RATE_LIMIT_PER_MIN', 60, 1, 10_000_000),
+      perHour: readInt(env, 'RATE_LIMIT_PER_HOUR', 1000, 1, 100_000_000),
+      burst: readInt(env, 'RATE_LIMIT_BURST', 20, 1, 10_000_000),
+    }),
+    requireHttps: readBool(env, 'REQUIRE_HTTPS', production),
+    trustProxy: readBool(env, 'TRUST_PROXY', false),
+    allowQueryApiKey: readBool(env, 'ALLOW_QUERY_API_KEY', false),
+    corsOrigins: Object.freeze(readList(env, 'CORS_ORIGINS').map((origin) => origin.replace(/\/+$/, ''))),
+    logLevel: readEnum(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
+    bcryptRounds: readInt(env, 'BCRYPT_ROUNDS', 12, 0, 99),
+    dataDir,
+    tls: tlsCert && tlsKey ? Object.freeze({ certFile: resolve(cwd, tlsCert), keyFile: resolve(cwd, tlsKey) }) : undefined,
+  });
+
+  const [first] = validateSync(config, { skipMissingProperties: true, forbidUnknownValues: false });
+  if (first) {
+    const reason = Object.values(first.constraints ?? {})[0] ?? 'is invalid';
+    throw new ConfigError(variableOf[first.property] ?? first.property, reason.replace(new RegExp(`^${first.property} `), ''));
+  }
+  if (production && config.issuer.startsWith('http://')) {
+    throw new ConfigError('ISSUER', 'must be https when NODE_ENV=production');
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,45 @@
+import 'reflect-metadata';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DataSource } from 'typeorm';
+import type { DatabaseTarget } from '../config/database_url.js';
+import { MIGRATIONS } from '../../migrations/index.js';
+import { ENTITIES } from './entities/index.js';
+
+/** Builds (does not open) the DataSource for the configured database. `synchronize` is never used. */
+export function createDataSource(target: DatabaseTarget, options: { poolSize?: number } = {}): DataSource {
+  const common = {
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'keyport_migrations',
+    synchronize: false,
+    logging: false,
+  } as const;
+
+  if (target.type === 'sqlite') {
+    if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
+    return new DataSource({
+      ...common,
+      type: 'better-sqlite3',
+      database: target.path,
+      // WAL lets readers proceed while one writer commits; busy_timeout rides out short lock waits
+      // when the CLI and the server touch the same file.
+      enableWAL: target.path !== ':memory:',
+      prepareDatabase: (db: { pragma(source: string): unknown }) => {
+        db.pragma('busy_timeout = 5000');
+        db.pragma('synchronous = NORMAL');
+        db.pragma('foreign_keys = ON');
+      },
+    });
+  }
+
+  return new DataSource({
+    ...common,
+    type: 'mysql',
+    url: target.url,
+    charset: 'utf8mb4_unicode_ci',
+    timezone: 'Z',
+    poolSize: options.poolSize ?? 20,
+    extra: { connectTimeout: 5000, enableKeepAlive: true, waitForConnections: true, queueLimit: 0 },
+  });
+}

@@ -1,0 +1,41 @@
+import type { DataSource } from 'typeorm';
+import type { Logger } from '../lib/logger.js';
+import type { DatabaseTarget } from '../config/database_url.js';
+import { createDataSource } from './data_source.js';
+
+const PING_TIMEOUT_MS = 2000;
+
+/** The open database: a DataSource with migrations applied, plus the checks operations need. */
+export class Database {
+  private constructor(readonly dataSource: DataSource, readonly type: DatabaseTarget['type']) {}
+
+  /** Opens the database and runs pending migrations (idempotent; safe with several instances on MySQL). */
+  static async open(target: DatabaseTarget, logger: Logger, options: { migrate?: boolean } = {}): Promise<Database> {
+    const dataSource = createDataSource(target);
+    await dataSource.initialize();
+    if (options.migrate ?? true) {
+      const applied = await dataSource.runMigrations({ transaction: 'each' });
+      for (const migration of applied) logger.info('migration applied', { migration: migration.name });
+    }
+    return new Database(dataSource, target.type);
+  }
+
+  /** True when a trivial query answers within two seconds. */
+  async ping(): Promise<boolean> {
+    if (!this.dataSource.isInitialized) return false;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('ping timeout')), PING_TIMEOUT_MS); });
+      await Promise.race([this.dataSource.query('SELECT 1'), timeout]);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}

@@ -1,0 +1,6 @@
+import { AuditEvent } from './audit_event.js';
+
+/** Every entity TypeORM maps. A feature adding an entity adds it here and a migration under migrations/. */
+export const ENTITIES = [AuditEvent];
+
+export { AuditEvent };

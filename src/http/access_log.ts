@@ -1,0 +1,19 @@
+import type { Middleware } from './context.js';
+
+/** One JSON line per request. The path goes through the logger's redaction like everything else. */
+export const accessLog: Middleware = async function accessLog(ctx, next) {
+  const started = process.hrtime.bigint();
+  try {
+    await next();
+  } finally {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    ctx.services.logger.http('request', {
+      request_id: ctx.state.requestId,
+      method: ctx.method,
+      path: ctx.originalUrl,
+      status: ctx.status,
+      duration_ms: Math.round(ms * 100) / 100,
+      ip: ctx.ip,
+    });
+  }
+};

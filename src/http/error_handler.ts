@@ -1,0 +1,72 @@
+import { ERROR_CODES, KeyportError, type ErrorCode } from '../lib/errors.js';
+import type { KeyportContext, Middleware } from './context.js';
+
+/** Errors from the body parser (co-body / raw-body) carry a `type` and a status. */
+function fromParserError(err: { status?: number; type?: string; name?: string }): KeyportError | undefined {
+  if (err.name === 'SyntaxError' && err.status === 400) return new KeyportError('invalid_request', 'The request body is not valid JSON.');
+  switch (err.type) {
+    case 'entity.too.large': return new KeyportError('payload_too_large');
+    case 'entity.parse.failed': return new KeyportError('invalid_request', 'The request body is not valid JSON.');
+    case 'encoding.unsupported':
+    case 'charset.unsupported': return new KeyportError('unsupported_media_type', 'The request body encoding is not supported.');
+    case 'request.aborted': return new KeyportError('invalid_request', 'The request was aborted.');
+    case 'request.size.invalid': return new KeyportError('invalid_request', 'The request length does not match Content-Length.');
+    default: break;
+  }
+  if (err.status === 413) return new KeyportError('payload_too_large');
+  if (err.status === 415) return new KeyportError('unsupported_media_type');
+  if (err.status === 400) return new KeyportError('invalid_request');
+  return undefined;
+}
+
+const DATABASE_DOWN = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR', 'SQLITE_BUSY', 'SQLITE_CANTOPEN', 'SQLITE_IOERR', 'ENOTFOUND', 'POOL_CLOSED']);
+
+function isDatabaseUnavailable(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  let current: unknown = err;
+  while (current && typeof current === 'object' && !seen.has(current)) {
+    seen.add(current);
+    const { code, message } = current as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && DATABASE_DOWN.has(code)) return true;
+    if (typeof message === 'string' && /Pool is closed|connection is not open|Connection lost|DataSource is not initialized|database connection is not open/i.test(message)) return true;
+    current = (current as { driverError?: unknown; cause?: unknown }).driverError ?? (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** Turns anything thrown into the error a client may see. Never returns internals. */
+export function toKeyportError(err: unknown): KeyportError {
+  if (err instanceof KeyportError) return err;
+  const parsed = typeof err === 'object' && err !== null ? fromParserError(err as { status?: number; type?: string }) : undefined;
+  if (parsed) return parsed;
+  if (isDatabaseUnavailable(err)) return new KeyportError('service_unavailable', undefined, { cause: err });
+  return new KeyportError('server_error', undefined, { cause: err });
+}
+
+export function renderError(ctx: KeyportContext, error: KeyportError): void {
+  ctx.status = error.status;
+  for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = {
+    error: { code: error.code, message: error.message, request_id: ctx.state.requestId },
+    ...error.extra,
+  };
+}
+
+/** The one place that maps errors to HTTP for Keyport's own routes (SPEC §4). */
+export const errorHandler: Middleware = async function errorHandler(ctx, next) {
+  try {
+    await next();
+    if (ctx.status === 404 && ctx.body === undefined) throw new KeyportError('not_found', `No route for ${ctx.method} ${ctx.path}.`);
+  } catch (err) {
+    const error = toKeyportError(err);
+    if (error.status >= 500) {
+      ctx.services.logger.error('request failed', { request_id: ctx.state.requestId, code: error.code, err: error.cause ?? err, stack: (error.cause as Error | undefined)?.stack });
+    }
+    renderError(ctx, error);
+  }
+};
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return code in ERROR_CODES;
+}

@@ -1,0 +1,103 @@
+/**
+ * The one error hierarchy of Keyport's own endpoints (SPEC §4). Domain code throws these;
+ * `http/error_handler.ts` is the one place that turns them into responses. Anything else that
+ * escapes becomes a generic `server_error` with no internals.
+ */
+
+/** Stable wire codes with their HTTP status and default message. Tests assert on these names. */
+export const ERROR_CODES = {
+  invalid_request: { status: 400, message: 'The request is malformed.' },
+  missing_api_key: { status: 401, message: 'No API key was presented.' },
+  invalid_api_key: { status: 401, message: 'The API key is invalid.' },
+  expired_api_key: { status: 401, message: 'The API key has expired.' },
+  revoked_api_key: { status: 401, message: 'The API key has been revoked.' },
+  invalid_token: { status: 401, message: 'The access token is invalid, expired or revoked.' },
+  unauthorized: { status: 401, message: 'Authentication is required.' },
+  insufficient_scope: { status: 403, message: 'The credential lacks a required scope.' },
+  ip_not_allowed: { status: 403, message: "The caller's address is not on the key's allow list." },
+  insecure_connection: { status: 403, message: 'HTTPS is required.' },
+  forbidden: { status: 403, message: 'This action is not allowed.' },
+  not_found: { status: 404, message: 'Not found.' },
+  method_not_allowed: { status: 405, message: 'Method not allowed.' },
+  conflict: { status: 409, message: 'The resource is in a conflicting state.' },
+  payload_too_large: { status: 413, message: 'The request body is too large.' },
+  unsupported_media_type: { status: 415, message: 'The request body must be JSON.' },
+  rate_limit_exceeded: { status: 429, message: 'Too many requests.' },
+  server_error: { status: 500, message: 'An unexpected error occurred.' },
+  service_unavailable: { status: 503, message: 'The service is temporarily unavailable.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class KeyportError extends Error {
+  readonly status: number;
+  /** Extra top-level fields for the error body (e.g. `retry_after`). */
+  readonly extra: Readonly<Record<string, unknown>>;
+  /** Response headers that belong with this error (e.g. `Retry-After`, `WWW-Authenticate`). */
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(readonly code: ErrorCode, message?: string, options: { extra?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown } = {}) {
+    super(message ?? ERROR_CODES[code].message, { cause: options.cause });
+    this.name = 'KeyportError';
+    this.status = ERROR_CODES[code].status;
+    this.extra = options.extra ?? {};
+    this.headers = options.headers ?? {};
+  }
+}
+
+export class InvalidRequest extends KeyportError {
+  constructor(message?: string) { super('invalid_request', message); }
+}
+export class MissingApiKey extends KeyportError {
+  constructor() { super('missing_api_key'); }
+}
+export class InvalidApiKey extends KeyportError {
+  constructor() { super('invalid_api_key'); }
+}
+export class ExpiredApiKey extends KeyportError {
+  constructor() { super('expired_api_key'); }
+}
+export class RevokedApiKey extends KeyportError {
+  constructor() { super('revoked_api_key'); }
+}
+export class InvalidToken extends KeyportError {
+  constructor(message?: string) { super('invalid_token', message); }
+}
+export class Unauthorized extends KeyportError {
+  constructor(message?: string) { super('unauthorized', message); }
+}
+export class InsufficientScope extends KeyportError {
+  constructor(message?: string) { super('insufficient_scope', message); }
+}
+export class IpNotAllowed extends KeyportError {
+  constructor() { super('ip_not_allowed'); }
+}
+export class InsecureConnection extends KeyportError {
+  constructor() { super('insecure_connection'); }
+}
+export class Forbidden extends KeyportError {
+  constructor(message?: string) { super('forbidden', message); }
+}
+export class NotFound extends KeyportError {
+  constructor(message?: string) { super('not_found', message); }
+}
+export class Conflict extends KeyportError {
+  constructor(message?: string) { super('conflict', message); }
+}
+export class PayloadTooLarge extends KeyportError {
+  constructor() { super('payload_too_large'); }
+}
+export class UnsupportedMediaType extends KeyportError {
+  constructor() { super('unsupported_media_type'); }
+}
+export class RateLimitExceeded extends KeyportError {
+  constructor(readonly retryAfterSeconds: number, headers: Record<string, string> = {}) {
+    super('rate_limit_exceeded', `Too many requests; retry in ${retryAfterSeconds} s.`, {
+      extra: { retry_after: retryAfterSeconds },
+      headers: { ...headers, 'Retry-After': String(retryAfterSeconds) },
+    });
+  }
+}
+export class ServiceUnavailable extends KeyportError {
+  constructor(cause?: unknown) { super('service_unavailable', undefined, { cause }); }
+}

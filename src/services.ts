@@ -1,0 +1,41 @@
+import { AuditLog } from './audit/audit_log.js';
+import type { Config } from './config/config.js';
+import type { Database } from './db/database.js';
+import type { Logger } from './lib/logger.js';
+import { Metrics } from './lib/metrics.js';
+
+/**
+ * Everything a request or a CLI command needs, built once at start and passed down. Domain
+ * services know nothing of koa; routes reach them through `ctx.services`.
+ */
+export interface Services {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly database: Database;
+  readonly metrics: Metrics;
+  readonly audit: AuditLog;
+  /** Called in reverse order at shutdown (timers, pools, Redis). */
+  readonly closers: Array<() => Promise<void> | void>;
+}
+
+export async function buildServices(config: Config, logger: Logger, database: Database, options: { processMetrics?: boolean } = {}): Promise<Services> {
+  const services: Services = {
+    config,
+    logger,
+    database,
+    metrics: new Metrics({ processMetrics: options.processMetrics }),
+    audit: new AuditLog(database.dataSource, logger),
+    closers: [],
+  };
+  return services;
+}
+
+export async function closeServices(services: Services): Promise<void> {
+  for (const close of [...services.closers].reverse()) {
+    try {
+      await close();
+    } catch (err) {
+      services.logger.warn('error while shutting down', { err });
+    }
+  }
+}
