@@ -1,6 +1,7 @@
 import { AuditLog } from './audit/audit_log.js';
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
+import { InProcessBus, type EventBus } from './lib/bus.js';
 import type { Logger } from './lib/logger.js';
 import { Metrics } from './lib/metrics.js';
 
@@ -14,6 +15,8 @@ export interface Services {
   readonly database: Database;
   readonly metrics: Metrics;
   readonly audit: AuditLog;
+  /** Cross-instance invalidation messages (in-process, or Redis pub/sub with REDIS_URL). */
+  readonly bus: EventBus;
   /** Called in reverse order at shutdown (timers, pools, Redis). */
   readonly closers: Array<() => Promise<void> | void>;
 }
@@ -25,8 +28,10 @@ export async function buildServices(config: Config, logger: Logger, database: Da
     database,
     metrics: new Metrics({ processMetrics: options.processMetrics }),
     audit: new AuditLog(database.dataSource, logger),
+    bus: new InProcessBus(),
     closers: [],
   };
+  services.closers.push(() => services.bus.close());
   return services;
 }
 
