@@ -25,6 +25,18 @@ const log = (line: string): void => {
 
 /** Keyport instances still open, closed (and their MySQL schemas dropped) on Ctrl-C too. */
 const openInstances = new Set<KeyportInstance>();
+/** A server that died under load is a finding, not noise: the run then exits non-zero. */
+const crashed: string[] = [];
+
+/** True (and logged once) when the server has died. */
+function noteCrash(server: ServerProcess): boolean {
+  if (server.exitStatus === undefined) return false;
+  if (!crashed.includes(server.name)) {
+    crashed.push(server.name);
+    log(`${server.name} exited (${server.exitStatus}) during the run; log tail:\n${server.logTail()}`);
+  }
+  return true;
+}
 
 async function runScenarios(target: BenchTarget, server: ServerProcess, db: DbKind | undefined, ids: readonly ScenarioId[], settings: RunSettings): Promise<Row[]> {
   const rows: Row[] = [];
@@ -32,6 +44,10 @@ async function runScenarios(target: BenchTarget, server: ServerProcess, db: DbKi
   for (const id of ids) {
     const scenario = scenarioById(id);
     const base = { id, title: scenario.title, server: target.kind, db } as const;
+    if (noteCrash(server)) {
+      rows.push({ ...base, outcome: { kind: 'unavailable', reason: `${server.name} exited (${server.exitStatus}) during the run` } });
+      continue;
+    }
     let prepared;
     try {
       prepared = await scenario.prepare(target, settings.connections);
@@ -44,11 +60,21 @@ async function runScenarios(target: BenchTarget, server: ServerProcess, db: DbKi
       continue;
     }
     const memory = sampleMemory(server.pid);
-    const measurement = await prepared.value.measure(settings);
+    let measurement;
+    try {
+      measurement = await prepared.value.measure(settings);
+    } catch (err) {
+      memory.stop();
+      const reason = `failed while measuring: ${err instanceof Error ? err.message : String(err)}`;
+      log(`${who} ${id} ${scenario.title}: ${reason}`);
+      rows.push({ ...base, outcome: { kind: 'unavailable', reason } });
+      continue;
+    }
     const report = memory.stop();
     rows.push({ ...base, outcome: { kind: 'measured', measurement, memory: report, note: prepared.value.note } });
-    log(`${who} ${id} ${scenario.title}: ${Math.round(measurement.perSecond)}/s, p99 ${measurement.p99Ms} ms, ${measurement.errors} errors`);
+    log(`${who} ${id} ${scenario.title}: ${Math.round(measurement.perSecond)}/s, p99 ${measurement.p99Ms.toFixed(1)} ms, ${measurement.errors} errors`);
   }
+  noteCrash(server);
   return rows;
 }
 
@@ -113,6 +139,7 @@ async function main(options: BenchOptions): Promise<void> {
       try {
         const target = await keyportTarget(fresh, ['1', '2', '3', '6a', '6b', '6c'], options.opaqueResource);
         large.push(await measureLarge(db, target, fresh.server.pid, { ...settings, ...options.largeTokens, log }));
+        noteCrash(fresh.server);
       } finally {
         await fresh.close();
         openInstances.delete(fresh);
@@ -148,6 +175,7 @@ async function main(options: BenchOptions): Promise<void> {
   writeFileSync(options.out, `${markdownReport(info, rows, large, notes)}\n`);
   process.stdout.write(`\nreport: ${options.out}${options.quick && options.outIsDefault ? ' (quick mode never overwrites bench/RESULTS.md)' : ''}\n`);
   rmSync(workDir, { recursive: true, force: true });
+  if (crashed.length) throw new Error(`${crashed.join(', ')} exited during the run (see the log tail above)`);
 }
 
 async function cleanUp(): Promise<void> {

@@ -24,6 +24,8 @@ export interface ServerProcess {
   readonly logFile: string;
   /** Resolves with the exit code (or signal) once the process has ended. */
   readonly exited: Promise<string>;
+  /** Undefined while the process runs; its exit code or signal afterwards. */
+  readonly exitStatus: string | undefined;
   /** SIGTERM, then SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<string>;
   /** The last lines the process wrote (stdout and stderr share one log file). */
@@ -79,6 +81,7 @@ export async function spawnServer(options: SpawnServerOptions): Promise<ServerPr
     url: options.url,
     logFile: options.logFile,
     exited,
+    get exitStatus() { return exitStatus; },
     logTail,
     async stop(graceMs = 30_000) {
       if (exitStatus === undefined) {
