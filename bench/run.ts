@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'nod
 import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { dirname, join } from 'node:path';
 import { baselineScenarios, startBaseline } from './lib/baseline.js';
+import { checkMysqlServer } from './lib/databases.js';
 import { startKeyport, type KeyportInstance } from './lib/keyport.js';
 import { measureLarge } from './lib/large.js';
 import { parseOptions, type BenchOptions, type DbKind, type ScenarioId } from './lib/options.js';
@@ -107,6 +108,8 @@ async function main(options: BenchOptions): Promise<void> {
   const rows: Row[] = [];
   const large: LargeResult[] = [];
   const databases: string[] = [];
+
+  if (options.dbs.includes('mysql')) await checkMysqlServer(options.mysqlUrl);
 
   // The baseline first, on an idle machine, then Keyport on each database.
   const baseline = await startBaseline(workDir);

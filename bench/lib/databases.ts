@@ -13,6 +13,21 @@ export interface BenchDatabase {
   drop(): Promise<void>;
 }
 
+async function connectServer(mysqlServerUrl: string): Promise<mysql.Connection> {
+  const server = new URL(mysqlServerUrl);
+  server.pathname = '/';
+  try {
+    return await mysql.createConnection({ uri: server.toString() });
+  } catch (err) {
+    throw new Error(`cannot reach MySQL/MariaDB at ${server.host} (--mysql-url): ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** Fails fast, before anything is measured, when --db mysql has no server to talk to. */
+export async function checkMysqlServer(mysqlServerUrl: string): Promise<void> {
+  await (await connectServer(mysqlServerUrl)).end();
+}
+
 /** `sqlite:` file inside the instance's own folder, or a fresh schema on the MySQL/MariaDB server. */
 export async function createBenchDatabase(kind: DbKind, workDir: string, mysqlServerUrl: string): Promise<BenchDatabase> {
   if (kind === 'sqlite') {
@@ -23,7 +38,7 @@ export async function createBenchDatabase(kind: DbKind, workDir: string, mysqlSe
   server.pathname = '/';
   const name = `keyport_bench_${randomBytes(5).toString('hex')}`;
   let version = '';
-  const admin = await mysql.createConnection({ uri: server.toString() });
+  const admin = await connectServer(mysqlServerUrl);
   try {
     await admin.query(`CREATE DATABASE \`${name}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
     const [rows] = await admin.query('SELECT VERSION() AS v');
@@ -41,7 +56,7 @@ export async function createBenchDatabase(kind: DbKind, workDir: string, mysqlSe
     async drop() {
       if (dropped) return;
       dropped = true;
-      const conn = await mysql.createConnection({ uri: server.toString() });
+      const conn = await connectServer(mysqlServerUrl);
       try {
         await conn.query(`DROP DATABASE IF EXISTS \`${name}\``);
       } finally {

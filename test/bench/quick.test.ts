@@ -65,10 +65,11 @@ describe('npm run bench -- --quick', function () {
     const row = tableRow(run.stdout, '0', server);
     expect(row, run.stdout).to.be.a('string');
     expect(requestsPerSecond(row!, server)).to.be.greaterThan(0);
-    // peak RSS MB: a plausible size for a node process
-    const numbers = row!.slice(row!.indexOf(server) + server.length).trim().split(/\s+/);
-    const rss = Number(numbers[4]);
-    expect(rss).to.be.within(20, 2000);
+    // The report's row: | scenario | server | req/s | p50 | p99 | errors | peak RSS MB | ...
+    const line = readFileSync(out, 'utf8').split('\n').find((l) => l.startsWith('| 0 GET /healthz') && l.includes(server));
+    const cells = line!.split('|').map((c) => c.trim());
+    expect(Number(cells[7]), line).to.be.within(20, 2000);
+    expect(Number(cells[6]), line).to.equal(0);
   });
 
   it('reports every Keyport scenario as measured or unavailable with a reason', () => {
