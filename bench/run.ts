@@ -101,6 +101,14 @@ const loadAverage = (): string => loadavg().map((n) => n.toFixed(2)).join(' / ')
 
 async function main(options: BenchOptions): Promise<void> {
   const workDir = mkdtempSync(join(tmpdir(), 'keyport-bench-'));
+  try {
+    await benchmark(options, workDir);
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+async function benchmark(options: BenchOptions, workDir: string): Promise<void> {
   const settings: RunSettings = { duration: options.duration, warmup: options.warmup, connections: options.connections };
   const startLoad = loadAverage();
   const date = new Date().toISOString();
@@ -177,7 +185,6 @@ async function main(options: BenchOptions): Promise<void> {
   mkdirSync(dirname(options.out), { recursive: true });
   writeFileSync(options.out, `${markdownReport(info, rows, large, notes)}\n`);
   process.stdout.write(`\nreport: ${options.out}${options.quick && options.outIsDefault ? ' (quick mode never overwrites bench/RESULTS.md)' : ''}\n`);
-  rmSync(workDir, { recursive: true, force: true });
   if (crashed.length) throw new Error(`${crashed.join(', ')} exited during the run (see the log tail above)`);
 }
 

@@ -65,7 +65,13 @@ function keyportEnv(port: number, workDir: string, database: BenchDatabase, extr
 
 export async function startKeyport(options: KeyportStartOptions): Promise<KeyportInstance> {
   const workDir = mkdtempSync(join(tmpdir(), `keyport-bench-${options.db}-`));
-  const database = await createBenchDatabase(options.db, workDir, options.mysqlUrl);
+  let database: BenchDatabase;
+  try {
+    database = await createBenchDatabase(options.db, workDir, options.mysqlUrl);
+  } catch (err) {
+    rmSync(workDir, { recursive: true, force: true });
+    throw err;
+  }
   const port = await freePort();
   const env = keyportEnv(port, workDir, database, options.extraEnv);
   let server: ServerProcess;
@@ -80,6 +86,7 @@ export async function startKeyport(options: KeyportStartOptions): Promise<Keypor
       cwd: REPO_ROOT,
     });
   } catch (err) {
+    // Keep the work folder: its keyport.log says why the server did not start (the error quotes its tail).
     await database.drop().catch(() => {});
     throw err;
   }
