@@ -1,0 +1,38 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { available, unavailable } from './keyport.js';
+import { BARE_PROVIDER, REPO_ROOT } from './paths.js';
+import { freePort, spawnServer, type ServerProcess } from './processes.js';
+import type { BenchTarget } from './scenarios.js';
+import type { ScenarioId } from './options.js';
+
+/** Must match bench/baseline/bare_provider.ts. */
+const OPAQUE_RESOURCE = 'urn:keyport-bench:opaque';
+
+/** The scenarios the bare engine can run: it has no API keys, no /auth/*, no login pages. */
+export function baselineScenarios(selected: readonly ScenarioId[]): ScenarioId[] {
+  const ids: ScenarioId[] = ['1'];
+  if (selected.includes('2')) ids.push('2');
+  if (selected.some((id) => id.startsWith('6'))) ids.push('6b');
+  return ids;
+}
+
+export async function startBaseline(workDir: string): Promise<{ server: ServerProcess; target: BenchTarget }> {
+  const port = await freePort();
+  const client = { id: 'bench', secret: randomBytes(24).toString('base64url') };
+  const server = await spawnServer({
+    name: 'bare oidc-provider',
+    script: BARE_PROVIDER,
+    env: { PATH: process.env.PATH, PORT: String(port), BENCH_CLIENT_ID: client.id, BENCH_CLIENT_SECRET: client.secret },
+    url: `http://127.0.0.1:${port}`,
+    readyPath: '/.well-known/openid-configuration',
+    logFile: join(workDir, 'bare_provider.log'),
+    cwd: REPO_ROOT,
+    timeoutMs: 30_000,
+  });
+  const none = unavailable('not supported by the bare engine');
+  return {
+    server,
+    target: { kind: 'bare', url: server.url, ccClient: available(client), jwtResource: undefined, opaqueResource: available(OPAQUE_RESOURCE), apiKey: none, authCode: none },
+  };
+}

@@ -1,0 +1,145 @@
+import { judge, judgeLarge, TARGET_STATEMENTS } from './targets.js';
+import { ratioToBaseline, type LargeResult, type Row } from './results.js';
+import { toMb } from './rss.js';
+import type { Measurement } from './load.js';
+
+export interface RunInfo {
+  readonly command: string;
+  readonly date: string;
+  readonly machine: string;
+  readonly cpus: number;
+  readonly memoryGb: number;
+  readonly node: string;
+  readonly commit: string;
+  readonly versions: string;
+  readonly loadAverage: { readonly start: string; readonly end: string };
+  readonly connections: number;
+  readonly duration: number;
+  readonly warmup: number;
+  readonly quick: boolean;
+  readonly databases: readonly string[];
+}
+
+const HEADERS = ['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'peak RSS MB', '× bare', 'target', 'verdict'] as const;
+
+const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const fmtMs = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
+const fmtMb = (bytes: number | undefined): string => (bytes === undefined ? '?' : toMb(bytes)!.toFixed(0));
+
+function serverLabel(row: Row): string {
+  return row.server === 'bare' ? 'bare engine (memory)' : `keyport ${row.db}`;
+}
+
+function failureSummary(m: Measurement): string {
+  return Object.entries(m.failures).map(([what, count]) => `${what}×${count}`).join(', ');
+}
+
+/** The cells of every row, for the terminal table and the Markdown one. */
+function cells(rows: readonly Row[], connections: number, quick: boolean): string[][] {
+  return rows.map((row) => {
+    const ratio = ratioToBaseline(row, rows);
+    const { target, verdict } = judge(row, ratio, connections);
+    const name = `${row.id} ${row.title}`;
+    if (row.outcome.kind === 'unavailable') {
+      return [name, serverLabel(row), '—', '', '', '', '', '', target, 'unavailable'];
+    }
+    const { measurement: m, memory, note } = row.outcome;
+    return [
+      note ? `${name} [${note}]` : name,
+      serverLabel(row),
+      fmtInt(m.perSecond),
+      fmtMs(m.p50Ms),
+      fmtMs(m.p99Ms),
+      m.errors ? `${fmtInt(m.errors)} (${failureSummary(m)})` : '0',
+      fmtMb(memory.peakRss),
+      ratio === undefined ? '' : ratio.toFixed(2),
+      target,
+      quick && verdict !== '—' ? `${verdict} (quick)` : verdict,
+    ];
+  });
+}
+
+/** "unavailable (reason)" lines, one per reason and server, naming the scenarios it blocks. */
+export function unavailableLines(rows: readonly Row[]): string[] {
+  const groups = new Map<string, string[]>();
+  for (const row of rows) {
+    if (row.outcome.kind !== 'unavailable') continue;
+    const key = `${serverLabel(row)}\u0000${row.outcome.reason}`;
+    groups.set(key, [...(groups.get(key) ?? []), row.id]);
+  }
+  return [...groups].map(([key, ids]) => {
+    const [server, reason] = key.split('\u0000');
+    return `${ids.join(', ')} on ${server}: unavailable (${reason})`;
+  });
+}
+
+/** A plain-text table for the terminal, then why the unavailable rows are unavailable. */
+export function terminalTable(rows: readonly Row[], connections: number, quick: boolean): string {
+  const body = cells(rows, connections, quick);
+  const widths = HEADERS.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
+  const line = (r: readonly string[]): string => r.map((cell, i) => (i >= 2 && i <= 7 ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join('  ').trimEnd();
+  const missing = unavailableLines(rows);
+  return [line(HEADERS), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), ...(missing.length ? ['', ...missing] : [])].join('\n');
+}
+
+const mdCell = (text: string): string => text.replace(/\|/g, '\\|');
+
+export function largeLines(large: readonly LargeResult[]): string[] {
+  const lines: string[] = [];
+  for (const result of large) {
+    if (result.outcome.kind === 'unavailable') {
+      lines.push(`- ${result.db}: unavailable (${result.outcome.reason})`);
+      continue;
+    }
+    const o = result.outcome;
+    lines.push(`- ${result.db}: ${fmtInt(o.minted.large)} tokens issued through HTTP in ${o.fillSeconds.toFixed(0)} s (${o.method}; ${fmtInt(o.fillErrors)} failed requests)`);
+    for (const entry of o.introspection) {
+      const ratio = entry.small.p99Ms > 0 ? entry.large.p99Ms / entry.small.p99Ms : Number.NaN;
+      lines.push(`  - ${entry.id} ${entry.title}: ${fmtInt(o.minted.small)} tokens → ${fmtInt(entry.small.perSecond)} req/s, p50 ${fmtMs(entry.small.p50Ms)} ms, p99 ${fmtMs(entry.small.p99Ms)} ms; `
+        + `${fmtInt(o.minted.large)} tokens → ${fmtInt(entry.large.perSecond)} req/s, p50 ${fmtMs(entry.large.p50Ms)} ms, p99 ${fmtMs(entry.large.p99Ms)} ms; p99 ratio ${ratio.toFixed(2)}`);
+    }
+    lines.push(`  - RSS after ${fmtInt(o.minted.large)} tokens: ${fmtMb(o.rssAfterFill)} MB (VmHWM ${fmtMb(o.hwmAfterFill)} MB; peak sampled over the phase ${fmtMb(o.memory.peakRss)} MB)`);
+    for (const verdict of judgeLarge(result)) lines.push(`  - ${verdict}`);
+  }
+  return lines;
+}
+
+export function markdownReport(info: RunInfo, rows: readonly Row[], large: readonly LargeResult[], notes: readonly string[]): string {
+  const table = cells(rows, info.connections, info.quick);
+  const out: string[] = [
+    '# Keyport benchmark results',
+    '',
+    info.quick ? '> **Quick mode**: a few seconds per scenario to prove the harness works. These numbers are not measurements.\n' : '',
+    `- Command: \`${info.command}\``,
+    `- Date: ${info.date}`,
+    `- Machine: ${info.cpus} cores (${info.machine}), ${info.memoryGb.toFixed(1)} GB memory; load average ${info.loadAverage.start} at start, ${info.loadAverage.end} at end`,
+    `- Software: Node ${info.node}; ${info.versions}; Keyport commit ${info.commit}`,
+    `- Databases: ${info.databases.join('; ')}`,
+    `- Load: autocannon in the bench process on the same host, ${info.connections} connections, ${info.warmup} s warm-up (discarded) then ${info.duration} s measured per scenario; rate limits lifted (RATE_LIMIT_DISABLED=true, per-key defaults at their maximum)`,
+    '- req/s counts 2xx answers only (completed logins for scenario 8); errors are connection errors, timeouts and non-2xx answers; peak RSS is the highest VmRSS of the server process sampled every 200 ms during the scenario',
+    '',
+    '## Results',
+    '',
+    `| ${HEADERS.join(' | ')} |`,
+    `|${HEADERS.map((_, i) => (i >= 2 && i <= 7 ? '---:' : '---')).join('|')}|`,
+    ...table.map((r) => `| ${r.map(mdCell).join(' | ')} |`),
+    '',
+  ];
+  const missing = unavailableLines(rows);
+  if (missing.length) out.push('### Unavailable', '', ...missing.map((line) => `- ${line}`), '');
+  const ratios = rows
+    .filter((r) => r.server === 'keyport' && r.id === '1')
+    .map((r) => ({ r, ratio: ratioToBaseline(r, rows) }))
+    .filter((x) => x.ratio !== undefined)
+    .map(({ r, ratio }) => `Keyport client credentials on ${r.db} = ${ratio!.toFixed(2)} × the bare engine`);
+  const bare = rows.find((r) => r.server === 'bare' && r.id === '1');
+  out.push('## Baseline', '');
+  out.push(bare && bare.outcome.kind === 'measured'
+    ? `The bare oidc-provider (in-memory adapter, same client-credentials and introspection settings, its own process) issued ${fmtInt(bare.outcome.measurement.perSecond)} client-credentials tokens/s in this run. ${ratios.join('; ') || 'No Keyport client-credentials row to compare.'}`
+    : 'The bare engine was not measured.');
+  out.push('', 'The × bare column compares each Keyport row with the same scenario on the bare engine; introspection rows (6a, 6b, 6c) are compared with the engine\'s opaque-token introspection, since the engine cannot introspect JWTs.', '');
+  if (large.length) out.push('## Introspection with many live tokens (--large)', '', ...largeLines(large), '');
+  out.push('## Targets', '', ...TARGET_STATEMENTS.map((t) => `- ${t}`), '');
+  if (notes.length) out.push('## Notes', '', ...notes.map((n) => `- ${n}`), '');
+  return out.filter((line, i, all) => !(line === '' && all[i - 1] === '')).join('\n');
+}

@@ -1,0 +1,97 @@
+import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { onMysql, TEST_DATABASE_URL } from '../support/database.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const RUN = join(root, 'dist', 'bench', 'run.js');
+const RESULTS = join(root, 'bench', 'RESULTS.md');
+
+interface Run { code: number; stdout: string; stderr: string }
+
+function runBench(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [RUN, ...args], { cwd: root, timeout: 110_000, maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** The table row whose first cell starts with `scenario` and whose server column contains `server`. */
+function tableRow(stdout: string, scenario: string, server: string): string | undefined {
+  return stdout.split('\n').find((line) => line.startsWith(`${scenario} `) && line.includes(server));
+}
+
+/** The req/s cell of a row: the first number right after the server column. */
+function requestsPerSecond(row: string, server: string): number {
+  const after = row.slice(row.indexOf(server) + server.length).trim();
+  return Number(after.split(/\s+/)[0]!.replace(/,/g, ''));
+}
+
+// `npm run bench -- --quick` must keep working; run it once so it cannot rot. Scenarios whose
+// Keyport endpoints are missing report "unavailable" and the run still succeeds.
+describe('npm run bench -- --quick', function () {
+  this.timeout(120_000);
+  let run: Run;
+  let outDir: string;
+  let out: string;
+  let resultsBefore: number | undefined;
+
+  before(async () => {
+    outDir = mkdtempSync(join(tmpdir(), 'keyport-bench-test-'));
+    out = join(outDir, 'quick.md');
+    resultsBefore = existsSync(RESULTS) ? statSync(RESULTS).mtimeMs : undefined;
+    const db = onMysql ? ['--db', 'mysql', '--mysql-url', TEST_DATABASE_URL!] : ['--db', 'sqlite'];
+    run = await runBench(['--quick', '--duration', '1', '--warmup', '0.25', '--scenarios', 'all', ...db, '--out', out]);
+  });
+  after(() => rmSync(outDir, { recursive: true, force: true }));
+
+  it('exits 0', () => {
+    expect(run.code, run.stderr.slice(-2000)).to.equal(0);
+  });
+
+  it('prints the table with a measured baseline row', () => {
+    expect(run.stdout).to.match(/^scenario\s+server\s+req\/s\s+p50 ms\s+p99 ms\s+errors\s+peak RSS MB/m);
+    const row = tableRow(run.stdout, '1', 'bare engine');
+    expect(row, run.stdout).to.be.a('string');
+    expect(requestsPerSecond(row!, 'bare engine (memory)')).to.be.greaterThan(0);
+  });
+
+  it('measures a real Keyport process (/healthz) with its RSS', () => {
+    const server = `keyport ${onMysql ? 'mysql' : 'sqlite'}`;
+    const row = tableRow(run.stdout, '0', server);
+    expect(row, run.stdout).to.be.a('string');
+    expect(requestsPerSecond(row!, server)).to.be.greaterThan(0);
+    // The report's row: | scenario | server | req/s | p50 | p99 | errors | peak RSS MB | ...
+    const line = readFileSync(out, 'utf8').split('\n').find((l) => l.startsWith('| 0 GET /healthz') && l.includes(server));
+    const cells = line!.split('|').map((c) => c.trim());
+    expect(Number(cells[7]), line).to.be.within(20, 2000);
+    expect(Number(cells[6]), line).to.equal(0);
+  });
+
+  it('reports every Keyport scenario as measured or unavailable with a reason', () => {
+    const server = `keyport ${onMysql ? 'mysql' : 'sqlite'}`;
+    for (const id of ['1', '2', '3', '4', '5', '6a', '6b', '6c', '7', '8']) {
+      const row = tableRow(run.stdout, id, server);
+      expect(row, `row ${id}`).to.be.a('string');
+      if (/unavailable\s*$/.test(row!)) {
+        expect(run.stdout).to.match(new RegExp(`^(?:[0-9a-c]+, )*${id}(?:, [0-9a-c]+)* on ${server}: unavailable \\(.+\\)$`, 'm'));
+      } else {
+        expect(requestsPerSecond(row!, server), row).to.be.at.least(0);
+      }
+    }
+  });
+
+  it('writes the report where --out says and never touches bench/RESULTS.md in quick mode', () => {
+    const report = readFileSync(out, 'utf8');
+    expect(report).to.contain('# Keyport benchmark results');
+    expect(report).to.contain('**Quick mode**');
+    expect(report).to.match(/- Machine: \d+ cores .*GB memory/);
+    expect(report).to.contain('## Targets');
+    expect(report).to.match(/\| 1 client credentials, JWT \(ES256\) \| bare engine \(memory\) \| [\d,]+ \|/);
+    expect(existsSync(RESULTS) ? statSync(RESULTS).mtimeMs : undefined).to.equal(resultsBefore);
+  });
+});
