@@ -5,6 +5,7 @@ import { NotFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import type { ApiKeyService, CreatedApiKey } from './api_keys.js';
 import { plausibleId, quoteId, type ActionContext } from './context.js';
+import { runInTransaction } from './transaction.js';
 import { validateEmail, validateName, type KeyOptionsInput } from './key_settings.js';
 import { toAgentRecord, type AgentRecord, type AgentStatus } from './records.js';
 import type { KeyRevocations } from './revocation.js';
@@ -54,7 +55,7 @@ export class AgentService {
   async createWithKey(input: CreateAgentInput & { key?: KeyOptionsInput }, context: ActionContext): Promise<CreatedAgent> {
     const row = this.newRow(input);
     const settings = this.apiKeys.resolveSettings(input.key ?? {}, row.contactEmail);
-    const created = await this.dataSource.transaction(async (manager) => {
+    const created = await runInTransaction(this.dataSource, async (manager) => {
       await manager.insert(Agent, row);
       return this.apiKeys.insert(manager, row.id, settings, row.createdAt);
     });
@@ -90,7 +91,7 @@ export class AgentService {
   async revoke(agentId: string, context: ActionContext): Promise<RevokedAgent> {
     const agent = await this.get(agentId);
     const now = new Date();
-    const revokedKeyIds = await this.dataSource.transaction(async (manager) => {
+    const revokedKeyIds = await runInTransaction(this.dataSource, async (manager) => {
       if (agent.status === 'active') {
         await manager.createQueryBuilder().update(Agent)
           .set({ status: 'revoked', revokedAt: now })

@@ -6,6 +6,7 @@ import { ApiKey } from '../db/entities/api_key.js';
 import { Conflict, NotFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { plausibleId, quoteId, type ActionContext } from './context.js';
+import { runInTransaction } from './transaction.js';
 import { displayPrefix, generateApiKey, type ApiKeyHasher } from './key_material.js';
 import { parseSeconds, resolveKeySettings, type KeyOptionsInput, type KeySettings } from './key_settings.js';
 import { keyStatus, toAgentRecord, toApiKeyRecord, type AgentRecord, type ApiKeyRecord } from './records.js';
@@ -114,7 +115,7 @@ export class ApiKeyService {
     };
     const immediate = graceSeconds === 0;
 
-    const created = await this.dataSource.transaction(async (manager) => {
+    const created = await runInTransaction(this.dataSource, async (manager) => {
       await this.activeAgent(old.agentId, manager);
       const minted = await this.insert(manager, old.agentId, settings, now);
       const result = await manager.createQueryBuilder().update(ApiKey)
