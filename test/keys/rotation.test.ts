@@ -15,7 +15,7 @@ describe('API keys: rotation', () => {
       name: 'deploy', scopes: 'read,write,delete', env: 'test', expiresIn: '30d', ipAllowList: ['10.0.0.0/8'], rateLimit: { perHour: 500 }, contactEmail: 'k@example.com',
     });
     await check(old.apiKey).expect(200); // cached before the rotation
-    const rotated = await app.services.keys.apiKeys.rotate(old.key.id, { grace: 3 }, TEST_ACTOR);
+    const rotated = await app.services.keys.apiKeys.rotate(old.key.id, { grace: 2 }, TEST_ACTOR);
 
     expect(rotated.apiKey).to.match(/^ak_test_[A-Za-z0-9]{32}$/).and.not.equal(old.apiKey);
     expect(rotated.key.id).not.to.equal(old.key.id);
