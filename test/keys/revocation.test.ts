@@ -56,7 +56,7 @@ describe('API keys: revocation takes effect at once', () => {
     }
   });
 
-  it('answers revoked for a key whose agent was revoked behind the cache (another process), on the next request', async () => {
+  it('refuses a cached key on the next request after another process (the CLI) revoked it or its agent', async () => {
     const created = await createAgentWithKey(app);
     await check(created.apiKey).expect(200);
     const cli = await runKeyport(['key:revoke', created.key.id], app.env);

@@ -59,14 +59,14 @@ describe('API keys: rotation', () => {
   it('refuses to rotate a rotated, revoked or unknown key, and bad grace periods', async () => {
     const old = await createAgentWithKey(app);
     const rotated = await app.services.keys.apiKeys.rotate(old.key.id, { grace: '1h' }, TEST_ACTOR);
-    const attempts: Array<[Promise<unknown>, string]> = [
-      [app.services.keys.apiKeys.rotate(old.key.id, {}, TEST_ACTOR), 'conflict'],
-      [app.services.keys.apiKeys.rotate(rotated.key.id, { grace: 'soon' }, TEST_ACTOR), 'invalid_request'],
-      [app.services.keys.apiKeys.rotate(rotated.key.id, { grace: '31d' }, TEST_ACTOR), 'invalid_request'],
-      [app.services.keys.apiKeys.rotate('key_unknown', {}, TEST_ACTOR), 'not_found'],
+    const attempts: Array<[() => Promise<unknown>, string]> = [
+      [() => app.services.keys.apiKeys.rotate(old.key.id, {}, TEST_ACTOR), 'conflict'],
+      [() => app.services.keys.apiKeys.rotate(rotated.key.id, { grace: 'soon' }, TEST_ACTOR), 'invalid_request'],
+      [() => app.services.keys.apiKeys.rotate(rotated.key.id, { grace: '31d' }, TEST_ACTOR), 'invalid_request'],
+      [() => app.services.keys.apiKeys.rotate('key_unknown', {}, TEST_ACTOR), 'not_found'],
     ];
     for (const [attempt, code] of attempts) {
-      const error = await attempt.then(() => undefined, (err: unknown) => err);
+      const error = await attempt().then(() => undefined, (err: unknown) => err);
       expect(error).to.be.instanceOf(KeyportError);
       expect((error as KeyportError).code).to.equal(code);
     }
