@@ -44,16 +44,18 @@ export function bearerToken(ctx: KeyportContext): string | undefined {
   return credential !== undefined && !looksLikeApiKey(credential) ? credential : undefined;
 }
 
-function single(value: unknown, what: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (Array.isArray(value)) {
-    // ?access_token_query=a&access_token_query=b: the same value twice is one key; two values are ambiguous.
-    const distinct = [...new Set(value)];
-    if (distinct.length !== 1) throw new InvalidRequest(`Present the API key once: ${what} is given several times with different values.`);
-    return single(distinct[0], what);
-  }
+function stringValue(value: unknown, what: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
   if (typeof value !== 'string') throw new InvalidRequest(`${what} must be a string.`);
   return value === '' ? undefined : value;
+}
+
+/** ?access_token_query=a&access_token_query=a is one key; two different values are ambiguous. */
+function queryValue(value: string | string[] | undefined, what: string): string | undefined {
+  if (!Array.isArray(value)) return stringValue(value, what);
+  const distinct = [...new Set(value)];
+  if (distinct.length !== 1) throw new InvalidRequest(`Present the API key once: ${what} is given several times with different values.`);
+  return stringValue(distinct[0], what);
 }
 
 /**
@@ -69,11 +71,11 @@ export function presentedApiKey(ctx: KeyportContext): PresentedApiKey | undefine
   if (header !== '') found.push({ value: header, source: 'x-api-key' });
   const body = (ctx.request as { body?: unknown }).body;
   if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
-    const value = single((body as Record<string, unknown>)[BODY_FIELD], `The body field "${BODY_FIELD}"`);
+    const value = stringValue((body as Record<string, unknown>)[BODY_FIELD], `The body field "${BODY_FIELD}"`);
     if (value !== undefined) found.push({ value, source: 'body' });
   }
   if (ctx.services.config.allowQueryApiKey) {
-    const value = single(ctx.query[QUERY_PARAMETER], `The query parameter "${QUERY_PARAMETER}"`);
+    const value = queryValue(ctx.query[QUERY_PARAMETER], `The query parameter "${QUERY_PARAMETER}"`);
     if (value !== undefined) found.push({ value, source: 'query' });
   }
   const [first] = found;

@@ -30,7 +30,9 @@ export class FailureLog {
 
   constructor(private readonly audit: AuditLog, private readonly logger: Logger) {}
 
-  record(failure: VerifyFailure, now: number = Date.now()): void {
+  record(input: VerifyFailure, now: number = Date.now()): void {
+    // A trusted X-Forwarded-For can carry anything; the audit column holds 64 characters.
+    const failure = input.ip && input.ip.length > 64 ? { ...input, ip: input.ip.slice(0, 64) } : input;
     if (now - this.windowStart >= WINDOW_MS) {
       if (this.droppedInWindow > 0) this.logger.warn('key verification failures not audited (rate limit)', { count: this.droppedInWindow });
       this.windowStart = now;

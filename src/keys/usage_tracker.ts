@@ -42,7 +42,9 @@ export class UsageTracker {
 
   private async write(batch: Map<string, number>): Promise<void> {
     const ids = [...batch.keys()];
-    const latest = new Date(Math.max(...batch.values()));
+    let newest = 0;
+    for (const at of batch.values()) newest = Math.max(newest, at);
+    const latest = new Date(newest);
     try {
       for (let start = 0; start < ids.length; start += 500) {
         await this.keys.update({ id: In(ids.slice(start, start + 500)) }, { lastUsedAt: latest });
