@@ -5,6 +5,7 @@ import type { KeyportContext, Middleware } from './http/context.js';
 import { errorHandler } from './http/error_handler.js';
 import { recordMetrics } from './http/metrics.js';
 import { requestId } from './http/request_id.js';
+import { authTestRoutes } from './http/routes/auth_test.js';
 import { operationsRoutes } from './http/routes/operations.js';
 import { deriveKey } from './lib/crypto.js';
 import type { Services } from './services.js';
@@ -42,6 +43,10 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   const operations = operationsRoutes();
   app.use(operations.routes());
   app.use(operations.allowedMethods({ throw: false }));
+
+  const authTest = authTestRoutes();
+  app.use(authTest.routes());
+  app.use(authTest.allowedMethods({ throw: false }));
 
   return app;
 }

@@ -1,6 +1,7 @@
 import { AuditLog } from './audit/audit_log.js';
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
+import { buildKeyServices, type KeyServices } from './keys/index.js';
 import { InProcessBus, type EventBus } from './lib/bus.js';
 import type { Logger } from './lib/logger.js';
 import { Metrics } from './lib/metrics.js';
@@ -17,21 +18,28 @@ export interface Services {
   readonly audit: AuditLog;
   /** Cross-instance invalidation messages (in-process, or Redis pub/sub with REDIS_URL). */
   readonly bus: EventBus;
+  /** Agents, API keys and the one key verifier (src/keys). */
+  readonly keys: KeyServices;
   /** Called in reverse order at shutdown (timers, pools, Redis). */
   readonly closers: Array<() => Promise<void> | void>;
 }
 
 export async function buildServices(config: Config, logger: Logger, database: Database, options: { processMetrics?: boolean } = {}): Promise<Services> {
+  const audit = new AuditLog(database.dataSource, logger);
+  const bus = new InProcessBus();
   const services: Services = {
     config,
     logger,
     database,
     metrics: new Metrics({ processMetrics: options.processMetrics }),
-    audit: new AuditLog(database.dataSource, logger),
-    bus: new InProcessBus(),
+    audit,
+    bus,
+    keys: buildKeyServices({ config, logger, database, audit, bus }),
     closers: [],
   };
   services.closers.push(() => services.bus.close());
+  // After the bus closer in the list, so it runs before it: pending lastUsedAt and audit writes land first.
+  services.closers.push(() => services.keys.close());
   return services;
 }
 

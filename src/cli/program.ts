@@ -2,11 +2,15 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { KeyportError } from '../lib/errors.js';
 import { CliError, type CliRuntime } from './context.js';
+import { registerAgents } from './commands/agents.js';
+import { registerKeys } from './commands/keys.js';
 import { registerMigrate } from './commands/migrate.js';
 
 /** Each command module adds its commands here. */
 const REGISTRARS: Array<(program: Command, runtime: CliRuntime) => void> = [
   registerMigrate,
+  registerAgents,
+  registerKeys,
 ];
 
 export function buildProgram(runtime: CliRuntime): Command {

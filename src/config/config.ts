@@ -5,6 +5,7 @@ import { parseDatabaseUrl, type DatabaseTarget } from './database_url.js';
 import { ConfigError } from './errors.js';
 import { readBool, readEnum, readInt, readList, readString, type Env } from './parse.js';
 import { resolveSecret } from './secret.js';
+import { BASE_SCOPES, SCOPE_NAME } from '../keys/scopes.js';
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] as const;
 export const NODE_ENVS = ['development', 'production', 'test'] as const;
@@ -47,6 +48,11 @@ export class Config {
   readonly requireHttps: boolean;
   /** `TRUST_PROXY`: honour X-Forwarded-For / X-Forwarded-Proto. */
   readonly trustProxy: boolean;
+  /**
+   * `KEYPORT_EXTRA_SCOPES`: comma-separated scopes API keys may hold besides read, write, delete
+   * and admin (e.g. `billing,reports:export`). Lowercase names; `integrations` and `admin` keys may hold them.
+   */
+  readonly extraScopes: readonly string[];
   /** `ALLOW_QUERY_API_KEY`: accept `?access_token_query=`. Off by default: URLs end up in logs and histories. */
   readonly allowQueryApiKey: boolean;
   /** `CORS_ORIGINS`: origins allowed to call the token and exchange endpoints. */
@@ -70,6 +76,16 @@ const variableOf: Record<string, string> = {
   nodeEnv: 'NODE_ENV', port: 'PORT', issuer: 'ISSUER', redisUrl: 'REDIS_URL', tokenTtl: 'TOKEN_TTL',
   corsOrigins: 'CORS_ORIGINS', logLevel: 'LOG_LEVEL', bcryptRounds: 'BCRYPT_ROUNDS',
 };
+
+function readExtraScopes(env: Env): string[] {
+  const scopes = [...new Set(readList(env, 'KEYPORT_EXTRA_SCOPES'))];
+  for (const scope of scopes) {
+    if (!SCOPE_NAME.test(scope)) throw new ConfigError('KEYPORT_EXTRA_SCOPES', `"${scope}" is not a scope name (lowercase letters, digits, _ . : -; starting with a letter)`);
+    if ((BASE_SCOPES as readonly string[]).includes(scope)) throw new ConfigError('KEYPORT_EXTRA_SCOPES', `"${scope}" is built in; list only additional scopes`);
+  }
+  if (scopes.length > 50) throw new ConfigError('KEYPORT_EXTRA_SCOPES', 'at most 50 extra scopes');
+  return scopes;
+}
 
 /** Reads, validates and freezes the configuration. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
@@ -100,6 +116,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     requireHttps: readBool(env, 'REQUIRE_HTTPS', production),
     trustProxy: readBool(env, 'TRUST_PROXY', false),
     allowQueryApiKey: readBool(env, 'ALLOW_QUERY_API_KEY', false),
+    extraScopes: Object.freeze(readExtraScopes(env)),
     corsOrigins: Object.freeze(readList(env, 'CORS_ORIGINS').map((origin) => origin.replace(/\/+$/, ''))),
     logLevel: readEnum(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     bcryptRounds: readInt(env, 'BCRYPT_ROUNDS', 12, 0, 99),

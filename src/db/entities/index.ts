@@ -1,6 +1,8 @@
+import { Agent } from './agent.js';
+import { ApiKey } from './api_key.js';
 import { AuditEvent } from './audit_event.js';
 
 /** Every entity TypeORM maps. A feature adding an entity adds it here and a migration under migrations/. */
-export const ENTITIES = [AuditEvent];
+export const ENTITIES = [AuditEvent, Agent, ApiKey];
 
-export { AuditEvent };
+export { Agent, ApiKey, AuditEvent };
