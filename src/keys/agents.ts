@@ -5,7 +5,7 @@ import { NotFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import type { ApiKeyService, CreatedApiKey } from './api_keys.js';
 import { plausibleId, quoteId, type ActionContext } from './context.js';
-import { runInTransaction } from './transaction.js';
+import { runInTransaction } from '../db/transaction.js';
 import { validateEmail, validateName, type KeyOptionsInput } from './key_settings.js';
 import { toAgentRecord, type AgentRecord, type AgentStatus } from './records.js';
 import type { KeyRevocations } from './revocation.js';

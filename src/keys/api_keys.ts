@@ -6,7 +6,7 @@ import { ApiKey } from '../db/entities/api_key.js';
 import { Conflict, NotFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { plausibleId, quoteId, type ActionContext } from './context.js';
-import { runInTransaction } from './transaction.js';
+import { runInTransaction } from '../db/transaction.js';
 import { displayPrefix, generateApiKey, type ApiKeyHasher } from './key_material.js';
 import { parseSeconds, resolveKeySettings, type KeyOptionsInput, type KeySettings } from './key_settings.js';
 import { keyStatus, toAgentRecord, toApiKeyRecord, type AgentRecord, type ApiKeyRecord } from './records.js';

@@ -7,7 +7,7 @@ const sqliteQueues = new WeakMap<DataSource, Promise<unknown>>();
  * better-sqlite3 driver shares one connection (one query runner) between all callers, so two
  * overlapping transactions issue BEGIN twice and both fail. On SQLite transactions therefore
  * queue, per DataSource; MySQL takes a pooled connection per transaction and needs no queue.
- * (Every feature's SQLite transactions should go through one such queue; see the report.)
+ * Every SQLite transaction in Keyport goes through this queue.
  */
 export function runInTransaction<T>(dataSource: DataSource, work: (manager: EntityManager) => Promise<T>): Promise<T> {
   if (dataSource.options.type !== 'better-sqlite3') return dataSource.transaction(work);
