@@ -4,6 +4,7 @@ import type { Database } from './db/database.js';
 import { InProcessBus, type EventBus } from './lib/bus.js';
 import type { Logger } from './lib/logger.js';
 import { Metrics } from './lib/metrics.js';
+import { OidcServices } from './oidc/services.js';
 
 /**
  * Everything a request or a CLI command needs, built once at start and passed down. Domain
@@ -17,21 +18,28 @@ export interface Services {
   readonly audit: AuditLog;
   /** Cross-instance invalidation messages (in-process, or Redis pub/sub with REDIS_URL). */
   readonly bus: EventBus;
+  /** OAuth 2.0 / OIDC core: the oidc-provider engine, users, clients, signing keys, token verification. */
+  readonly oidc: OidcServices;
   /** Called in reverse order at shutdown (timers, pools, Redis). */
   readonly closers: Array<() => Promise<void> | void>;
 }
 
 export async function buildServices(config: Config, logger: Logger, database: Database, options: { processMetrics?: boolean } = {}): Promise<Services> {
+  const metrics = new Metrics({ processMetrics: options.processMetrics });
+  const audit = new AuditLog(database.dataSource, logger);
+  const bus = new InProcessBus();
   const services: Services = {
     config,
     logger,
     database,
-    metrics: new Metrics({ processMetrics: options.processMetrics }),
-    audit: new AuditLog(database.dataSource, logger),
-    bus: new InProcessBus(),
+    metrics,
+    audit,
+    bus,
+    oidc: new OidcServices({ config, logger, database, metrics, audit, bus }),
     closers: [],
   };
   services.closers.push(() => services.bus.close());
+  services.closers.push(() => services.oidc.close());
   return services;
 }
 

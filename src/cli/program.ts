@@ -2,11 +2,19 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { KeyportError } from '../lib/errors.js';
 import { CliError, type CliRuntime } from './context.js';
+import { registerClients } from './commands/clients.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerResourceServers } from './commands/resource_servers.js';
+import { registerSigningKeys } from './commands/signing_keys.js';
+import { registerUsers } from './commands/users.js';
 
 /** Each command module adds its commands here. */
 const REGISTRARS: Array<(program: Command, runtime: CliRuntime) => void> = [
   registerMigrate,
+  registerClients,
+  registerUsers,
+  registerSigningKeys,
+  registerResourceServers,
 ];
 
 export function buildProgram(runtime: CliRuntime): Command {

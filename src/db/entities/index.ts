@@ -1,6 +1,12 @@
 import { AuditEvent } from './audit_event.js';
+import { OAuthClient } from './oauth_client.js';
+import { OidcPayload } from './oidc_payload.js';
+import { ResourceServer } from './resource_server.js';
+import { SigningKey } from './signing_key.js';
+import { TokenRevocation } from './token_revocation.js';
+import { User } from './user.js';
 
 /** Every entity TypeORM maps. A feature adding an entity adds it here and a migration under migrations/. */
-export const ENTITIES = [AuditEvent];
+export const ENTITIES = [AuditEvent, User, OAuthClient, OidcPayload, SigningKey, TokenRevocation, ResourceServer];
 
-export { AuditEvent };
+export { AuditEvent, OAuthClient, OidcPayload, ResourceServer, SigningKey, TokenRevocation, User };
