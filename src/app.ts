@@ -6,6 +6,7 @@ import { errorHandler } from './http/error_handler.js';
 import { recordMetrics } from './http/metrics.js';
 import { requestId } from './http/request_id.js';
 import { authTestRoutes } from './http/routes/auth_test.js';
+import { interactionRoutes } from './http/routes/interaction.js';
 import { operationsRoutes } from './http/routes/operations.js';
 import { deriveKey } from './lib/crypto.js';
 import type { Services } from './services.js';
@@ -19,6 +20,10 @@ export function isProviderPath(path: string): boolean {
 
 function unlessProviderPath(middleware: Middleware): Middleware {
   return (ctx, next) => (isProviderPath(ctx.path) ? next() : middleware(ctx, next));
+}
+
+function onlyProviderPath(middleware: Middleware): Middleware {
+  return (ctx, next) => (isProviderPath(ctx.path) ? middleware(ctx, next) : next());
 }
 
 /**
@@ -39,6 +44,15 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   app.use(accessLog);
   app.use(errorHandler);
   app.use(unlessProviderPath(parseBody));
+
+  // oidc-provider, mounted at the root; its routes all live under /oauth/ and /.well-known/.
+  app.use(onlyProviderPath(services.oidc.middleware));
+  // Start the engine now (first signing key on a fresh database) rather than on the first request.
+  services.oidc.ready().catch((err: unknown) => services.logger.error('the OAuth/OIDC engine could not start; /oauth/* will fail until it can', { err }));
+
+  const interaction = interactionRoutes();
+  app.use(interaction.routes());
+  app.use(interaction.allowedMethods({ throw: false }));
 
   const operations = operationsRoutes();
   app.use(operations.routes());

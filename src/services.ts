@@ -5,6 +5,7 @@ import { buildKeyServices, type KeyServices } from './keys/index.js';
 import { InProcessBus, type EventBus } from './lib/bus.js';
 import type { Logger } from './lib/logger.js';
 import { Metrics } from './lib/metrics.js';
+import { OidcServices } from './oidc/services.js';
 
 /**
  * Everything a request or a CLI command needs, built once at start and passed down. Domain
@@ -20,26 +21,31 @@ export interface Services {
   readonly bus: EventBus;
   /** Agents, API keys and the one key verifier (src/keys). */
   readonly keys: KeyServices;
+  /** OAuth 2.0 / OIDC core: the oidc-provider engine, users, clients, signing keys, token verification. */
+  readonly oidc: OidcServices;
   /** Called in reverse order at shutdown (timers, pools, Redis). */
   readonly closers: Array<() => Promise<void> | void>;
 }
 
 export async function buildServices(config: Config, logger: Logger, database: Database, options: { processMetrics?: boolean } = {}): Promise<Services> {
+  const metrics = new Metrics({ processMetrics: options.processMetrics });
   const audit = new AuditLog(database.dataSource, logger);
   const bus = new InProcessBus();
   const services: Services = {
     config,
     logger,
     database,
-    metrics: new Metrics({ processMetrics: options.processMetrics }),
+    metrics,
     audit,
     bus,
     keys: buildKeyServices({ config, logger, database, audit, bus }),
+    oidc: new OidcServices({ config, logger, database, metrics, audit, bus }),
     closers: [],
   };
   services.closers.push(() => services.bus.close());
-  // After the bus closer in the list, so it runs before it: pending lastUsedAt and audit writes land first.
+  // After the bus closer in the list, so they run before it: pending lastUsedAt and audit writes land first.
   services.closers.push(() => services.keys.close());
+  services.closers.push(() => services.oidc.close());
   return services;
 }
 

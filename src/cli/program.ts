@@ -4,13 +4,21 @@ import { KeyportError } from '../lib/errors.js';
 import { CliError, type CliRuntime } from './context.js';
 import { registerAgents } from './commands/agents.js';
 import { registerKeys } from './commands/keys.js';
+import { registerClients } from './commands/clients.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerResourceServers } from './commands/resource_servers.js';
+import { registerSigningKeys } from './commands/signing_keys.js';
+import { registerUsers } from './commands/users.js';
 
 /** Each command module adds its commands here. */
 const REGISTRARS: Array<(program: Command, runtime: CliRuntime) => void> = [
   registerMigrate,
   registerAgents,
   registerKeys,
+  registerClients,
+  registerUsers,
+  registerSigningKeys,
+  registerResourceServers,
 ];
 
 export function buildProgram(runtime: CliRuntime): Command {

@@ -1,8 +1,14 @@
 import { Agent } from './agent.js';
 import { ApiKey } from './api_key.js';
 import { AuditEvent } from './audit_event.js';
+import { OAuthClient } from './oauth_client.js';
+import { OidcPayload } from './oidc_payload.js';
+import { ResourceServer } from './resource_server.js';
+import { SigningKey } from './signing_key.js';
+import { TokenRevocation } from './token_revocation.js';
+import { User } from './user.js';
 
 /** Every entity TypeORM maps. A feature adding an entity adds it here and a migration under migrations/. */
-export const ENTITIES = [AuditEvent, Agent, ApiKey];
+export const ENTITIES = [AuditEvent, Agent, ApiKey, User, OAuthClient, OidcPayload, SigningKey, TokenRevocation, ResourceServer];
 
-export { Agent, ApiKey, AuditEvent };
+export { Agent, ApiKey, AuditEvent, OAuthClient, OidcPayload, ResourceServer, SigningKey, TokenRevocation, User };

@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import { output, withServices, type CliRuntime } from '../context.js';
+
+/** `keyport signing-key:rotate | signing-key:list`. */
+export function registerSigningKeys(program: Command, runtime: CliRuntime): void {
+  program
+    .command('signing-key:rotate')
+    .description('add a new signing key; the old one stays in the JWKS until the tokens it signed have expired')
+    .option('--json', 'print one JSON object')
+    .action(async (options: { json?: boolean }) => {
+      const { key, keys } = await withServices(runtime, async (services) => {
+        await services.oidc.signingKeys.ensureInitialKey();
+        const rotated = await services.oidc.rotateSigningKey();
+        return { key: rotated, keys: await services.oidc.signingKeys.list() };
+      });
+      const retired = keys.filter((entry) => entry.id !== key.id && entry.status === 'published');
+      output(runtime, Boolean(options.json), { key, published: keys.filter((entry) => entry.status !== 'expired') }, [
+        `new signing key ${key.kid} (${key.alg})`,
+        ...retired.map((entry) => `still published: ${entry.kid} until ${entry.published_until}`),
+        'running instances switch to it within a minute',
+      ]);
+    });
+
+  program
+    .command('signing-key:list')
+    .description('list signing keys and how long each stays published')
+    .option('--json', 'print one JSON object')
+    .action(async (options: { json?: boolean }) => {
+      const keys = await withServices(runtime, (services) => services.oidc.signingKeys.list());
+      output(runtime, Boolean(options.json), { keys }, keys.length
+        ? keys.map((key) => `${key.kid}  ${key.alg}  ${key.status}${key.published_until ? `  until ${key.published_until}` : ''}`)
+        : ['no signing keys yet (the server creates one on first start)']);
+    });
+}

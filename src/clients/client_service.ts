@@ -1,0 +1,208 @@
+import { randomBytes } from 'node:crypto';
+import type { DataSource, Repository } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
+import type { AuditLog } from '../audit/audit_log.js';
+import { OAuthClient } from '../db/entities/oauth_client.js';
+import { constantTimeEqual, keyedHash } from '../lib/crypto.js';
+import { InvalidRequest, NotFound } from '../lib/errors.js';
+import { newId } from '../lib/ids.js';
+import { OIDC_SCOPES, SCOPE_TOKEN, splitScope } from '../oidc/policy.js';
+import type { Actor } from '../users/user_service.js';
+import { GRANT_TYPES, grantTypeValue } from './grant_types.js';
+
+export type ClientAuthMethod = 'client_secret_basic' | 'private_key_jwt' | 'none';
+
+export interface NewClient {
+  name: string;
+  /** CLI names (`authorization_code`, `token_exchange`, …) or OAuth values. */
+  grantTypes: string[];
+  redirectUris?: string[];
+  postLogoutRedirectUris?: string[];
+  /** Allowed scopes; defaults depend on the grants (see `defaultScopes`). */
+  scopes?: string[];
+  /** A public client (no secret; PKCE required). */
+  public?: boolean;
+  /** private_key_jwt with these public keys… */
+  jwks?: { keys: Array<Record<string, unknown>> };
+  /** …or with keys fetched from this URL. */
+  jwksUri?: string;
+}
+
+/** The SPEC §6 shape of a client (what `client:create --json` and `client:list --json` print). */
+export interface ClientView {
+  client_id: string;
+  client_name: string;
+  grant_types: string[];
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  scope: string;
+  token_endpoint_auth_method: string;
+  public: boolean;
+  created_at: string;
+}
+
+/** Metadata of a client that exists outside the table (e.g. the built-in `keyport-api-key`). */
+export type BuiltInClient = Record<string, unknown> & { client_id: string };
+
+const MAX_URIS = 20;
+
+function checkUri(uri: string, what: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(uri);
+  } catch {
+    throw new InvalidRequest(`${what} "${uri}" is not an absolute URI.`);
+  }
+  if (uri.length > 2000) throw new InvalidRequest(`${what} is too long.`);
+  if (parsed.hash || uri.includes('#')) throw new InvalidRequest(`${what} "${uri}" must not contain a fragment.`);
+  if (['javascript:', 'data:', 'file:', 'vbscript:'].includes(parsed.protocol)) throw new InvalidRequest(`${what} "${uri}" uses a forbidden scheme.`);
+  return uri;
+}
+
+/** Scopes a client gets when `--scopes` is omitted. */
+export function defaultScopes(grantTypes: readonly string[]): string[] {
+  const scopes = ['read'];
+  if (grantTypes.includes(GRANT_TYPES.authorization_code)) scopes.unshift('openid', 'email');
+  if (grantTypes.includes(GRANT_TYPES.refresh_token)) scopes.push('offline_access');
+  return scopes;
+}
+
+export function toClientView(client: OAuthClient): ClientView {
+  return {
+    client_id: client.id,
+    client_name: client.name,
+    grant_types: client.grantTypes,
+    redirect_uris: client.redirectUris,
+    post_logout_redirect_uris: client.postLogoutRedirectUris,
+    scope: client.scope,
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+    public: client.tokenEndpointAuthMethod === 'none',
+    created_at: client.createdAt.toISOString(),
+  };
+}
+
+/** Clean-up other parts of the system do when a client goes away. */
+export type ClientDeletionHook = (clientId: string) => Promise<void>;
+
+/**
+ * OAuth clients in the database. Secrets are generated here, shown once, and stored as a keyed
+ * hash; the engine compares against the hash (src/oidc/client_glue.ts).
+ */
+export class ClientService {
+  private readonly clients: Repository<OAuthClient>;
+  private readonly builtIns = new Map<string, BuiltInClient>();
+  private readonly deletionHooks: ClientDeletionHook[] = [];
+
+  constructor(dataSource: DataSource, private readonly pepper: Buffer, private readonly audit: AuditLog) {
+    this.clients = dataSource.getRepository(OAuthClient);
+  }
+
+  /** Whether `secret` is this client's secret (constant time). */
+  secretMatches(secretHash: string, secret: string): boolean {
+    return constantTimeEqual(secretHash, keyedHash(this.pepper, secret));
+  }
+
+  async create(input: NewClient, by: Actor = { actor: 'cli' }): Promise<{ client: OAuthClient; clientSecret?: string }> {
+    const name = input.name.trim();
+    if (name.length === 0 || name.length > 128) throw new InvalidRequest('The client name must be 1 to 128 characters.');
+
+    if (input.grantTypes.length === 0) throw new InvalidRequest('At least one grant type is required.');
+    const grantTypes = [...new Set(input.grantTypes.map((grant) => {
+      const value = grantTypeValue(grant);
+      if (!value) throw new InvalidRequest(`Unknown grant type "${grant}" (use ${Object.keys(GRANT_TYPES).join(', ')}).`);
+      return value;
+    }))];
+
+    const redirectUris = [...new Set((input.redirectUris ?? []).map((uri) => checkUri(uri, 'redirect URI')))];
+    const postLogoutRedirectUris = [...new Set((input.postLogoutRedirectUris ?? []).map((uri) => checkUri(uri, 'post-logout redirect URI')))];
+    if (redirectUris.length > MAX_URIS || postLogoutRedirectUris.length > MAX_URIS) throw new InvalidRequest(`At most ${MAX_URIS} redirect URIs.`);
+    const codeFlow = grantTypes.includes(GRANT_TYPES.authorization_code);
+    if (codeFlow && redirectUris.length === 0) throw new InvalidRequest('The authorization_code grant needs at least one --redirect-uri.');
+    if (!codeFlow && redirectUris.length > 0) throw new InvalidRequest('--redirect-uri only applies to the authorization_code grant.');
+
+    const scopes = input.scopes && input.scopes.length > 0 ? [...new Set(input.scopes)] : defaultScopes(grantTypes);
+    for (const scope of scopes) if (!SCOPE_TOKEN.test(scope)) throw new InvalidRequest(`Invalid scope "${scope}".`);
+    const scope = scopes.join(' ');
+    if (scope.length > 1000) throw new InvalidRequest('Too many scopes.');
+
+    let method: ClientAuthMethod = 'client_secret_basic';
+    if (input.public) {
+      if (input.jwks || input.jwksUri) throw new InvalidRequest('A public client has no keys; drop --jwks/--jwks-uri or --public.');
+      if (grantTypes.includes(GRANT_TYPES.client_credentials)) throw new InvalidRequest('A public client cannot use client_credentials (it has no credentials).');
+      method = 'none';
+    } else if (input.jwks || input.jwksUri) {
+      if (input.jwks && input.jwksUri) throw new InvalidRequest('Use either --jwks or --jwks-uri, not both.');
+      if (input.jwksUri) checkUri(input.jwksUri, 'JWKS URI');
+      if (input.jwks && (!Array.isArray(input.jwks.keys) || input.jwks.keys.length === 0)) throw new InvalidRequest('The JWKS must have a non-empty "keys" array.');
+      if (input.jwks?.keys.some((key) => typeof key !== 'object' || key === null || 'd' in key || key.kty === 'oct')) {
+        throw new InvalidRequest('The JWKS must only hold public asymmetric keys.');
+      }
+      method = 'private_key_jwt';
+    }
+
+    const clientSecret = method === 'client_secret_basic' ? randomBytes(32).toString('base64url') : undefined;
+    const client = this.clients.create({
+      id: newId('cli'),
+      name,
+      secretHash: clientSecret ? keyedHash(this.pepper, clientSecret) : null,
+      tokenEndpointAuthMethod: method,
+      grantTypes,
+      redirectUris,
+      postLogoutRedirectUris,
+      scope,
+      jwks: input.jwks ?? null,
+      jwksUri: input.jwksUri ?? null,
+      createdAt: new Date(),
+    });
+    // insert, not save: save would SELECT first.
+    await this.clients.insert(client as QueryDeepPartialEntity<OAuthClient>);
+    await this.audit.record({
+      action: 'client.created', actor: by.actor, ip: by.ip, targetType: 'client', targetId: client.id,
+      details: { name, grant_types: grantTypes, token_endpoint_auth_method: method },
+    });
+    return { client, clientSecret };
+  }
+
+  async list(): Promise<OAuthClient[]> {
+    return this.clients.find({ order: { createdAt: 'ASC', id: 'ASC' } });
+  }
+
+  async get(id: string): Promise<OAuthClient | undefined> {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 40) return undefined;
+    return (await this.clients.findOneBy({ id })) ?? undefined;
+  }
+
+  /** Deletes the client; its tokens stop working at once (see `onDelete`). */
+  async delete(id: string, by: Actor = { actor: 'cli' }): Promise<void> {
+    const client = await this.get(id);
+    if (!client) throw new NotFound(`No client with id ${id}.`);
+    await this.clients.delete({ id });
+    for (const hook of this.deletionHooks) await hook(id);
+    await this.audit.record({ action: 'client.deleted', actor: by.actor, ip: by.ip, targetType: 'client', targetId: id, details: { name: client.name } });
+  }
+
+  onDelete(hook: ClientDeletionHook): void {
+    this.deletionHooks.push(hook);
+  }
+
+  /**
+   * Registers a client that lives in code rather than the table (e.g. the public client
+   * `keyport-api-key` of the API-key exchange). Metadata is oidc-provider client metadata.
+   */
+  registerBuiltIn(metadata: BuiltInClient): void {
+    this.builtIns.set(metadata.client_id, metadata);
+  }
+
+  builtIn(id: string): BuiltInClient | undefined {
+    return this.builtIns.get(id);
+  }
+
+  /** OIDC scopes (handled by the engine) and API scopes (carried by access tokens) of a client. */
+  static scopesOf(client: Pick<OAuthClient, 'scope'>): { oidc: string[]; api: string[] } {
+    const all = splitScope(client.scope);
+    return {
+      oidc: all.filter((scope) => (OIDC_SCOPES as readonly string[]).includes(scope)),
+      api: all.filter((scope) => !(OIDC_SCOPES as readonly string[]).includes(scope)),
+    };
+  }
+}

@@ -1,0 +1,224 @@
+import { createHmac } from 'node:crypto';
+import Router from '@koa/router';
+import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { constantTimeEqual } from '../../lib/crypto.js';
+import { InvalidRequest, KeyportError } from '../../lib/errors.js';
+import { errors, type Interaction, type Provider } from '../../oidc/engine.js';
+import { PAGE_HEADERS, renderPage } from '../../oidc/views.js';
+import type { KeyportContext, Middleware } from '../context.js';
+import { toKeyportError } from '../error_handler.js';
+import { validateBody } from '../validate.js';
+
+/**
+ * Login and consent pages of the authorization-code flow (`/interaction/:uid`), server-rendered
+ * from views/. Plain HTML forms: usable without JavaScript. Each form carries a CSRF token bound
+ * to the interaction, on top of the engine's interaction cookie (path-scoped, SameSite=Lax).
+ */
+
+declare module '../context.js' {
+  interface KeyportState {
+    interaction?: Interaction;
+    provider?: Provider;
+  }
+}
+
+class LoginForm {
+  @IsString() @MaxLength(128) csrf: string;
+  @IsOptional() @IsString() @MaxLength(254) email?: string;
+  @IsOptional() @IsString() @MaxLength(1024) password?: string;
+  @IsOptional() @IsIn(['1']) cancel?: string;
+}
+
+class ConsentForm {
+  @IsString() @MaxLength(128) csrf: string;
+  @IsIn(['allow', 'deny']) decision: 'allow' | 'deny';
+}
+
+const SCOPE_DESCRIPTIONS: Record<string, string> = {
+  openid: 'Confirm who you are',
+  email: 'See your email address',
+  offline_access: 'Keep access when you are not signed in (refresh tokens)',
+  read: 'Read your data',
+  write: 'Create and change your data',
+  delete: 'Delete your data',
+  admin: 'Administer Keyport on your behalf',
+};
+
+function describe(scope: string): { name: string; description: string } {
+  return { name: scope, description: SCOPE_DESCRIPTIONS[scope] ?? `Use the "${scope}" permission` };
+}
+
+function csrfToken(ctx: KeyportContext, uid: string): string {
+  return createHmac('sha256', ctx.services.oidc.csrfKey).update(`interaction:${uid}`).digest('base64url');
+}
+
+function setPage(ctx: KeyportContext, status: number, html: string): void {
+  for (const [name, value] of Object.entries(PAGE_HEADERS)) ctx.set(name, value);
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.body = html;
+}
+
+function interactionOf(ctx: KeyportContext): Interaction {
+  return ctx.state.interaction!;
+}
+
+async function clientNameOf(provider: Provider, clientId: unknown): Promise<string> {
+  const client = typeof clientId === 'string' ? await provider.Client.find(clientId) : undefined;
+  return client?.clientName ?? (typeof clientId === 'string' ? clientId : 'an application');
+}
+
+/** Anything that goes wrong on these pages is shown as a page, not as JSON. */
+const renderPageErrors: Middleware = async function renderPageErrors(ctx, next) {
+  try {
+    await next();
+  } catch (err) {
+    if (err instanceof errors.SessionNotFound) {
+      setPage(ctx, 400, await renderPage('error', {
+        title: 'Sign-in request expired',
+        message: 'This sign-in request is no longer valid (it expired, was already completed, or was opened in another browser). Go back to the application and start again.',
+        code: 'invalid_request',
+        requestId: ctx.state.requestId,
+      }));
+      return;
+    }
+    const error = toKeyportError(err);
+    if (error.status >= 500) ctx.services.logger.error('interaction failed', { request_id: ctx.state.requestId, err: error.cause ?? err });
+    setPage(ctx, error.status, await renderPage('error', {
+      title: error.status >= 500 ? 'Something went wrong' : 'The request could not be completed',
+      message: error.message,
+      code: error.code,
+      requestId: ctx.state.requestId,
+    }));
+  }
+};
+
+/** The interaction the engine's cookie points at; it must be the one in the URL. */
+const loadInteraction: Middleware = async function loadInteraction(ctx, next) {
+  const provider = await ctx.services.oidc.ready();
+  const interaction = await provider.interactionDetails(ctx.req, ctx.res);
+  if (interaction.uid !== (ctx as unknown as { params: { uid: string } }).params.uid) throw new errors.SessionNotFound('interaction mismatch');
+  ctx.state.interaction = interaction;
+  ctx.state.provider = provider;
+  await next();
+};
+
+function requirePrompt(name: 'login' | 'consent'): Middleware {
+  return async function checkPrompt(ctx, next) {
+    if (interactionOf(ctx).prompt.name !== name) throw new InvalidRequest(`This step (${name}) is not expected now; go back and start again.`);
+    await next();
+  };
+}
+
+function parseForm<T extends object>(dto: new () => T): Middleware {
+  return async function parseFormBody(ctx, next) {
+    ctx.state.form = await validateBody(dto, (ctx.request as { body?: unknown }).body ?? {});
+    await next();
+  };
+}
+
+const checkCsrf: Middleware = async function checkCsrf(ctx, next) {
+  const { csrf } = ctx.state.form as { csrf: string };
+  if (!constantTimeEqual(csrf, csrfToken(ctx, interactionOf(ctx).uid))) {
+    throw new KeyportError('forbidden', 'The form expired or did not come from this site. Go back, reload the page and try again.');
+  }
+  await next();
+};
+
+async function renderLogin(ctx: KeyportContext, status: number, options: { error?: string; email?: string } = {}): Promise<void> {
+  const interaction = interactionOf(ctx);
+  const provider = ctx.state.provider!;
+  const loginHint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
+  setPage(ctx, status, await renderPage('login', {
+    title: 'Sign in',
+    uid: interaction.uid,
+    csrf: csrfToken(ctx, interaction.uid),
+    clientName: await clientNameOf(provider, interaction.params.client_id),
+    email: options.email ?? loginHint,
+    error: options.error,
+  }));
+}
+
+async function renderConsent(ctx: KeyportContext): Promise<void> {
+  const interaction = interactionOf(ctx);
+  const provider = ctx.state.provider!;
+  const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
+  const resourceScopes = Object.values(details.missingResourceScopes ?? {}).flat();
+  const scopes = [...new Set([...(details.missingOIDCScope ?? []), ...resourceScopes])].map(describe);
+  const user = interaction.session ? await ctx.services.oidc.users.findById(interaction.session.accountId) : undefined;
+  setPage(ctx, 200, await renderPage('consent', {
+    title: 'Allow access?',
+    uid: interaction.uid,
+    csrf: csrfToken(ctx, interaction.uid),
+    clientName: await clientNameOf(provider, interaction.params.client_id),
+    email: user?.email ?? interaction.session?.accountId ?? '',
+    scopes,
+    audiences: Object.keys(details.missingResourceScopes ?? {}),
+  }));
+}
+
+/** Hands the result to the engine and sends the browser back to the authorization endpoint. */
+async function finish(ctx: KeyportContext, result: Parameters<Provider['interactionResult']>[2], mergeWithLastSubmission: boolean): Promise<void> {
+  const returnTo = await ctx.state.provider!.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission });
+  ctx.set('Cache-Control', 'no-store');
+  ctx.redirect(returnTo);
+  ctx.status = 303;
+}
+
+const ABORTED = { error: 'access_denied', error_description: 'End-User aborted interaction' };
+
+export function interactionRoutes(): Router<KeyportContext['state'], KeyportContext> {
+  const router = new Router<KeyportContext['state'], KeyportContext>({ prefix: '/interaction' });
+  router.use(renderPageErrors);
+
+  router.get('/:uid', loadInteraction, async function showPrompt(ctx) {
+    const { prompt } = interactionOf(ctx);
+    if (prompt.name === 'login') return renderLogin(ctx, 200);
+    if (prompt.name === 'consent') return renderConsent(ctx);
+    throw new InvalidRequest(`Unsupported step "${prompt.name}".`);
+  });
+
+  router.post('/:uid/login', loadInteraction, requirePrompt('login'), parseForm(LoginForm), checkCsrf, async function login(ctx) {
+    const form = ctx.state.form as LoginForm;
+    if (form.cancel) return finish(ctx, ABORTED, false);
+
+    const email = (form.email ?? '').trim();
+    const { loginThrottle, users } = ctx.services.oidc;
+    const allowed = await loginThrottle.check(ctx.ip, email);
+    if (!allowed.allowed) {
+      ctx.set('Retry-After', String(allowed.retryAfterSeconds));
+      const minutes = Math.ceil(allowed.retryAfterSeconds / 60);
+      return renderLogin(ctx, 429, { email, error: `Too many failed sign-in attempts. Wait ${minutes} minute${minutes === 1 ? '' : 's'} and try again.` });
+    }
+
+    const user = email && form.password ? await users.verifyPassword(email, form.password) : undefined;
+    if (!user) {
+      await loginThrottle.recordFailure(ctx.ip, email);
+      return renderLogin(ctx, 400, { email, error: 'Incorrect email or password.' });
+    }
+    await loginThrottle.recordSuccess(ctx.ip, email);
+    return finish(ctx, { login: { accountId: user.id } }, false);
+  });
+
+  router.post('/:uid/consent', loadInteraction, requirePrompt('consent'), parseForm(ConsentForm), checkCsrf, async function consent(ctx) {
+    const form = ctx.state.form as ConsentForm;
+    if (form.decision === 'deny') return finish(ctx, ABORTED, false);
+
+    const interaction = interactionOf(ctx);
+    const provider = ctx.state.provider!;
+    const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    const accountId = interaction.session?.accountId;
+    const clientId = interaction.params.client_id as string;
+    const grant = interaction.grantId
+      ? await provider.Grant.find(interaction.grantId)
+      : new provider.Grant({ accountId, clientId });
+    if (!grant) throw new errors.SessionNotFound('grant not found');
+    if (details.missingOIDCScope) grant.addOIDCScope(details.missingOIDCScope.join(' '));
+    if (details.missingOIDCClaims) grant.addOIDCClaims(details.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(details.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+    const grantId = await grant.save();
+    return finish(ctx, { consent: interaction.grantId ? {} : { grantId } }, true);
+  });
+
+  return router;
+}

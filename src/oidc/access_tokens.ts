@@ -1,0 +1,237 @@
+import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import type { AccessToken, ClientCredentials, Provider } from './engine.js';
+import type { PayloadStore } from './adapter.js';
+import { CLOCK_TOLERANCE, SIGNING_ALG, splitScope } from './policy.js';
+import type { ProviderHost } from './provider_host.js';
+import type { RevocationKey, RevocationRegistry } from './revocations.js';
+
+/** An active access token, JWT or opaque, as Keyport understands it. */
+export interface VerifiedAccessToken {
+  readonly format: 'jwt' | 'opaque';
+  readonly jti: string;
+  /** The account (`usr_…`, or another feature's subject) or, for client credentials, the client id. */
+  readonly sub: string;
+  /** The account id when the token was issued to a user or other subject (absent for client credentials). */
+  readonly accountId?: string;
+  readonly clientId: string;
+  readonly scopes: string[];
+  /** Epoch seconds. */
+  readonly exp: number;
+  readonly iat: number;
+  readonly aud?: string | string[];
+  readonly grantId?: string;
+  /** Every claim (JWT payload; for opaque tokens the equivalent, including `extra` claims). */
+  readonly claims: Readonly<Record<string, unknown>>;
+}
+
+/** Another reason a token may be inactive (its API key revoked, its session ended…). */
+export type ActivityCheck = (token: VerifiedAccessToken) => Promise<boolean>;
+/** More registry keys to look up in the same read as jti/grant/client (e.g. `session`, `api_key`). */
+export type RevocationKeys = (token: VerifiedAccessToken) => RevocationKey[];
+
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const OPAQUE_SHAPE = /^[A-Za-z0-9_-]{16,191}$/;
+const MAX_TOKEN_LENGTH = 8192;
+const KEY_RELOAD_THROTTLE_MS = 5000;
+
+/** Claims the introspection answer builds itself; everything else in a JWT is passed through. */
+const REGISTERED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope', 'gid', 'cnf']);
+
+export function looksLikeJwt(token: string): boolean {
+  if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) return false;
+  try {
+    return Boolean(decodeProtectedHeader(token));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Verification, introspection and revocation of every access token Keyport issues. The engine
+ * stores opaque tokens but not JWTs (and refuses to introspect or revoke them); for JWTs Keyport
+ * checks the signature against its own keys, the expiry, and the revocation registry (jti, grant,
+ * client, plus keys other features add), then any activity checks other features registered.
+ */
+export class AccessTokenService {
+  private readonly activityChecks: ActivityCheck[] = [];
+  private readonly revocationKeys: RevocationKeys[] = [];
+  private lastKeyReload = 0;
+
+  constructor(
+    private readonly host: ProviderHost,
+    private readonly registry: RevocationRegistry,
+    private readonly payloads: PayloadStore,
+    private readonly issuer: string,
+    private readonly maxAccessTokenTtl: number,
+  ) {}
+
+  /** Adds a check every token must pass to be active (e.g. "its API key is not revoked"). */
+  addActivityCheck(check: ActivityCheck): void {
+    this.activityChecks.push(check);
+  }
+
+  /** Adds registry keys derived from a token, checked in the same single read as the built-in ones. */
+  addRevocationKeys(keys: RevocationKeys): void {
+    this.revocationKeys.push(keys);
+  }
+
+  /** The token when active (signature, expiry, revocation, activity checks); undefined otherwise. */
+  async verify(token: string): Promise<VerifiedAccessToken | undefined> {
+    if (typeof token !== 'string' || token.length === 0) return undefined;
+    const verified = looksLikeJwt(token) ? await this.verifyJwt(token) : await this.findOpaque(token);
+    if (!verified) return undefined;
+    return (await this.isActive(verified)) ? verified : undefined;
+  }
+
+  /**
+   * A JWT whose signature, issuer, type and expiry are valid, without the revocation and activity
+   * checks (revocation needs exactly this: a token that was once valid).
+   */
+  async verifyJwt(token: string): Promise<VerifiedAccessToken | undefined> {
+    if (!looksLikeJwt(token)) return undefined;
+    await this.host.ready();
+    let payload: JWTPayload;
+    try {
+      payload = await this.verifySignature(token);
+    } catch (err) {
+      if (!(err instanceof joseErrors.JWKSNoMatchingKey) || !(await this.reloadKeys())) return undefined;
+      try {
+        payload = await this.verifySignature(token);
+      } catch {
+        return undefined;
+      }
+    }
+    const { jti, sub, exp, iat, aud } = payload;
+    const clientId = payload.client_id;
+    if (typeof jti !== 'string' || typeof sub !== 'string' || typeof clientId !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') return undefined;
+    const grantId = typeof payload.gid === 'string' ? payload.gid : undefined;
+    return {
+      format: 'jwt',
+      jti,
+      sub,
+      accountId: sub !== clientId || grantId ? sub : undefined,
+      clientId,
+      scopes: splitScope(typeof payload.scope === 'string' ? payload.scope : ''),
+      exp,
+      iat,
+      aud,
+      grantId,
+      claims: payload,
+    };
+  }
+
+  /** An opaque access token the engine stored and still considers valid (including its grant). */
+  async findOpaque(token: string): Promise<VerifiedAccessToken | undefined> {
+    if (!OPAQUE_SHAPE.test(token)) return undefined;
+    const provider = await this.host.ready();
+    const model = (await provider.AccessToken.find(token)) ?? (await provider.ClientCredentials.find(token));
+    if (!model || model.isExpired) return undefined;
+    if (!(await this.grantHolds(provider, model))) return undefined;
+    return this.fromModel(model);
+  }
+
+  /** The engine's token model as a VerifiedAccessToken (for post-checks of the engine's own answers). */
+  fromModel(model: AccessToken | ClientCredentials): VerifiedAccessToken {
+    const accountId = 'accountId' in model && typeof model.accountId === 'string' ? model.accountId : undefined;
+    const grantId = 'grantId' in model && typeof model.grantId === 'string' ? model.grantId : undefined;
+    const extra = (model.extra ?? {}) as Record<string, unknown>;
+    const claims: Record<string, unknown> = {
+      ...extra,
+      iss: this.issuer,
+      sub: accountId ?? model.clientId,
+      aud: model.aud,
+      exp: model.exp,
+      iat: model.iat,
+      jti: model.jti,
+      client_id: model.clientId,
+      scope: model.scope,
+    };
+    return {
+      format: 'opaque',
+      jti: model.jti,
+      sub: accountId ?? model.clientId!,
+      accountId,
+      clientId: model.clientId!,
+      scopes: splitScope(model.scope),
+      exp: model.exp!,
+      iat: model.iat!,
+      aud: model.aud,
+      grantId,
+      claims,
+    };
+  }
+
+  /** Registry and activity checks (signature and expiry already checked). */
+  async isActive(token: VerifiedAccessToken): Promise<boolean> {
+    if (token.exp <= Math.floor(Date.now() / 1000)) return false;
+    const keys: RevocationKey[] = [{ kind: 'jti', value: token.jti }, { kind: 'client', value: token.clientId }];
+    if (token.grantId) keys.push({ kind: 'grant', value: token.grantId });
+    for (const more of this.revocationKeys) keys.push(...more(token));
+    if (await this.registry.isRevoked(keys, token.iat)) return false;
+    for (const check of this.activityChecks) {
+      if (!(await check(token))) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Revokes a token. Like the engine does for opaque access tokens, the rest of its grant's family
+   * (refresh tokens, other access tokens) goes too; the grant itself (the user's consent) stays.
+   */
+  async revoke(token: VerifiedAccessToken): Promise<void> {
+    const until = new Date(Math.max(token.exp, Math.floor(Date.now() / 1000)) * 1000 + CLOCK_TOLERANCE * 1000);
+    await this.registry.revoke({ kind: 'jti', value: token.jti }, until);
+    if (token.grantId) {
+      await this.registry.revoke({ kind: 'grant', value: token.grantId }, new Date(Date.now() + (this.maxAccessTokenTtl + CLOCK_TOLERANCE) * 1000));
+      await this.payloads.deleteGrantFamily(token.grantId);
+    }
+  }
+
+  /** RFC 7662 answer for an active token (the same fields the engine returns for opaque tokens). */
+  introspection(token: VerifiedAccessToken): Record<string, unknown> {
+    const passthrough = Object.fromEntries(Object.entries(token.claims).filter(([name]) => !REGISTERED_CLAIMS.has(name)));
+    return {
+      ...passthrough,
+      active: true,
+      sub: token.sub,
+      client_id: token.clientId,
+      exp: token.exp,
+      iat: token.iat,
+      iss: this.issuer,
+      jti: token.jti,
+      aud: token.aud,
+      scope: token.scopes.length ? token.scopes.join(' ') : undefined,
+      token_type: 'Bearer',
+      ...(token.claims.cnf ? { cnf: token.claims.cnf } : {}),
+    };
+  }
+
+  private async verifySignature(token: string): Promise<JWTPayload> {
+    const keys = createLocalJWKSet({ keys: this.host.keyRing.publicJwks });
+    const { payload } = await jwtVerify(token, keys, {
+      issuer: this.issuer,
+      typ: 'at+jwt',
+      algorithms: [SIGNING_ALG],
+      clockTolerance: CLOCK_TOLERANCE,
+      requiredClaims: ['jti', 'sub', 'exp', 'iat', 'client_id'],
+    });
+    return payload;
+  }
+
+  /** A token signed by a key this instance has not loaded yet (rotated elsewhere): reload once. */
+  private async reloadKeys(): Promise<boolean> {
+    if (Date.now() - this.lastKeyReload < KEY_RELOAD_THROTTLE_MS) return false;
+    this.lastKeyReload = Date.now();
+    const before = this.host.keyRing.fingerprint;
+    await this.host.reload();
+    return this.host.keyRing.fingerprint !== before;
+  }
+
+  /** The engine's own rule for grant-bound tokens: the grant must exist and match. */
+  private async grantHolds(provider: Provider, model: AccessToken | ClientCredentials): Promise<boolean> {
+    const grantId = 'grantId' in model ? model.grantId : undefined;
+    if (!grantId) return true;
+    const grant = await provider.Grant.find(grantId, { ignoreExpiration: true });
+    return Boolean(grant && !grant.isExpired && grant.clientId === model.clientId && grant.accountId === (model as AccessToken).accountId);
+  }
+}

@@ -1,0 +1,71 @@
+import { ClientService } from '../clients/client_service.js';
+import type { OAuthClient } from '../db/entities/oauth_client.js';
+import type { Adapter, AdapterPayload, Provider } from './engine.js';
+
+/**
+ * Client metadata property carrying the API scopes (non-OIDC scopes) a client may receive in
+ * access tokens. Built-in clients registered with `clients.registerBuiltIn` set it too.
+ */
+export const API_SCOPE_METADATA = 'keyport_api_scope';
+
+/** The engine's view of a stored client. */
+export function engineMetadata(client: OAuthClient, registeredGrantTypes: ReadonlySet<string>): AdapterPayload {
+  const { oidc, api } = ClientService.scopesOf(client);
+  // A client may list a grant the engine does not know yet (token exchange is registered by the
+  // API-key feature); the engine rejects unknown grant types in client metadata, which would make
+  // the whole client unusable, so only registered grants are passed on.
+  const grantTypes = client.grantTypes.filter((grant) => registeredGrantTypes.has(grant));
+  const codeFlow = grantTypes.includes('authorization_code');
+  return {
+    client_id: client.id,
+    client_name: client.name,
+    client_id_issued_at: Math.floor(client.createdAt.getTime() / 1000),
+    ...(client.secretHash ? { client_secret: client.secretHash, client_secret_expires_at: 0 } : {}),
+    token_endpoint_auth_method: client.tokenEndpointAuthMethod as AdapterPayload['token_endpoint_auth_method'],
+    grant_types: grantTypes,
+    response_types: codeFlow ? ['code'] : [],
+    redirect_uris: codeFlow ? client.redirectUris : [],
+    post_logout_redirect_uris: codeFlow ? client.postLogoutRedirectUris : [],
+    // Native apps use loopback or private-scheme redirect URIs (RFC 8252).
+    application_type: client.redirectUris.some((uri) => !/^https?:/i.test(uri) || /^http:\/\/(127\.0\.0\.1|\[::1\])(:\d+)?\//i.test(uri)) ? 'native' : 'web',
+    // An empty engine `scope` would mean "any OIDC scope"; a client without OIDC scopes gets none.
+    scope: oidc.length ? oidc.join(' ') : undefined,
+    [API_SCOPE_METADATA]: api.join(' '),
+    ...(client.jwks ? { jwks: client.jwks as unknown as AdapterPayload['jwks'] } : {}),
+    ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
+  };
+}
+
+/**
+ * The engine's `Client` model adapter: reads clients from the table (and built-in clients from
+ * memory). Dynamic registration is off, so the engine never writes clients.
+ */
+export class ClientAdapter implements Adapter {
+  constructor(private readonly clients: ClientService, private readonly registeredGrantTypes: () => ReadonlySet<string>) {}
+
+  async find(id: string): Promise<AdapterPayload | undefined> {
+    const builtIn = this.clients.builtIn(id);
+    if (builtIn) return { ...builtIn } as AdapterPayload;
+    const client = await this.clients.get(id);
+    return client ? engineMetadata(client, this.registeredGrantTypes()) : undefined;
+  }
+
+  async upsert(): Promise<void> { throw new Error('clients are managed by keyport client:create'); }
+  async findByUid(): Promise<undefined> { return undefined; }
+  async findByUserCode(): Promise<undefined> { return undefined; }
+  async consume(): Promise<void> { throw new Error('clients are not consumable'); }
+  async destroy(): Promise<void> { throw new Error('clients are managed by keyport client:delete'); }
+  async revokeByGrantId(): Promise<void> {}
+}
+
+/**
+ * The stored `client_secret` is a keyed hash; the engine's constant-time comparison is redirected
+ * to compare hashes.
+ */
+export function compareHashedClientSecrets(provider: Provider, clients: ClientService): void {
+  const prototype = provider.Client.prototype as unknown as { clientSecret?: string; compareClientSecret(actual: string): boolean };
+  prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string): boolean {
+    if (typeof this.clientSecret !== 'string' || typeof actual !== 'string' || actual.length === 0 || actual.length > 512) return false;
+    return clients.secretMatches(this.clientSecret, actual);
+  };
+}

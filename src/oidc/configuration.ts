@@ -1,0 +1,223 @@
+import type { Config } from '../config/config.js';
+import type { AccountDirectory } from './accounts.js';
+import { API_SCOPE_METADATA } from './client_glue.js';
+import { errors, type Adapter, type Configuration, type EngineClient, type JWK, type KoaContextWithOIDC } from './engine.js';
+import { CLOCK_TOLERANCE, DEFAULT_ACCESS_TOKEN_TTL, OIDC_SCOPES, SIGNING_ALG, TTL, splitScope } from './policy.js';
+import type { ResourceServerStore } from './resource_servers.js';
+import { PAGE_HEADERS, renderPage } from './views.js';
+
+/** Adds claims to an access token (JWT payload, or `extra` of an opaque token, shown by introspection). */
+export type ExtraTokenClaims = (ctx: KoaContextWithOIDC | undefined, token: unknown) => Promise<Record<string, unknown> | undefined> | Record<string, unknown> | undefined;
+
+export interface ProviderDependencies {
+  readonly config: Config;
+  readonly cookieKeys: string[];
+  readonly adapter: (model: string) => Adapter;
+  readonly accounts: AccountDirectory;
+  readonly resourceServers: ResourceServerStore;
+  readonly extraTokenClaims: readonly ExtraTokenClaims[];
+  readonly jwks: { keys: JWK[] };
+  readonly signingKid: string;
+}
+
+/** Engine routes, all under /oauth/ (SPEC §2: the default /auth would shadow Keyport's /auth/*). */
+export const ROUTES = {
+  authorization: '/oauth/authorize',
+  backchannel_authentication: '/oauth/backchannel',
+  challenge: '/oauth/challenge',
+  code_verification: '/oauth/device',
+  credential: '/oauth/credential',
+  device_authorization: '/oauth/device/auth',
+  end_session: '/oauth/logout',
+  introspection: '/oauth/introspect',
+  jwks: '/oauth/jwks',
+  pushed_authorization_request: '/oauth/par',
+  registration: '/oauth/register',
+  revocation: '/oauth/revoke',
+  token: '/oauth/token',
+  userinfo: '/oauth/userinfo',
+} as const;
+
+/** Cookie names, prefixed so they cannot collide with other cookies on the issuer's host. */
+export const COOKIE_NAMES = { session: 'kp_session', interaction: 'kp_interaction', resume: 'kp_interaction_resume' } as const;
+
+function setPageHeaders(ctx: KoaContextWithOIDC): void {
+  for (const [name, value] of Object.entries(PAGE_HEADERS)) ctx.set(name, value);
+  ctx.type = 'html';
+}
+
+function clientName(ctx: KoaContextWithOIDC): string | undefined {
+  const client = ctx.oidc?.client;
+  return client ? (client.clientName ?? client.clientId) : undefined;
+}
+
+/** The API scopes a client may carry in access tokens (client metadata set by client_glue). */
+export function apiScopesOf(client: EngineClient): string[] {
+  const value = (client as unknown as Record<string, unknown>)[API_SCOPE_METADATA];
+  return typeof value === 'string' ? splitScope(value) : [];
+}
+
+/**
+ * oidc-provider's configuration for Keyport. Every engine default that would print a "you SHOULD
+ * change" notice is set explicitly, so the engine stays quiet in user logs.
+ */
+export function buildProviderConfiguration(deps: ProviderDependencies): Configuration {
+  const { config, resourceServers } = deps;
+  const corsOrigins = new Set(config.corsOrigins);
+
+  return {
+    adapter: deps.adapter,
+    jwks: deps.jwks,
+    findAccount: (ctx, sub) => deps.accounts.find(sub),
+    claims: { openid: ['sub'], email: ['email'] },
+    scopes: [...OIDC_SCOPES],
+    responseTypes: ['code'],
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      id_token_signed_response_alg: SIGNING_ALG,
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    // Keyport stores only a hash of client secrets, so nothing may need the plaintext as a key:
+    // no client_secret_jwt, no HS* algorithms, no symmetric encryption.
+    enabledJWA: {
+      clientAuthSigningAlgValues: ['ES256', 'ES384', 'ES512', 'PS256', 'RS256', 'EdDSA', 'Ed25519'],
+      idTokenSigningAlgValues: [SIGNING_ALG],
+      userinfoSigningAlgValues: [SIGNING_ALG],
+      introspectionSigningAlgValues: [SIGNING_ALG],
+      authorizationSigningAlgValues: [SIGNING_ALG],
+      requestObjectSigningAlgValues: ['ES256', 'PS256', 'RS256', 'EdDSA', 'Ed25519'],
+    },
+    extraClientMetadata: {
+      properties: [API_SCOPE_METADATA],
+      validator(_ctx, key, value) {
+        if (key === API_SCOPE_METADATA && value !== undefined && typeof value !== 'string') {
+          throw new errors.InvalidClientMetadata(`${API_SCOPE_METADATA} must be a string`);
+        }
+      },
+    },
+    clockTolerance: CLOCK_TOLERANCE,
+    pkce: {
+      // SPEC §2: PKCE S256 is required for public clients; confidential clients may use it.
+      required: (_ctx, client) => client.clientAuthMethod === 'none',
+    },
+    rotateRefreshToken: true,
+    routes: { ...ROUTES },
+    cookies: {
+      keys: deps.cookieKeys,
+      names: { ...COOKIE_NAMES },
+      long: { httpOnly: true, sameSite: 'lax' },
+      short: { httpOnly: true, sameSite: 'lax' },
+    },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+    },
+    clientBasedCORS(ctx, origin, client) {
+      if (corsOrigins.has(origin)) return true;
+      if (origin === 'null') return false;
+      // A browser-based public client may call from the origin of its own redirect URIs.
+      if (ctx.oidc.route === 'userinfo' || client.clientAuthMethod === 'none') {
+        return client.redirectUris?.some((uri) => URL.parse(uri)?.origin === origin) ?? false;
+      }
+      return false;
+    },
+    ttl: {
+      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL,
+      ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL,
+      AuthorizationCode: TTL.AuthorizationCode,
+      IdToken: TTL.IdToken,
+      Interaction: TTL.Interaction,
+      Session: TTL.Session,
+      Grant: TTL.Grant,
+      DeviceCode: TTL.DeviceCode,
+      BackchannelAuthenticationRequest: TTL.BackchannelAuthenticationRequest,
+      PreAuthorizedCode: TTL.PreAuthorizedCode,
+      RefreshToken(ctx, token, client) {
+        // A rotated public-client refresh token keeps the family's remaining lifetime instead of
+        // sliding forever (the engine's own rule for public clients).
+        const rotated = ctx?.oidc?.entities.RotatedRefreshToken;
+        if (rotated && client.clientAuthMethod === 'none' && !token.isSenderConstrained()) return Math.max(rotated.remainingTTL, 1);
+        return TTL.RefreshToken;
+      },
+    },
+    extraTokenClaims: async (ctx, token) => {
+      let claims: Record<string, unknown> | undefined = (token as { extra?: Record<string, unknown> }).extra;
+      for (const contribute of deps.extraTokenClaims) {
+        const extra = await contribute(ctx, token);
+        if (extra) claims = { ...claims, ...extra };
+      }
+      return claims;
+    },
+    formats: {
+      customizers: {
+        // The grant id lets Keyport revoke a whole token family (refresh-token reuse, logout)
+        // for JWTs, which the engine does not store.
+        jwt(_ctx, token, jwt) {
+          const grantId = (token as { grantId?: string }).grantId;
+          if (grantId) jwt.payload.gid = grantId;
+        },
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      userinfo: { enabled: true },
+      introspection: {
+        enabled: true,
+        // Resource servers authenticate as confidential clients and may introspect any token; a
+        // public client only its own.
+        allowedPolicy: async (_ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+      },
+      revocation: {
+        enabled: true,
+        // RFC 7009 §2.1: only the client the token was issued to may revoke it.
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
+      resourceIndicators: {
+        enabled: true,
+        // Without a `resource` parameter tokens are for the issuer (Keyport's own APIs and any
+        // resource server that accepts the issuer as audience).
+        defaultResource: async (_ctx, _client, oneOf) => oneOf ?? resourceServers.defaultAudience,
+        useGrantedResource: async () => false,
+        async getResourceServerInfo(_ctx, resourceIndicator, client) {
+          const policy = await resourceServers.find(resourceIndicator);
+          if (!policy) throw new errors.InvalidTarget(`unknown resource indicator ${resourceIndicator}`);
+          const allowed = apiScopesOf(client);
+          const scopes = policy.scopes ? allowed.filter((scope) => policy.scopes!.includes(scope)) : allowed;
+          return {
+            scope: scopes.join(' '),
+            audience: policy.audience,
+            accessTokenTTL: policy.accessTokenTtl,
+            accessTokenFormat: policy.format,
+            ...(policy.format === 'jwt' ? { jwt: { sign: { alg: SIGNING_ALG, kid: deps.signingKid } } } : {}),
+          };
+        },
+      },
+      rpInitiatedLogout: {
+        enabled: true,
+        async logoutSource(ctx, form) {
+          setPageHeaders(ctx);
+          ctx.body = await renderPage('logout', { title: 'Sign out', form, clientName: clientName(ctx) });
+        },
+        async postLogoutSuccessSource(ctx) {
+          setPageHeaders(ctx);
+          ctx.body = await renderPage('logged_out', { title: 'Signed out', clientName: clientName(ctx) });
+        },
+      },
+    },
+    async renderError(ctx, out) {
+      setPageHeaders(ctx);
+      ctx.body = await renderPage('error', {
+        title: 'Something went wrong',
+        message: out.error_description ?? 'The request could not be completed.',
+        code: out.error,
+        requestId: (ctx.state as { requestId?: string }).requestId,
+      });
+    },
+  };
+}

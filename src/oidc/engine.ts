@@ -1,0 +1,36 @@
+/**
+ * The one place Keyport loads oidc-provider from; import the engine from here.
+ *
+ * The package entry (oidc-provider/lib/index.js) adds nothing but a runtime check that prints
+ * "Unsupported runtime. Use Node.js v22.x LTS" on Node 20, which Keyport supports (SPEC §1) and
+ * which oidc-provider runs on. Loading the Provider class and the error classes from their own
+ * modules skips that single line; every other engine warning still reaches stderr.
+ */
+import type * as Engine from 'oidc-provider';
+import * as errorModule from 'oidc-provider/lib/helpers/errors.js';
+import { Provider as ProviderClass } from 'oidc-provider/lib/provider.js';
+
+export const Provider = ProviderClass as typeof Engine.Provider;
+export type Provider = Engine.Provider;
+
+/** The engine's error classes (InvalidGrant, InvalidTarget, …), each rendering an RFC 6749 error. */
+export const errors = errorModule as unknown as typeof Engine.errors;
+
+export type {
+  Account,
+  AccessToken,
+  AdapterPayload,
+  Adapter,
+  Client as EngineClient,
+  ClientCredentials,
+  ClientMetadata,
+  Configuration,
+  Grant,
+  Interaction,
+  JWK,
+  KoaContextWithOIDC,
+  RefreshToken,
+  ResourceServer as ResourceServerInfo,
+  TokenEndpointGrantContext,
+  UnknownObject,
+} from 'oidc-provider';

@@ -1,0 +1,8 @@
+// Deep imports of oidc-provider (see engine.ts). Typed there by casting to the public typings.
+declare module 'oidc-provider/lib/provider.js' {
+  export const Provider: unknown;
+}
+declare module 'oidc-provider/lib/helpers/errors.js' {
+  const errors: Record<string, unknown>;
+  export = errors;
+}

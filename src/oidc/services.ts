@@ -1,0 +1,179 @@
+import type { AuditLog } from '../audit/audit_log.js';
+import { ClientService } from '../clients/client_service.js';
+import type { Config } from '../config/config.js';
+import type { Database } from '../db/database.js';
+import type { Middleware } from '../http/context.js';
+import type { EventBus } from '../lib/bus.js';
+import { deriveKey } from '../lib/crypto.js';
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
+import { UserService, type Actor } from '../users/user_service.js';
+import { AccessTokenService } from './access_tokens.js';
+import { AccountDirectory } from './accounts.js';
+import { PayloadStore } from './adapter.js';
+import { ClientAdapter, compareHashedClientSecrets } from './client_glue.js';
+import { buildProviderConfiguration, type ExtraTokenClaims } from './configuration.js';
+import type { Provider } from './engine.js';
+import { observeProvider } from './events.js';
+import { LoginThrottle } from './login_throttle.js';
+import { CLOCK_TOLERANCE, keyRetentionSeconds, maxAccessTokenTtl } from './policy.js';
+import { ProviderHost, SIGNING_KEYS_CHANNEL, type ProviderSetup } from './provider_host.js';
+import { ResourceServerStore } from './resource_servers.js';
+import { RevocationRegistry } from './revocations.js';
+import { SigningKeyStore, type SigningKeySummary } from './signing_keys.js';
+import { installStructuredTokenSupport } from './structured_tokens.js';
+
+/** How often expired engine rows and revocation records are deleted. */
+const CLEANUP_INTERVAL_MS = 10 * 60_000;
+
+export interface OidcDependencies {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly database: Database;
+  readonly metrics: Metrics;
+  readonly audit: AuditLog;
+  readonly bus: EventBus;
+}
+
+/**
+ * The OAuth 2.0 / OIDC core (`services.oidc`): the oidc-provider engine and the stores around it.
+ * Domain services (users, clients, resource servers, keys, revocations) work without the engine,
+ * so the CLI can use them; the engine itself starts on `ready()` (the server warms it up at start).
+ */
+export class OidcServices {
+  readonly users: UserService;
+  readonly clients: ClientService;
+  readonly accounts: AccountDirectory;
+  readonly resourceServers: ResourceServerStore;
+  readonly signingKeys: SigningKeyStore;
+  readonly revocations: RevocationRegistry;
+  readonly payloads: PayloadStore;
+  readonly accessTokens: AccessTokenService;
+  readonly loginThrottle = new LoginThrottle();
+  readonly host: ProviderHost;
+  /** Hands `/oauth/*` and `/.well-known/*` to the provider (mounted by src/app.ts). */
+  readonly middleware: Middleware;
+  /** Secret for the CSRF tokens of the login and consent pages. */
+  readonly csrfKey: Buffer;
+
+  private readonly extraTokenClaims: ExtraTokenClaims[] = [];
+  private readonly stops: Array<() => void> = [];
+  private cleanupTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: OidcDependencies) {
+    const { config, database, bus, audit, logger } = deps;
+    const dataSource = database.dataSource;
+    const maxTtl = maxAccessTokenTtl(config);
+
+    this.users = new UserService(dataSource, config.bcryptRounds, audit);
+    this.clients = new ClientService(dataSource, deriveKey(config.secret, 'client-secret'), audit);
+    this.accounts = new AccountDirectory(this.users);
+    this.resourceServers = new ResourceServerStore(dataSource, config.issuer, bus, audit);
+    this.signingKeys = new SigningKeyStore(dataSource, deriveKey(config.secret, 'signing-keys'), keyRetentionSeconds(config));
+    // Without a shared bus, another process (the CLI, another instance) cannot tell this one about a
+    // revocation, so "not revoked" answers are not cached.
+    this.revocations = new RevocationRegistry(dataSource, bus, logger, { negativeCacheMs: config.redisUrl ? 5000 : 0 });
+    this.payloads = new PayloadStore(dataSource, this.revocations, maxTtl);
+    this.csrfKey = deriveKey(config.secret, 'interaction-csrf');
+
+    const clientAdapter = new ClientAdapter(this.clients, () => this.host.registeredGrantTypes);
+    const cookieKeys = [deriveKey(config.secret, 'cookie-signing').toString('base64url')];
+    this.host = new ProviderHost({
+      issuer: config.issuer,
+      trustProxy: config.trustProxy,
+      logger,
+      bus,
+      signingKeys: this.signingKeys,
+      configure: (ring) => buildProviderConfiguration({
+        config,
+        cookieKeys,
+        adapter: (model) => (model === 'Client' ? clientAdapter : this.payloads.adapterFor(model)),
+        accounts: this.accounts,
+        resourceServers: this.resourceServers,
+        extraTokenClaims: this.extraTokenClaims,
+        jwks: { keys: ring.privateJwks },
+        signingKid: ring.signingKid,
+      }),
+      setup: (provider) => {
+        compareHashedClientSecrets(provider, this.clients);
+        installStructuredTokenSupport(provider, this.accessTokens);
+        observeProvider(provider, deps.metrics, logger);
+      },
+    });
+    this.accessTokens = new AccessTokenService(this.host, this.revocations, this.payloads, config.issuer, maxTtl);
+    this.middleware = this.host.middleware;
+
+    // A deleted client's opaque tokens, codes and grants go; its JWTs are refused from now on.
+    this.clients.onDelete(async (clientId) => {
+      await this.payloads.deleteByClient(clientId);
+      await this.revocations.revoke({ kind: 'client', value: clientId }, new Date(Date.now() + (maxTtl + CLOCK_TOLERANCE) * 1000));
+    });
+  }
+
+  /** The current oidc-provider instance (rebuilt on key rotation: do not keep a reference). */
+  get provider(): Provider {
+    return this.host.provider;
+  }
+
+  /**
+   * Starts the engine: creates the first signing key on a fresh database, builds the provider,
+   * and starts the key watcher, the revocation listener and the periodic clean-up.
+   */
+  async ready(): Promise<Provider> {
+    const provider = await this.host.ready();
+    if (!this.cleanupTimer) {
+      this.revocations.start();
+      this.stops.push(() => this.revocations.stop(), this.resourceServers.start());
+      this.cleanupTimer = setInterval(() => { void this.cleanup(); }, CLEANUP_INTERVAL_MS);
+      this.cleanupTimer.unref();
+    }
+    return provider;
+  }
+
+  /**
+   * Runs `setup` on the provider now (when started) and after every rebuild: register grant
+   * types (`provider.registerGrantType`), listeners (`provider.on`), pre-middleware (`provider.use`).
+   */
+  extendProvider(setup: ProviderSetup): void {
+    this.host.extend(setup);
+  }
+
+  /** Adds claims to every access token (JWT payload; `extra` of opaque tokens, shown by introspection). */
+  addExtraTokenClaims(contribute: ExtraTokenClaims): void {
+    this.extraTokenClaims.push(contribute);
+  }
+
+  /** `keyport signing-key:rotate`: a new key signs from now on; every instance reloads. */
+  async rotateSigningKey(by: Actor = { actor: 'cli' }): Promise<SigningKeySummary> {
+    const { key, retired } = await this.signingKeys.rotate();
+    await this.deps.bus.publish(SIGNING_KEYS_CHANNEL, key.kid);
+    await this.deps.audit.record({
+      action: 'signing_key.rotated', actor: by.actor, ip: by.ip, targetType: 'signing_key', targetId: key.id,
+      details: { kid: key.kid, alg: key.alg, retired_kids: retired.map((old) => old.kid) },
+    });
+    const summary = (await this.signingKeys.list()).find((entry) => entry.id === key.id);
+    if (!summary) throw new Error('rotated key not found');
+    return summary;
+  }
+
+  /** Deletes expired engine rows and revocation records. */
+  async cleanup(): Promise<{ payloads: number; revocations: number }> {
+    try {
+      const now = new Date();
+      const payloads = await this.payloads.deleteExpired(now);
+      const revocations = await this.revocations.deleteExpired(now);
+      if (payloads || revocations) this.deps.logger.debug('oidc clean-up', { payloads, revocations });
+      return { payloads, revocations };
+    } catch (err) {
+      this.deps.logger.warn('oidc clean-up failed', { err });
+      return { payloads: 0, revocations: 0 };
+    }
+  }
+
+  close(): void {
+    if (this.cleanupTimer) clearInterval(this.cleanupTimer);
+    this.cleanupTimer = undefined;
+    for (const stop of this.stops.splice(0)) stop();
+    this.host.close();
+  }
+}

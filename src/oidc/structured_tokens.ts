@@ -1,0 +1,76 @@
+import type { AccessTokenService } from './access_tokens.js';
+import { errors, type KoaContextWithOIDC, type Provider } from './engine.js';
+
+/**
+ * Introspection (RFC 7662) and revocation (RFC 7009) of JWT access tokens, which the engine
+ * refuses (shared/reject_structured_tokens.js), plus Keyport's extra activity checks on the
+ * engine's answers for opaque tokens.
+ *
+ * The engine's own endpoint runs first, so the caller is authenticated exactly as for any other
+ * token (client_secret_basic/post, private_key_jwt, none) and every malformed request gets the
+ * engine's RFC 6749 error. Only when the engine stopped at "structured token" (after client
+ * authentication succeeded) does Keyport answer in its place.
+ */
+export function installStructuredTokenSupport(provider: Provider, accessTokens: AccessTokenService): void {
+  const refused = new WeakSet<object>();
+  const markRefused = (ctx: KoaContextWithOIDC, err: Error): void => {
+    if (err instanceof errors.UnsupportedTokenType) refused.add(ctx);
+  };
+  provider.on('introspection.error', markRefused);
+  provider.on('revocation.error', markRefused);
+
+  provider.use(async function answerForStructuredTokens(ctx, next) {
+    await next();
+    const oidc = (ctx as KoaContextWithOIDC).oidc as KoaContextWithOIDC['oidc'] | undefined;
+    const route = oidc?.route;
+    if (route !== 'introspection' && route !== 'revocation') return;
+    const client = oidc!.entities.Client;
+    const token = oidc!.params?.token;
+
+    if (refused.has(ctx)) {
+      // The engine decoded a JWS header: Keyport answers, whatever the rest of the token is.
+      if (!client || typeof token !== 'string') return;
+      ctx.remove('WWW-Authenticate');
+      if (route === 'introspection') {
+        await introspectJwt(ctx as KoaContextWithOIDC, accessTokens, token);
+      } else {
+        await revokeJwt(ctx as KoaContextWithOIDC, accessTokens, token);
+      }
+      return;
+    }
+
+    // The engine found an active opaque token: apply the checks it does not know about.
+    if (route === 'introspection' && ctx.status === 200 && (ctx.body as { active?: boolean } | undefined)?.active === true) {
+      const model = oidc!.entities.AccessToken ?? oidc!.entities.ClientCredentials;
+      if (model && !(await accessTokens.isActive(accessTokens.fromModel(model)))) ctx.body = { active: false };
+    }
+  });
+}
+
+async function introspectJwt(ctx: KoaContextWithOIDC, accessTokens: AccessTokenService, token: string): Promise<void> {
+  const caller = ctx.oidc.entities.Client!;
+  const verified = await accessTokens.verify(token);
+  ctx.status = 200;
+  ctx.type = 'application/json';
+  // Same policy as the engine's for opaque tokens (configuration.ts): public clients only see their own.
+  if (!verified || (caller.clientAuthMethod === 'none' && verified.clientId !== caller.clientId)) {
+    ctx.body = { active: false };
+    return;
+  }
+  ctx.body = accessTokens.introspection(verified);
+}
+
+async function revokeJwt(ctx: KoaContextWithOIDC, accessTokens: AccessTokenService, token: string): Promise<void> {
+  const caller = ctx.oidc.entities.Client!;
+  const verified = await accessTokens.verifyJwt(token);
+  // RFC 7009 §2.2: an invalid or expired token is answered like a revoked one.
+  if (verified && verified.clientId !== caller.clientId && caller.clientAuthMethod !== 'none') {
+    ctx.status = 400;
+    ctx.type = 'application/json';
+    ctx.body = { error: 'invalid_request', error_description: 'client is not authorized to revoke the presented token' };
+    return;
+  }
+  if (verified && verified.clientId === caller.clientId) await accessTokens.revoke(verified);
+  ctx.status = 200;
+  ctx.body = '';
+}

@@ -1,0 +1,77 @@
+import { expect } from 'chai';
+import { OidcPayload } from '../../../src/db/entities/oidc_payload.js';
+import { TokenRevocation } from '../../../src/db/entities/token_revocation.js';
+import type { TestApp } from '../../support/app.js';
+import { startOidcApp } from '../support.js';
+
+describe('oidc: TypeORM adapter', () => {
+  let app: TestApp;
+  before(async () => { app = await startOidcApp(); });
+  after(async () => { await app.close(); });
+
+  const adapter = (model: string) => app.services.oidc.payloads.adapterFor(model);
+
+  it('upserts: a second save of the same id replaces the payload (same on SQLite and MySQL)', async () => {
+    const sessions = adapter('Session');
+    await sessions.upsert('sess-1', { uid: 'uid-1', accountId: 'usr_a', kind: 'Session' }, 60);
+    await sessions.upsert('sess-1', { uid: 'uid-2', accountId: 'usr_b', kind: 'Session' }, 60);
+    expect(await sessions.find('sess-1')).to.deep.include({ uid: 'uid-2', accountId: 'usr_b' });
+    expect(await sessions.findByUid('uid-2')).to.deep.include({ accountId: 'usr_b' });
+    expect(await sessions.findByUid('uid-1')).to.equal(undefined);
+    expect(await app.services.database.dataSource.getRepository(OidcPayload).countBy({ model: 'Session', id: 'sess-1' })).to.equal(1);
+  });
+
+  it('keeps models apart even with the same id', async () => {
+    await adapter('Grant').upsert('same-id', { accountId: 'usr_a', kind: 'Grant' }, 60);
+    await adapter('Interaction').upsert('same-id', { uid: 'x', kind: 'Interaction' }, 60);
+    expect(await adapter('Grant').find('same-id')).to.have.property('kind', 'Grant');
+    expect(await adapter('Interaction').find('same-id')).to.have.property('kind', 'Interaction');
+  });
+
+  it('honours expiry on read (beyond the engine clock tolerance) and deletes expired rows in the clean-up', async () => {
+    const codes = adapter('AuthorizationCode');
+    await codes.upsert('code-expired', { kind: 'AuthorizationCode', grantId: 'g-exp' }, 1);
+    await app.services.database.dataSource.getRepository(OidcPayload).update({ model: 'AuthorizationCode', id: 'code-expired' }, { expiresAt: new Date(Date.now() - 1000) });
+    expect(await codes.find('code-expired')).to.equal(undefined);
+    const { payloads } = await app.services.oidc.cleanup();
+    expect(payloads).to.be.at.least(1);
+    expect(await app.services.database.dataSource.getRepository(OidcPayload).countBy({ id: 'code-expired' })).to.equal(0);
+  });
+
+  it('marks consumption and reports it on read', async () => {
+    const tokens = adapter('RefreshToken');
+    await tokens.upsert('rt-1', { kind: 'RefreshToken', grantId: 'g-1' }, 60);
+    expect(await tokens.find('rt-1')).not.to.have.property('consumed');
+    await tokens.consume('rt-1');
+    expect((await tokens.find('rt-1'))?.consumed).to.be.a('number');
+  });
+
+  it('finds device codes by user code and destroys by id', async () => {
+    const devices = adapter('DeviceCode');
+    await devices.upsert('dc-1', { kind: 'DeviceCode', userCode: 'ABCD-EFGH' }, 60);
+    expect(await devices.findByUserCode('ABCD-EFGH')).to.have.property('kind', 'DeviceCode');
+    await devices.destroy('dc-1');
+    expect(await devices.find('dc-1')).to.equal(undefined);
+    expect(await devices.findByUserCode('ABCD-EFGH')).to.equal(undefined);
+  });
+
+  it('revokes by grant id: that grant\'s rows go, others stay, and JWTs of the grant are registered as revoked', async () => {
+    await adapter('AccessToken').upsert('at-g2', { kind: 'AccessToken', grantId: 'g-2' }, 60);
+    await adapter('RefreshToken').upsert('rt-g2', { kind: 'RefreshToken', grantId: 'g-2' }, 60);
+    await adapter('RefreshToken').upsert('rt-g3', { kind: 'RefreshToken', grantId: 'g-3' }, 60);
+    await Promise.all(['AccessToken', 'RefreshToken', 'AuthorizationCode'].map((model) => adapter(model).revokeByGrantId('g-2')));
+    expect(await adapter('AccessToken').find('at-g2')).to.equal(undefined);
+    expect(await adapter('RefreshToken').find('rt-g2')).to.equal(undefined);
+    expect(await adapter('RefreshToken').find('rt-g3')).not.to.equal(undefined);
+    const registered = await app.services.database.dataSource.getRepository(TokenRevocation).findOneBy({ kind: 'grant', value: 'g-2' });
+    expect(registered).not.to.equal(null);
+    expect(await app.services.oidc.revocations.isRevoked([{ kind: 'grant', value: 'g-2' }], Math.floor(Date.now() / 1000) - 10)).to.equal(true);
+    // A token issued after the revocation instant (e.g. a later consent reusing the grant) is not affected.
+    expect(await app.services.oidc.revocations.isRevoked([{ kind: 'grant', value: 'g-2' }], Math.floor(Date.now() / 1000) + 5)).to.equal(false);
+  });
+
+  it('treats ids that cannot be ours as unknown instead of failing', async () => {
+    expect(await adapter('AccessToken').find('x'.repeat(500))).to.equal(undefined);
+    expect(await adapter('Session').findByUid('y'.repeat(500))).to.equal(undefined);
+  });
+});
