@@ -1,9 +1,13 @@
+import type { Redis } from 'ioredis';
 import { AuditLog } from './audit/audit_log.js';
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
 import { InProcessBus, type EventBus } from './lib/bus.js';
 import type { Logger } from './lib/logger.js';
 import { Metrics } from './lib/metrics.js';
+import { closeRedis, connectRedis, subscriberConnection } from './lib/redis.js';
+import { RedisBus } from './lib/redis_bus.js';
+import { RateLimits } from './ratelimit/service.js';
 
 /**
  * Everything a request or a CLI command needs, built once at start and passed down. Domain
@@ -17,22 +21,39 @@ export interface Services {
   readonly audit: AuditLog;
   /** Cross-instance invalidation messages (in-process, or Redis pub/sub with REDIS_URL). */
   readonly bus: EventBus;
+  /**
+   * The shared Redis client when REDIS_URL is set (keys are prefixed with REDIS_PREFIX by the
+   * client itself). It fails fast: any command may reject while Redis is away, so treat it as a
+   * cache and fall back. See src/lib/redis.ts.
+   */
+  readonly redis: Redis | undefined;
+  /** Rate limits of SPEC §5 (per API key, per client, per IP); shared through Redis when configured. */
+  readonly rateLimits: RateLimits;
   /** Called in reverse order at shutdown (timers, pools, Redis). */
   readonly closers: Array<() => Promise<void> | void>;
 }
 
 export async function buildServices(config: Config, logger: Logger, database: Database, options: { processMetrics?: boolean } = {}): Promise<Services> {
-  const services: Services = {
+  const closers: Array<() => Promise<void> | void> = [];
+  const redis = config.redisUrl ? await connectRedis(config.redisUrl, config.redisPrefix, logger) : undefined;
+  if (redis) closers.push(() => closeRedis(redis));
+  const bus: EventBus = redis
+    ? new RedisBus(redis, subscriberConnection(redis, logger), { prefix: config.redisPrefix, logger })
+    : new InProcessBus();
+  closers.push(() => bus.close());
+  if (config.rateLimitPolicies.disabled) logger.warn('rate limits are disabled (RATE_LIMIT_DISABLED=true): nothing is counted or refused');
+
+  return {
     config,
     logger,
     database,
     metrics: new Metrics({ processMetrics: options.processMetrics }),
     audit: new AuditLog(database.dataSource, logger),
-    bus: new InProcessBus(),
-    closers: [],
+    bus,
+    redis,
+    rateLimits: new RateLimits({ config, logger, redis }),
+    closers,
   };
-  services.closers.push(() => services.bus.close());
-  return services;
 }
 
 export async function closeServices(services: Services): Promise<void> {
