@@ -76,6 +76,11 @@ export class RateLimits {
     return this.consumeSingle('client', clientId);
   }
 
+  /** The client's standing without counting (checked before a token request is handled). */
+  peekClient(clientId: string): Promise<RateLimitDecision> {
+    return this.peek('client', 'client', [singleWindow('client', this.options.config.rateLimitPolicies, this.lengths)], clientId);
+  }
+
   /** One login attempt from an address (counts successes and failures alike). */
   consumeLoginIp(ip: string): Promise<RateLimitDecision> {
     return this.consumeSingle('login_ip', ipBucket(ip));
