@@ -33,6 +33,16 @@ export interface RateLimitStatus {
   readonly disabled: boolean;
 }
 
+interface CountedWindow {
+  readonly window: WindowPolicy;
+  readonly counter: WindowCounter;
+}
+
+/** RATE_LIMIT_DISABLED: the policy as it stands, with nothing counted. */
+function untouched(limiter: LimiterName, windows: readonly CountedWindow[]): RateLimitDecision {
+  return decide(limiter, windows.map(({ window }) => ({ window, reading: null })), 'peek');
+}
+
 /**
  * The limits of SPEC §5, as decisions (allowed or not, with what is left) that routes turn into
  * headers and 429s. Knows nothing of koa. Every method counts one request unless it says
@@ -63,68 +73,69 @@ export class RateLimits {
 
   /** One request authenticated with an API key: burst, minute and hour windows. */
   consumeApiKey(subject: ApiKeySubject): Promise<RateLimitDecision> {
-    return this.consume('api_key', `key:${subject.env}`, this.apiKeyWindows(subject.overrides), subject.keyId);
+    return this.consume('api_key', this.keyWindows(subject), subject.keyId);
   }
 
   /** The key's current standing without counting (dashboards, usage displays). */
   peekApiKey(subject: ApiKeySubject): Promise<RateLimitDecision> {
-    return this.peek('api_key', `key:${subject.env}`, this.apiKeyWindows(subject.overrides), subject.keyId);
+    return this.peek('api_key', this.keyWindows(subject), subject.keyId);
   }
 
   /** One token-endpoint request by an authenticated OAuth client. */
   consumeClient(clientId: string): Promise<RateLimitDecision> {
-    return this.consumeSingle('client', clientId);
+    return this.consume('client', this.singleWindow('client'), clientId);
   }
 
   /** The client's standing without counting (checked before a token request is handled). */
   peekClient(clientId: string): Promise<RateLimitDecision> {
-    return this.peek('client', 'client', [singleWindow('client', this.options.config.rateLimitPolicies, this.lengths)], clientId);
+    return this.peek('client', this.singleWindow('client'), clientId);
   }
 
   /** One login attempt from an address (counts successes and failures alike). */
   consumeLoginIp(ip: string): Promise<RateLimitDecision> {
-    return this.consumeSingle('login_ip', ipBucket(ip));
+    return this.consume('login_ip', this.singleWindow('login_ip'), ipBucket(ip));
   }
 
   /** Records one failed API-key check from an address; the decision says whether it may try again. */
   async consumeFailedKeyIp(ip: string): Promise<RateLimitDecision> {
-    const window = singleWindow('failed_key_ip', this.options.config.rateLimitPolicies, this.lengths);
-    if (this.disabled) return decide('failed_key_ip', [{ window, reading: null }], 'peek');
-    const reading = await this.counter('failed_key_ip', window).hit(ipBucket(ip));
+    const windows = this.singleWindow('failed_key_ip');
+    if (this.disabled) return untouched('failed_key_ip', windows);
+    const reading = await windows[0]!.counter.hit(ipBucket(ip));
     // This failure was already answered; the question is whether the next attempt may be checked.
-    return decide('failed_key_ip', [{ window, reading }], 'peek');
+    return decide('failed_key_ip', [{ window: windows[0]!.window, reading }], 'peek');
   }
 
   /** Peek: may this address have a key checked now, or has it failed too often this window? */
   checkFailedKeyIp(ip: string): Promise<RateLimitDecision> {
-    return this.peek('failed_key_ip', 'failed_key_ip', [singleWindow('failed_key_ip', this.options.config.rateLimitPolicies, this.lengths)], ipBucket(ip));
+    return this.peek('failed_key_ip', this.singleWindow('failed_key_ip'), ipBucket(ip));
   }
 
   async isIpBlockedForKeyFailures(ip: string): Promise<boolean> {
     return !(await this.checkFailedKeyIp(ip)).allowed;
   }
 
-  private counter(namespace: string, window: WindowPolicy): WindowCounter {
-    return this.store.counter(`${namespace}:${window.name}`, window.seconds);
+  /** Counted under `rl:key:<env>:<window>:<key id>`: live and test keys never share a counter. */
+  private keyWindows(subject: ApiKeySubject): CountedWindow[] {
+    return this.apiKeyWindows(subject.overrides).map((window) => ({ window, counter: this.store.counter(`key:${subject.env}:${window.name}`, window.seconds) }));
   }
 
-  private consumeSingle(limiter: 'client' | 'login_ip', subject: string): Promise<RateLimitDecision> {
-    return this.consume(limiter, limiter, [singleWindow(limiter, this.options.config.rateLimitPolicies, this.lengths)], subject);
+  /** Counted under `rl:<limiter>:<subject>`. */
+  private singleWindow(limiter: Exclude<LimiterName, 'api_key'>): CountedWindow[] {
+    const window = singleWindow(limiter, this.options.config.rateLimitPolicies, this.lengths);
+    return [{ window, counter: this.store.counter(limiter, window.seconds) }];
   }
 
-  private async consume(limiter: LimiterName, namespace: string, windows: WindowPolicy[], subject: string): Promise<RateLimitDecision> {
-    if (this.disabled) return decide(limiter, windows.map((window) => ({ window, reading: null })), 'peek');
-    const counters = windows.map((window) => this.counter(namespace, window));
-    const readings = await Promise.all(counters.map((counter) => counter.hit(subject)));
-    const refused = readings.some((reading, i) => reading.consumed > windows[i]!.limit);
-    const results: WindowReading[] = windows.map((window, i) => ({ window, reading: readings[i]! }));
-    if (!refused) return decide(limiter, results, 'consumed');
+  private async consume(limiter: LimiterName, windows: CountedWindow[], subject: string): Promise<RateLimitDecision> {
+    if (this.disabled) return untouched(limiter, windows);
+    const readings = await Promise.all(windows.map(({ counter }) => counter.hit(subject)));
+    const results: WindowReading[] = windows.map(({ window }, i) => ({ window, reading: readings[i]! }));
+    if (!results.some(({ window, reading }) => reading!.consumed > window.limit)) return decide(limiter, results, 'consumed');
 
     // Give the request back to the windows that would have let it through.
     const refunds: Array<Promise<void>> = [];
     const adjusted = results.map(({ window, reading }, i): WindowReading => {
       if (!reading || reading.consumed > window.limit) return { window, reading };
-      refunds.push(counters[i]!.refund(subject));
+      refunds.push(windows[i]!.counter.refund(subject));
       const back: CounterReading = { consumed: reading.consumed - 1, msBeforeReset: reading.msBeforeReset };
       return { window, reading: back };
     });
@@ -132,9 +143,9 @@ export class RateLimits {
     return decide(limiter, adjusted, 'consumed');
   }
 
-  private async peek(limiter: LimiterName, namespace: string, windows: WindowPolicy[], subject: string): Promise<RateLimitDecision> {
-    if (this.disabled) return decide(limiter, windows.map((window) => ({ window, reading: null })), 'peek');
-    const readings = await Promise.all(windows.map((window) => this.counter(namespace, window).peek(subject)));
-    return decide(limiter, windows.map((window, i) => ({ window, reading: readings[i] ?? null })), 'peek');
+  private async peek(limiter: LimiterName, windows: CountedWindow[], subject: string): Promise<RateLimitDecision> {
+    if (this.disabled) return untouched(limiter, windows);
+    const readings = await Promise.all(windows.map(({ counter }) => counter.peek(subject)));
+    return decide(limiter, windows.map(({ window }, i) => ({ window, reading: readings[i] ?? null })), 'peek');
   }
 }

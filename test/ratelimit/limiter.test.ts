@@ -234,5 +234,11 @@ describe('rate limits in Redis', () => {
     expect(await raw.get(`${prefix}rl:key:live:minute:${id}`)).to.equal('3');
     const ttl = await raw.pttl(`${prefix}rl:key:live:hour:${id}`);
     expect(ttl).to.be.within(1, 8000);
+
+    await first.consumeClient('cli_shared');
+    await second.consumeFailedKeyIp('::ffff:192.0.2.44');
+    expect(await raw.get(`${prefix}rl:client:cli_shared`)).to.equal('1');
+    expect(await raw.get(`${prefix}rl:failed_key_ip:192.0.2.44`)).to.equal('1');
+    expect(await first.isIpBlockedForKeyFailures('192.0.2.44')).to.equal(false);
   });
 });
