@@ -2,6 +2,9 @@ import Koa from 'koa';
 import { accessLog } from './http/access_log.js';
 import { parseBody } from './http/body.js';
 import type { KeyportContext, Middleware } from './http/context.js';
+import { cors } from './http/edge/cors.js';
+import { requireHttps } from './http/edge/require_https.js';
+import { securityHeaders } from './http/edge/security_headers.js';
 import { errorHandler } from './http/error_handler.js';
 import { recordMetrics } from './http/metrics.js';
 import { requestId } from './http/request_id.js';
@@ -27,12 +30,18 @@ function onlyProviderPath(middleware: Middleware): Middleware {
 }
 
 /**
- * The koa application: edge middleware first (request ID, metrics, access log, errors), then
- * Keyport's own routes. Each feature contributes its router here.
+ * The koa application: edge middleware first, then Keyport's own routes. Each feature
+ * contributes its router here. The edge order matters:
+ * request ID (in every log line and error) → metrics → access log → security headers (on every
+ * response, errors included) → error handler (everything below renders through it) → HTTPS
+ * enforcement (before anything reads the request) → CORS (answers preflights) → body parsing.
  */
 export function buildApp(services: Services): Koa<KeyportContext['state'], KeyportContext> {
   const app = new Koa<KeyportContext['state'], KeyportContext>({
     proxy: services.config.trustProxy,
+    // The client address is the rightmost X-Forwarded-For entries our own proxies appended;
+    // whatever the caller put further left is not trusted (it would pick its rate-limit bucket).
+    maxIpsCount: services.config.trustProxyHops,
     keys: [deriveKey(services.config.secret, 'cookie-signing').toString('base64url')],
   });
   app.context.services = services;
@@ -42,7 +51,10 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   app.use(requestId);
   app.use(recordMetrics);
   app.use(accessLog);
+  app.use(securityHeaders);
   app.use(errorHandler);
+  app.use(requireHttps);
+  app.use(cors);
   app.use(unlessProviderPath(parseBody));
 
   // oidc-provider, mounted at the root; its routes all live under /oauth/ and /.well-known/.

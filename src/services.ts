@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { AuditLog } from './audit/audit_log.js';
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
@@ -6,6 +7,13 @@ import { InProcessBus, type EventBus } from './lib/bus.js';
 import type { Logger } from './lib/logger.js';
 import { Metrics } from './lib/metrics.js';
 import { OidcServices } from './oidc/services.js';
+import { closeRedis, connectRedis, subscriberConnection } from './lib/redis.js';
+import { RedisBus } from './lib/redis_bus.js';
+import { RateLimits } from './ratelimit/service.js';
+import { limitTokenRequestsPerClient } from './ratelimit/token_endpoint.js';
+
+/** The built-in public client that API-key exchanges are issued to (SPEC §3). */
+export const API_KEY_CLIENT_ID = 'keyport-api-key';
 
 /**
  * Everything a request or a CLI command needs, built once at start and passed down. Domain
@@ -23,6 +31,14 @@ export interface Services {
   readonly keys: KeyServices;
   /** OAuth 2.0 / OIDC core: the oidc-provider engine, users, clients, signing keys, token verification. */
   readonly oidc: OidcServices;
+  /**
+   * The shared Redis client when REDIS_URL is set (keys are prefixed with REDIS_PREFIX by the
+   * client itself). It fails fast: any command may reject while Redis is away, so treat it as a
+   * cache and fall back. See src/lib/redis.ts.
+   */
+  readonly redis: Redis | undefined;
+  /** Rate limits of SPEC §5 (per API key, per client, per IP); shared through Redis when configured. */
+  readonly rateLimits: RateLimits;
   /** Called in reverse order at shutdown (timers, pools, Redis). */
   readonly closers: Array<() => Promise<void> | void>;
 }
@@ -30,7 +46,15 @@ export interface Services {
 export async function buildServices(config: Config, logger: Logger, database: Database, options: { processMetrics?: boolean } = {}): Promise<Services> {
   const metrics = new Metrics({ processMetrics: options.processMetrics });
   const audit = new AuditLog(database.dataSource, logger);
-  const bus = new InProcessBus();
+  const closers: Array<() => Promise<void> | void> = [];
+  const redis = config.redisUrl ? await connectRedis(config.redisUrl, config.redisPrefix, logger) : undefined;
+  if (redis) closers.push(() => closeRedis(redis));
+  const bus: EventBus = redis
+    ? new RedisBus(redis, subscriberConnection(redis, logger), { prefix: config.redisPrefix, logger })
+    : new InProcessBus();
+  closers.push(() => bus.close());
+  if (config.rateLimitPolicies.disabled) logger.warn('rate limits are disabled (RATE_LIMIT_DISABLED=true): nothing is counted or refused');
+
   const services: Services = {
     config,
     logger,
@@ -38,14 +62,17 @@ export async function buildServices(config: Config, logger: Logger, database: Da
     metrics,
     audit,
     bus,
+    redis,
+    rateLimits: new RateLimits({ config, logger, redis }),
     keys: buildKeyServices({ config, logger, database, audit, bus }),
     oidc: new OidcServices({ config, logger, database, metrics, audit, bus }),
-    closers: [],
+    closers,
   };
-  services.closers.push(() => services.bus.close());
+  // Per-client limits at the token endpoint; `keyport-api-key` exchanges count per API key instead.
+  services.oidc.extendProvider((provider) => limitTokenRequestsPerClient(provider, services, (clientId) => clientId === API_KEY_CLIENT_ID));
   // After the bus closer in the list, so they run before it: pending lastUsedAt and audit writes land first.
-  services.closers.push(() => services.keys.close());
-  services.closers.push(() => services.oidc.close());
+  closers.push(() => services.keys.close());
+  closers.push(() => services.oidc.close());
   return services;
 }
 

@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { resolve } from 'node:path';
-import { IsIn, IsInt, IsUrl, Max, Min, validateSync } from 'class-validator';
+import { IsIn, IsInt, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
 import { parseDatabaseUrl, type DatabaseTarget } from './database_url.js';
 import { ConfigError } from './errors.js';
 import { readBool, readEnum, readInt, readList, readString, type Env } from './parse.js';
@@ -17,6 +17,18 @@ export interface RateLimitDefaults {
   readonly perHour: number;
   /** Requests per key per 10-second burst window (`RATE_LIMIT_BURST`). */
   readonly burst: number;
+}
+
+/** The limits that are not per API key (SPEC §5). Each counts in a one-minute window. */
+export interface RateLimitPolicies {
+  /** `RATE_LIMIT_DISABLED`: count nothing and refuse nothing (benchmarks only; logged at start). */
+  readonly disabled: boolean;
+  /** `RATE_LIMIT_CLIENT_PER_MIN`: token-endpoint requests per OAuth client per minute. */
+  readonly clientPerMinute: number;
+  /** `RATE_LIMIT_LOGIN_PER_IP`: login attempts per client IP per minute. */
+  readonly loginPerIpPerMinute: number;
+  /** `RATE_LIMIT_KEY_FAILURES_PER_IP`: failed API-key checks per client IP per minute before that IP gets 429. */
+  readonly keyFailuresPerIpPerMinute: number;
 }
 
 /**
@@ -44,6 +56,11 @@ export class Config {
   @IsInt() @Min(60) @Max(86_400 * 30) readonly tokenTtl: number;
   /** Default per-key limits; a key may override them. */
   readonly rateLimit: RateLimitDefaults;
+  /** Per-client and per-IP limits, and the benchmark switch. */
+  readonly rateLimitPolicies: RateLimitPolicies;
+  /** `REDIS_PREFIX`: prepended to every Redis key and pub/sub channel, so several deployments can share one Redis. */
+  @Matches(/^[A-Za-z0-9:_.-]{1,64}$/, { message: 'must be 1 to 64 characters of A-Z a-z 0-9 : _ . -' })
+  readonly redisPrefix: string;
   /** `REQUIRE_HTTPS`: refuse plain-HTTP requests with 403 insecure_connection. */
   readonly requireHttps: boolean;
   /** `TRUST_PROXY`: honour X-Forwarded-For / X-Forwarded-Proto. */
@@ -53,6 +70,12 @@ export class Config {
    * and admin (e.g. `billing,reports:export`). Lowercase names; `integrations` and `admin` keys may hold them.
    */
   readonly extraScopes: readonly string[];
+  /**
+   * `TRUST_PROXY_HOPS`: how many proxies in front of Keyport append to X-Forwarded-For. The
+   * client address is read that many entries from the right, so a caller cannot pick its own
+   * address (and its own rate-limit bucket) by sending a forged X-Forwarded-For.
+   */
+  readonly trustProxyHops: number;
   /** `ALLOW_QUERY_API_KEY`: accept `?access_token_query=`. Off by default: URLs end up in logs and histories. */
   readonly allowQueryApiKey: boolean;
   /** `CORS_ORIGINS`: origins allowed to call the token and exchange endpoints. */
@@ -75,6 +98,7 @@ export class Config {
 const variableOf: Record<string, string> = {
   nodeEnv: 'NODE_ENV', port: 'PORT', issuer: 'ISSUER', redisUrl: 'REDIS_URL', tokenTtl: 'TOKEN_TTL',
   corsOrigins: 'CORS_ORIGINS', logLevel: 'LOG_LEVEL', bcryptRounds: 'BCRYPT_ROUNDS',
+  redisPrefix: 'REDIS_PREFIX',
 };
 
 function readExtraScopes(env: Env): string[] {
@@ -85,6 +109,25 @@ function readExtraScopes(env: Env): string[] {
   }
   if (scopes.length > 50) throw new ConfigError('KEYPORT_EXTRA_SCOPES', 'at most 50 extra scopes');
   return scopes;
+}
+
+/**
+ * `CORS_ORIGINS` entries are origins, compared exactly: scheme, host and port, nothing else. A
+ * path, query or wildcard is a configuration mistake, not something to guess about.
+ */
+function parseOrigins(entries: readonly string[]): string[] {
+  return entries.map((entry) => {
+    let url: URL;
+    try {
+      url = new URL(entry);
+    } catch {
+      throw new ConfigError('CORS_ORIGINS', `must list http(s) origins, got "${entry}"`);
+    }
+    if (!['http:', 'https:'].includes(url.protocol) || url.username || url.password || url.search || url.hash || url.pathname !== '/' || entry.includes('*')) {
+      throw new ConfigError('CORS_ORIGINS', `must list http(s) origins like https://app.example.com (scheme, host, optional port; no path or wildcard), got "${entry}"`);
+    }
+    return url.origin;
+  });
 }
 
 /** Reads, validates and freezes the configuration. Throws ConfigError naming the first bad variable. */
@@ -113,11 +156,19 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       perHour: readInt(env, 'RATE_LIMIT_PER_HOUR', 1000, 1, 100_000_000),
       burst: readInt(env, 'RATE_LIMIT_BURST', 20, 1, 10_000_000),
     }),
+    rateLimitPolicies: Object.freeze({
+      disabled: readBool(env, 'RATE_LIMIT_DISABLED', false),
+      clientPerMinute: readInt(env, 'RATE_LIMIT_CLIENT_PER_MIN', 600, 1, 10_000_000),
+      loginPerIpPerMinute: readInt(env, 'RATE_LIMIT_LOGIN_PER_IP', 30, 1, 10_000_000),
+      keyFailuresPerIpPerMinute: readInt(env, 'RATE_LIMIT_KEY_FAILURES_PER_IP', 20, 1, 10_000_000),
+    }),
+    redisPrefix: readString(env, 'REDIS_PREFIX', 'keyport:'),
     requireHttps: readBool(env, 'REQUIRE_HTTPS', production),
     trustProxy: readBool(env, 'TRUST_PROXY', false),
+    trustProxyHops: readInt(env, 'TRUST_PROXY_HOPS', 1, 1, 10),
     allowQueryApiKey: readBool(env, 'ALLOW_QUERY_API_KEY', false),
     extraScopes: Object.freeze(readExtraScopes(env)),
-    corsOrigins: Object.freeze(readList(env, 'CORS_ORIGINS').map((origin) => origin.replace(/\/+$/, ''))),
+    corsOrigins: Object.freeze(parseOrigins(readList(env, 'CORS_ORIGINS'))),
     logLevel: readEnum(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     bcryptRounds: readInt(env, 'BCRYPT_ROUNDS', 12, 0, 99),
     dataDir,

@@ -1,0 +1,22 @@
+import { InsecureConnection } from '../../lib/errors.js';
+import type { Middleware } from '../context.js';
+
+/**
+ * Reachable over plain HTTP even with REQUIRE_HTTPS: load-balancer and kubelet probes and the
+ * Prometheus scraper usually talk to the instance directly, not through the TLS terminator.
+ * None of them carries a credential or returns a secret.
+ */
+export const PLAIN_HTTP_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * SPEC §5: with REQUIRE_HTTPS a plain-HTTP request gets 403 insecure_connection. "HTTPS" is
+ * koa's `ctx.secure`: a TLS socket, or `X-Forwarded-Proto: https` only when TRUST_PROXY is on
+ * (koa's `proxy` setting); an untrusted caller cannot claim HTTPS with a header. Runs before
+ * body parsing and routing, so nothing sent over plain HTTP is looked at.
+ */
+export const requireHttps: Middleware = async function requireHttps(ctx, next) {
+  if (ctx.services.config.requireHttps && !ctx.secure && !PLAIN_HTTP_PATHS.has(ctx.path)) {
+    throw new InsecureConnection();
+  }
+  await next();
+};

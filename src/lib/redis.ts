@@ -1,0 +1,99 @@
+import { Redis, type RedisOptions } from 'ioredis';
+import type { Logger } from './logger.js';
+
+/**
+ * Options of the shared client (`services.redis`). Redis is a shared cache for Keyport, never
+ * the source of truth, so the client fails fast instead of waiting: no offline queue (a command
+ * while disconnected rejects at once), no retries of in-flight commands, a command timeout. Every
+ * caller must therefore treat a rejected command as "Redis is away" and fall back (the rate
+ * limiter falls back to in-memory counters). Reconnection runs in the background forever.
+ */
+export function commandClientOptions(keyPrefix: string): RedisOptions {
+  return {
+    keyPrefix,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 2_000,
+    commandTimeout: 1_000,
+    // Three window counters per API-key request go out as one round trip.
+    enableAutoPipelining: true,
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
+    // ioredis keeps a timer this long when disconnecting from a socket that already failed,
+    // which would hold a CLI process open after its work is done.
+    disconnectTimeout: 200,
+  };
+}
+
+/**
+ * Logs when the connection goes and comes back: once per outage, not once per failed command
+ * or reconnection attempt. Listening to `error` also keeps ioredis from printing
+ * "Unhandled error event" for every attempt.
+ */
+export function watchConnection(redis: Redis, logger: Logger, name: string): void {
+  let down = false;
+  let everReady = false;
+  redis.on('error', (err: Error) => {
+    if (down) return;
+    down = true;
+    logger.warn(everReady ? `${name}: connection lost; reconnecting in the background` : `${name}: not reachable; retrying in the background`, { reason: err.message });
+  });
+  redis.on('ready', () => {
+    if (down) logger.info(`${name}: connected again`);
+    down = false;
+    everReady = true;
+  });
+}
+
+function whenReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ready: boolean): void => {
+      clearTimeout(timer);
+      redis.off('ready', onReady);
+      resolve(ready);
+    };
+    const onReady = (): void => done(true);
+    const timer = setTimeout(() => done(false), timeoutMs);
+    redis.once('ready', onReady);
+  });
+}
+
+/**
+ * The shared client. Start does not fail when Redis is down (the instance serves with
+ * per-instance limits and reconnects by itself); it waits a moment so that a healthy Redis is
+ * in use from the first request.
+ */
+export async function connectRedis(url: string, keyPrefix: string, logger: Logger, options: { readyTimeoutMs?: number } = {}): Promise<Redis> {
+  const redis = new Redis(url, commandClientOptions(keyPrefix));
+  watchConnection(redis, logger, 'redis');
+  await whenReady(redis, options.readyTimeoutMs ?? 2_000);
+  return redis;
+}
+
+/**
+ * A second connection for pub/sub (a subscribed connection can run no other command). Unlike
+ * the command client it queues while disconnected, so subscriptions made during an outage are
+ * sent once Redis is back; ioredis re-subscribes by itself after every reconnection.
+ */
+export function subscriberConnection(redis: Redis, logger: Logger): Redis {
+  const subscriber = redis.duplicate({
+    keyPrefix: '',
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: null,
+    commandTimeout: undefined,
+    enableAutoPipelining: false,
+  });
+  watchConnection(subscriber, logger, 'redis subscriber');
+  return subscriber;
+}
+
+/** Polite QUIT when connected (pending replies arrive first), then stop reconnecting. */
+export async function closeRedis(redis: Redis): Promise<void> {
+  if (redis.status === 'ready') {
+    await Promise.race([
+      redis.quit().catch(() => undefined),
+      new Promise((resolve) => setTimeout(resolve, 1_000).unref()),
+    ]);
+  }
+  if (redis.status !== 'end') redis.disconnect();
+}

@@ -1,0 +1,9 @@
+/**
+ * Rate limiting (SPEC §5): the service lives on `services.rateLimits`; routes use the koa steps.
+ * See README "Rate limits" for where each limit plugs in.
+ */
+export { rateLimitSummary, type RateLimitDecision, type WindowState } from './decision.js';
+export { RATE_LIMIT_HEADER_NAMES, rateLimitHeaders } from './headers.js';
+export { enforceRateLimit, guardKeyGuessing, limitLoginByIp, refuseRequest, setRateLimitHeaders, type EnforceOptions } from './koa.js';
+export type { ApiKeyLimitOverrides, KeyEnvironment, LimiterName } from './policies.js';
+export { RateLimits, type ApiKeySubject, type RateLimitStatus } from './service.js';

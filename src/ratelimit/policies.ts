@@ -1,0 +1,62 @@
+import type { RateLimitDefaults, RateLimitPolicies } from '../config/config.js';
+
+/** The four limiters of SPEC §5; also the `limiter` label of `keyport_rate_limit_rejections_total`. */
+export type LimiterName = 'api_key' | 'client' | 'login_ip' | 'failed_key_ip';
+
+/** A fixed window: its name (as it appears in the RateLimit headers) and its length. */
+export interface WindowSpec {
+  readonly name: string;
+  readonly seconds: number;
+}
+
+/** A window with the number of requests it allows. */
+export interface WindowPolicy extends WindowSpec {
+  readonly limit: number;
+}
+
+/** Window lengths, overridable in tests so a reset does not need a long sleep. */
+export interface WindowLengths {
+  readonly burst: number;
+  readonly minute: number;
+  readonly hour: number;
+  /** The one window of the client, login-IP and failed-key-IP limiters. */
+  readonly single: number;
+}
+
+export const DEFAULT_WINDOW_LENGTHS: WindowLengths = Object.freeze({ burst: 10, minute: 60, hour: 3600, single: 60 });
+
+/**
+ * A key's own limits, stored with the key (SPEC §3 "optional rate-limit override"). A missing,
+ * null or non-positive value means "use the configured default" for that window.
+ */
+export interface ApiKeyLimitOverrides {
+  readonly perMinute?: number | null;
+  readonly perHour?: number | null;
+  readonly burst?: number | null;
+}
+
+/** `live` keys and `test` keys count in separate namespaces: test traffic never eats live quota. */
+export type KeyEnvironment = 'live' | 'test';
+
+function pick(override: number | null | undefined, fallback: number): number {
+  return typeof override === 'number' && Number.isInteger(override) && override > 0 ? override : fallback;
+}
+
+/** The three windows of one API key: burst (10 s), minute and hour, each with its limit. */
+export function apiKeyWindows(defaults: RateLimitDefaults, lengths: WindowLengths, overrides?: ApiKeyLimitOverrides): WindowPolicy[] {
+  return [
+    { name: 'burst', seconds: lengths.burst, limit: pick(overrides?.burst, defaults.burst) },
+    { name: 'minute', seconds: lengths.minute, limit: pick(overrides?.perMinute, defaults.perMinute) },
+    { name: 'hour', seconds: lengths.hour, limit: pick(overrides?.perHour, defaults.perHour) },
+  ];
+}
+
+/** The single window of each of the other limiters. */
+export function singleWindow(limiter: Exclude<LimiterName, 'api_key'>, policies: RateLimitPolicies, lengths: WindowLengths): WindowPolicy {
+  const limit = {
+    client: policies.clientPerMinute,
+    login_ip: policies.loginPerIpPerMinute,
+    failed_key_ip: policies.keyFailuresPerIpPerMinute,
+  }[limiter];
+  return { name: limiter, seconds: lengths.single, limit };
+}

@@ -1,0 +1,151 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../lib/logger.js';
+import { decide, type CounterReading, type RateLimitDecision, type WindowReading } from './decision.js';
+import {
+  apiKeyWindows, DEFAULT_WINDOW_LENGTHS, singleWindow,
+  type ApiKeyLimitOverrides, type KeyEnvironment, type LimiterName, type WindowLengths, type WindowPolicy,
+} from './policies.js';
+import { CounterStore, type StoreBackend, type WindowCounter } from './store.js';
+import { ipBucket } from './subjects.js';
+
+export interface ApiKeySubject {
+  /** The key's ID (`key_…`), never the key itself. */
+  readonly keyId: string;
+  readonly env: KeyEnvironment;
+  /** The key's own limits, if it has any (missing windows use the configured defaults). */
+  readonly overrides?: ApiKeyLimitOverrides;
+}
+
+export interface RateLimitsOptions {
+  readonly config: Pick<Config, 'rateLimit' | 'rateLimitPolicies'>;
+  readonly logger: Logger;
+  /** Shared counters; in-process counters without it. */
+  readonly redis?: Redis;
+  /** Shorter windows for tests. */
+  readonly windowLengths?: Partial<WindowLengths>;
+}
+
+export interface RateLimitStatus {
+  readonly backend: StoreBackend;
+  /** Redis is configured but unreachable: limits are per instance until it returns. */
+  readonly degraded: boolean;
+  readonly disabled: boolean;
+}
+
+interface CountedWindow {
+  readonly window: WindowPolicy;
+  readonly counter: WindowCounter;
+}
+
+/** RATE_LIMIT_DISABLED: the policy as it stands, with nothing counted. */
+function untouched(limiter: LimiterName, windows: readonly CountedWindow[]): RateLimitDecision {
+  return decide(limiter, windows.map(({ window }) => ({ window, reading: null })), 'peek');
+}
+
+/**
+ * The limits of SPEC §5, as decisions (allowed or not, with what is left) that routes turn into
+ * headers and 429s. Knows nothing of koa. Every method counts one request unless it says
+ * "peek"; a request refused by one window is taken back from the others, so refusals do not
+ * use up the longer windows.
+ */
+export class RateLimits {
+  private readonly store: CounterStore;
+  private readonly lengths: WindowLengths;
+
+  constructor(private readonly options: RateLimitsOptions) {
+    this.store = new CounterStore({ redis: options.redis, logger: options.logger });
+    this.lengths = { ...DEFAULT_WINDOW_LENGTHS, ...options.windowLengths };
+  }
+
+  get disabled(): boolean {
+    return this.options.config.rateLimitPolicies.disabled;
+  }
+
+  status(): RateLimitStatus {
+    return { backend: this.store.backend, degraded: this.store.degraded, disabled: this.disabled };
+  }
+
+  /** The windows an API key is held to (defaults merged with its overrides), e.g. for display. */
+  apiKeyWindows(overrides?: ApiKeyLimitOverrides): WindowPolicy[] {
+    return apiKeyWindows(this.options.config.rateLimit, this.lengths, overrides);
+  }
+
+  /** One request authenticated with an API key: burst, minute and hour windows. */
+  consumeApiKey(subject: ApiKeySubject): Promise<RateLimitDecision> {
+    return this.consume('api_key', this.keyWindows(subject), subject.keyId);
+  }
+
+  /** The key's current standing without counting (dashboards, usage displays). */
+  peekApiKey(subject: ApiKeySubject): Promise<RateLimitDecision> {
+    return this.peek('api_key', this.keyWindows(subject), subject.keyId);
+  }
+
+  /** One token-endpoint request by an authenticated OAuth client. */
+  consumeClient(clientId: string): Promise<RateLimitDecision> {
+    return this.consume('client', this.singleWindow('client'), clientId);
+  }
+
+  /** The client's standing without counting (checked before a token request is handled). */
+  peekClient(clientId: string): Promise<RateLimitDecision> {
+    return this.peek('client', this.singleWindow('client'), clientId);
+  }
+
+  /** One login attempt from an address (counts successes and failures alike). */
+  consumeLoginIp(ip: string): Promise<RateLimitDecision> {
+    return this.consume('login_ip', this.singleWindow('login_ip'), ipBucket(ip));
+  }
+
+  /** Records one failed API-key check from an address; the decision says whether it may try again. */
+  async consumeFailedKeyIp(ip: string): Promise<RateLimitDecision> {
+    const windows = this.singleWindow('failed_key_ip');
+    if (this.disabled) return untouched('failed_key_ip', windows);
+    const reading = await windows[0]!.counter.hit(ipBucket(ip));
+    // This failure was already answered; the question is whether the next attempt may be checked.
+    return decide('failed_key_ip', [{ window: windows[0]!.window, reading }], 'peek');
+  }
+
+  /** Peek: may this address have a key checked now, or has it failed too often this window? */
+  checkFailedKeyIp(ip: string): Promise<RateLimitDecision> {
+    return this.peek('failed_key_ip', this.singleWindow('failed_key_ip'), ipBucket(ip));
+  }
+
+  async isIpBlockedForKeyFailures(ip: string): Promise<boolean> {
+    return !(await this.checkFailedKeyIp(ip)).allowed;
+  }
+
+  /** Counted under `rl:key:<env>:<window>:<key id>`: live and test keys never share a counter. */
+  private keyWindows(subject: ApiKeySubject): CountedWindow[] {
+    return this.apiKeyWindows(subject.overrides).map((window) => ({ window, counter: this.store.counter(`key:${subject.env}:${window.name}`, window.seconds) }));
+  }
+
+  /** Counted under `rl:<limiter>:<subject>`. */
+  private singleWindow(limiter: Exclude<LimiterName, 'api_key'>): CountedWindow[] {
+    const window = singleWindow(limiter, this.options.config.rateLimitPolicies, this.lengths);
+    return [{ window, counter: this.store.counter(limiter, window.seconds) }];
+  }
+
+  private async consume(limiter: LimiterName, windows: CountedWindow[], subject: string): Promise<RateLimitDecision> {
+    if (this.disabled) return untouched(limiter, windows);
+    const readings = await Promise.all(windows.map(({ counter }) => counter.hit(subject)));
+    const results: WindowReading[] = windows.map(({ window }, i) => ({ window, reading: readings[i]! }));
+    if (!results.some(({ window, reading }) => reading!.consumed > window.limit)) return decide(limiter, results, 'consumed');
+
+    // Give the request back to the windows that would have let it through.
+    const refunds: Array<Promise<void>> = [];
+    const adjusted = results.map(({ window, reading }, i): WindowReading => {
+      if (!reading || reading.consumed > window.limit) return { window, reading };
+      refunds.push(windows[i]!.counter.refund(subject));
+      const back: CounterReading = { consumed: reading.consumed - 1, msBeforeReset: reading.msBeforeReset };
+      return { window, reading: back };
+    });
+    await Promise.all(refunds);
+    return decide(limiter, adjusted, 'consumed');
+  }
+
+  private async peek(limiter: LimiterName, windows: CountedWindow[], subject: string): Promise<RateLimitDecision> {
+    if (this.disabled) return untouched(limiter, windows);
+    const readings = await Promise.all(windows.map(({ counter }) => counter.peek(subject)));
+    return decide(limiter, windows.map(({ window }, i) => ({ window, reading: readings[i] ?? null })), 'peek');
+  }
+}

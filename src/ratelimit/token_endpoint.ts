@@ -1,0 +1,72 @@
+import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Services } from '../services.js';
+import type { RateLimitDecision } from './decision.js';
+import { rateLimitHeaders } from './headers.js';
+
+/** Requests of these clients are not counted per client (API-key exchanges count per key instead). */
+export type ClientExemption = (clientId: string) => boolean;
+
+const CHECKED = Symbol('keyport.clientLimitChecked');
+
+type TokenContext = KoaContextWithOIDC & { [CHECKED]?: true };
+
+/** RFC 6749-style error (the token endpoint's error format, SPEC §2) with status 429. */
+export function oauthRateLimitError(decision: RateLimitDecision): errors.OIDCProviderError {
+  const error = new errors.OIDCProviderError(429, 'rate_limit_exceeded');
+  error.error_description = `too many requests; retry in ${decision.retryAfterSeconds} s`;
+  return error;
+}
+
+/**
+ * `enforceRateLimit` for code running inside oidc-provider (a grant handler such as the API-key
+ * token exchange): sets the rate-limit fields and, when refused, `Retry-After` and a 429 in the
+ * provider's error format.
+ *
+ *   const decision = await services.rateLimits.consumeApiKey({ keyId, env, overrides });
+ *   enforceOAuthRateLimit(ctx, decision, services.metrics);
+ */
+export function enforceOAuthRateLimit(ctx: { set(fields: Record<string, string>): void }, decision: RateLimitDecision, metrics: Services['metrics']): void {
+  ctx.set(rateLimitHeaders(decision));
+  if (decision.allowed) return;
+  metrics.rateLimitRejections.inc({ limiter: decision.limiter });
+  ctx.set({ 'Retry-After': String(decision.retryAfterSeconds) });
+  throw oauthRateLimitError(decision);
+}
+
+/**
+ * Per-client limits at the token endpoint (SPEC §5), for oidc-provider, where the client is
+ * only known inside the provider's own middleware chain:
+ *
+ * - before: the client's standing is peeked (not counted) when client authentication looks the
+ *   client up (`Client.find` in the token route). Over the limit → 429 `rate_limit_exceeded`
+ *   before the secret is checked or anything is minted. Peeking with the claimed ID lets nobody
+ *   use up another client's quota.
+ * - after: a request whose client authenticated counts one, and the response carries the
+ *   X-RateLimit-* / RateLimit fields. Failed client authentication (401) does not count.
+ *
+ * Between the peek and the count concurrent requests can overshoot by their number; limits are
+ * a throttle, not an accounting system. Call once, right after constructing the provider:
+ * `limitTokenRequestsPerClient(provider, services, (id) => id === 'keyport-api-key')`.
+ */
+export function limitTokenRequestsPerClient(provider: Provider, services: Pick<Services, 'rateLimits' | 'metrics'>, exempt: ClientExemption = () => false): void {
+  const { Client } = provider;
+  const find = Client.find.bind(Client);
+  Client.find = async function findCheckingClientLimit(id: string) {
+    const client = await find(id);
+    const ctx = (Provider as unknown as { ctx?: TokenContext }).ctx;
+    if (!client || !ctx || ctx[CHECKED] || ctx.oidc?.route !== 'token' || exempt(id)) return client;
+    // Only the first lookup of the request is client authentication.
+    ctx[CHECKED] = true;
+    const standing = await services.rateLimits.peekClient(id);
+    if (!standing.allowed) enforceOAuthRateLimit(ctx, standing, services.metrics);
+    return client;
+  };
+
+  provider.use(async function countTokenRequestsPerClient(ctx, next) {
+    await next();
+    const { oidc } = ctx as TokenContext;
+    if (oidc?.route !== 'token' || !oidc.client || ctx.status === 401 || ctx.status === 429 || exempt(oidc.client.clientId)) return;
+    const decision = await services.rateLimits.consumeClient(oidc.client.clientId);
+    ctx.set(rateLimitHeaders(decision));
+  });
+}

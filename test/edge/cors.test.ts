@@ -1,0 +1,131 @@
+import { expect } from 'chai';
+import { loadConfig } from '../../src/config/config.js';
+import { clientBasedCors, isCorsPath, isOriginAllowed } from '../../src/http/edge/cors.js';
+import { enforceRateLimit } from '../../src/ratelimit/koa.js';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { serveWithRoutes, type MountedApp } from '../ratelimit/support.js';
+
+const ALLOWED = 'https://app.example.com';
+const LOCAL = 'http://localhost:5173';
+
+function corsHeaders(headers: Record<string, string>): string[] {
+  return Object.keys(headers).filter((name) => name.startsWith('access-control-'));
+}
+
+describe('CORS on the token and exchange endpoints', () => {
+  let app: TestApp;
+  let mounted: MountedApp;
+  let routeCalls = 0;
+
+  before(async () => {
+    app = await startTestApp({ env: { CORS_ORIGINS: `${ALLOWED}, ${LOCAL}/`, RATE_LIMIT_LOGIN_PER_IP: '1' } });
+    mounted = await serveWithRoutes(app.services, (router) => {
+      // Stand-ins for routes that do not exist in this branch yet, including the provider's habit
+      // of reflecting any Origin before its own client check (lib/shared/cors.js).
+      router.post('/oauth/token', async function providerLike(ctx) {
+        if (!ctx.response.get('Access-Control-Allow-Origin')) ctx.set('Access-Control-Allow-Origin', ctx.get('Origin') || '*');
+        ctx.body = { access_token: 'x', token_type: 'Bearer' };
+      });
+      router.post('/auth/login', enforceRateLimit((ctx) => ctx.services.rateLimits.consumeLoginIp(ctx.ip)), async function login(ctx) {
+        ctx.body = { ok: true };
+      });
+      router.get('/admin/agents', async function admin(ctx) { ctx.body = []; });
+      router.all('/auth/refresh', enforceRateLimit((ctx) => ctx.services.rateLimits.consumeLoginIp(ctx.ip)), async function refresh(ctx) {
+        routeCalls += 1;
+        ctx.body = {};
+      });
+    });
+  });
+  after(async () => {
+    await mounted.close();
+    await app.close();
+  });
+
+  it('answers a preflight from an allowed origin', async () => {
+    const res = await app.http().options('/auth/login').set('Origin', ALLOWED).set('Access-Control-Request-Method', 'POST').set('Access-Control-Request-Headers', 'content-type, x-api-key');
+    expect(res.status).to.equal(204);
+    expect(res.headers['access-control-allow-origin']).to.equal(ALLOWED);
+    expect(res.headers['access-control-allow-methods']).to.equal('GET, POST, DELETE');
+    expect(res.headers['access-control-allow-headers']).to.match(/Content-Type/).and.match(/X-API-Key/).and.match(/Authorization/);
+    expect(res.headers['access-control-max-age']).to.equal('600');
+    expect(res.headers['access-control-allow-credentials']).to.equal(undefined);
+    expect(res.headers.vary).to.match(/Origin/);
+  });
+
+  it('answers a preflight from a refused origin without any CORS header', async () => {
+    for (const origin of ['https://evil.example.com', 'https://app.example.com:8443', 'http://app.example.com', 'null', 'not a url']) {
+      const res = await app.http().options('/oauth/token').set('Origin', origin).set('Access-Control-Request-Method', 'POST');
+      expect(res.status, origin).to.equal(204);
+      expect(corsHeaders(res.headers), origin).to.deep.equal([]);
+    }
+  });
+
+  it('lets an allowed origin read responses, errors and 429s included, with the rate-limit headers exposed', async () => {
+    const ok = await mounted.http().post('/auth/login').set('Origin', LOCAL).send({}).expect(200);
+    expect(ok.headers['access-control-allow-origin']).to.equal(LOCAL);
+    const exposed = ok.headers['access-control-expose-headers']!;
+    for (const name of ['X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'RateLimit', 'RateLimit-Policy', 'Retry-After', 'WWW-Authenticate']) {
+      expect(exposed).to.include(name);
+    }
+    const limited = await mounted.http().post('/auth/login').set('Origin', LOCAL).send({});
+    expect(limited.status).to.equal(429);
+    expect(limited.headers['access-control-allow-origin']).to.equal(LOCAL);
+    const missing = await app.http().get('/auth/test').set('Origin', ALLOWED);
+    expect(missing.headers['access-control-allow-origin']).to.equal(ALLOWED);
+  });
+
+  it('gives a refused origin no CORS header, even where the provider would reflect it', async () => {
+    const refused = await mounted.http().post('/oauth/token').set('Origin', 'https://evil.example.com').type('form').send({ grant_type: 'client_credentials' });
+    expect(refused.status).to.equal(200);
+    expect(corsHeaders(refused.headers)).to.deep.equal([]);
+    const allowed = await mounted.http().post('/oauth/token').set('Origin', ALLOWED).type('form').send({ grant_type: 'client_credentials' });
+    expect(allowed.headers['access-control-allow-origin']).to.equal(ALLOWED);
+  });
+
+  it('covers the session endpoints and leaves other routes alone', async () => {
+    const sessions = await app.http().options('/auth/sessions/ses_123').set('Origin', ALLOWED).set('Access-Control-Request-Method', 'DELETE');
+    expect(sessions.headers['access-control-allow-origin']).to.equal(ALLOWED);
+    for (const path of ['/admin/agents', '/healthz']) {
+      const res = await mounted.http().get(path).set('Origin', ALLOWED).expect(200);
+      expect(corsHeaders(res.headers), path).to.deep.equal([]);
+    }
+    const preflightElsewhere = await app.http().options('/admin/agents').set('Origin', ALLOWED).set('Access-Control-Request-Method', 'GET');
+    expect(corsHeaders(preflightElsewhere.headers)).to.deep.equal([]);
+  });
+
+  it('answers preflights itself: they never reach a route, so nothing counts them', async () => {
+    for (let i = 0; i < 3; i += 1) {
+      const res = await mounted.http().options('/auth/refresh').set('Origin', ALLOWED).set('Access-Control-Request-Method', 'POST').expect(204);
+      expect(res.headers['x-ratelimit-limit']).to.equal(undefined);
+    }
+    expect(routeCalls).to.equal(0);
+  });
+});
+
+describe('CORS origin checks (for the provider\'s clientBasedCORS)', () => {
+  const config = loadConfig({ KEYPORT_SECRET: 'x'.repeat(40), CORS_ORIGINS: 'https://app.example.com,http://localhost:5173/' }, '/tmp');
+
+  it('normalises CORS_ORIGINS entries to origins', () => {
+    expect(config.corsOrigins).to.deep.equal(['https://app.example.com', 'http://localhost:5173']);
+  });
+
+  it('matches scheme, host and port exactly', () => {
+    expect(isOriginAllowed('https://app.example.com', config.corsOrigins)).to.equal(true);
+    expect(isOriginAllowed('https://app.example.com:443', config.corsOrigins)).to.equal(true);
+    expect(isOriginAllowed('http://localhost:5173', config.corsOrigins)).to.equal(true);
+    for (const origin of ['https://app.example.com.evil.io', 'https://evil.app.example.com', 'http://app.example.com', 'http://localhost:5174', 'null', '', undefined, 'javascript:alert(1)']) {
+      expect(isOriginAllowed(origin, config.corsOrigins), String(origin)).to.equal(false);
+    }
+  });
+
+  it('answers like the provider expects: (ctx, origin, client) => boolean', () => {
+    const check = clientBasedCors(config);
+    expect(check({}, 'https://app.example.com', {})).to.equal(true);
+    expect(check({}, 'https://other.example.com', {})).to.equal(false);
+  });
+
+  it('knows which paths it covers', () => {
+    expect(['/oauth/token', '/oauth/introspect', '/oauth/revoke', '/auth/login', '/auth/refresh', '/auth/test', '/auth/sessions/x'].every(isCorsPath)).to.equal(true);
+    expect(['/oauth/jwks', '/.well-known/openid-configuration', '/oauth/authorize', '/admin/keys', '/dashboard', '/interaction/abc'].some(isCorsPath)).to.equal(false);
+  });
+});
