@@ -1,4 +1,4 @@
-import Provider, { errors, type KoaContextWithOIDC } from 'oidc-provider';
+import { errors, Provider, type KoaContextWithOIDC } from '../oidc/engine.js';
 import type { Services } from '../services.js';
 import type { RateLimitDecision } from './decision.js';
 import { rateLimitHeaders } from './headers.js';
@@ -11,7 +11,7 @@ const CHECKED = Symbol('keyport.clientLimitChecked');
 type TokenContext = KoaContextWithOIDC & { [CHECKED]?: true };
 
 /** RFC 6749-style error (the token endpoint's error format, SPEC §2) with status 429. */
-export function oauthRateLimitError(decision: RateLimitDecision): errors.OIDCProviderError {
+export function oauthRateLimitError(decision: RateLimitDecision): InstanceType<typeof errors.OIDCProviderError> {
   const error = new errors.OIDCProviderError(429, 'rate_limit_exceeded');
   error.error_description = `too many requests; retry in ${decision.retryAfterSeconds} s`;
   return error;

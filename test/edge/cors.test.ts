@@ -20,12 +20,7 @@ describe('CORS on the token and exchange endpoints', () => {
   before(async () => {
     app = await startTestApp({ env: { CORS_ORIGINS: `${ALLOWED}, ${LOCAL}/`, RATE_LIMIT_LOGIN_PER_IP: '1' } });
     mounted = await serveWithRoutes(app.services, (router) => {
-      // Stand-ins for routes that do not exist in this branch yet, including the provider's habit
-      // of reflecting any Origin before its own client check (lib/shared/cors.js).
-      router.post('/oauth/token', async function providerLike(ctx) {
-        if (!ctx.response.get('Access-Control-Allow-Origin')) ctx.set('Access-Control-Allow-Origin', ctx.get('Origin') || '*');
-        ctx.body = { access_token: 'x', token_type: 'Bearer' };
-      });
+      // Stand-ins for limited routes, so the 429 path can be seen through CORS.
       router.post('/auth/login', enforceRateLimit((ctx) => ctx.services.rateLimits.consumeLoginIp(ctx.ip)), async function login(ctx) {
         ctx.body = { ok: true };
       });
@@ -74,11 +69,22 @@ describe('CORS on the token and exchange endpoints', () => {
     expect(missing.headers['access-control-allow-origin']).to.equal(ALLOWED);
   });
 
-  it('gives a refused origin no CORS header, even where the provider would reflect it', async () => {
-    const refused = await mounted.http().post('/oauth/token').set('Origin', 'https://evil.example.com').type('form').send({ grant_type: 'client_credentials' });
-    expect(refused.status).to.equal(200);
+  it('gives a refused origin no CORS header on the real token endpoint, even where the provider would reflect it', async () => {
+    const { client, clientSecret } = await app.services.oidc.clients.create({ name: 'CORS probe', grantTypes: ['client_credentials'] });
+    const token = (origin: string) => app.http().post('/oauth/token').set('Origin', origin).auth(client.id, clientSecret!).type('form').send({ grant_type: 'client_credentials' });
+    // The engine's clientBasedCORS (fed by isOriginAllowed) refuses a browser call from a foreign
+    // origin outright, and the edge makes sure nothing reflects the origin on that answer.
+    const refused = await token('https://evil.example.com');
+    expect(refused.status).to.equal(400);
+    expect(refused.body).to.deep.include({ error: 'invalid_request' });
+    expect(refused.body).not.to.have.property('access_token');
     expect(corsHeaders(refused.headers)).to.deep.equal([]);
-    const allowed = await mounted.http().post('/oauth/token').set('Origin', ALLOWED).type('form').send({ grant_type: 'client_credentials' });
+    // A server-side caller sends no Origin and is not affected.
+    const serverSide = await app.http().post('/oauth/token').auth(client.id, clientSecret!).type('form').send({ grant_type: 'client_credentials' });
+    expect(serverSide.status).to.equal(200);
+    expect(corsHeaders(serverSide.headers)).to.deep.equal([]);
+    const allowed = await token(ALLOWED);
+    expect(allowed.status).to.equal(200);
     expect(allowed.headers['access-control-allow-origin']).to.equal(ALLOWED);
   });
 

@@ -49,8 +49,10 @@ describe('API keys: IP allow lists with TRUST_PROXY=true', () => {
       [['10.0.0.0/8', '2001:db8::/32'], '2001:db8::abcd', 200],
       [['10.0.0.0/8'], '::ffff:10.9.9.9', 200],
       [['10.0.0.0/8'], 'not-an-address', 403],
-      // The left-most entry is the client; later ones are proxies.
-      [['198.51.100.0/24'], '198.51.100.10, 10.0.0.1', 200],
+      // With one trusted proxy (TRUST_PROXY_HOPS=1) the right-most entry, appended by that proxy,
+      // is the client; whatever the caller wrote further left is not believed.
+      [['198.51.100.0/24'], '203.0.113.99, 198.51.100.10', 200],
+      [['198.51.100.0/24'], '198.51.100.10, 10.0.0.1', 403],
     ];
     for (const [allow, forwarded, status] of cases) {
       const created = await createAgentWithKey(app, { ipAllowList: allow });
