@@ -59,8 +59,6 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
 
   // oidc-provider, mounted at the root; its routes all live under /oauth/ and /.well-known/.
   app.use(onlyProviderPath(services.oidc.middleware));
-  // Start the engine now (first signing key on a fresh database) rather than on the first request.
-  services.oidc.ready().catch((err: unknown) => services.logger.error('the OAuth/OIDC engine could not start; /oauth/* will fail until it can', { err }));
 
   const interaction = interactionRoutes();
   app.use(interaction.routes());

@@ -29,6 +29,9 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   let services: Services | undefined;
   try {
     services = await buildServices(config, logger, database, { processMetrics: options.processMetrics });
+    // The engine starts before the port opens (first signing key on a fresh database), so the
+    // first request never races it.
+    await services.oidc.ready();
     const app = buildApp(services);
     const handler = app.callback();
     const server = config.tls
