@@ -95,17 +95,13 @@ describe('oidc: signing keys', () => {
   });
 
   it('refuses to start with a KEYPORT_SECRET that cannot decrypt the keys', async () => {
-    const wrong = await startTestApp({ database: app.database, env: { ISSUER: app.config.issuer, KEYPORT_SECRET: 'another-secret-0123456789-abcdefghijklmnopqrstuv' } });
-    try {
-      let failure: unknown;
-      await wrong.services.oidc.ready().catch((err: unknown) => { failure = err; });
-      expect(String(failure)).to.match(/cannot be decrypted: KEYPORT_SECRET differs/);
-      const res = await wrong.http().get('/oauth/jwks');
-      expect(res.status).to.equal(500);
-      expect(res.text).not.to.match(/KEYPORT_SECRET|decrypt|at .*\.js/);
-    } finally {
-      await wrong.running.close();
-    }
+    let failure: unknown;
+    const wrong = await startTestApp({ database: app.database, env: { ISSUER: app.config.issuer, KEYPORT_SECRET: 'another-secret-0123456789-abcdefghijklmnopqrstuv' } })
+      .catch((err: unknown) => { failure = err; return undefined; });
+    if (wrong) await wrong.running.close();
+    expect(wrong, 'the server must not start').to.equal(undefined);
+    expect(String(failure)).to.match(/cannot be decrypted: KEYPORT_SECRET differs/);
+    expect(String(failure)).not.to.include('another-secret');
   });
 });
 
