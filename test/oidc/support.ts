@@ -91,14 +91,15 @@ export async function codeFlow(app: TestApp, registered: RegisteredClient, user:
   const config = await discover(app, registered);
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
-  const nonce = client.randomNonce();
+  const scope = options.scope ?? 'openid email offline_access read';
+  const nonce = scope.split(' ').includes('openid') ? client.randomNonce() : undefined;
   const url = client.buildAuthorizationUrl(config, {
     redirect_uri: REDIRECT_URI,
-    scope: options.scope ?? 'openid email offline_access read',
+    scope,
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
     state,
-    nonce,
+    ...(nonce ? { nonce } : {}),
     prompt: 'consent',
     ...(options.resource ? { resource: options.resource } : {}),
   });
