@@ -67,6 +67,7 @@ describe('oidc: login and consent pages', () => {
       expect(res.text).to.include('role="alert"');
       expect(res.text, 'the email is kept in the form').to.include(`value="${email}"`);
     }
+    expect(app.logs.join('\n')).not.to.include('wrong password');
   });
 
   it('refuses a login without the CSRF token or with another interaction\'s token', async () => {
@@ -118,6 +119,7 @@ describe('oidc: login and consent pages', () => {
     expect(Number(blocked.headers['retry-after'])).to.be.above(0);
     expect(blocked.text).to.include('Too many failed sign-in attempts');
     expect(blocked.headers).not.to.have.property('location');
+    expect((await app.http().get('/metrics')).text).to.match(/keyport_rate_limit_rejections_total\{limiter="login"\} 1/);
     // Another account from the same address is not locked out by this one.
     const other = await openLogin();
     const ok = await other.agent.post(`${other.path}/login`).type('form').send({ csrf: csrfOf(other.html), email: user.email, password: user.password });

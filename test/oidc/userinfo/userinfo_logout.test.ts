@@ -88,6 +88,13 @@ describe('oidc: userinfo and end-session', () => {
     const refused = await app.http().get('/oauth/logout').query({ post_logout_redirect_uri: 'https://evil.example.com/' , client_id: web.id });
     expect(refused.status).to.equal(400);
     expect(refused.headers).not.to.have.property('location');
+    // Without a client, a post-logout URI is ignored: the browser ends on Keyport's own page.
+    const stranger = app.http();
+    const auto = await stranger.get('/oauth/logout').query({ post_logout_redirect_uri: 'https://evil.example.com/' });
+    const autoXsrf = /name="xsrf" value="([^"]+)"/.exec(auto.text)![1]!;
+    const ended = await stranger.post('/oauth/logout/confirm').type('form').send({ xsrf: autoXsrf, logout: 'yes' });
+    expect(new URL(ended.headers.location).pathname).to.equal('/oauth/logout/success');
+
     const forged = await app.http().post('/oauth/logout/confirm').type('form').send({ xsrf: 'forged', logout: 'yes' });
     expect(forged.status).to.be.within(400, 499);
   });
