@@ -64,6 +64,7 @@ export class OidcServices {
   private readonly extraTokenClaims: ExtraTokenClaims[] = [];
   private readonly stops: Array<() => void> = [];
   private cleanupTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly deps: OidcDependencies) {
     const { config, database, bus, audit, logger } = deps;
@@ -128,7 +129,7 @@ export class OidcServices {
    */
   async ready(): Promise<Provider> {
     const provider = await this.host.ready();
-    if (!this.cleanupTimer) {
+    if (!this.cleanupTimer && !this.closed) {
       this.revocations.start();
       this.stops.push(() => this.revocations.stop(), this.resourceServers.start());
       this.cleanupTimer = setInterval(() => { void this.cleanup(); }, CLEANUP_INTERVAL_MS);
@@ -178,6 +179,7 @@ export class OidcServices {
   }
 
   close(): void {
+    this.closed = true;
     if (this.cleanupTimer) clearInterval(this.cleanupTimer);
     this.cleanupTimer = undefined;
     for (const stop of this.stops.splice(0)) stop();

@@ -30,23 +30,29 @@ describe('oidc: keyport resource:* and signing-key:list', () => {
     expect(gone.stderr).to.match(/No resource server/);
   });
 
-  it('refuses bad resource servers with one line', async () => {
-    const cases: Array<[string[], RegExp]> = [
-      [['resource:create', '--audience', 'not a uri'], /not an absolute URI/],
-      [['resource:create', '--audience', 'https://a.example.com#x'], /fragment/],
-      [['resource:create', '--audience', 'https://a.example.com', '--format', 'paseto'], /--format must be jwt or opaque/],
-      [['resource:create', '--audience', 'https://a.example.com', '--ttl', 'soon'], /--ttl must be a duration/],
-      [['resource:create', '--audience', 'https://a.example.com', '--ttl', '7d'], /TTL must be between/],
-      [['resource:create', '--audience', app.config.issuer], /built-in default audience/],
-    ];
-    for (const [args, message] of cases) {
+  const badInput: Array<[string[], RegExp]> = [
+    [['resource:create', '--audience', 'not a uri'], /not an absolute URI/],
+    [['resource:create', '--audience', 'https://a.example.com#x'], /fragment/],
+    [['resource:create', '--audience', 'https://a.example.com', '--format', 'paseto'], /--format must be jwt or opaque/],
+    [['resource:create', '--audience', 'https://a.example.com', '--ttl', 'soon'], /--ttl must be a duration/],
+    [['resource:create', '--audience', 'https://a.example.com', '--ttl', '7d'], /TTL must be between/],
+  ];
+  for (const [args, message] of badInput) {
+    it(`refuses \`keyport ${args.join(' ')}\``, async () => {
       const res = await runKeyport(args, app.env);
-      expect(res.code, args.join(' ')).to.equal(1);
+      expect(res.code).to.equal(1);
       expect(res.stderr).to.match(message);
-    }
+    });
+  }
+
+  it('refuses to register the issuer, the built-in default audience', async () => {
+    const res = await runKeyport(['resource:create', '--audience', app.config.issuer], app.env);
+    expect(res.code).to.equal(1);
+    expect(res.stderr).to.match(/built-in default audience/);
   });
 
   it('lists signing keys', async () => {
+    await app.services.oidc.ready();
     const res = await runKeyport(['signing-key:list', '--json'], app.env);
     expect(res.code, res.stderr).to.equal(0);
     const { keys } = JSON.parse(res.stdout);

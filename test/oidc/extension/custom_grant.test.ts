@@ -81,6 +81,12 @@ describe('oidc: extension points for custom grants', () => {
     expect(decodeProtectedHeader(res.body.access_token).kid).to.equal(rotated.kid);
   });
 
+  it('keeps a client whose only grant was unknown at creation usable (authentication, introspection)', async () => {
+    const only = await registerClient(app, { grantTypes: ['token_exchange'] });
+    expect((await postForm(app, '/oauth/introspect', { token: 'unknown' }, only)).body).to.deep.equal({ active: false });
+    expectOAuthError(await postForm(app, '/oauth/token', { grant_type: 'client_credentials' }, only), 'invalid_request', 400);
+  });
+
   it('answers RFC 6749 errors from the grant handler', async () => {
     expectOAuthError(await exchange({ subject_token: 'bad' }), 'invalid_grant', 400);
     const stranger = await registerClient(app, { grantTypes: ['client_credentials'] });
