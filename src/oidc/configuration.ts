@@ -1,7 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { AccountDirectory } from './accounts.js';
 import { API_SCOPE_METADATA } from './client_glue.js';
-import { errors, type Adapter, type Configuration, type EngineClient, type JWK, type KoaContextWithOIDC } from './engine.js';
+import { errors, type Adapter, type Configuration, type EngineClient, type JWK, type KoaContextWithOIDC, type ResourceServerInfo } from './engine.js';
 import { CLOCK_TOLERANCE, DEFAULT_ACCESS_TOKEN_TTL, OIDC_SCOPES, SIGNING_ALG, TTL, splitScope } from './policy.js';
 import type { ResourceServerStore } from './resource_servers.js';
 import { PAGE_HEADERS, renderPage } from './views.js';
@@ -55,6 +55,25 @@ function clientName(ctx: KoaContextWithOIDC): string | undefined {
 export function apiScopesOf(client: EngineClient): string[] {
   const value = (client as unknown as Record<string, unknown>)[API_SCOPE_METADATA];
   return typeof value === 'string' ? splitScope(value) : [];
+}
+
+/**
+ * The engine's resource-server description of an audience for a client: format, lifetime, the
+ * scopes a token for it may carry (the audience's scopes the client is allowed), and the signing
+ * key for JWTs. Unknown audiences are invalid_target.
+ */
+export async function resourceServerInfo(resourceServers: ResourceServerStore, signingKid: string, resourceIndicator: string, client: EngineClient): Promise<ResourceServerInfo> {
+  const policy = await resourceServers.find(resourceIndicator);
+  if (!policy) throw new errors.InvalidTarget(`unknown resource indicator ${resourceIndicator}`);
+  const allowed = apiScopesOf(client);
+  const scopes = policy.scopes ? allowed.filter((scope) => policy.scopes!.includes(scope)) : allowed;
+  return {
+    scope: scopes.join(' '),
+    audience: policy.audience,
+    accessTokenTTL: policy.accessTokenTtl,
+    accessTokenFormat: policy.format,
+    ...(policy.format === 'jwt' ? { jwt: { sign: { alg: SIGNING_ALG, kid: signingKid } } } : {}),
+  };
 }
 
 /**
@@ -184,19 +203,7 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
         // resource server that accepts the issuer as audience).
         defaultResource: async (_ctx, _client, oneOf) => oneOf ?? resourceServers.defaultAudience,
         useGrantedResource: async () => false,
-        async getResourceServerInfo(_ctx, resourceIndicator, client) {
-          const policy = await resourceServers.find(resourceIndicator);
-          if (!policy) throw new errors.InvalidTarget(`unknown resource indicator ${resourceIndicator}`);
-          const allowed = apiScopesOf(client);
-          const scopes = policy.scopes ? allowed.filter((scope) => policy.scopes!.includes(scope)) : allowed;
-          return {
-            scope: scopes.join(' '),
-            audience: policy.audience,
-            accessTokenTTL: policy.accessTokenTtl,
-            accessTokenFormat: policy.format,
-            ...(policy.format === 'jwt' ? { jwt: { sign: { alg: SIGNING_ALG, kid: deps.signingKid } } } : {}),
-          };
-        },
+        getResourceServerInfo: (_ctx, resourceIndicator, client) => resourceServerInfo(resourceServers, deps.signingKid, resourceIndicator, client),
       },
       rpInitiatedLogout: {
         enabled: true,

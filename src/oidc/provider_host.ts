@@ -64,6 +64,7 @@ export class ProviderHost {
   private readonly grantTypes = new Set(BUILT_IN_GRANT_TYPES);
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
+  private closed = false;
 
   constructor(private readonly options: ProviderHostOptions) {}
 
@@ -136,6 +137,7 @@ export class ProviderHost {
   };
 
   close(): void {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.unsubscribe?.();
@@ -164,6 +166,8 @@ export class ProviderHost {
   }
 
   private watch(): void {
+    // A start that finishes after shutdown must not leave a timer behind.
+    if (this.closed) return;
     this.unsubscribe ??= this.options.bus.subscribe(SIGNING_KEYS_CHANNEL, () => { void this.reload(); });
     if (!this.timer) {
       this.timer = setInterval(() => { void this.reload(); }, RELOAD_INTERVAL_MS);

@@ -3,7 +3,7 @@ import { ClientService } from '../clients/client_service.js';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { Middleware } from '../http/context.js';
-import type { EventBus } from '../lib/bus.js';
+import { InProcessBus, type EventBus } from '../lib/bus.js';
 import { deriveKey } from '../lib/crypto.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
@@ -16,12 +16,14 @@ import { buildProviderConfiguration, type ExtraTokenClaims } from './configurati
 import type { Provider } from './engine.js';
 import { observeProvider } from './events.js';
 import { LoginThrottle } from './login_throttle.js';
+import { TokenMinter } from './mint.js';
 import { CLOCK_TOLERANCE, keyRetentionSeconds, maxAccessTokenTtl } from './policy.js';
 import { ProviderHost, SIGNING_KEYS_CHANNEL, type ProviderSetup } from './provider_host.js';
 import { ResourceServerStore } from './resource_servers.js';
 import { RevocationRegistry } from './revocations.js';
 import { SigningKeyStore, type SigningKeySummary } from './signing_keys.js';
 import { installStructuredTokenSupport } from './structured_tokens.js';
+import { answerUnavailableDuringOutage } from './unavailable.js';
 
 /** How often expired engine rows and revocation records are deleted. */
 const CLEANUP_INTERVAL_MS = 10 * 60_000;
@@ -49,7 +51,10 @@ export class OidcServices {
   readonly revocations: RevocationRegistry;
   readonly payloads: PayloadStore;
   readonly accessTokens: AccessTokenService;
-  readonly loginThrottle = new LoginThrottle();
+  /** Mints engine tokens from custom grants (see mint.ts). */
+  readonly tokens: TokenMinter;
+  /** Brute-force brake of the login page; the rate-limit feature may swap in shared (Redis) limiters. */
+  loginThrottle = new LoginThrottle();
   readonly host: ProviderHost;
   /** Hands `/oauth/*` and `/.well-known/*` to the provider (mounted by src/app.ts). */
   readonly middleware: Middleware;
@@ -59,6 +64,7 @@ export class OidcServices {
   private readonly extraTokenClaims: ExtraTokenClaims[] = [];
   private readonly stops: Array<() => void> = [];
   private cleanupTimer: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(private readonly deps: OidcDependencies) {
     const { config, database, bus, audit, logger } = deps;
@@ -70,9 +76,9 @@ export class OidcServices {
     this.accounts = new AccountDirectory(this.users);
     this.resourceServers = new ResourceServerStore(dataSource, config.issuer, bus, audit);
     this.signingKeys = new SigningKeyStore(dataSource, deriveKey(config.secret, 'signing-keys'), keyRetentionSeconds(config));
-    // Without a shared bus, another process (the CLI, another instance) cannot tell this one about a
-    // revocation, so "not revoked" answers are not cached.
-    this.revocations = new RevocationRegistry(dataSource, bus, logger, { negativeCacheMs: config.redisUrl ? 5000 : 0 });
+    // With the in-process bus another process (the CLI, another instance) cannot tell this one about
+    // a revocation, so "not revoked" answers are cached only when the bus is shared (Redis).
+    this.revocations = new RevocationRegistry(dataSource, bus, logger, { negativeCacheMs: bus instanceof InProcessBus ? 0 : 5000 });
     this.payloads = new PayloadStore(dataSource, this.revocations, maxTtl);
     this.csrfKey = deriveKey(config.secret, 'interaction-csrf');
 
@@ -97,10 +103,12 @@ export class OidcServices {
       setup: (provider) => {
         compareHashedClientSecrets(provider, this.clients);
         installStructuredTokenSupport(provider, this.accessTokens);
+        answerUnavailableDuringOutage(provider, () => dataSource.isInitialized);
         observeProvider(provider, deps.metrics, logger);
       },
     });
     this.accessTokens = new AccessTokenService(this.host, this.revocations, this.payloads, config.issuer, maxTtl);
+    this.tokens = new TokenMinter(this.host, this.resourceServers);
     this.middleware = this.host.middleware;
 
     // A deleted client's opaque tokens, codes and grants go; its JWTs are refused from now on.
@@ -121,7 +129,7 @@ export class OidcServices {
    */
   async ready(): Promise<Provider> {
     const provider = await this.host.ready();
-    if (!this.cleanupTimer) {
+    if (!this.cleanupTimer && !this.closed) {
       this.revocations.start();
       this.stops.push(() => this.revocations.stop(), this.resourceServers.start());
       this.cleanupTimer = setInterval(() => { void this.cleanup(); }, CLEANUP_INTERVAL_MS);
@@ -171,6 +179,7 @@ export class OidcServices {
   }
 
   close(): void {
+    this.closed = true;
     if (this.cleanupTimer) clearInterval(this.cleanupTimer);
     this.cleanupTimer = undefined;
     for (const stop of this.stops.splice(0)) stop();

@@ -6,10 +6,11 @@ type Input = NodeJS.ReadStream & { setRawMode?: (mode: boolean) => unknown };
 /** Reads a line from the terminal without echoing it. */
 function promptHidden(input: Input, out: NodeJS.WritableStream, question: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    out.write(question);
     let value = '';
     const wasRaw = input.isRaw;
+    // Echo off before the question appears, so nothing typed right away is shown.
     input.setRawMode?.(true);
+    out.write(question);
     input.resume();
     input.setEncoding('utf8');
     const done = (error?: Error): void => {

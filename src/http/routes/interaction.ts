@@ -186,6 +186,8 @@ export function interactionRoutes(): Router<KeyportContext['state'], KeyportCont
     const { loginThrottle, users } = ctx.services.oidc;
     const allowed = await loginThrottle.check(ctx.ip, email);
     if (!allowed.allowed) {
+      ctx.services.metrics.rateLimitRejections.inc({ limiter: 'login' });
+      ctx.services.logger.warn('login throttled', { request_id: ctx.state.requestId, ip: ctx.ip, retry_after: allowed.retryAfterSeconds });
       ctx.set('Retry-After', String(allowed.retryAfterSeconds));
       const minutes = Math.ceil(allowed.retryAfterSeconds / 60);
       return renderLogin(ctx, 429, { email, error: `Too many failed sign-in attempts. Wait ${minutes} minute${minutes === 1 ? '' : 's'} and try again.` });
@@ -194,6 +196,7 @@ export function interactionRoutes(): Router<KeyportContext['state'], KeyportCont
     const user = email && form.password ? await users.verifyPassword(email, form.password) : undefined;
     if (!user) {
       await loginThrottle.recordFailure(ctx.ip, email);
+      ctx.services.logger.info('login failed', { request_id: ctx.state.requestId, ip: ctx.ip, client_id: interactionOf(ctx).params.client_id });
       return renderLogin(ctx, 400, { email, error: 'Incorrect email or password.' });
     }
     await loginThrottle.recordSuccess(ctx.ip, email);

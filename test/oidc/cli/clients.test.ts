@@ -81,22 +81,22 @@ describe('oidc: keyport client:create / client:list / client:delete', () => {
     expect(actions).to.include.members(['client.created', 'client.deleted']);
   });
 
-  it('answers bad input with one line and a non-zero exit code', async () => {
-    const cases: Array<[string[], RegExp]> = [
-      [['client:create', '--name', 'X', '--grant', 'password'], /Unknown grant type "password"/],
-      [['client:create', '--name', 'X', '--grant', 'authorization_code'], /needs at least one --redirect-uri/],
-      [['client:create', '--name', 'X', '--grant', 'authorization_code', '--redirect-uri', 'not a uri'], /not an absolute URI/],
-      [['client:create', '--name', 'X', '--grant', 'authorization_code', '--redirect-uri', 'https://a.example.com/cb#frag'], /fragment/],
-      [['client:create', '--name', 'X', '--grant', 'client_credentials', '--public'], /public client cannot use client_credentials/],
-      [['client:create', '--name', 'X', '--grant', 'client_credentials', '--scopes', 'bad"scope'], /Invalid scope/],
-      [['client:create', '--grant', 'client_credentials'], /required option '--name/],
-      [['client:delete', 'cli_nosuchclient'], /No client with id/],
-    ];
-    for (const [args, message] of cases) {
+  const badInput: Array<[string[], RegExp]> = [
+    [['client:create', '--name', 'X', '--grant', 'password'], /Unknown grant type "password"/],
+    [['client:create', '--name', 'X', '--grant', 'authorization_code'], /needs at least one --redirect-uri/],
+    [['client:create', '--name', 'X', '--grant', 'authorization_code', '--redirect-uri', 'not a uri'], /not an absolute URI/],
+    [['client:create', '--name', 'X', '--grant', 'authorization_code', '--redirect-uri', 'https://a.example.com/cb#frag'], /fragment/],
+    [['client:create', '--name', 'X', '--grant', 'client_credentials', '--public'], /public client cannot use client_credentials/],
+    [['client:create', '--name', 'X', '--grant', 'client_credentials', '--scopes', 'bad"scope'], /Invalid scope/],
+    [['client:create', '--grant', 'client_credentials'], /required option '--name/],
+    [['client:delete', 'cli_nosuchclient'], /No client with id/],
+  ];
+  for (const [args, message] of badInput) {
+    it(`refuses \`keyport ${args.join(' ')}\` with one line and a non-zero exit code`, async () => {
       const res = await runKeyport(args, app.env);
-      expect(res.code, args.join(' ')).to.not.equal(0);
-      expect(res.stderr, args.join(' ')).to.match(message);
+      expect(res.code).to.not.equal(0);
+      expect(res.stderr).to.match(message);
       expect(res.stderr.trim().split('\n').filter((line) => !line.startsWith('(run with')).length, res.stderr).to.equal(1);
-    }
-  });
+    });
+  }
 });

@@ -71,3 +71,20 @@ describe('oidc: token endpoint errors', () => {
     expect(res.status).to.be.within(400, 499);
   });
 });
+
+describe('oidc: token endpoint while the database is down', () => {
+  it('answers 503 temporarily_unavailable with Retry-After, not a 500', async () => {
+    const app = await startOidcApp();
+    try {
+      const service = await registerClient(app, { grantTypes: ['client_credentials'] });
+      await app.http().get('/oauth/jwks').expect(200);
+      await app.services.database.dataSource.destroy();
+      const res = await postForm(app, '/oauth/token', { grant_type: 'client_credentials' }, service);
+      expectOAuthError(res, 'temporarily_unavailable', 503);
+      expect(res.headers['retry-after']).to.equal('5');
+      expect(res.text).not.to.match(/SQLITE|ECONNREFUSED|Pool|DataSource/i);
+    } finally {
+      await app.close();
+    }
+  });
+});

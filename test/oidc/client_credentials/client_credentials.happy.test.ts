@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 import type { TestApp } from '../../support/app.js';
 import { client, discover, postForm, registerClient, startOidcApp, type RegisteredClient } from '../support.js';
 
@@ -39,6 +39,22 @@ describe('oidc: client credentials', () => {
     const res = await postForm(app, '/oauth/token', { grant_type: 'client_credentials', client_id: service.id, client_secret: service.secret!, scope: 'read' }).expect(200);
     expect(res.body.access_token).to.be.a('string');
     expect(res.headers['cache-control']).to.include('no-store');
+  });
+
+  it('authenticates a client with private_key_jwt (no shared secret at all)', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const jwk = { ...(await exportJWK(publicKey)), alg: 'ES256', use: 'sig', kid: 'k1' };
+    const signer = await registerClient(app, { name: 'signer', grantTypes: ['client_credentials'], scopes: ['read'], jwks: { keys: [jwk] } });
+    expect(signer.secret).to.equal(undefined);
+    const config = await discover(app, signer, client.PrivateKeyJwt(privateKey));
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'read' });
+    expect(decodeProtectedHeader(tokens.access_token).typ).to.equal('at+jwt');
+    // An assertion signed with another key is refused.
+    const stranger = await generateKeyPair('ES256');
+    const forged = await discover(app, signer, client.PrivateKeyJwt(stranger.privateKey));
+    let failure: client.ResponseBodyError | undefined;
+    await client.clientCredentialsGrant(forged, { scope: 'read' }).catch((err: client.ResponseBodyError) => { failure = err; });
+    expect(failure?.error).to.equal('invalid_client');
   });
 
   it('issues a token for a named resource (RFC 8707) with that audience', async () => {

@@ -31,6 +31,7 @@ describe('oidc: signing keys', () => {
   }
 
   it('creates one key on first start and keeps it encrypted at rest', async () => {
+    await app.services.oidc.ready();
     const rows = await app.services.database.dataSource.getRepository(SigningKey).find();
     expect(rows).to.have.length(1);
     expect(rows[0]!.id).to.equal('sig_initial');
