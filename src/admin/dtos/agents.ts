@@ -1,0 +1,28 @@
+import { IsDefined, IsEmail, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { MAX_LIST_LIMIT } from '../../keys/api_keys.js';
+import { NAME_MAX_LENGTH } from '../../keys/key_settings.js';
+import { KeyOptionsBody } from './keys.js';
+import { IsWholeNumberText } from './validators.js';
+
+/** `POST /admin/agents`: the agent and the options of its first key, like `agent:create`. */
+export class CreateAgentBody extends KeyOptionsBody {
+  @IsDefined() @IsString() @MaxLength(NAME_MAX_LENGTH)
+  name: string;
+
+  /** The agent's contact, inherited by its keys. */
+  @IsOptional() @IsString() @MaxLength(254) @IsEmail()
+  contact_email?: string | null;
+
+  /** A label for the first key (default `default`). */
+  @IsOptional() @IsString() @MaxLength(NAME_MAX_LENGTH)
+  key_name?: string;
+}
+
+/** `GET /admin/agents`. */
+export class ListAgentsQuery {
+  @IsOptional() @IsString() @IsIn(['active', 'revoked'])
+  status?: 'active' | 'revoked';
+
+  @IsOptional() @IsWholeNumberText({ min: 1, max: MAX_LIST_LIMIT })
+  limit?: string;
+}
