@@ -15,13 +15,25 @@ export async function readBody<T extends object>(ctx: KeyportContext, dto: new (
   return validateBody(dto, body === undefined ? {} : body);
 }
 
-/** Routes that take no fields (revoke, delete): an absent or empty body, nothing else. */
+function refuseFields(fields: object): void {
+  const [field] = Object.keys(fields);
+  if (field !== undefined) throw new InvalidRequest(`Invalid request: unknown field ${JSON.stringify(field.slice(0, 64))}.`);
+}
+
+/**
+ * Routes that take no fields (revoke, delete): an absent or empty body, nothing else. (A DTO
+ * without properties cannot say so: class-validator refuses to validate a class with no rules.)
+ */
 export function readEmptyBody(ctx: KeyportContext): void {
   const body = (ctx.request as { body?: unknown }).body;
   if (body === undefined) return;
   if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new InvalidRequest('The request body must be a JSON object.');
-  const [field] = Object.keys(body);
-  if (field !== undefined) throw new InvalidRequest(`Invalid request: unknown field ${JSON.stringify(field.slice(0, 64))}.`);
+  refuseFields(body);
+}
+
+/** Lists without filters: an unknown query parameter is a 400, as on the lists that have some. */
+export function readEmptyQuery(ctx: KeyportContext): void {
+  refuseFields(ctx.query);
 }
 
 /** The query string through its DTO: unknown parameters and repeated ones are a 400 too. */

@@ -54,8 +54,10 @@ export function callerWith(app: TestApp, token: string): AdminCaller {
   };
 }
 
+export type AdminSession = AdminCaller & { token: string; client: ServiceClient };
+
 /** An admin caller holding a real client-credentials token. */
-export async function adminCaller(app: TestApp): Promise<AdminCaller & { token: string; client: ServiceClient }> {
+export async function adminCaller(app: TestApp): Promise<AdminSession> {
   const { token, client } = await adminToken(app);
   return { ...callerWith(app, token), token, client };
 }
@@ -95,3 +97,49 @@ export function normalized(value: unknown): unknown {
   if (/^[A-Za-z0-9_-]{43}$/.test(value)) return '<client secret>';
   return value;
 }
+
+/** Bad key options shared by POST /admin/agents and POST /admin/keys: [fields, what the message must name]. */
+export const BAD_KEY_OPTIONS: ReadonlyArray<[Record<string, unknown>, RegExp]> = [
+  [{ scopes: 5 }, /scopes/],
+  [{ scopes: [1] }, /scopes/],
+  [{ scopes: [] }, /scopes/],
+  [{ scopes: ['nope'] }, /scopes: unknown scope "nope"/],
+  [{ scopes: ['read', 'x'.repeat(65)] }, /scopes/],
+  [{ scopes: Array.from({ length: 65 }, () => 'read') }, /scopes/],
+  [{ scopes: 'read,'.repeat(2000) }, /scopes/],
+  [{ scopes: { read: true } }, /scopes/],
+  [{ scopes: 'admin' }, /access type "integrations" may not hold scope "admin"/],
+  [{ scopes: ['read', 'delete'], access_type: 'transactional' }, /access type "transactional" may not hold scope "delete"/],
+  [{ scopes: ['admin'], access_type: 'transactional' }, /may not hold scope "admin"/],
+  [{ env: 'prod' }, /env/],
+  [{ env: 5 }, /env/],
+  [{ access_type: 'root' }, /access_type/],
+  [{ access_type: ['admin'] }, /access_type/],
+  [{ expires_in: '90 days' }, /expires in/],
+  [{ expires_in: 'x'.repeat(33) }, /expires_in/],
+  [{ expires_in: -5 }, /expires in/],
+  [{ expires_in: 0 }, /expires in/],
+  [{ expires_in: 1.5 }, /expires_in/],
+  [{ expires_in: true }, /expires_in/],
+  [{ expires_in: '3651d' }, /expires in/],
+  [{ expires_at: 'tomorrow' }, /expires_at/],
+  [{ expires_at: '2001-01-01T00:00:00Z' }, /expires at: must be in the future/],
+  [{ expires_at: 5 }, /expires_at/],
+  [{ expires_in: '1d', expires_at: '2099-01-01T00:00:00Z' }, /expires in or expires at/],
+  [{ allow_ips: '10.0.0.0/33' }, /10\.0\.0\.0\/33/],
+  [{ allow_ips: ['not-an-ip'] }, /not-an-ip/],
+  [{ allow_ips: ['127.1'] }, /127\.1/],
+  [{ allow_ips: [5] }, /allow_ips/],
+  [{ allow_ips: ['10.0.0.1', 'x'.repeat(65)] }, /allow_ips/],
+  [{ allow_ips: Array.from({ length: 101 }, (_, i) => `10.0.0.${i}`) }, /allow_ips/],
+  [{ rate_limit: 'fast' }, /rate_limit/],
+  [{ rate_limit: [60] }, /rate_limit/],
+  [{ rate_limit: { per_minute: 0 } }, /rate_limit\.per_minute/],
+  [{ rate_limit: { per_minute: 1.5 } }, /rate_limit\.per_minute/],
+  [{ rate_limit: { per_hour: '100' } }, /rate_limit\.per_hour/],
+  [{ rate_limit: { burst: 1e12 } }, /rate limit burst/],
+  [{ rate_limit: { per_second: 5 } }, /unknown field "rate_limit\.per_second"/],
+  [{ contact_email: 'not-an-email' }, /contact_email/],
+  [{ contact_email: 5 }, /contact_email/],
+  [{ contact_email: `${'a'.repeat(250)}@example.com` }, /contact_email/],
+];

@@ -4,23 +4,28 @@ import { NAME_MAX_LENGTH } from '../../keys/key_settings.js';
 import { KeyOptionsBody } from './keys.js';
 import { IsWholeNumberText } from './validators.js';
 
+/*
+ * Decorators apply right to left and validation stops at the first failure, so on each field the
+ * type check is written last: a number where a string belongs is "must be a string", not "too long".
+ */
+
 /** `POST /admin/agents`: the agent and the options of its first key, like `agent:create`. */
 export class CreateAgentBody extends KeyOptionsBody {
-  @IsDefined() @IsString() @MaxLength(NAME_MAX_LENGTH)
+  @MaxLength(NAME_MAX_LENGTH) @IsString() @IsDefined()
   name: string;
 
   /** The agent's contact, inherited by its keys. */
-  @IsOptional() @IsString() @MaxLength(254) @IsEmail()
+  @IsOptional() @IsEmail() @MaxLength(254) @IsString()
   contact_email?: string | null;
 
   /** A label for the first key (default `default`). */
-  @IsOptional() @IsString() @MaxLength(NAME_MAX_LENGTH)
+  @IsOptional() @MaxLength(NAME_MAX_LENGTH) @IsString()
   key_name?: string;
 }
 
 /** `GET /admin/agents`. */
 export class ListAgentsQuery {
-  @IsOptional() @IsString() @IsIn(['active', 'revoked'])
+  @IsOptional() @IsIn(['active', 'revoked']) @IsString()
   status?: 'active' | 'revoked';
 
   @IsOptional() @IsWholeNumberText({ min: 1, max: MAX_LIST_LIMIT })

@@ -2,13 +2,18 @@ import { IsBoolean, IsDefined, IsObject, IsOptional, IsString, MaxLength } from 
 import type { NewClient } from '../../clients/client_service.js';
 import { IsBoundedStringList, IsStringOrStringList } from './validators.js';
 
+/*
+ * Decorators apply right to left and validation stops at the first failure, so on each field the
+ * type check is written last: a number where a string belongs is "must be a string", not "too long".
+ */
+
 /** `POST /admin/clients`, the fields of `client:create` (snake_case, as the client's JSON shows them). */
 export class CreateClientBody {
-  @IsDefined() @IsString() @MaxLength(128)
+  @MaxLength(128) @IsString() @IsDefined()
   name: string;
 
   /** `authorization_code`, `client_credentials`, `refresh_token`, `token_exchange` (or the OAuth values). */
-  @IsDefined() @IsBoundedStringList({ maxItems: 8, maxLength: 64 })
+  @IsBoundedStringList({ maxItems: 8, maxLength: 64 }) @IsDefined()
   grant_types: string[];
 
   @IsOptional() @IsBoundedStringList({ maxItems: 20, maxLength: 2000 })
@@ -28,7 +33,7 @@ export class CreateClientBody {
   @IsOptional() @IsObject()
   jwks?: { keys: Array<Record<string, unknown>> };
 
-  @IsOptional() @IsString() @MaxLength(2000)
+  @IsOptional() @MaxLength(2000) @IsString()
   jwks_uri?: string;
 }
 

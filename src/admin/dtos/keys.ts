@@ -7,15 +7,20 @@ import { MAX_ALLOW_LIST_ENTRIES } from '../../keys/ip_allow_list.js';
 import { ACCESS_TYPES, KEY_ENVS } from '../../keys/scopes.js';
 import { IsSecondsOrDuration, IsStringOrStringList, IsWholeNumberText } from './validators.js';
 
+/*
+ * Decorators apply right to left and validation stops at the first failure, so on each field the
+ * type check is written last: a number where a string belongs is "must be a string", not "too long".
+ */
+
 /** The same shape as `rate_limit` in a key's JSON; a field left out (or null) keeps the default. */
 export class RateLimitBody {
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptional() @Min(1) @IsInt()
   per_minute?: number | null;
 
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptional() @Min(1) @IsInt()
   per_hour?: number | null;
 
-  @IsOptional() @IsInt() @Min(1)
+  @IsOptional() @Min(1) @IsInt()
   burst?: number | null;
 }
 
@@ -27,35 +32,35 @@ export class KeyOptionsBody {
   @IsOptional() @IsStringOrStringList({ maxItems: 64, maxLength: 64 })
   scopes?: string[] | string;
 
-  @IsOptional() @IsString() @IsIn(KEY_ENVS)
+  @IsOptional() @IsIn(KEY_ENVS) @IsString()
   env?: string;
 
-  @IsOptional() @IsString() @IsIn(ACCESS_TYPES)
+  @IsOptional() @IsIn(ACCESS_TYPES) @IsString()
   access_type?: string;
 
   @IsOptional() @IsSecondsOrDuration()
   expires_in?: number | string;
 
-  @IsOptional() @IsString() @MaxLength(64) @IsISO8601({ strict: true })
+  @IsOptional() @IsISO8601({ strict: true }) @MaxLength(64) @IsString()
   expires_at?: string;
 
   @IsOptional() @IsStringOrStringList({ maxItems: MAX_ALLOW_LIST_ENTRIES, maxLength: 64 })
   allow_ips?: string[] | string;
 
-  @IsOptional() @IsObject() @ValidateNested() @Type(() => RateLimitBody)
+  @IsOptional() @Type(() => RateLimitBody) @ValidateNested() @IsObject()
   rate_limit?: RateLimitBody | null;
 }
 
 /** `POST /admin/keys`. */
 export class CreateKeyBody extends KeyOptionsBody {
-  @IsDefined() @IsString() @MaxLength(64)
+  @MaxLength(64) @IsString() @IsDefined()
   agent_id: string;
 
-  @IsOptional() @IsString() @MaxLength(NAME_MAX_LENGTH)
+  @IsOptional() @MaxLength(NAME_MAX_LENGTH) @IsString()
   name?: string;
 
   /** Defaults to the agent's contact. */
-  @IsOptional() @IsString() @MaxLength(254) @IsEmail()
+  @IsOptional() @IsEmail() @MaxLength(254) @IsString()
   contact_email?: string | null;
 }
 
@@ -68,7 +73,7 @@ export class RotateKeyBody {
 
 /** `GET /admin/keys`. */
 export class ListKeysQuery {
-  @IsOptional() @IsString() @MaxLength(64)
+  @IsOptional() @MaxLength(64) @IsString()
   agent_id?: string;
 
   @IsOptional() @IsWholeNumberText({ min: 1, max: MAX_LIST_LIMIT })

@@ -5,7 +5,7 @@ import { quoteId } from '../../keys/context.js';
 import { NotFound } from '../../lib/errors.js';
 import { actionContext, authenticateAdmin } from '../bearer_auth.js';
 import { CreateClientBody, newClient } from '../dtos/clients.js';
-import { created, readBody, readEmptyBody } from '../http.js';
+import { created, readBody, readEmptyBody, readEmptyQuery } from '../http.js';
 import type { AdminRouter, AdminRouteStep } from '../router.js';
 
 /** What `client:create --json` prints: the id, the secret (shown once; none for public clients), the rest. */
@@ -34,6 +34,7 @@ const deleteClient: AdminRouteStep = async function deleteClient(ctx) {
  */
 export function clientRoutes(router: AdminRouter): void {
   router.get('/clients', ...authenticateAdmin, async function listClients(ctx) {
+    readEmptyQuery(ctx);
     const clients = await ctx.services.oidc.clients.list();
     ctx.body = { clients: clients.map(toClientView) };
   });
