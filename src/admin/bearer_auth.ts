@@ -80,6 +80,8 @@ export const readBearerToken: Middleware = async function readBearerToken(ctx, n
  */
 export const verifyBearerToken: Middleware = async function verifyBearerToken(ctx, next) {
   const token = await ctx.services.oidc.accessTokens.verify(ctx.state.adminCredential ?? '');
+  // The raw token has done its job; nothing downstream should be able to echo it.
+  ctx.state.adminCredential = undefined;
   if (!token) throw invalidToken();
   const audiences = token.aud === undefined ? [] : [token.aud].flat();
   if (!audiences.includes(ctx.services.config.issuer)) throw invalidToken('The access token was issued for another audience.');
