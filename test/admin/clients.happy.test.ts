@@ -86,7 +86,9 @@ describe('admin API: /admin/clients', () => {
     }
   });
 
-  it('answers in the shapes of the CLI\'s --json (client:create, client:list, client:delete)', async () => {
+  it('answers in the shapes of the CLI\'s --json (client:create, client:list, client:delete)', async function () {
+    // Each CLI run is a fresh Node process; the machine is shared.
+    this.timeout(120_000);
     const cli = async (args: string[]): Promise<unknown> => {
       const result = await runKeyport([...args, '--json'], app.env);
       expect(result.code, result.stderr).to.equal(0);
