@@ -1,3 +1,4 @@
+import { MAX_LIST_LIMIT } from '../../keys/api_keys.js';
 import { agentJson, apiKeyJson } from '../../keys/presenters.js';
 import { actionContext, authenticateAdmin } from '../bearer_auth.js';
 import { CreateAgentBody, ListAgentsQuery } from '../dtos/agents.js';
@@ -12,7 +13,8 @@ import type { AdminRouter } from '../router.js';
 export function agentRoutes(router: AdminRouter): void {
   router.get('/agents', ...authenticateAdmin, async function listAgents(ctx) {
     const query = await readQuery(ctx, ListAgentsQuery);
-    const agents = await ctx.services.keys.agents.list({ status: query.status, limit: query.limit === undefined ? undefined : Number(query.limit) });
+    // Without a limit, as many as agent:list shows.
+    const agents = await ctx.services.keys.agents.list({ status: query.status, limit: query.limit === undefined ? MAX_LIST_LIMIT : Number(query.limit) });
     ctx.body = { agents: agents.map(agentJson) };
   });
 
@@ -34,7 +36,7 @@ export function agentRoutes(router: AdminRouter): void {
   router.get('/agents/:id', ...authenticateAdmin, async function showAgent(ctx) {
     const { config, keys } = ctx.services;
     const agent = await keys.agents.get(ctx.params.id!);
-    const agentKeys = await keys.apiKeys.list({ agentId: agent.id, limit: 1000 });
+    const agentKeys = await keys.apiKeys.list({ agentId: agent.id, limit: MAX_LIST_LIMIT });
     ctx.body = { agent: agentJson(agent), keys: agentKeys.map((key) => apiKeyJson(key, config.rateLimit)) };
   });
 

@@ -1,3 +1,4 @@
+import { MAX_LIST_LIMIT } from '../../keys/api_keys.js';
 import { apiKeyJson } from '../../keys/presenters.js';
 import { actionContext, authenticateAdmin } from '../bearer_auth.js';
 import { CreateKeyBody, ListKeysQuery, RotateKeyBody, keyOptions } from '../dtos/keys.js';
@@ -18,7 +19,7 @@ const revokeKey: AdminRouteStep = async function revokeKey(ctx) {
 export function keyRoutes(router: AdminRouter): void {
   router.get('/keys', ...authenticateAdmin, async function listKeys(ctx) {
     const query = await readQuery(ctx, ListKeysQuery);
-    const keys = await ctx.services.keys.apiKeys.list({ agentId: query.agent_id, limit: query.limit === undefined ? 1000 : Number(query.limit) });
+    const keys = await ctx.services.keys.apiKeys.list({ agentId: query.agent_id, limit: query.limit === undefined ? MAX_LIST_LIMIT : Number(query.limit) });
     ctx.body = { keys: keys.map((key) => apiKeyJson(key, ctx.services.config.rateLimit)) };
   });
 
