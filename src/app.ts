@@ -1,4 +1,5 @@
 import Koa from 'koa';
+import { adminAllowedMethods, adminRoutes } from './admin/router.js';
 import { accessLog } from './http/access_log.js';
 import { parseBody } from './http/body.js';
 import type { KeyportContext, Middleware } from './http/context.js';
@@ -71,6 +72,10 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   const authTest = authTestRoutes();
   app.use(authTest.routes());
   app.use(authTest.allowedMethods({ throw: false }));
+
+  const admin = adminRoutes();
+  app.use(admin.routes());
+  app.use(adminAllowedMethods(admin));
 
   return app;
 }

@@ -4,7 +4,7 @@ import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialE
 import type { AuditLog } from '../audit/audit_log.js';
 import { OAuthClient } from '../db/entities/oauth_client.js';
 import { constantTimeEqual, keyedHash } from '../lib/crypto.js';
-import { InvalidRequest, NotFound } from '../lib/errors.js';
+import { Conflict, InvalidRequest, NotFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { OIDC_SCOPES, SCOPE_TOKEN, splitScope } from '../oidc/policy.js';
 import type { Actor } from '../users/user_service.js';
@@ -170,6 +170,25 @@ export class ClientService {
   async get(id: string): Promise<OAuthClient | undefined> {
     if (typeof id !== 'string' || id.length === 0 || id.length > 40) return undefined;
     return (await this.clients.findOneBy({ id })) ?? undefined;
+  }
+
+  /**
+   * A new secret for a client that authenticates with one (shown once); the old secret stops
+   * working at once. Tokens already issued stay valid: delete the client to end those too.
+   */
+  async rotateSecret(id: string, by: Actor = { actor: 'cli' }): Promise<{ client: OAuthClient; clientSecret: string }> {
+    const client = await this.get(id);
+    if (!client) throw new NotFound(`No client with id ${id}.`);
+    if (client.tokenEndpointAuthMethod !== 'client_secret_basic' || client.secretHash === null) {
+      throw new Conflict(`Client ${id} authenticates with ${client.tokenEndpointAuthMethod}; it has no secret to rotate.`);
+    }
+    const clientSecret = randomBytes(32).toString('base64url');
+    const secretHash = keyedHash(this.pepper, clientSecret);
+    // Compare-and-set on the old hash: of two concurrent rotations, one wins and the other is told.
+    const result = await this.clients.update({ id, secretHash: client.secretHash }, { secretHash });
+    if (result.affected !== 1) throw new Conflict(`Client ${id} changed while rotating its secret; try again.`);
+    await this.audit.record({ action: 'client.secret_rotated', actor: by.actor, ip: by.ip, targetType: 'client', targetId: id, details: { name: client.name } });
+    return { client: { ...client, secretHash }, clientSecret };
   }
 
   /** Deletes the client; its tokens stop working at once (see `onDelete`). */

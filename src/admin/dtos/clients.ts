@@ -1,0 +1,56 @@
+import { IsBoolean, IsDefined, IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
+import type { NewClient } from '../../clients/client_service.js';
+import { IsBoundedStringList, IsStringOrStringList } from './validators.js';
+
+/*
+ * Decorators apply right to left and validation stops at the first failure, so on each field the
+ * type check is written last: a number where a string belongs is "must be a string", not "too long".
+ */
+
+/** `POST /admin/clients`, the fields of `client:create` (snake_case, as the client's JSON shows them). */
+export class CreateClientBody {
+  @MaxLength(128) @IsString() @IsDefined()
+  name: string;
+
+  /** `authorization_code`, `client_credentials`, `refresh_token`, `token_exchange` (or the OAuth values). */
+  @IsBoundedStringList({ maxItems: 8, maxLength: 64 }) @IsDefined()
+  grant_types: string[];
+
+  @IsOptional() @IsBoundedStringList({ maxItems: 20, maxLength: 2000 })
+  redirect_uris?: string[];
+
+  @IsOptional() @IsBoundedStringList({ maxItems: 20, maxLength: 2000 })
+  post_logout_redirect_uris?: string[];
+
+  /** A list or one space/comma-separated string. */
+  @IsOptional() @IsStringOrStringList({ maxItems: 50, maxLength: 64 })
+  scopes?: string[] | string;
+
+  @IsOptional() @IsBoolean()
+  'public'?: boolean;
+
+  /** Public keys for private_key_jwt client authentication. */
+  @IsOptional() @IsObject()
+  jwks?: { keys: Array<Record<string, unknown>> };
+
+  @IsOptional() @MaxLength(2000) @IsString()
+  jwks_uri?: string;
+}
+
+function list(value: string[] | string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return (typeof value === 'string' ? value.split(/[\s,]+/) : value).map((item) => item.trim()).filter(Boolean);
+}
+
+export function newClient(body: CreateClientBody): NewClient {
+  return {
+    name: body.name,
+    grantTypes: body.grant_types,
+    redirectUris: body.redirect_uris,
+    postLogoutRedirectUris: body.post_logout_redirect_uris,
+    scopes: list(body.scopes),
+    public: body.public ?? false,
+    jwks: body.jwks,
+    jwksUri: body.jwks_uri,
+  };
+}

@@ -1,0 +1,41 @@
+import Router, { type RouterMiddleware } from '@koa/router';
+import type { KeyportContext, Middleware } from '../http/context.js';
+import { KeyportError } from '../lib/errors.js';
+import { noStore } from './http.js';
+import { agentRoutes } from './routes/agents.js';
+import { clientRoutes } from './routes/clients.js';
+import { keyRoutes } from './routes/keys.js';
+
+export type AdminRouter = Router<KeyportContext['state'], KeyportContext>;
+/** A route step that reads `ctx.params`. */
+export type AdminRouteStep = RouterMiddleware<KeyportContext['state'], KeyportContext>;
+
+export const ADMIN_PREFIX = '/admin';
+
+/**
+ * The admin API (SPEC §7): agents, keys and OAuth clients over JSON, for callers holding an
+ * access token with the `admin` scope. Every route is `...authenticateAdmin, handler`; the
+ * handlers call the same domain services as the CLI and answer with the same presenters.
+ */
+export function adminRoutes(): AdminRouter {
+  const router: AdminRouter = new Router<KeyportContext['state'], KeyportContext>({ prefix: ADMIN_PREFIX });
+  router.use(noStore);
+  agentRoutes(router);
+  keyRoutes(router);
+  clientRoutes(router);
+  return router;
+}
+
+/**
+ * 405 with `Allow` for a known admin path and an unsupported method, as a SPEC §4 error body
+ * (the router alone would leave an empty 405).
+ */
+export function adminAllowedMethods(router: AdminRouter): Middleware {
+  const allowed = router.allowedMethods({ throw: false });
+  return async function adminAllowedMethods(ctx, next) {
+    await allowed(ctx as never, next);
+    if (ctx.status === 405 && ctx.body === undefined && ctx.path.startsWith(`${ADMIN_PREFIX}/`)) {
+      throw new KeyportError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}.`, { headers: { Allow: ctx.response.get('Allow') } });
+    }
+  };
+}
