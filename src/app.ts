@@ -1,4 +1,5 @@
 import Koa from 'koa';
+import { dashboardRoutes } from './dashboard/routes/index.js';
 import { accessLog } from './http/access_log.js';
 import { parseBody } from './http/body.js';
 import type { KeyportContext, Middleware } from './http/context.js';
@@ -61,6 +62,10 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   const authTest = authTestRoutes();
   app.use(authTest.routes());
   app.use(authTest.allowedMethods({ throw: false }));
+
+  const dashboard = dashboardRoutes();
+  app.use(dashboard.routes());
+  app.use(dashboard.allowedMethods({ throw: false }));
 
   return app;
 }

@@ -1,5 +1,6 @@
 import { AuditLog } from './audit/audit_log.js';
 import type { Config } from './config/config.js';
+import { buildDashboardServices, type DashboardServices } from './dashboard/index.js';
 import type { Database } from './db/database.js';
 import { buildKeyServices, type KeyServices } from './keys/index.js';
 import { InProcessBus, type EventBus } from './lib/bus.js';
@@ -23,6 +24,8 @@ export interface Services {
   readonly keys: KeyServices;
   /** OAuth 2.0 / OIDC core: the oidc-provider engine, users, clients, signing keys, token verification. */
   readonly oidc: OidcServices;
+  /** The /dashboard web UI's own state: sign-in sessions, CSRF, per-key usage counts (src/dashboard). */
+  readonly dashboard: DashboardServices;
   /** Called in reverse order at shutdown (timers, pools, Redis). */
   readonly closers: Array<() => Promise<void> | void>;
 }
@@ -31,6 +34,7 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   const metrics = new Metrics({ processMetrics: options.processMetrics });
   const audit = new AuditLog(database.dataSource, logger);
   const bus = new InProcessBus();
+  const keys = buildKeyServices({ config, logger, database, audit, bus });
   const services: Services = {
     config,
     logger,
@@ -38,14 +42,16 @@ export async function buildServices(config: Config, logger: Logger, database: Da
     metrics,
     audit,
     bus,
-    keys: buildKeyServices({ config, logger, database, audit, bus }),
+    keys,
     oidc: new OidcServices({ config, logger, database, metrics, audit, bus }),
+    dashboard: buildDashboardServices({ config, logger, database, keys }),
     closers: [],
   };
   services.closers.push(() => services.bus.close());
   // After the bus closer in the list, so they run before it: pending lastUsedAt and audit writes land first.
   services.closers.push(() => services.keys.close());
   services.closers.push(() => services.oidc.close());
+  services.closers.push(() => services.dashboard.close());
   return services;
 }
 
