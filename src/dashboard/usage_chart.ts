@@ -49,7 +49,7 @@ export function renderUsageChart(hours: readonly HourlyUsage[], options: ChartOp
     : '';
   const total = hours.reduce((sum, hour) => sum + hour.requests, 0);
   const rejected = hours.reduce((sum, hour) => sum + hour.rejections, 0);
-  const summary = `${options.label}: ${total} request${total === 1 ? '' : 's'} and ${rejected} rejected in the last ${hours.length} hours, busiest hour ${highest}`;
+  const summary = `${options.label}: ${total} request${total === 1 ? '' : 's'} and ${rejected} rejected in the last ${hours.length} hours, at most ${highest} in one hour`;
   return `<svg class="usage-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeXml(summary)}">`
     + parts.join('') + labels + '</svg>';
 }
