@@ -190,12 +190,18 @@ describe('dashboard in a real browser (Chromium)', function () {
       await small.goto(`${app.url}/dashboard/agents`);
       await small.getByRole('link', { name: 'ci-deploy' }).click();
       await small.waitForURL(/\/dashboard\/agents\/agt_/);
-      // Nothing wider than the screen: the key table turns into one card per key.
-      const overflow = await small.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
-      expect(overflow).to.be.at.most(0);
+      // Nothing wider than the screen: the key table turns into one card per key, form fields stack.
+      const overflow = (): Promise<number> => small.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+      expect(await overflow()).to.be.at.most(0);
       await shoot('12-phone-agent', small);
       await small.getByRole('link', { name: 'New API key' }).click();
+      await small.waitForURL(/\/keys\/new$/);
+      expect(await overflow()).to.be.at.most(0);
       await shoot('13-phone-key-form', small);
+      for (const path of ['/dashboard/audit', '/dashboard/clients']) {
+        await small.goto(`${app.url}${path}`);
+        expect(await overflow(), path).to.be.at.most(0);
+      }
     } finally {
       await phone.close();
     }
