@@ -55,7 +55,7 @@ export class KeyUsageCounter {
   private flushing: Promise<void> | undefined;
   private lastPrune = 0;
 
-  constructor(private readonly dataSource: DataSource, private readonly logger: Logger, private readonly flushIntervalMs = USAGE_FLUSH_INTERVAL_MS) {
+  constructor(dataSource: DataSource, private readonly logger: Logger, private readonly flushIntervalMs = USAGE_FLUSH_INTERVAL_MS) {
     this.rows = dataSource.getRepository(KeyUsageHour);
   }
 

@@ -163,7 +163,7 @@ export function parseForm<T extends object>(dto: new () => T): Middleware {
   };
 }
 
-/** For route parameters: the value when it is a plausible id string. */
+/** A route parameter as a string ('' when absent); the services judge whether it names anything. */
 export function param(ctx: KeyportContext, name: string): string {
   const value = (ctx as unknown as { params: Record<string, string | undefined> }).params[name];
   return typeof value === 'string' ? value : '';
