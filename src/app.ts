@@ -1,5 +1,6 @@
 import Koa from 'koa';
 import { adminAllowedMethods, adminRoutes } from './admin/router.js';
+import { dashboardRoutes } from './dashboard/routes/index.js';
 import { accessLog } from './http/access_log.js';
 import { parseBody } from './http/body.js';
 import type { KeyportContext, Middleware } from './http/context.js';
@@ -76,6 +77,10 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   const admin = adminRoutes();
   app.use(admin.routes());
   app.use(adminAllowedMethods(admin));
+
+  const dashboard = dashboardRoutes();
+  app.use(dashboard.routes());
+  app.use(dashboard.allowedMethods({ throw: false }));
 
   return app;
 }

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { AuditLog } from './audit/audit_log.js';
 import type { Config } from './config/config.js';
+import { buildDashboardServices, type DashboardServices } from './dashboard/index.js';
 import type { Database } from './db/database.js';
 import { buildKeyServices, type KeyServices } from './keys/index.js';
 import { InProcessBus, type EventBus } from './lib/bus.js';
@@ -39,6 +40,8 @@ export interface Services {
   readonly redis: Redis | undefined;
   /** Rate limits of SPEC §5 (per API key, per client, per IP); shared through Redis when configured. */
   readonly rateLimits: RateLimits;
+  /** The /dashboard web UI's own state: sign-in sessions, CSRF, per-key usage counts (src/dashboard). */
+  readonly dashboard: DashboardServices;
   /** Called in reverse order at shutdown (timers, pools, Redis). */
   readonly closers: Array<() => Promise<void> | void>;
 }
@@ -55,6 +58,7 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   closers.push(() => bus.close());
   if (config.rateLimitPolicies.disabled) logger.warn('rate limits are disabled (RATE_LIMIT_DISABLED=true): nothing is counted or refused');
 
+  const keys = buildKeyServices({ config, logger, database, audit, bus });
   const services: Services = {
     config,
     logger,
@@ -64,8 +68,9 @@ export async function buildServices(config: Config, logger: Logger, database: Da
     bus,
     redis,
     rateLimits: new RateLimits({ config, logger, redis }),
-    keys: buildKeyServices({ config, logger, database, audit, bus }),
+    keys,
     oidc: new OidcServices({ config, logger, database, metrics, audit, bus }),
+    dashboard: buildDashboardServices({ config, logger, database, keys }),
     closers,
   };
   // Per-client limits at the token endpoint; `keyport-api-key` exchanges count per API key instead.
@@ -73,6 +78,7 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   // After the bus closer in the list, so they run before it: pending lastUsedAt and audit writes land first.
   closers.push(() => services.keys.close());
   closers.push(() => services.oidc.close());
+  closers.push(() => services.dashboard.close());
   return services;
 }
 

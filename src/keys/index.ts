@@ -12,7 +12,7 @@ import { ApiKeyHasher } from './key_material.js';
 import { KeyRevocations, type KeyRevokedListener } from './revocation.js';
 import { UsageTracker } from './usage_tracker.js';
 import { VerificationCache } from './verification_cache.js';
-import { KeyVerifier } from './verifier.js';
+import { KeyVerifier, type KeyVerifiedListener } from './verifier.js';
 
 /** Verifications are trusted this long before the key row is read again. Revocation evicts at once. */
 export const VERIFICATION_CACHE_TTL_MS = 30_000;
@@ -33,6 +33,11 @@ export interface KeyServices {
    * Other instances learn through the bus channel `keys.invalidate`.
    */
   onRevoked(listener: KeyRevokedListener): () => void;
+  /**
+   * Called on every successful key verification, synchronously on the request path (keep it to
+   * an in-memory increment). The dashboard counts per-key usage with it. Returns the remover.
+   */
+  onVerified(listener: KeyVerifiedListener): () => void;
   close(): Promise<void>;
 }
 
@@ -65,6 +70,7 @@ export function buildKeyServices(deps: KeyServiceDeps): KeyServices {
     usage,
     failures,
     onRevoked: (listener) => revocations.onRevoked(listener),
+    onVerified: (listener) => verifier.onVerified(listener),
     close: async () => {
       revocations.close();
       await usage.close();
@@ -79,4 +85,4 @@ export { keyStatus } from './records.js';
 export type { KeyOptionsInput } from './key_settings.js';
 export type { KeyRevokedEvent, KeyRevokedListener, KeyInvalidation } from './revocation.js';
 export { KEY_INVALIDATION_CHANNEL } from './revocation.js';
-export type { VerifyResult, VerifyFailureReason } from './verifier.js';
+export type { KeyVerifiedListener, VerifyResult, VerifyFailureReason } from './verifier.js';

@@ -11,6 +11,9 @@ import type { CachedKey, VerificationCache } from './verification_cache.js';
 
 export type { VerifyFailureReason } from './failure_log.js';
 
+/** Told of every successful verification, on the request path: must be cheap and must not throw. */
+export type KeyVerifiedListener = (key: ApiKeyRecord, at: number) => void;
+
 export type VerifyResult =
   | { readonly ok: true; readonly key: ApiKeyRecord; readonly agent: AgentRecord }
   /** `keyId` is set only when the key exists (expired, revoked, ip_not_allowed): for logs and limits, never for the caller. */
@@ -21,6 +24,8 @@ export type VerifyResult =
  * `/auth/*` routes, token exchange, the admin API) goes through `verify`.
  */
 export class KeyVerifier {
+  private readonly verifiedListeners: KeyVerifiedListener[] = [];
+
   constructor(
     private readonly keys: Repository<ApiKey>,
     private readonly hasher: ApiKeyHasher,
@@ -46,6 +51,15 @@ export class KeyVerifier {
     const entry = this.cache.get(hash, now) ?? (await this.load(hash, now));
     if (!entry) return this.fail({ reason: 'invalid', ip }, now);
     return this.judge(entry, ip, now);
+  }
+
+  /** Registers a listener for successful verifications (e.g. per-key usage counts); returns its remover. */
+  onVerified(listener: KeyVerifiedListener): () => void {
+    this.verifiedListeners.push(listener);
+    return () => {
+      const index = this.verifiedListeners.indexOf(listener);
+      if (index >= 0) this.verifiedListeners.splice(index, 1);
+    };
   }
 
   /** Forgets every cached verification (tests, benchmarks). */
@@ -77,6 +91,10 @@ export class KeyVerifier {
     if (status !== 'active') return this.fail({ reason: status, ip, keyId: key.id, prefix: key.prefix }, now);
     if (entry.allowList && !entry.allowList.allows(ip)) return this.fail({ reason: 'ip_not_allowed', ip, keyId: key.id, prefix: key.prefix }, now);
     this.usage.touch(key.id, now);
+    for (const listener of this.verifiedListeners) {
+      // Bookkeeping must never fail a good key.
+      try { listener(key, now); } catch { /* the listener's own problem */ }
+    }
     return { ok: true, key, agent };
   }
 

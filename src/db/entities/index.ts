@@ -1,6 +1,8 @@
 import { Agent } from './agent.js';
 import { ApiKey } from './api_key.js';
 import { AuditEvent } from './audit_event.js';
+import { DashboardSession } from './dashboard_session.js';
+import { KeyUsageHour } from './key_usage_hour.js';
 import { OAuthClient } from './oauth_client.js';
 import { OidcPayload } from './oidc_payload.js';
 import { ResourceServer } from './resource_server.js';
@@ -9,6 +11,6 @@ import { TokenRevocation } from './token_revocation.js';
 import { User } from './user.js';
 
 /** Every entity TypeORM maps. A feature adding an entity adds it here and a migration under migrations/. */
-export const ENTITIES = [AuditEvent, Agent, ApiKey, User, OAuthClient, OidcPayload, SigningKey, TokenRevocation, ResourceServer];
+export const ENTITIES = [AuditEvent, Agent, ApiKey, User, OAuthClient, OidcPayload, SigningKey, TokenRevocation, ResourceServer, DashboardSession, KeyUsageHour];
 
-export { Agent, ApiKey, AuditEvent, OAuthClient, OidcPayload, ResourceServer, SigningKey, TokenRevocation, User };
+export { Agent, ApiKey, AuditEvent, DashboardSession, KeyUsageHour, OAuthClient, OidcPayload, ResourceServer, SigningKey, TokenRevocation, User };
