@@ -8,6 +8,7 @@ import { requestId } from './http/request_id.js';
 import { authTestRoutes } from './http/routes/auth_test.js';
 import { interactionRoutes } from './http/routes/interaction.js';
 import { operationsRoutes } from './http/routes/operations.js';
+import { exchangeRoutes } from './exchange/routes.js';
 import { deriveKey } from './lib/crypto.js';
 import type { Services } from './services.js';
 
@@ -61,6 +62,10 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   const authTest = authTestRoutes();
   app.use(authTest.routes());
   app.use(authTest.allowedMethods({ throw: false }));
+
+  const exchange = exchangeRoutes();
+  app.use(exchange.routes());
+  app.use(exchange.allowedMethods({ throw: false }));
 
   return app;
 }

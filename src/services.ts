@@ -1,6 +1,8 @@
 import { AuditLog } from './audit/audit_log.js';
 import type { Config } from './config/config.js';
 import type { Database } from './db/database.js';
+import { buildExchange } from './exchange/index.js';
+import type { ExchangeService } from './exchange/exchange_service.js';
 import { buildKeyServices, type KeyServices } from './keys/index.js';
 import { InProcessBus, type EventBus } from './lib/bus.js';
 import type { Logger } from './lib/logger.js';
@@ -23,6 +25,8 @@ export interface Services {
   readonly keys: KeyServices;
   /** OAuth 2.0 / OIDC core: the oidc-provider engine, users, clients, signing keys, token verification. */
   readonly oidc: OidcServices;
+  /** API key (+ session ID) → access token: /auth/login, the RFC 8693 grant, sessions (src/exchange). */
+  readonly exchange: ExchangeService;
   /** Called in reverse order at shutdown (timers, pools, Redis). */
   readonly closers: Array<() => Promise<void> | void>;
 }
@@ -31,6 +35,9 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   const metrics = new Metrics({ processMetrics: options.processMetrics });
   const audit = new AuditLog(database.dataSource, logger);
   const bus = new InProcessBus();
+  const keys = buildKeyServices({ config, logger, database, audit, bus });
+  const oidc = new OidcServices({ config, logger, database, metrics, audit, bus });
+  const exchange = buildExchange({ config, logger, database, audit, bus, keys, oidc });
   const services: Services = {
     config,
     logger,
@@ -38,14 +45,16 @@ export async function buildServices(config: Config, logger: Logger, database: Da
     metrics,
     audit,
     bus,
-    keys: buildKeyServices({ config, logger, database, audit, bus }),
-    oidc: new OidcServices({ config, logger, database, metrics, audit, bus }),
+    keys,
+    oidc,
+    exchange: exchange.exchange,
     closers: [],
   };
   services.closers.push(() => services.bus.close());
   // After the bus closer in the list, so they run before it: pending lastUsedAt and audit writes land first.
   services.closers.push(() => services.keys.close());
   services.closers.push(() => services.oidc.close());
+  services.closers.push(() => exchange.close());
   return services;
 }
 

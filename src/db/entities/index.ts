@@ -1,5 +1,6 @@
 import { Agent } from './agent.js';
 import { ApiKey } from './api_key.js';
+import { ApiKeySession } from './api_key_session.js';
 import { AuditEvent } from './audit_event.js';
 import { OAuthClient } from './oauth_client.js';
 import { OidcPayload } from './oidc_payload.js';
@@ -9,6 +10,6 @@ import { TokenRevocation } from './token_revocation.js';
 import { User } from './user.js';
 
 /** Every entity TypeORM maps. A feature adding an entity adds it here and a migration under migrations/. */
-export const ENTITIES = [AuditEvent, Agent, ApiKey, User, OAuthClient, OidcPayload, SigningKey, TokenRevocation, ResourceServer];
+export const ENTITIES = [AuditEvent, Agent, ApiKey, User, OAuthClient, OidcPayload, SigningKey, TokenRevocation, ResourceServer, ApiKeySession];
 
-export { Agent, ApiKey, AuditEvent, OAuthClient, OidcPayload, ResourceServer, SigningKey, TokenRevocation, User };
+export { Agent, ApiKey, ApiKeySession, AuditEvent, OAuthClient, OidcPayload, ResourceServer, SigningKey, TokenRevocation, User };

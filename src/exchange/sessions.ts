@@ -1,0 +1,154 @@
+import { In, LessThan, type DataSource, type Repository } from 'typeorm';
+import { ApiKeySession } from '../db/entities/api_key_session.js';
+
+/** The facts of a newly minted current token, written when a claim completes. */
+export interface CurrentToken {
+  tokenCipher: string;
+  tokenJti: string;
+  tokenIssuedAt: Date;
+  tokenExpiresAt: Date;
+  tokenFingerprint: string;
+  clientId: string;
+  scope: string;
+  audience: string;
+  grantId: string | null;
+  refreshCipher: string | null;
+}
+
+export interface NewSession {
+  id: string;
+  keyId: string;
+  agentId: string;
+  sessionId: string;
+  sessionHash: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+const DUPLICATE_CODES = new Set(['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
+
+function isDuplicate(err: unknown): boolean {
+  const driverError = (err as { driverError?: { code?: string } }).driverError;
+  const code = driverError?.code ?? (err as { code?: string }).code;
+  return typeof code === 'string' && DUPLICATE_CODES.has(code);
+}
+
+/**
+ * The `api_key_sessions` table. Every change that races is one conditional statement (atomic on
+ * SQLite and MySQL alike, so no transaction is needed): the unique index decides who creates a
+ * session, a conditional UPDATE decides who mints its next token.
+ */
+export class SessionStore {
+  private readonly rows: Repository<ApiKeySession>;
+
+  constructor(dataSource: DataSource) {
+    this.rows = dataSource.getRepository(ApiKeySession);
+  }
+
+  async find(keyId: string, hash: string): Promise<ApiKeySession | null> {
+    return this.rows.findOneBy({ keyId, sessionHash: hash });
+  }
+
+  async findById(id: string): Promise<ApiKeySession | null> {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 40) return null;
+    return this.rows.findOneBy({ id });
+  }
+
+  /** Creates the session already claimed by `claimer`; false when another request created it first. */
+  async insertClaimed(session: NewSession, claimer: string, claimUntil: Date): Promise<boolean> {
+    try {
+      await this.rows.insert({
+        ...session,
+        version: 0,
+        claimedBy: claimer,
+        claimedUntil: claimUntil,
+        tokenCipher: null,
+        tokenJti: null,
+        tokenIssuedAt: null,
+        tokenExpiresAt: null,
+        tokenFingerprint: null,
+        clientId: null,
+        scope: null,
+        audience: null,
+        grantId: null,
+        refreshCipher: null,
+      });
+      return true;
+    } catch (err) {
+      if (isDuplicate(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Claims the right to mint the session's next token: succeeds only if nobody changed the session
+   * since it was read at `version` and no other claim is running (or the other one lapsed).
+   */
+  async claim(id: string, version: number, claimer: string, now: Date, claimUntil: Date): Promise<boolean> {
+    const result = await this.rows.createQueryBuilder().update(ApiKeySession)
+      .set({ claimedBy: claimer, claimedUntil: claimUntil })
+      .where('id = :id AND version = :version AND (claimedUntil IS NULL OR claimedUntil <= :now)', { id, version, now })
+      .execute();
+    return result.affected === 1;
+  }
+
+  /** Stores the token the claimer minted and releases the claim; false when the claim was lost meanwhile. */
+  async complete(id: string, claimer: string, token: CurrentToken): Promise<boolean> {
+    const result = await this.rows.createQueryBuilder().update(ApiKeySession)
+      .set({ ...token, version: () => 'version + 1', claimedBy: null, claimedUntil: null })
+      .where('id = :id AND claimedBy = :claimer', { id, claimer })
+      .execute();
+    return result.affected === 1;
+  }
+
+  /** Gives up a claim (minting failed). */
+  async release(id: string, claimer: string): Promise<void> {
+    await this.rows.createQueryBuilder().update(ApiKeySession)
+      .set({ claimedBy: null, claimedUntil: null })
+      .where('id = :id AND claimedBy = :claimer', { id, claimer })
+      .execute();
+  }
+
+  /** Replaces the refresh token handed out with the current token (the previous one was used). */
+  async replaceRefreshToken(id: string, version: number, refreshCipher: string): Promise<void> {
+    await this.rows.createQueryBuilder().update(ApiKeySession)
+      .set({ refreshCipher })
+      .where('id = :id AND version = :version', { id, version })
+      .execute();
+  }
+
+  /** Deletes a session; false when it was already gone. */
+  async delete(id: string): Promise<boolean> {
+    const result = await this.rows.delete({ id });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** Deletes a session that is past its end (so a new one can take its place). */
+  async deleteIfExpired(id: string, now: Date): Promise<void> {
+    await this.rows.delete({ id, expiresAt: LessThan(now) });
+  }
+
+  /** Every live session of these keys and/or this agent; returns how many were deleted. */
+  async deleteOf(filter: { keyIds: readonly string[]; agentId?: string }): Promise<number> {
+    let deleted = 0;
+    for (let i = 0; i < filter.keyIds.length; i += 500) {
+      const result = await this.rows.delete({ keyId: In(filter.keyIds.slice(i, i + 500)) });
+      deleted += result.affected ?? 0;
+    }
+    if (filter.agentId !== undefined) deleted += (await this.rows.delete({ agentId: filter.agentId })).affected ?? 0;
+    return deleted;
+  }
+
+  async list(filter: { keyId?: string; agentId?: string }, limit: number): Promise<ApiKeySession[]> {
+    return this.rows.find({
+      where: filter.keyId !== undefined ? { keyId: filter.keyId } : { agentId: filter.agentId },
+      order: { createdAt: 'DESC', id: 'ASC' },
+      take: limit,
+    });
+  }
+
+  async deleteExpired(now = new Date()): Promise<number> {
+    const result = await this.rows.delete({ expiresAt: LessThan(now) });
+    return result.affected ?? 0;
+  }
+}

@@ -1,0 +1,135 @@
+import { TOKEN_EXCHANGE_GRANT } from '../clients/grant_types.js';
+import type { KeyServices } from '../keys/index.js';
+import { KeyportError } from '../lib/errors.js';
+import { errors, type KoaContextWithOIDC } from '../oidc/engine.js';
+import { oauthErrorOf } from './errors.js';
+import type { ExchangeResult, ExchangeService } from './exchange_service.js';
+import { parseScopeParameter } from './scopes.js';
+import { parseSessionId } from './session_id.js';
+
+/** RFC 8693 token types Keyport accepts and issues. */
+export const TOKEN_TYPES = {
+  /** Keyport's own: an API key as the subject token. */
+  apiKey: 'urn:keyport:params:oauth:token-type:api_key',
+  accessToken: 'urn:ietf:params:oauth:token-type:access_token',
+  jwt: 'urn:ietf:params:oauth:token-type:jwt',
+} as const;
+
+export const grantType = TOKEN_EXCHANGE_GRANT;
+
+/** Parameters of the grant (the engine drops any other); `resource` and `audience` may repeat. */
+export const parameters = new Set([
+  'subject_token', 'subject_token_type', 'actor_token', 'actor_token_type', 'requested_token_type',
+  'scope', 'resource', 'audience', 'session_id',
+]);
+export const repeatable = ['resource', 'audience'];
+
+const MAX_SUBJECT_TOKEN_LENGTH = 8192;
+
+function single(params: Record<string, unknown>, name: string): string | undefined {
+  const value = params[name];
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw new errors.InvalidRequest(`${name} must be given once`);
+  return value;
+}
+
+/**
+ * RFC 8707 `resource` and RFC 8693 `audience` both name where the token will be used; Keyport
+ * issues a token for one resource server, so together they may name only one (repeats allowed).
+ */
+function requestedAudience(params: Record<string, unknown>): string | undefined {
+  const values = new Set<string>();
+  for (const name of ['resource', 'audience']) {
+    const value = params[name];
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (typeof item === 'string' && item !== '') values.add(item);
+    }
+  }
+  if (values.size > 1) throw new errors.InvalidTarget('only one audience (resource) per token; exchange again for another');
+  return values.values().next().value;
+}
+
+/** The engine's rendering of a domain refusal: RFC 6749 §5.2 body, never a 500. */
+function engineErrorFor(err: KeyportError): Error {
+  if (err.status >= 500) return err;
+  const description = err.message;
+  switch (oauthErrorOf(err)) {
+    case 'invalid_grant': return new errors.InvalidGrant(description);
+    case 'invalid_scope': return new errors.InvalidScope(description, '');
+    case 'invalid_target': return new errors.InvalidTarget(description);
+    case 'unauthorized_client': return new errors.UnauthorizedClient(description);
+    default: return new errors.InvalidRequest(description);
+  }
+}
+
+/** RFC 8693 §2.2.1 success response (plus `session_id` for API-key subjects). */
+export function tokenExchangeResponse(result: ExchangeResult): Record<string, unknown> {
+  return {
+    access_token: result.accessToken,
+    issued_token_type: TOKEN_TYPES.accessToken,
+    token_type: result.tokenType,
+    expires_in: Math.max(0, result.expiresAt - Math.floor(Date.now() / 1000)),
+    scope: result.scope,
+    ...(result.refreshToken ? { refresh_token: result.refreshToken } : {}),
+    ...(result.sessionId !== undefined ? { session_id: result.sessionId } : {}),
+  };
+}
+
+/**
+ * `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693) at the token endpoint.
+ * The engine has authenticated the client (or taken `client_id` of a public one) and checked that
+ * its grant types include this one; the exchange itself is the shared domain service.
+ */
+export function tokenExchangeHandler(exchange: ExchangeService, keys: KeyServices) {
+  return async function tokenExchange(ctx: KoaContextWithOIDC): Promise<void> {
+    const params = ctx.oidc.params as Record<string, unknown>;
+    const client = ctx.oidc.client!;
+    try {
+      const subjectToken = single(params, 'subject_token');
+      const subjectTokenType = single(params, 'subject_token_type');
+      if (!subjectToken) throw new errors.InvalidRequest('missing required parameter \'subject_token\'');
+      if (!subjectTokenType) throw new errors.InvalidRequest('missing required parameter \'subject_token_type\'');
+      if (subjectToken.length > MAX_SUBJECT_TOKEN_LENGTH) throw new errors.InvalidGrant('subject_token is not valid');
+      if (single(params, 'actor_token') || single(params, 'actor_token_type')) {
+        throw new errors.InvalidRequest('actor_token (delegation) is not supported');
+      }
+      const requestedType = single(params, 'requested_token_type');
+      if (requestedType && requestedType !== TOKEN_TYPES.accessToken && requestedType !== TOKEN_TYPES.jwt) {
+        throw new errors.InvalidRequest('requested_token_type must be urn:ietf:params:oauth:token-type:access_token');
+      }
+      const audience = requestedAudience(params);
+      const scopes = parseScopeParameter(single(params, 'scope'));
+
+      let result: ExchangeResult;
+      switch (subjectTokenType) {
+        case TOKEN_TYPES.apiKey: {
+          const sessionId = parseSessionId(single(params, 'session_id'));
+          const verified = await keys.verifier.verify(subjectToken, ctx.ip);
+          if (!verified.ok) throw new errors.InvalidGrant(refusalOf(verified.reason));
+          result = await exchange.exchangeKey({ key: verified.key, agent: verified.agent, sessionId, scopes, audience, client });
+          break;
+        }
+        case TOKEN_TYPES.accessToken:
+        case TOKEN_TYPES.jwt:
+          if (single(params, 'session_id')) throw new errors.InvalidRequest('session_id applies to API-key subject tokens only');
+          result = await exchange.exchangeAccessToken({ subjectToken, scopes, audience, client });
+          break;
+        default:
+          throw new errors.InvalidRequest('unsupported subject_token_type');
+      }
+      ctx.body = tokenExchangeResponse(result);
+    } catch (err) {
+      if (err instanceof KeyportError) throw engineErrorFor(err);
+      throw err;
+    }
+  };
+}
+
+function refusalOf(reason: string): string {
+  switch (reason) {
+    case 'expired': return 'the API key has expired';
+    case 'revoked': return 'the API key has been revoked';
+    case 'ip_not_allowed': return "the caller's address is not on the API key's allow list";
+    default: return 'the API key is invalid';
+  }
+}
