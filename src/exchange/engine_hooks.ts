@@ -54,8 +54,8 @@ export function agentAccountResolver(exchange: ExchangeService) {
     if (typeof sid !== 'string' || !sid.startsWith('ses_')) return undefined;
     const session = await exchange.sessions.findById(sid);
     if (!session || session.agentId !== agentId || session.expiresAt.getTime() <= Date.now()) return undefined;
-    const state = await exchange.keyStates.get(session.keyId);
-    if (!state || state.agentId !== agentId || keyStateStatus(state) !== 'active') return undefined;
+    const { state, status } = await exchange.keyStatus(session.keyId);
+    if (!state || state.agentId !== agentId || status !== 'active') return undefined;
     const facts: SessionFacts = {
       claims: sessionClaims({ id: state.keyId, env: state.env, accessType: state.accessType }, agentId, session),
       deadline: Math.min(keyDeadline(state) ?? Number.POSITIVE_INFINITY, Math.floor(session.expiresAt.getTime() / 1000)),

@@ -3,7 +3,7 @@ import type { AuditLog } from '../audit/audit_log.js';
 import { GRANT_TYPES } from '../clients/grant_types.js';
 import type { Config } from '../config/config.js';
 import type { ApiKeySession } from '../db/entities/api_key_session.js';
-import type { ActionContext, AgentRecord, ApiKeyRecord, KeyRevokedEvent } from '../keys/index.js';
+import type { ActionContext, AgentRecord, ApiKeyRecord, KeyRevokedEvent, KeyStatus } from '../keys/index.js';
 import { scopesAllowedFor } from '../keys/scopes.js';
 import { decrypt, deriveKey, encrypt } from '../lib/crypto.js';
 import { ExpiredApiKey, InvalidRequest, InvalidToken, RevokedApiKey, ServiceUnavailable } from '../lib/errors.js';
@@ -286,28 +286,34 @@ export class ExchangeService {
     return true;
   }
 
-  /** Live sessions of a key or of an agent, newest first. */
+  /** Live sessions of a key or of an agent, newest first (sessions of keys that stopped working are over). */
   async listSessions(filter: { keyId: string } | { agentId: string }, limit = 100): Promise<SessionView[]> {
     const bounded = Math.max(1, Math.min(limit, 1000));
     const rows = 'keyId' in filter ? await this.deps.sessions.list({ keyId: filter.keyId }, bounded) : await this.deps.sessions.list({ agentId: filter.agentId }, bounded);
     const now = Date.now();
-    return rows.filter((row) => row.expiresAt.getTime() > now).map(toSessionView);
+    const live: SessionView[] = [];
+    for (const row of rows) {
+      if (row.expiresAt.getTime() <= now) continue;
+      if ((await this.keyStatus(row.keyId)).status !== 'active') continue;
+      live.push(toSessionView(row));
+    }
+    return live;
   }
 
   /**
    * `services.keys.onRevoked`: every session and token of the revoked keys (and agent) ends, on
-   * every instance: the registry rows are what other instances (and their caches, through the
-   * bus) see; the session rows go so no token is handed out again.
+   * every instance. The registry rows are what every instance checks (other instances' caches hear
+   * of it through the bus); the refresh grant refuses the sessions because their key is dead. The
+   * session rows stay until they expire, inert (the key can no longer log in), so `/auth/refresh`
+   * can still tell `revoked_api_key` from an unknown token.
    */
   async onKeysRevoked(event: KeyRevokedEvent): Promise<void> {
     const { oidc } = this.deps;
     this.deps.keyStates.evict({ keyIds: event.keyIds, agentId: event.agentId });
     const until = this.registryHorizon();
     for (const keyId of event.keyIds) await oidc.revocations.revoke({ kind: 'api_key', value: keyId }, until);
-    const agentGone = event.reason === 'agent_revoked';
-    if (agentGone) await oidc.revocations.revoke({ kind: 'agent', value: event.agentId }, until);
-    const deleted = await this.deps.sessions.deleteOf({ keyIds: event.keyIds, agentId: agentGone ? event.agentId : undefined });
-    this.deps.logger.info('api-key sessions ended by revocation', { key_ids: event.keyIds, agent_id: event.agentId, reason: event.reason, sessions: deleted });
+    if (event.reason === 'agent_revoked') await oidc.revocations.revoke({ kind: 'agent', value: event.agentId }, until);
+    this.deps.logger.info('api-key sessions ended by revocation', { key_ids: event.keyIds, agent_id: event.agentId, reason: event.reason });
   }
 
   /** Deletes sessions past their end. */
@@ -567,7 +573,7 @@ export class ExchangeService {
   async refreshSession(refreshToken: string, origin: DispatchOrigin): Promise<ExchangeResult> {
     const found = await this.sessionOfRefreshToken(refreshToken);
     if (!found) throw new InvalidToken('The refresh token is invalid, expired, already used or revoked.');
-    const status = ExchangeService.statusOf(found.key);
+    const { status } = await this.keyStatus(found.session.keyId);
     if (status === 'revoked') throw new RevokedApiKey();
     if (status === 'expired') throw new ExpiredApiKey();
 
@@ -593,19 +599,27 @@ export class ExchangeService {
   }
 
   /** The refresh token's session, for `/auth/refresh` to answer with SPEC §4 codes before the engine decides. */
-  async sessionOfRefreshToken(value: string): Promise<{ session: ApiKeySession; key: KeyState | undefined } | undefined> {
+  async sessionOfRefreshToken(value: string): Promise<{ session: ApiKeySession } | undefined> {
     await this.deps.oidc.ready();
     const provider = this.deps.oidc.host.provider;
     const stored = await provider.RefreshToken.find(value, { ignoreExpiration: true });
     if (!stored || stored.clientId !== API_KEY_CLIENT_ID || typeof stored.sid !== 'string') return undefined;
     const session = await this.deps.sessions.findById(stored.sid);
-    if (!session) return undefined;
-    return { session, key: await this.deps.keyStates.get(session.keyId) };
+    return session ? { session } : undefined;
   }
 
-  /** Effective status of a key behind a session (agent revocation counts as revoked). */
-  static statusOf(state: KeyState | undefined): ReturnType<typeof keyStateStatus> {
-    return state ? keyStateStatus(state) : 'revoked';
+  /**
+   * The key behind a session as it stands now: its cached state judged against the clock, and the
+   * revocation registry, which another instance or the CLI writes to the database at once (the
+   * cached state alone could be a few seconds behind without a shared bus).
+   */
+  async keyStatus(keyId: string): Promise<{ state: KeyState | undefined; status: KeyStatus }> {
+    const state = await this.deps.keyStates.get(keyId);
+    if (!state) return { state, status: 'revoked' };
+    const status = keyStateStatus(state);
+    if (status !== 'active') return { state, status };
+    const revoked = await this.deps.oidc.revocations.isRevoked([{ kind: 'api_key', value: keyId }, { kind: 'agent', value: state.agentId }], 0);
+    return { state, status: revoked ? 'revoked' : 'active' };
   }
 }
 

@@ -1,4 +1,4 @@
-import { In, LessThan, type DataSource, type Repository } from 'typeorm';
+import { LessThan, type DataSource, type Repository } from 'typeorm';
 import { ApiKeySession } from '../db/entities/api_key_session.js';
 
 /** The facts of a newly minted current token, written when a claim completes. */
@@ -126,17 +126,6 @@ export class SessionStore {
   /** Deletes a session that is past its end (so a new one can take its place). */
   async deleteIfExpired(id: string, now: Date): Promise<void> {
     await this.rows.delete({ id, expiresAt: LessThan(now) });
-  }
-
-  /** Every live session of these keys and/or this agent; returns how many were deleted. */
-  async deleteOf(filter: { keyIds: readonly string[]; agentId?: string }): Promise<number> {
-    let deleted = 0;
-    for (let i = 0; i < filter.keyIds.length; i += 500) {
-      const result = await this.rows.delete({ keyId: In(filter.keyIds.slice(i, i + 500)) });
-      deleted += result.affected ?? 0;
-    }
-    if (filter.agentId !== undefined) deleted += (await this.rows.delete({ agentId: filter.agentId })).affected ?? 0;
-    return deleted;
   }
 
   async list(filter: { keyId?: string; agentId?: string }, limit: number): Promise<ApiKeySession[]> {

@@ -49,12 +49,20 @@ function requestedAudience(params: Record<string, unknown>): string | undefined 
   return values.values().next().value;
 }
 
+/**
+ * invalid_grant with the reason shown: the engine's own InvalidGrant hides it (right for codes and
+ * refresh tokens), but an API-key holder is told why, as SPEC §4 tells `/auth/login` callers.
+ */
+function invalidGrant(description: string): Error {
+  return Object.assign(new errors.InvalidGrant(description), { error_description: description });
+}
+
 /** The engine's rendering of a domain refusal: RFC 6749 §5.2 body, never a 500. */
 function engineErrorFor(err: KeyportError): Error {
   if (err.status >= 500) return err;
   const description = err.message;
   switch (oauthErrorOf(err)) {
-    case 'invalid_grant': return new errors.InvalidGrant(description);
+    case 'invalid_grant': return invalidGrant(description);
     case 'invalid_scope': return new errors.InvalidScope(description, '');
     case 'invalid_target': return new errors.InvalidTarget(description);
     case 'unauthorized_client': return new errors.UnauthorizedClient(description);
@@ -89,7 +97,7 @@ export function tokenExchangeHandler(exchange: ExchangeService, keys: KeyService
       const subjectTokenType = single(params, 'subject_token_type');
       if (!subjectToken) throw new errors.InvalidRequest('missing required parameter \'subject_token\'');
       if (!subjectTokenType) throw new errors.InvalidRequest('missing required parameter \'subject_token_type\'');
-      if (subjectToken.length > MAX_SUBJECT_TOKEN_LENGTH) throw new errors.InvalidGrant('subject_token is not valid');
+      if (subjectToken.length > MAX_SUBJECT_TOKEN_LENGTH) throw invalidGrant('subject_token is not valid');
       if (single(params, 'actor_token') || single(params, 'actor_token_type')) {
         throw new errors.InvalidRequest('actor_token (delegation) is not supported');
       }
@@ -105,7 +113,7 @@ export function tokenExchangeHandler(exchange: ExchangeService, keys: KeyService
         case TOKEN_TYPES.apiKey: {
           const sessionId = parseSessionId(single(params, 'session_id'));
           const verified = await keys.verifier.verify(subjectToken, ctx.ip);
-          if (!verified.ok) throw new errors.InvalidGrant(refusalOf(verified.reason));
+          if (!verified.ok) throw invalidGrant(refusalOf(verified.reason));
           result = await exchange.exchangeKey({ key: verified.key, agent: verified.agent, sessionId, scopes, audience, client });
           break;
         }
