@@ -38,12 +38,6 @@ class RefreshBody {
   refresh_token: string;
 }
 
-/** Requests authenticated only by the key (`DELETE /auth/sessions/…`) may carry it in the body, and nothing else. */
-class KeyOnlyBody {
-  @IsOptional() @IsString() @MaxLength(256)
-  api_key?: string;
-}
-
 function bodyOf(ctx: KeyportContext): unknown {
   return (ctx.request as { body?: unknown }).body ?? {};
 }
@@ -58,11 +52,6 @@ async function validateRefreshRequest(ctx: KeyportContext, next: Next): Promise<
   const body = await validateBody(RefreshBody, bodyOf(ctx));
   if (body.refresh_token.length === 0) throw new InvalidRequest('refresh_token must not be empty.');
   ctx.state.refresh = { refreshToken: body.refresh_token };
-  await next();
-}
-
-async function validateKeyOnlyBody(ctx: KeyportContext, next: Next): Promise<void> {
-  await validateBody(KeyOnlyBody, bodyOf(ctx));
   await next();
 }
 
@@ -115,6 +104,8 @@ async function endKeySession(ctx: KeyportContext): Promise<void> {
 /**
  * Keyport's own API-key exchange endpoints (SPEC §3). Each is a list of named steps: body
  * validation, then key authentication (a per-key rate limit slots in right after it), then the work.
+ * DELETE bodies are not read (the body parser skips them), so `DELETE /auth/sessions/…` takes the
+ * key from a header (or the query, when allowed).
  */
 export function exchangeRoutes(): Router<KeyportContext['state'], KeyportContext> {
   const router = new Router<KeyportContext['state'], KeyportContext>();
@@ -122,7 +113,7 @@ export function exchangeRoutes(): Router<KeyportContext['state'], KeyportContext
   router.post('/auth/login', validateLoginRequest, authenticateApiKey(), exchangeKeyForToken);
   router.post('/auth/refresh', validateRefreshRequest, refreshSessionToken);
   router.get('/auth/sessions', authenticateApiKey(), listKeySessions);
-  router.delete('/auth/sessions/:session_id', validateKeyOnlyBody, authenticateApiKey(), endKeySession);
+  router.delete('/auth/sessions/:session_id', authenticateApiKey(), endKeySession);
 
   return router;
 }
