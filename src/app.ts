@@ -1,4 +1,5 @@
 import Koa from 'koa';
+import { exchangeRoutes } from './exchange/routes.js';
 import { accessLog } from './http/access_log.js';
 import { parseBody } from './http/body.js';
 import type { KeyportContext, Middleware } from './http/context.js';
@@ -8,7 +9,6 @@ import { requestId } from './http/request_id.js';
 import { authTestRoutes } from './http/routes/auth_test.js';
 import { interactionRoutes } from './http/routes/interaction.js';
 import { operationsRoutes } from './http/routes/operations.js';
-import { exchangeRoutes } from './exchange/routes.js';
 import { deriveKey } from './lib/crypto.js';
 import type { Services } from './services.js';
 

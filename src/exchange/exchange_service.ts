@@ -534,6 +534,9 @@ export class ExchangeService {
     const now = epoch();
     const exp = epoch(row.tokenExpiresAt.getTime());
     if (exp - now < REUSE_MIN_REMAINING_SECONDS) return undefined;
+    // A key rotated (or given an expiry) since: the new token will end with the key, so that even a
+    // resource server verifying JWTs locally stops accepting it then.
+    if (exp > this.remainingSeconds(job, row, now) + now) return undefined;
     const { oidc } = this.deps;
     const accessToken = this.openToken(row.tokenCipher);
     const verified = this.asVerified(job, row, row.tokenJti, epoch(row.tokenIssuedAt.getTime()), exp, row.grantId ?? undefined, {

@@ -1,7 +1,7 @@
 import type { AgentRecord, ApiKeyRecord, VerifyFailureReason } from '../keys/index.js';
-import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
 import { looksLikeApiKey } from '../keys/key_material.js';
 import { ExpiredApiKey, InvalidApiKey, InvalidRequest, IpNotAllowed, KeyportError, MissingApiKey, RevokedApiKey } from '../lib/errors.js';
+import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
 import type { KeyportContext, Middleware } from './context.js';
 
 /** Where a key was found (SPEC §3). */

@@ -73,7 +73,7 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
   return {
     adapter: deps.adapter,
     jwks: deps.jwks,
-    findAccount: (ctx, sub, token) => deps.accounts.find(sub, token),
+    findAccount: (_ctx, sub, token) => deps.accounts.find(sub, token),
     claims: { openid: ['sub'], email: ['email'] },
     scopes: [...OIDC_SCOPES],
     responseTypes: ['code'],

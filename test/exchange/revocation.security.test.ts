@@ -98,18 +98,21 @@ describe('exchange: sessions and tokens end with their session, key and agent', 
   it('rotation: the old key\'s tokens keep working during the grace period and stop when it ends', async () => {
     const { apiKey, key } = await agentKey(fx.app);
     const before = await family(apiKey, 'rotating');
-    const rotated = await fx.app.services.keys.apiKeys.rotate(key.id, { grace: '2h' }, TEST_ACTOR);
+    const rotated = await fx.app.services.keys.apiKeys.rotate(key.id, { grace: '1h' }, TEST_ACTOR);
     const during = await login(fx.app, apiKey, { session_id: 'during' });
     expect(during.status).to.equal(200);
-    expect(during.body.expires_in, 'never past the end of the grace period').to.be.at.most(7200);
-    for (const token of [...before.tokens, during.body.access_token]) expect((await introspect(fx, token)).active).to.equal(true);
+    fx.app.services.keys.verifier.clearCache();
+    const shortened = await login(fx.app, apiKey, { session_id: 'rotating' });
+    expect(shortened.body.access_token, 'a token that would outlive the grace period is replaced').not.to.equal(before.tokens[0]);
+    expect(shortened.body.expires_in).to.be.at.most(3600);
+    for (const token of [...before.tokens, during.body.access_token, shortened.body.access_token]) expect((await introspect(fx, token)).active).to.equal(true);
     const successor = await login(fx.app, rotated.apiKey, { session_id: 'rotating' });
 
     // The grace period ends: moved through the data, as the clock would; rotation tells caches the same way.
     await updateKeyRow(fx.app, key.id, { graceUntil: new Date(Date.now() - 1000) });
     for (const app of [fx.app, other]) await app.services.bus.publish(KEY_INVALIDATION_CHANNEL, JSON.stringify({ keyIds: [key.id], reason: 'key_rotated' }));
     fx.app.services.keys.verifier.clearCache();
-    await expectDead([...before.tokens, during.body.access_token]);
+    await expectDead([...before.tokens, during.body.access_token, shortened.body.access_token]);
     expect((await introspect(fx, successor.body.access_token)).active).to.equal(true);
     expectError(await login(fx.app, apiKey, { session_id: 'after' }), 401, 'revoked_api_key');
   });

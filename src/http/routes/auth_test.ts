@@ -82,9 +82,9 @@ async function describeTokenCaller(ctx: KeyportContext): Promise<void> {
 }
 
 /**
- * `GET /auth/test` (SPEC §3): who am I, with which key (or bearer token), scopes and limits. POST answers the same,
- * for clients that present the key as the JSON body field `api_key` (bodies of GET requests are
- * not parsed).
+ * `GET /auth/test` (SPEC §3): who am I, with which key (or bearer token), scopes and limits. POST
+ * answers the same, for clients that present the key as the JSON body field `api_key` (bodies of
+ * GET requests are not parsed).
  */
 export function authTestRoutes(): Router<KeyportContext['state'], KeyportContext> {
   const router = new Router<KeyportContext['state'], KeyportContext>();
