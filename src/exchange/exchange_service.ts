@@ -43,6 +43,7 @@ const CLAIM_MS = 10_000;
 /** How long a request waits for another request's claim on the same session before giving up. */
 const WAIT_FOR_CLAIM_MS = 15_000;
 const CLEANUP_INTERVAL_MS = 10 * 60_000;
+const KNOWN_SESSIONS_MAX = 10_000;
 
 export interface ExchangeResult {
   readonly accessToken: string;
@@ -154,6 +155,8 @@ export class ExchangeService {
   readonly keyStates: KeyStates;
   private readonly tokenKey: Buffer;
   private readonly flights = new SingleFlight<ExchangeResult>();
+  /** Sessions this instance served lately: for those a repeat is likely, so the row is read first. */
+  private readonly knownSessions = new Map<string, true>();
   private readonly engineClients = new WeakMap<Provider, Promise<EngineClient>>();
   private cleanupTimer: NodeJS.Timeout | undefined;
 
@@ -371,6 +374,16 @@ export class ExchangeService {
     const { sessions } = this.deps;
     const claimer = randomBytes(12).toString('base64url');
     const giveUpAt = Date.now() + WAIT_FOR_CLAIM_MS;
+    const known = `${job.key.id}\u0000${job.hash}`;
+    if (!this.knownSessions.has(known)) {
+      // Most unknown sessions are new: try to create it straight away (the unique index says if not).
+      const now = new Date();
+      const created = this.newSessionRow(job, now);
+      if (await sessions.insertClaimed(created, claimer, new Date(now.getTime() + CLAIM_MS))) {
+        const result = await this.mintAsOwner(job, created, claimer);
+        if (result) return this.remember(known, result);
+      }
+    }
     for (let attempt = 0; ; attempt += 1) {
       if (attempt > 0 && Date.now() > giveUpAt) {
         this.deps.logger.warn('gave up on an api-key session after repeated contention', { key_id: job.key.id, attempts: attempt });
@@ -387,25 +400,35 @@ export class ExchangeService {
         const created: ApiKeySession = this.newSessionRow(job, now);
         if (await sessions.insertClaimed(created, claimer, new Date(now.getTime() + CLAIM_MS))) {
           const result = await this.mintAsOwner(job, created, claimer);
-          if (result) return result;
+          if (result) return this.remember(known, result);
         }
         continue;
       }
 
       if (row.tokenFingerprint === job.fingerprint) {
         const reused = await this.reuse(job, row);
-        if (reused) return reused;
+        if (reused) return this.remember(known, reused);
       }
 
       const claimedByOther = row.claimedUntil !== null && row.claimedUntil.getTime() > now.getTime();
       if (!claimedByOther && (await sessions.claim(row.id, row.version, claimer, now, new Date(now.getTime() + CLAIM_MS)))) {
         const result = await this.mintAsOwner(job, row, claimer);
-        if (result) return result;
+        if (result) return this.remember(known, result);
         continue;
       }
       // Someone else is minting this session's token: wait for it (a few milliseconds, usually).
       await sleep(8 + Math.random() * 16 + Math.min(attempt, 10) * 4);
     }
+  }
+
+  private remember(known: string, result: ExchangeResult): ExchangeResult {
+    this.knownSessions.delete(known);
+    this.knownSessions.set(known, true);
+    if (this.knownSessions.size > KNOWN_SESSIONS_MAX) {
+      const oldest = this.knownSessions.keys().next().value;
+      if (oldest !== undefined) this.knownSessions.delete(oldest);
+    }
+    return result;
   }
 
   private newSessionRow(job: SessionJob, now: Date): ApiKeySession {
@@ -556,8 +579,7 @@ export class ExchangeService {
     const provider = oidc.host.provider;
     if (row.refreshCipher) {
       const value = this.openToken(row.refreshCipher);
-      const stored = await provider.RefreshToken.find(value);
-      if (stored && !stored.consumed && !stored.isExpired) return value;
+      if (await oidc.payloads.isUnused('RefreshToken', value)) return value;
     }
     const lifetime = this.remainingSeconds(job, row, now);
     if (lifetime < 1 || !row.grantId || !row.audience) return undefined;

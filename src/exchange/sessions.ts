@@ -1,4 +1,4 @@
-import { LessThan, type DataSource, type Repository } from 'typeorm';
+import { LessThan, type DataSource, type EntityMetadata, type Repository } from 'typeorm';
 import { ApiKeySession } from '../db/entities/api_key_session.js';
 
 /** The facts of a newly minted current token, written when a claim completes. */
@@ -40,13 +40,31 @@ function isDuplicate(err: unknown): boolean {
  */
 export class SessionStore {
   private readonly rows: Repository<ApiKeySession>;
+  private readonly metadata: EntityMetadata;
+  private readonly findSql: string;
 
-  constructor(dataSource: DataSource) {
+  constructor(private readonly dataSource: DataSource) {
     this.rows = dataSource.getRepository(ApiKeySession);
+    this.metadata = dataSource.getMetadata(ApiKeySession);
+    const quote = (name: string): string => dataSource.driver.escape(name);
+    this.findSql = `SELECT ${this.metadata.columns.map((column) => quote(column.databaseName)).join(', ')} FROM ${quote(this.metadata.tableName)} WHERE ${quote('keyId')} = ? AND ${quote('sessionHash')} = ?`;
   }
 
+  /**
+   * The session of (key, session hash). Every exchange starts with this read, so it is one plain
+   * parameterised query hydrated with TypeORM's own per-column conversion (the query builder costs
+   * several times the query itself on this path).
+   */
   async find(keyId: string, hash: string): Promise<ApiKeySession | null> {
-    return this.rows.findOneBy({ keyId, sessionHash: hash });
+    const found = (await this.dataSource.query(this.findSql, [keyId, hash])) as Array<Record<string, unknown>>;
+    const raw = found[0];
+    if (!raw) return null;
+    const row = new ApiKeySession();
+    const { driver } = this.dataSource;
+    for (const column of this.metadata.columns) {
+      (row as unknown as Record<string, unknown>)[column.propertyName] = driver.prepareHydratedValue(raw[column.databaseName], column);
+    }
+    return row;
   }
 
   async findById(id: string): Promise<ApiKeySession | null> {
