@@ -291,14 +291,32 @@ export class ExchangeService {
 
   /** Live sessions of a key or of an agent, newest first (sessions of keys that stopped working are over). */
   async listSessions(filter: { keyId: string } | { agentId: string }, limit = 100): Promise<SessionView[]> {
+    return (await this.liveSessions(filter, limit)).map(toSessionView);
+  }
+
+  /**
+   * The dashboard's `ApiKeySessionDirectory`: the agent's live sessions, newest first. `lastUsedAt`
+   * is when the session's current token was issued (refreshes do not touch the session row).
+   */
+  async listActiveForAgent(agentId: string, options: { limit: number }): Promise<Array<{ keyId: string; sessionId: string; createdAt: Date; lastUsedAt: Date | null; expiresAt: Date | null }>> {
+    return (await this.liveSessions({ agentId }, options.limit)).map((row) => ({
+      keyId: row.keyId,
+      sessionId: row.sessionId,
+      createdAt: row.createdAt,
+      lastUsedAt: row.tokenIssuedAt,
+      expiresAt: row.tokenExpiresAt,
+    }));
+  }
+
+  private async liveSessions(filter: { keyId: string } | { agentId: string }, limit: number): Promise<ApiKeySession[]> {
     const bounded = Math.max(1, Math.min(limit, 1000));
     const rows = 'keyId' in filter ? await this.deps.sessions.list({ keyId: filter.keyId }, bounded) : await this.deps.sessions.list({ agentId: filter.agentId }, bounded);
     const now = Date.now();
-    const live: SessionView[] = [];
+    const live: ApiKeySession[] = [];
     for (const row of rows) {
       if (row.expiresAt.getTime() <= now) continue;
       if ((await this.keyStatus(row.keyId)).status !== 'active') continue;
-      live.push(toSessionView(row));
+      live.push(row);
     }
     return live;
   }

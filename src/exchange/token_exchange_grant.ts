@@ -1,5 +1,5 @@
 import { TOKEN_EXCHANGE_GRANT } from '../clients/grant_types.js';
-import type { KeyServices } from '../keys/index.js';
+import type { AgentRecord, ApiKeyRecord, KeyServices } from '../keys/index.js';
 import { KeyportError } from '../lib/errors.js';
 import { errors, type KoaContextWithOIDC } from '../oidc/engine.js';
 import { oauthErrorOf } from './errors.js';
@@ -83,49 +83,95 @@ export function tokenExchangeResponse(result: ExchangeResult): Record<string, un
   };
 }
 
+/** What the grant's steps work on, filled in as they go. */
+export interface TokenExchangeRequest {
+  subjectToken: string;
+  subjectTokenType: string;
+  scopes: string[] | undefined;
+  audience: string | undefined;
+  /** Set for API-key subjects by `authenticateSubjectKey`. */
+  apiKey?: { key: ApiKeyRecord; agent: AgentRecord; sessionId: string };
+  result?: ExchangeResult;
+}
+
+/** One step of the grant, in the spirit of the engine's own middleware arrays. */
+export type TokenExchangeStep = (ctx: KoaContextWithOIDC, request: TokenExchangeRequest) => Promise<void>;
+
+/** Required parameters, their shapes, and what Keyport does not support (RFC 8693 §2.1). */
+function readExchangeParameters(ctx: KoaContextWithOIDC): TokenExchangeRequest {
+  const params = ctx.oidc.params as Record<string, unknown>;
+  const subjectToken = single(params, 'subject_token');
+  const subjectTokenType = single(params, 'subject_token_type');
+  if (!subjectToken) throw new errors.InvalidRequest('missing required parameter \'subject_token\'');
+  if (!subjectTokenType) throw new errors.InvalidRequest('missing required parameter \'subject_token_type\'');
+  if (subjectToken.length > MAX_SUBJECT_TOKEN_LENGTH) throw invalidGrant('subject_token is not valid');
+  if (single(params, 'actor_token') || single(params, 'actor_token_type')) {
+    throw new errors.InvalidRequest('actor_token (delegation) is not supported');
+  }
+  const requestedType = single(params, 'requested_token_type');
+  if (requestedType && requestedType !== TOKEN_TYPES.accessToken && requestedType !== TOKEN_TYPES.jwt) {
+    throw new errors.InvalidRequest('requested_token_type must be urn:ietf:params:oauth:token-type:access_token');
+  }
+  if (![TOKEN_TYPES.apiKey, TOKEN_TYPES.accessToken, TOKEN_TYPES.jwt].includes(subjectTokenType as never)) {
+    throw new errors.InvalidRequest('unsupported subject_token_type');
+  }
+  if (subjectTokenType !== TOKEN_TYPES.apiKey && single(params, 'session_id')) {
+    throw new errors.InvalidRequest('session_id applies to API-key subject tokens only');
+  }
+  return { subjectToken, subjectTokenType, audience: requestedAudience(params), scopes: parseScopeParameter(single(params, 'scope')) };
+}
+
+/** An API key as the subject: the one verifier decides (address allow lists included). */
+function authenticateSubjectKey(keys: KeyServices): TokenExchangeStep {
+  return async function authenticateSubjectKeyStep(ctx, request) {
+    if (request.subjectTokenType !== TOKEN_TYPES.apiKey) return;
+    const sessionId = parseSessionId(single(ctx.oidc.params as Record<string, unknown>, 'session_id'));
+    const verified = await keys.verifier.verify(request.subjectToken, ctx.ip);
+    if (!verified.ok) throw invalidGrant(refusalOf(verified.reason));
+    request.apiKey = { key: verified.key, agent: verified.agent, sessionId };
+  };
+}
+
+/** The shared domain service: a session token for a key, or a narrower token for a token. */
+function exchangeSubject(exchange: ExchangeService): TokenExchangeStep {
+  return async function exchangeSubjectStep(ctx, request) {
+    const client = ctx.oidc.client!;
+    const { scopes, audience } = request;
+    request.result = request.apiKey
+      ? await exchange.exchangeKey({ ...request.apiKey, scopes, audience, client })
+      : await exchange.exchangeAccessToken({ subjectToken: request.subjectToken, scopes, audience, client });
+  };
+}
+
+async function respondWithIssuedToken(ctx: KoaContextWithOIDC, request: TokenExchangeRequest): Promise<void> {
+  ctx.body = tokenExchangeResponse(request.result!);
+}
+
+export interface TokenExchangeOptions {
+  /**
+   * Steps run right after an API-key subject is authenticated (`request.apiKey` is set), before
+   * anything is issued: the place for a per-key rate limit. They throw engine errors to refuse.
+   */
+  readonly afterKeyAuthentication?: readonly TokenExchangeStep[];
+}
+
 /**
  * `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693) at the token endpoint.
  * The engine has authenticated the client (or taken `client_id` of a public one) and checked that
- * its grant types include this one; the exchange itself is the shared domain service.
+ * its grant types include this one; the exchange itself is the shared domain service. Domain
+ * refusals (SPEC §4 errors) become RFC 6749 errors here.
  */
-export function tokenExchangeHandler(exchange: ExchangeService, keys: KeyServices) {
+export function tokenExchangeHandler(exchange: ExchangeService, keys: KeyServices, options: TokenExchangeOptions = {}) {
+  const steps: TokenExchangeStep[] = [
+    authenticateSubjectKey(keys),
+    ...(options.afterKeyAuthentication ?? []),
+    exchangeSubject(exchange),
+    respondWithIssuedToken,
+  ];
   return async function tokenExchange(ctx: KoaContextWithOIDC): Promise<void> {
-    const params = ctx.oidc.params as Record<string, unknown>;
-    const client = ctx.oidc.client!;
     try {
-      const subjectToken = single(params, 'subject_token');
-      const subjectTokenType = single(params, 'subject_token_type');
-      if (!subjectToken) throw new errors.InvalidRequest('missing required parameter \'subject_token\'');
-      if (!subjectTokenType) throw new errors.InvalidRequest('missing required parameter \'subject_token_type\'');
-      if (subjectToken.length > MAX_SUBJECT_TOKEN_LENGTH) throw invalidGrant('subject_token is not valid');
-      if (single(params, 'actor_token') || single(params, 'actor_token_type')) {
-        throw new errors.InvalidRequest('actor_token (delegation) is not supported');
-      }
-      const requestedType = single(params, 'requested_token_type');
-      if (requestedType && requestedType !== TOKEN_TYPES.accessToken && requestedType !== TOKEN_TYPES.jwt) {
-        throw new errors.InvalidRequest('requested_token_type must be urn:ietf:params:oauth:token-type:access_token');
-      }
-      const audience = requestedAudience(params);
-      const scopes = parseScopeParameter(single(params, 'scope'));
-
-      let result: ExchangeResult;
-      switch (subjectTokenType) {
-        case TOKEN_TYPES.apiKey: {
-          const sessionId = parseSessionId(single(params, 'session_id'));
-          const verified = await keys.verifier.verify(subjectToken, ctx.ip);
-          if (!verified.ok) throw invalidGrant(refusalOf(verified.reason));
-          result = await exchange.exchangeKey({ key: verified.key, agent: verified.agent, sessionId, scopes, audience, client });
-          break;
-        }
-        case TOKEN_TYPES.accessToken:
-        case TOKEN_TYPES.jwt:
-          if (single(params, 'session_id')) throw new errors.InvalidRequest('session_id applies to API-key subject tokens only');
-          result = await exchange.exchangeAccessToken({ subjectToken, scopes, audience, client });
-          break;
-        default:
-          throw new errors.InvalidRequest('unsupported subject_token_type');
-      }
-      ctx.body = tokenExchangeResponse(result);
+      const request = readExchangeParameters(ctx);
+      for (const step of steps) await step(ctx, request);
     } catch (err) {
       if (err instanceof KeyportError) throw engineErrorFor(err);
       throw err;

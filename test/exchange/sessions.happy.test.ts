@@ -21,6 +21,12 @@ describe('exchange: /auth/sessions', () => {
     expect(second.id).to.match(/^ses_/);
     expect(Object.keys(second).sort()).to.deep.equal(['agent_id', 'client_id', 'created_at', 'expires_at', 'id', 'key_id', 'scope', 'session_id', 'token_expires_at']);
     expect(await fx.app.services.exchange.listSessions({ agentId: agent.id })).to.have.length(2);
+    // The shape the dashboard's "Sessions" section reads.
+    const forDashboard = await fx.app.services.exchange.listActiveForAgent(agent.id, { limit: 10 });
+    expect(forDashboard.map((s) => s.sessionId).sort()).to.deep.equal(['first', 'second']);
+    expect(forDashboard[0]!.keyId).to.equal(key.id);
+    expect(forDashboard[0]!.createdAt).to.be.instanceOf(Date);
+    expect(forDashboard[0]!.expiresAt!.getTime()).to.be.above(Date.now());
   });
 
   it('ends a session named with unicode or reserved characters in the path (URL-encoded)', async () => {

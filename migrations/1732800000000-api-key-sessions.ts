@@ -1,8 +1,8 @@
 import { Table, TableIndex, type MigrationInterface, type QueryRunner } from 'typeorm';
 
 /** API-key sessions (src/exchange): one row per live (key, session_id), holding its current token encrypted. */
-export class ApiKeySessions1732600000000 implements MigrationInterface {
-  name = 'ApiKeySessions1732600000000';
+export class ApiKeySessions1732800000000 implements MigrationInterface {
+  name = 'ApiKeySessions1732800000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.createTable(new Table({
