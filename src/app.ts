@@ -1,6 +1,7 @@
 import Koa from 'koa';
 import { adminAllowedMethods, adminRoutes } from './admin/router.js';
 import { dashboardRoutes } from './dashboard/routes/index.js';
+import { exchangeRoutes } from './exchange/routes.js';
 import { accessLog } from './http/access_log.js';
 import { parseBody } from './http/body.js';
 import type { KeyportContext, Middleware } from './http/context.js';
@@ -81,6 +82,10 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   const dashboard = dashboardRoutes();
   app.use(dashboard.routes());
   app.use(dashboard.allowedMethods({ throw: false }));
+
+  const exchange = exchangeRoutes();
+  app.use(exchange.routes());
+  app.use(exchange.allowedMethods({ throw: false }));
 
   return app;
 }

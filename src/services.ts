@@ -3,6 +3,8 @@ import { AuditLog } from './audit/audit_log.js';
 import type { Config } from './config/config.js';
 import { buildDashboardServices, type DashboardServices } from './dashboard/index.js';
 import type { Database } from './db/database.js';
+import { buildExchange } from './exchange/index.js';
+import { API_KEY_CLIENT_ID, type ExchangeService } from './exchange/exchange_service.js';
 import { buildKeyServices, type KeyServices } from './keys/index.js';
 import { InProcessBus, type EventBus } from './lib/bus.js';
 import type { Logger } from './lib/logger.js';
@@ -13,8 +15,6 @@ import { RedisBus } from './lib/redis_bus.js';
 import { RateLimits } from './ratelimit/service.js';
 import { limitTokenRequestsPerClient } from './ratelimit/token_endpoint.js';
 
-/** The built-in public client that API-key exchanges are issued to (SPEC §3). */
-export const API_KEY_CLIENT_ID = 'keyport-api-key';
 
 /**
  * Everything a request or a CLI command needs, built once at start and passed down. Domain
@@ -42,6 +42,8 @@ export interface Services {
   readonly rateLimits: RateLimits;
   /** The /dashboard web UI's own state: sign-in sessions, CSRF, per-key usage counts (src/dashboard). */
   readonly dashboard: DashboardServices;
+  /** API key (+ session ID) → access token: /auth/login, the RFC 8693 grant, sessions (src/exchange). */
+  readonly exchange: ExchangeService;
   /** Called in reverse order at shutdown (timers, pools, Redis). */
   readonly closers: Array<() => Promise<void> | void>;
 }
@@ -59,6 +61,8 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   if (config.rateLimitPolicies.disabled) logger.warn('rate limits are disabled (RATE_LIMIT_DISABLED=true): nothing is counted or refused');
 
   const keys = buildKeyServices({ config, logger, database, audit, bus });
+  const oidc = new OidcServices({ config, logger, database, metrics, audit, bus });
+  const exchange = buildExchange({ config, logger, database, audit, bus, keys, oidc });
   const services: Services = {
     config,
     logger,
@@ -69,8 +73,9 @@ export async function buildServices(config: Config, logger: Logger, database: Da
     redis,
     rateLimits: new RateLimits({ config, logger, redis }),
     keys,
-    oidc: new OidcServices({ config, logger, database, metrics, audit, bus }),
-    dashboard: buildDashboardServices({ config, logger, database, keys }),
+    oidc,
+    exchange: exchange.exchange,
+    dashboard: buildDashboardServices({ config, logger, database, keys, apiKeySessions: exchange.exchange }),
     closers,
   };
   // Per-client limits at the token endpoint; `keyport-api-key` exchanges count per API key instead.
@@ -79,6 +84,7 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   closers.push(() => services.keys.close());
   closers.push(() => services.oidc.close());
   closers.push(() => services.dashboard.close());
+  closers.push(() => exchange.close());
   return services;
 }
 

@@ -1,6 +1,7 @@
 import type { AgentRecord, ApiKeyRecord, VerifyFailureReason } from '../keys/index.js';
 import { looksLikeApiKey } from '../keys/key_material.js';
-import { ExpiredApiKey, InvalidApiKey, InvalidRequest, InvalidToken, IpNotAllowed, KeyportError, MissingApiKey, RevokedApiKey } from '../lib/errors.js';
+import { ExpiredApiKey, InvalidApiKey, InvalidRequest, IpNotAllowed, KeyportError, MissingApiKey, RevokedApiKey } from '../lib/errors.js';
+import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
 import type { KeyportContext, Middleware } from './context.js';
 
 /** Where a key was found (SPEC §3). */
@@ -22,6 +23,8 @@ declare module './context.js' {
   interface KeyportState {
     /** Set by `authenticateApiKey` when the request carried a valid API key. */
     apiKey?: AuthenticatedApiKey;
+    /** Set by `authenticateBearerToken` when the request carried an active Keyport access token. */
+    accessToken?: VerifiedAccessToken;
   }
 }
 
@@ -120,8 +123,32 @@ export function authenticateApiKey(options: { optional?: boolean } = {}): Middle
   };
 }
 
+/** RFC 6750 §3: a refused bearer token says so in WWW-Authenticate. */
+function invalidBearerToken(): KeyportError {
+  return new KeyportError('invalid_token', undefined, { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+}
+
+/**
+ * Accepts an `Authorization: Bearer` access token (a JWT from the API-key exchange or any other
+ * Keyport access token, opaque included) when no API key authenticated the request: verified by
+ * `services.oidc.accessTokens.verify` (signature, expiry, revocation of the token, its grant,
+ * session and key). Sets `ctx.state.accessToken`; an invalid, expired or revoked token is 401
+ * invalid_token at once. Without a bearer token it passes, for `requireAuthentication` to decide.
+ */
+export function authenticateBearerToken(): Middleware {
+  return async function authenticateBearerTokenStep(ctx, next) {
+    if (ctx.state.apiKey) return next();
+    const token = bearerToken(ctx);
+    if (token === undefined) return next();
+    const verified = await ctx.services.oidc.accessTokens.verify(token);
+    if (!verified) throw invalidBearerToken();
+    ctx.state.accessToken = verified;
+    return next();
+  };
+}
+
 function missingCredentialError(ctx: KeyportContext): KeyportError {
-  if (bearerToken(ctx) !== undefined) return new InvalidToken();
+  if (bearerToken(ctx) !== undefined) return invalidBearerToken();
   if (!ctx.services.config.allowQueryApiKey && ctx.query[QUERY_PARAMETER] !== undefined) {
     return new KeyportError('missing_api_key', `No API key was presented (keys in the query string are off: set ALLOW_QUERY_API_KEY=true to allow "${QUERY_PARAMETER}").`);
   }
@@ -129,11 +156,11 @@ function missingCredentialError(ctx: KeyportContext): KeyportError {
 }
 
 /**
- * Ends an authentication chain: passes when an earlier step authenticated the request.
- * Otherwise 401: `invalid_token` for an unaccepted bearer token, `missing_api_key` for nothing.
- * (The token-exchange feature extends the check to its bearer-token state.)
+ * Ends an authentication chain: passes when an earlier step authenticated the request (an API
+ * key, or a bearer access token). Otherwise 401: `invalid_token` for an unaccepted bearer token,
+ * `missing_api_key` for nothing.
  */
 export const requireAuthentication: Middleware = async function requireAuthentication(ctx, next) {
-  if (!ctx.state.apiKey) throw missingCredentialError(ctx);
+  if (!ctx.state.apiKey && !ctx.state.accessToken) throw missingCredentialError(ctx);
   return next();
 };

@@ -1,8 +1,11 @@
 import type { UserService } from '../users/user_service.js';
 import type { Account } from './engine.js';
 
-/** Resolves an account id the engine stores in grants and tokens (`sub`). */
-export type AccountResolver = (accountId: string) => Promise<Account | undefined>;
+/**
+ * Resolves an account id the engine stores in grants and tokens (`sub`). `source` is the token or
+ * code the engine is redeeming (e.g. the refresh token), when there is one.
+ */
+export type AccountResolver = (accountId: string, source?: unknown) => Promise<Account | undefined>;
 
 /**
  * The engine's `findAccount`: users (`usr_…`) from the users table, and any other kind of subject
@@ -27,10 +30,10 @@ export class AccountDirectory {
     this.resolvers.set(prefix, resolver);
   }
 
-  async find(accountId: string): Promise<Account | undefined> {
+  async find(accountId: string, source?: unknown): Promise<Account | undefined> {
     if (typeof accountId !== 'string') return undefined;
     for (const [prefix, resolve] of this.resolvers) {
-      if (accountId.startsWith(prefix)) return resolve(accountId);
+      if (accountId.startsWith(prefix)) return resolve(accountId, source);
     }
     return undefined;
   }

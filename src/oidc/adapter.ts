@@ -31,9 +31,10 @@ function shortString(value: unknown, max = 64): string | null {
  */
 export class PayloadStore {
   private readonly rows: Repository<OidcPayload>;
+  private unusedSql: string | undefined;
 
   constructor(
-    dataSource: DataSource,
+    private readonly dataSource: DataSource,
     private readonly revocations: RevocationRegistry,
     /** How long a grant revocation must be remembered for JWT access tokens of that grant. */
     private readonly maxAccessTokenTtl: number,
@@ -67,6 +68,23 @@ export class PayloadStore {
     const payload = JSON.parse(row.payload) as AdapterPayload;
     if (row.consumedAt) payload.consumed = Math.floor(row.consumedAt.getTime() / 1000);
     return payload;
+  }
+
+  /**
+   * Whether a stored row (e.g. a refresh token) exists, has not expired and was not consumed: one
+   * light read for hot paths that only need that answer (the API-key exchange asks it on every
+   * repeat login).
+   */
+  async isUnused(model: string, id: string): Promise<boolean> {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 191) return false;
+    const quote = (name: string): string => this.dataSource.driver.escape(name);
+    this.unusedSql ??= `SELECT ${quote('expiresAt')}, ${quote('consumedAt')} FROM ${quote('oidc_payloads')} WHERE ${quote('model')} = ? AND ${quote('id')} = ?`;
+    const [row] = (await this.dataSource.query(this.unusedSql, [model, id])) as Array<{ expiresAt: unknown; consumedAt: unknown }>;
+    if (!row || row.consumedAt !== null) return false;
+    if (row.expiresAt === null) return true;
+    const expiresAt = row.expiresAt instanceof Date ? row.expiresAt : new Date(`${String(row.expiresAt).replace(' ', 'T')}Z`);
+    // The column carries the clock tolerance on top of the engine's own expiry.
+    return expiresAt.getTime() - CLOCK_TOLERANCE * 1000 > Date.now();
   }
 
   async consume(model: string, id: string): Promise<void> {

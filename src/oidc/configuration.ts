@@ -1,13 +1,16 @@
 import type { Config } from '../config/config.js';
 import type { AccountDirectory } from './accounts.js';
 import { API_SCOPE_METADATA } from './client_glue.js';
-import { errors, type Adapter, type Configuration, type EngineClient, type JWK, type KoaContextWithOIDC, type ResourceServerInfo } from './engine.js';
+import { errors, type AccessToken, type Adapter, type Configuration, type EngineClient, type JWK, type KoaContextWithOIDC, type ResourceServerInfo } from './engine.js';
 import { CLOCK_TOLERANCE, DEFAULT_ACCESS_TOKEN_TTL, OIDC_SCOPES, SIGNING_ALG, TTL, splitScope } from './policy.js';
 import type { ResourceServerStore } from './resource_servers.js';
 import { PAGE_HEADERS, renderPage } from './views.js';
 
 /** Adds claims to an access token (JWT payload, or `extra` of an opaque token, shown by introspection). */
 export type ExtraTokenClaims = (ctx: KoaContextWithOIDC | undefined, token: unknown) => Promise<Record<string, unknown> | undefined> | Record<string, unknown> | undefined;
+
+/** Decides an access token's lifetime in seconds (synchronously, as the engine asks); undefined: no opinion. */
+export type AccessTokenTtl = (ctx: KoaContextWithOIDC | undefined, token: AccessToken) => number | undefined;
 
 export interface ProviderDependencies {
   readonly config: Config;
@@ -16,6 +19,8 @@ export interface ProviderDependencies {
   readonly accounts: AccountDirectory;
   readonly resourceServers: ResourceServerStore;
   readonly extraTokenClaims: readonly ExtraTokenClaims[];
+  /** Consulted in order before the resource server's TTL (e.g. exchanged tokens live TOKEN_TTL). */
+  readonly accessTokenTtls?: readonly AccessTokenTtl[];
   readonly jwks: { keys: JWK[] };
   readonly signingKid: string;
 }
@@ -87,7 +92,7 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
   return {
     adapter: deps.adapter,
     jwks: deps.jwks,
-    findAccount: (ctx, sub) => deps.accounts.find(sub),
+    findAccount: (_ctx, sub, token) => deps.accounts.find(sub, token),
     claims: { openid: ['sub'], email: ['email'] },
     scopes: [...OIDC_SCOPES],
     responseTypes: ['code'],
@@ -142,7 +147,13 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       return false;
     },
     ttl: {
-      AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL,
+      AccessToken(ctx, token) {
+        for (const decide of deps.accessTokenTtls ?? []) {
+          const ttl = decide(ctx, token);
+          if (ttl !== undefined) return ttl;
+        }
+        return token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL;
+      },
       ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? DEFAULT_ACCESS_TOKEN_TTL,
       AuthorizationCode: TTL.AuthorizationCode,
       IdToken: TTL.IdToken,

@@ -12,7 +12,7 @@ import { AccessTokenService } from './access_tokens.js';
 import { AccountDirectory } from './accounts.js';
 import { PayloadStore } from './adapter.js';
 import { ClientAdapter, compareHashedClientSecrets } from './client_glue.js';
-import { buildProviderConfiguration, type ExtraTokenClaims } from './configuration.js';
+import { buildProviderConfiguration, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
 import type { Provider } from './engine.js';
 import { observeProvider } from './events.js';
 import { LoginThrottle } from './login_throttle.js';
@@ -62,6 +62,7 @@ export class OidcServices {
   readonly csrfKey: Buffer;
 
   private readonly extraTokenClaims: ExtraTokenClaims[] = [];
+  private readonly accessTokenTtls: AccessTokenTtl[] = [];
   private readonly stops: Array<() => void> = [];
   private cleanupTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -97,6 +98,7 @@ export class OidcServices {
         accounts: this.accounts,
         resourceServers: this.resourceServers,
         extraTokenClaims: this.extraTokenClaims,
+        accessTokenTtls: this.accessTokenTtls,
         jwks: { keys: ring.privateJwks },
         signingKid: ring.signingKid,
       }),
@@ -149,6 +151,11 @@ export class OidcServices {
   /** Adds claims to every access token (JWT payload; `extra` of opaque tokens, shown by introspection). */
   addExtraTokenClaims(contribute: ExtraTokenClaims): void {
     this.extraTokenClaims.push(contribute);
+  }
+
+  /** Lets a feature decide the lifetime of some access tokens (first answer wins; default: the resource server's TTL). */
+  addAccessTokenTtl(decide: AccessTokenTtl): void {
+    this.accessTokenTtls.push(decide);
   }
 
   /** `keyport signing-key:rotate`: a new key signs from now on; every instance reloads. */

@@ -1,5 +1,6 @@
 import { Agent } from './agent.js';
 import { ApiKey } from './api_key.js';
+import { ApiKeySession } from './api_key_session.js';
 import { AuditEvent } from './audit_event.js';
 import { DashboardSession } from './dashboard_session.js';
 import { KeyUsageHour } from './key_usage_hour.js';
@@ -11,6 +12,6 @@ import { TokenRevocation } from './token_revocation.js';
 import { User } from './user.js';
 
 /** Every entity TypeORM maps. A feature adding an entity adds it here and a migration under migrations/. */
-export const ENTITIES = [AuditEvent, Agent, ApiKey, User, OAuthClient, OidcPayload, SigningKey, TokenRevocation, ResourceServer, DashboardSession, KeyUsageHour];
+export const ENTITIES = [AuditEvent, Agent, ApiKey, User, OAuthClient, OidcPayload, SigningKey, TokenRevocation, ResourceServer, DashboardSession, KeyUsageHour, ApiKeySession];
 
-export { Agent, ApiKey, AuditEvent, DashboardSession, KeyUsageHour, OAuthClient, OidcPayload, ResourceServer, SigningKey, TokenRevocation, User };
+export { Agent, ApiKey, ApiKeySession, AuditEvent, DashboardSession, KeyUsageHour, OAuthClient, OidcPayload, ResourceServer, SigningKey, TokenRevocation, User };

@@ -3,7 +3,7 @@ import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { effectiveRateLimits } from '../../keys/rate_limits.js';
 import { agentJson } from '../../keys/presenters.js';
 import type { ApiKeyRecord } from '../../keys/index.js';
-import { authenticateApiKey, requireAuthentication } from '../api_key_auth.js';
+import { authenticateApiKey, authenticateBearerToken, requireAuthentication } from '../api_key_auth.js';
 import type { KeyportContext } from '../context.js';
 import { validateBody } from '../validate.js';
 
@@ -36,28 +36,61 @@ async function validateAuthTestBody(ctx: KeyportContext, next: () => Promise<unk
   await next();
 }
 
+function keyJson(key: ApiKeyRecord): Record<string, unknown> {
+  return { id: key.id, prefix: key.prefix, env: key.env, access_type: key.accessType, name: key.name, expires_at: key.expiresAt?.toISOString() ?? null };
+}
+
 async function describeCaller(ctx: KeyportContext): Promise<void> {
-  const { key, agent } = ctx.state.apiKey!;
   ctx.set('Cache-Control', 'no-store');
+  if (ctx.state.accessToken) {
+    await describeTokenCaller(ctx);
+    return;
+  }
+  const { key, agent } = ctx.state.apiKey!;
   ctx.body = {
     authenticated: true,
     agent: agentJson(agent),
-    key: { id: key.id, prefix: key.prefix, env: key.env, access_type: key.accessType, name: key.name, expires_at: key.expiresAt?.toISOString() ?? null },
+    key: keyJson(key),
     scopes: [...key.scopes],
     rate_limit: await rateLimitStatus(ctx, key),
   };
 }
 
 /**
- * `GET /auth/test` (SPEC §3): who am I, with which key, scopes and limits. POST answers the same,
- * for clients that present the key as the JSON body field `api_key` (bodies of GET requests are
- * not parsed).
+ * The same answer for a bearer token: the token's scopes (not the key's), and the key and agent
+ * behind it when it was exchanged from an API key; `null` for other tokens (a client's or a
+ * user's), with `token` saying whose it is.
+ */
+async function describeTokenCaller(ctx: KeyportContext): Promise<void> {
+  const token = ctx.state.accessToken!;
+  const keyId = token.claims.api_key_id;
+  const key = typeof keyId === 'string' ? await ctx.services.keys.apiKeys.find(keyId) : undefined;
+  const agent = key ? await ctx.services.keys.agents.get(key.agentId) : undefined;
+  ctx.body = {
+    authenticated: true,
+    agent: agent ? agentJson(agent) : null,
+    key: key ? keyJson(key) : null,
+    scopes: [...token.scopes],
+    rate_limit: key ? await rateLimitStatus(ctx, key) : null,
+    token: {
+      client_id: token.clientId,
+      sub: token.sub,
+      expires_at: new Date(token.exp * 1000).toISOString(),
+      session_id: typeof token.claims.session_id === 'string' ? token.claims.session_id : null,
+    },
+  };
+}
+
+/**
+ * `GET /auth/test` (SPEC §3): who am I, with which key (or bearer token), scopes and limits. POST
+ * answers the same, for clients that present the key as the JSON body field `api_key` (bodies of
+ * GET requests are not parsed).
  */
 export function authTestRoutes(): Router<KeyportContext['state'], KeyportContext> {
   const router = new Router<KeyportContext['state'], KeyportContext>();
 
-  router.get('/auth/test', authenticateApiKey({ optional: true }), requireAuthentication, describeCaller);
-  router.post('/auth/test', validateAuthTestBody, authenticateApiKey({ optional: true }), requireAuthentication, describeCaller);
+  router.get('/auth/test', authenticateApiKey({ optional: true }), authenticateBearerToken(), requireAuthentication, describeCaller);
+  router.post('/auth/test', validateAuthTestBody, authenticateApiKey({ optional: true }), authenticateBearerToken(), requireAuthentication, describeCaller);
 
   return router;
 }

@@ -1,0 +1,114 @@
+import { TOKEN_EXCHANGE_GRANT } from '../clients/grant_types.js';
+import type { Config } from '../config/config.js';
+import { knownScopes } from '../keys/scopes.js';
+import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
+import { API_SCOPE_METADATA } from '../oidc/client_glue.js';
+import type { Account, AccessToken, KoaContextWithOIDC } from '../oidc/engine.js';
+import type { RevocationKey } from '../oidc/revocations.js';
+import { API_KEY_CLIENT_ID, keyDeadline, sessionClaims, type ExchangeService } from './exchange_service.js';
+import { keyStateStatus } from './key_states.js';
+
+/** Marks the engine Account of an agent acting through an API-key session (set by the account lookup). */
+const SESSION_FACTS = Symbol('keyport.apiKeySession');
+
+interface SessionFacts {
+  /** Claims every access token of the session carries. */
+  readonly claims: Record<string, unknown>;
+  /** Epoch seconds: the key's expiry or grace end, or the session's end, whichever is first. */
+  readonly deadline: number;
+}
+
+type SessionAccount = Account & { [SESSION_FACTS]?: SessionFacts };
+
+const epoch = (): number => Math.floor(Date.now() / 1000);
+
+/** The built-in public client of SPEC §3: no secret (the API key is the credential), never in the clients table. */
+export function apiKeyClientMetadata(config: Pick<Config, 'extraScopes'>): Record<string, unknown> & { client_id: string } {
+  return {
+    client_id: API_KEY_CLIENT_ID,
+    client_name: 'API-key exchange (built in)',
+    token_endpoint_auth_method: 'none',
+    grant_types: [TOKEN_EXCHANGE_GRANT, 'refresh_token'],
+    response_types: [],
+    redirect_uris: [],
+    // Every scope a key can hold; the key (and its access type) narrows each token.
+    [API_SCOPE_METADATA]: knownScopes(config.extraScopes).join(' '),
+  };
+}
+
+function sessionFactsOf(ctx: KoaContextWithOIDC | undefined): { accountId: string; facts: SessionFacts } | undefined {
+  const account = (ctx?.oidc?.entities as { Account?: SessionAccount } | undefined)?.Account;
+  const facts = account?.[SESSION_FACTS];
+  return account && facts ? { accountId: account.accountId, facts } : undefined;
+}
+
+/**
+ * The engine's account lookup for agents (`agt_…`). Agents only act through API-key sessions, so
+ * the token being redeemed (a refresh token) must name a live session (`sid`) of this agent whose
+ * key is still good: a revoked or expired key, a revoked agent, an ended or expired session, a
+ * rotation grace period that is over — each makes the engine answer invalid_grant.
+ */
+export function agentAccountResolver(exchange: ExchangeService) {
+  return async function findAgentAccount(agentId: string, source?: unknown): Promise<Account | undefined> {
+    const sid = (source as { sid?: unknown } | undefined)?.sid;
+    if (typeof sid !== 'string' || !sid.startsWith('ses_')) return undefined;
+    const session = await exchange.sessions.findById(sid);
+    if (!session || session.agentId !== agentId || session.expiresAt.getTime() <= Date.now()) return undefined;
+    const { state, status } = await exchange.keyStatus(session.keyId);
+    if (!state || state.agentId !== agentId || status !== 'active') return undefined;
+    const facts: SessionFacts = {
+      claims: sessionClaims({ id: state.keyId, env: state.env, accessType: state.accessType }, agentId, session),
+      deadline: Math.min(keyDeadline(state) ?? Number.POSITIVE_INFINITY, Math.floor(session.expiresAt.getTime() / 1000)),
+    };
+    const account: SessionAccount = { accountId: agentId, claims: async () => ({ sub: agentId }), [SESSION_FACTS]: facts };
+    return account;
+  };
+}
+
+/** Claims of a refreshed token: the same as the session's first token (the engine mints it without them). */
+export function sessionTokenClaims(ctx: KoaContextWithOIDC | undefined, token: unknown): Record<string, unknown> | undefined {
+  const candidate = token as { extra?: Record<string, unknown>; accountId?: string };
+  if (candidate.extra && 'api_key_id' in candidate.extra) return undefined;
+  const found = sessionFactsOf(ctx);
+  if (!found || found.accountId !== candidate.accountId) return undefined;
+  return found.facts.claims;
+}
+
+/**
+ * Lifetime of tokens whose family started with a token exchange (the engine asks on refresh):
+ * TOKEN_TTL (a resource server's shorter TTL wins), never past the key's or the session's end.
+ */
+export function exchangedTokenTtl(exchange: ExchangeService) {
+  return function decideExchangedTokenTtl(ctx: KoaContextWithOIDC | undefined, token: AccessToken): number | undefined {
+    if (typeof token.gty !== 'string' || !token.gty.startsWith(TOKEN_EXCHANGE_GRANT)) return undefined;
+    const server = token.resourceServer;
+    let ttl = server ? exchange.lifetimeFor(server.identifier(), server.accessTokenTTL) : exchange.lifetimeFor('', undefined);
+    const found = sessionFactsOf(ctx);
+    if (found) ttl = Math.min(ttl, found.facts.deadline - epoch());
+    return Math.max(1, ttl);
+  };
+}
+
+/** Registry keys of an exchanged token: its key, its agent, its session (checked in the same read as jti/grant/client). */
+export function sessionRevocationKeys(token: VerifiedAccessToken): RevocationKey[] {
+  const keyId = token.claims.api_key_id;
+  if (typeof keyId !== 'string') return [];
+  const keys: RevocationKey[] = [{ kind: 'api_key', value: keyId }];
+  if (token.sub.startsWith('agt_')) keys.push({ kind: 'agent', value: token.sub });
+  const sid = token.claims.sid;
+  if (typeof sid === 'string' && sid.startsWith('ses_')) keys.push({ kind: 'session', value: sid });
+  return keys;
+}
+
+/**
+ * A token exchanged from an API key is active only while the key works: not revoked, not expired,
+ * its rotation grace not over, its agent not revoked — judged against the clock on every check.
+ */
+export function keyActivityCheck(exchange: ExchangeService) {
+  return async function keyStillWorks(token: VerifiedAccessToken): Promise<boolean> {
+    const keyId = token.claims.api_key_id;
+    if (typeof keyId !== 'string') return true;
+    const state = await exchange.keyStates.get(keyId);
+    return Boolean(state && state.agentId === token.sub && keyStateStatus(state) === 'active');
+  };
+}

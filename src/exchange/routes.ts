@@ -1,0 +1,119 @@
+import Router from '@koa/router';
+import { IsOptional, IsString, MaxLength } from 'class-validator';
+import { authenticateApiKey } from '../http/api_key_auth.js';
+import type { KeyportContext } from '../http/context.js';
+import { validateBody } from '../http/validate.js';
+import { InvalidRequest, NotFound } from '../lib/errors.js';
+import type { ExchangeResult } from './exchange_service.js';
+import { MAX_SCOPE_PARAMETER_LENGTH, parseScopeParameter } from './scopes.js';
+import { MAX_SESSION_ID_LENGTH, parseSessionId } from './session_id.js';
+
+type Next = () => Promise<unknown>;
+
+declare module '../http/context.js' {
+  interface KeyportState {
+    /** The validated `/auth/login` request. */
+    login?: { sessionId: string; scopes: string[] | undefined };
+    /** The validated `/auth/refresh` request. */
+    refresh?: { refreshToken: string };
+  }
+}
+
+/** `POST /auth/login` body (SPEC §3). The key may come from a header instead. */
+class LoginBody {
+  @IsOptional() @IsString() @MaxLength(256)
+  api_key?: string;
+
+  // parseSessionId checks the rest (code points, printable); this only bounds the work.
+  @IsOptional() @IsString() @MaxLength(MAX_SESSION_ID_LENGTH * 2)
+  session_id?: string;
+
+  @IsOptional() @IsString() @MaxLength(MAX_SCOPE_PARAMETER_LENGTH)
+  scope?: string;
+}
+
+/** `POST /auth/refresh` body. */
+class RefreshBody {
+  @IsString() @MaxLength(512)
+  refresh_token: string;
+}
+
+function bodyOf(ctx: KeyportContext): unknown {
+  return (ctx.request as { body?: unknown }).body ?? {};
+}
+
+async function validateLoginRequest(ctx: KeyportContext, next: Next): Promise<void> {
+  const body = await validateBody(LoginBody, bodyOf(ctx));
+  ctx.state.login = { sessionId: parseSessionId(body.session_id), scopes: parseScopeParameter(body.scope) };
+  await next();
+}
+
+async function validateRefreshRequest(ctx: KeyportContext, next: Next): Promise<void> {
+  const body = await validateBody(RefreshBody, bodyOf(ctx));
+  if (body.refresh_token.length === 0) throw new InvalidRequest('refresh_token must not be empty.');
+  ctx.state.refresh = { refreshToken: body.refresh_token };
+  await next();
+}
+
+/** The session ID in the path: URL-decoded by the router, then the same rules as in the body. */
+function pathSessionId(ctx: KeyportContext): string {
+  const raw = ctx.params.session_id;
+  if (typeof raw !== 'string') throw new InvalidRequest('session_id is missing.');
+  return parseSessionId(raw, 'The session ID in the path');
+}
+
+/** SPEC §3 answer of `/auth/login` and `/auth/refresh`. */
+function tokenResponse(ctx: KeyportContext, result: ExchangeResult): void {
+  ctx.set('Cache-Control', 'no-store');
+  ctx.set('Pragma', 'no-cache');
+  ctx.body = {
+    access_token: result.accessToken,
+    token_type: result.tokenType,
+    expires_in: Math.max(0, result.expiresAt - Math.floor(Date.now() / 1000)),
+    scope: result.scope,
+    session_id: result.sessionId ?? null,
+    ...(result.refreshToken ? { refresh_token: result.refreshToken } : {}),
+  };
+}
+
+async function exchangeKeyForToken(ctx: KeyportContext): Promise<void> {
+  const { key, agent } = ctx.state.apiKey!;
+  const { sessionId, scopes } = ctx.state.login!;
+  tokenResponse(ctx, await ctx.services.exchange.exchangeKey({ key, agent, sessionId, scopes }));
+}
+
+async function refreshSessionToken(ctx: KeyportContext): Promise<void> {
+  const result = await ctx.services.exchange.refreshSession(ctx.state.refresh!.refreshToken, { ip: ctx.ip, host: ctx.host, secure: ctx.secure });
+  tokenResponse(ctx, result);
+}
+
+async function listKeySessions(ctx: KeyportContext): Promise<void> {
+  const { key } = ctx.state.apiKey!;
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = { sessions: await ctx.services.exchange.listSessions({ keyId: key.id }) };
+}
+
+async function endKeySession(ctx: KeyportContext): Promise<void> {
+  const { key } = ctx.state.apiKey!;
+  const sessionId = pathSessionId(ctx);
+  const ended = await ctx.services.exchange.endSession(key, sessionId, { actor: `api-key:${key.id}`, ip: ctx.ip });
+  if (!ended) throw new NotFound('This key has no live session with that ID.');
+  ctx.status = 204;
+}
+
+/**
+ * Keyport's own API-key exchange endpoints (SPEC §3). Each is a list of named steps: body
+ * validation, then key authentication (a per-key rate limit slots in right after it), then the work.
+ * DELETE bodies are not read (the body parser skips them), so `DELETE /auth/sessions/…` takes the
+ * key from a header (or the query, when allowed).
+ */
+export function exchangeRoutes(): Router<KeyportContext['state'], KeyportContext> {
+  const router = new Router<KeyportContext['state'], KeyportContext>();
+
+  router.post('/auth/login', validateLoginRequest, authenticateApiKey(), exchangeKeyForToken);
+  router.post('/auth/refresh', validateRefreshRequest, refreshSessionToken);
+  router.get('/auth/sessions', authenticateApiKey(), listKeySessions);
+  router.delete('/auth/sessions/:session_id', authenticateApiKey(), endKeySession);
+
+  return router;
+}

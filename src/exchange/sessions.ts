@@ -1,0 +1,161 @@
+import { LessThan, type DataSource, type EntityMetadata, type Repository } from 'typeorm';
+import { ApiKeySession } from '../db/entities/api_key_session.js';
+
+/** The facts of a newly minted current token, written when a claim completes. */
+export interface CurrentToken {
+  tokenCipher: string;
+  tokenJti: string;
+  tokenIssuedAt: Date;
+  tokenExpiresAt: Date;
+  tokenFingerprint: string;
+  clientId: string;
+  scope: string;
+  audience: string;
+  grantId: string | null;
+  refreshCipher: string | null;
+}
+
+export interface NewSession {
+  id: string;
+  keyId: string;
+  agentId: string;
+  sessionId: string;
+  sessionHash: string;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+const DUPLICATE_CODES = new Set(['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
+
+function isDuplicate(err: unknown): boolean {
+  const driverError = (err as { driverError?: { code?: string } }).driverError;
+  const code = driverError?.code ?? (err as { code?: string }).code;
+  return typeof code === 'string' && DUPLICATE_CODES.has(code);
+}
+
+/**
+ * The `api_key_sessions` table. Every change that races is one conditional statement (atomic on
+ * SQLite and MySQL alike, so no transaction is needed): the unique index decides who creates a
+ * session, a conditional UPDATE decides who mints its next token.
+ */
+export class SessionStore {
+  private readonly rows: Repository<ApiKeySession>;
+  private readonly metadata: EntityMetadata;
+  private readonly findSql: string;
+
+  constructor(private readonly dataSource: DataSource) {
+    this.rows = dataSource.getRepository(ApiKeySession);
+    this.metadata = dataSource.getMetadata(ApiKeySession);
+    const quote = (name: string): string => dataSource.driver.escape(name);
+    this.findSql = `SELECT ${this.metadata.columns.map((column) => quote(column.databaseName)).join(', ')} FROM ${quote(this.metadata.tableName)} WHERE ${quote('keyId')} = ? AND ${quote('sessionHash')} = ?`;
+  }
+
+  /**
+   * The session of (key, session hash). Every exchange starts with this read, so it is one plain
+   * parameterised query hydrated with TypeORM's own per-column conversion (the query builder costs
+   * several times the query itself on this path).
+   */
+  async find(keyId: string, hash: string): Promise<ApiKeySession | null> {
+    const found = (await this.dataSource.query(this.findSql, [keyId, hash])) as Array<Record<string, unknown>>;
+    const raw = found[0];
+    if (!raw) return null;
+    const row = new ApiKeySession();
+    const { driver } = this.dataSource;
+    for (const column of this.metadata.columns) {
+      (row as unknown as Record<string, unknown>)[column.propertyName] = driver.prepareHydratedValue(raw[column.databaseName], column);
+    }
+    return row;
+  }
+
+  async findById(id: string): Promise<ApiKeySession | null> {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 40) return null;
+    return this.rows.findOneBy({ id });
+  }
+
+  /** Creates the session already claimed by `claimer`; false when another request created it first. */
+  async insertClaimed(session: NewSession, claimer: string, claimUntil: Date): Promise<boolean> {
+    try {
+      await this.rows.insert({
+        ...session,
+        version: 0,
+        claimedBy: claimer,
+        claimedUntil: claimUntil,
+        tokenCipher: null,
+        tokenJti: null,
+        tokenIssuedAt: null,
+        tokenExpiresAt: null,
+        tokenFingerprint: null,
+        clientId: null,
+        scope: null,
+        audience: null,
+        grantId: null,
+        refreshCipher: null,
+      });
+      return true;
+    } catch (err) {
+      if (isDuplicate(err)) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Claims the right to mint the session's next token: succeeds only if nobody changed the session
+   * since it was read at `version` and no other claim is running (or the other one lapsed).
+   */
+  async claim(id: string, version: number, claimer: string, now: Date, claimUntil: Date): Promise<boolean> {
+    const result = await this.rows.createQueryBuilder().update(ApiKeySession)
+      .set({ claimedBy: claimer, claimedUntil: claimUntil })
+      .where('id = :id AND version = :version AND (claimedUntil IS NULL OR claimedUntil <= :now)', { id, version, now })
+      .execute();
+    return result.affected === 1;
+  }
+
+  /** Stores the token the claimer minted and releases the claim; false when the claim was lost meanwhile. */
+  async complete(id: string, claimer: string, token: CurrentToken): Promise<boolean> {
+    const result = await this.rows.createQueryBuilder().update(ApiKeySession)
+      .set({ ...token, version: () => 'version + 1', claimedBy: null, claimedUntil: null })
+      .where('id = :id AND claimedBy = :claimer', { id, claimer })
+      .execute();
+    return result.affected === 1;
+  }
+
+  /** Gives up a claim (minting failed). */
+  async release(id: string, claimer: string): Promise<void> {
+    await this.rows.createQueryBuilder().update(ApiKeySession)
+      .set({ claimedBy: null, claimedUntil: null })
+      .where('id = :id AND claimedBy = :claimer', { id, claimer })
+      .execute();
+  }
+
+  /** Replaces the refresh token handed out with the current token (the previous one was used). */
+  async replaceRefreshToken(id: string, version: number, refreshCipher: string): Promise<void> {
+    await this.rows.createQueryBuilder().update(ApiKeySession)
+      .set({ refreshCipher })
+      .where('id = :id AND version = :version', { id, version })
+      .execute();
+  }
+
+  /** Deletes a session; false when it was already gone. */
+  async delete(id: string): Promise<boolean> {
+    const result = await this.rows.delete({ id });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** Deletes a session that is past its end (so a new one can take its place). */
+  async deleteIfExpired(id: string, now: Date): Promise<void> {
+    await this.rows.delete({ id, expiresAt: LessThan(now) });
+  }
+
+  async list(filter: { keyId?: string; agentId?: string }, limit: number): Promise<ApiKeySession[]> {
+    return this.rows.find({
+      where: filter.keyId !== undefined ? { keyId: filter.keyId } : { agentId: filter.agentId },
+      order: { createdAt: 'DESC', id: 'ASC' },
+      take: limit,
+    });
+  }
+
+  async deleteExpired(now = new Date()): Promise<number> {
+    const result = await this.rows.delete({ expiresAt: LessThan(now) });
+    return result.affected ?? 0;
+  }
+}
