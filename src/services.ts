@@ -13,7 +13,7 @@ import { OidcServices } from './oidc/services.js';
 import { closeRedis, connectRedis, subscriberConnection } from './lib/redis.js';
 import { RedisBus } from './lib/redis_bus.js';
 import { RateLimits } from './ratelimit/service.js';
-import { limitTokenRequestsPerClient } from './ratelimit/token_endpoint.js';
+import { apiKeyExchangeLimits, limitTokenRequestsPerClient } from './ratelimit/token_endpoint.js';
 
 
 /**
@@ -62,7 +62,8 @@ export async function buildServices(config: Config, logger: Logger, database: Da
 
   const keys = buildKeyServices({ config, logger, database, audit, bus });
   const oidc = new OidcServices({ config, logger, database, metrics, audit, bus });
-  const exchange = buildExchange({ config, logger, database, audit, bus, keys, oidc });
+  const rateLimits = new RateLimits({ config, logger, redis });
+  const exchange = buildExchange({ config, logger, database, audit, bus, keys, oidc, grantLimits: apiKeyExchangeLimits({ rateLimits, metrics }) });
   const services: Services = {
     config,
     logger,
@@ -71,13 +72,15 @@ export async function buildServices(config: Config, logger: Logger, database: Da
     audit,
     bus,
     redis,
-    rateLimits: new RateLimits({ config, logger, redis }),
+    rateLimits,
     keys,
     oidc,
     exchange: exchange.exchange,
     dashboard: buildDashboardServices({ config, logger, database, keys, apiKeySessions: exchange.exchange }),
     closers,
   };
+  // The dashboard shows each key's refused requests next to its usage.
+  rateLimits.onApiKeyRejected((keyId) => services.dashboard.usage.recordRejection(keyId));
   // Per-client limits at the token endpoint; `keyport-api-key` exchanges count per API key instead.
   services.oidc.extendProvider((provider) => limitTokenRequestsPerClient(provider, services, (clientId) => clientId === API_KEY_CLIENT_ID));
   // After the bus closer in the list, so they run before it: pending lastUsedAt and audit writes land first.

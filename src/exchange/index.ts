@@ -10,6 +10,7 @@ import { ExchangeService } from './exchange_service.js';
 import { KeyStates } from './key_states.js';
 import { SessionStore } from './sessions.js';
 import * as tokenExchangeGrant from './token_exchange_grant.js';
+import type { TokenExchangeOptions } from './token_exchange_grant.js';
 
 export interface ExchangeBuildDependencies {
   readonly config: Config;
@@ -19,6 +20,8 @@ export interface ExchangeBuildDependencies {
   readonly bus: EventBus;
   readonly keys: KeyServices;
   readonly oidc: OidcServices;
+  /** Per-key limits and the key-guessing guard of the RFC 8693 grant (SPEC §5). */
+  readonly grantLimits: TokenExchangeOptions;
 }
 
 /**
@@ -45,7 +48,7 @@ export function buildExchange(deps: ExchangeBuildDependencies): { exchange: Exch
 
   oidc.clients.registerBuiltIn(apiKeyClientMetadata(config));
   oidc.extendProvider((provider) => {
-    provider.registerGrantType(tokenExchangeGrant.grantType, tokenExchangeGrant.tokenExchangeHandler(exchange, keys), tokenExchangeGrant.parameters, tokenExchangeGrant.repeatable);
+    provider.registerGrantType(tokenExchangeGrant.grantType, tokenExchangeGrant.tokenExchangeHandler(exchange, keys, deps.grantLimits), tokenExchangeGrant.parameters, tokenExchangeGrant.repeatable);
   });
   oidc.accounts.register('agt_', agentAccountResolver(exchange));
   oidc.addExtraTokenClaims(sessionTokenClaims);

@@ -3,6 +3,7 @@ import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { authenticateApiKey } from '../http/api_key_auth.js';
 import type { KeyportContext } from '../http/context.js';
 import { validateBody } from '../http/validate.js';
+import { guardKeyGuessing, limitApiKey } from '../ratelimit/index.js';
 import { InvalidRequest, NotFound } from '../lib/errors.js';
 import type { ExchangeResult } from './exchange_service.js';
 import { MAX_SCOPE_PARAMETER_LENGTH, parseScopeParameter } from './scopes.js';
@@ -110,10 +111,10 @@ async function endKeySession(ctx: KeyportContext): Promise<void> {
 export function exchangeRoutes(): Router<KeyportContext['state'], KeyportContext> {
   const router = new Router<KeyportContext['state'], KeyportContext>();
 
-  router.post('/auth/login', validateLoginRequest, authenticateApiKey(), exchangeKeyForToken);
+  router.post('/auth/login', guardKeyGuessing, validateLoginRequest, authenticateApiKey(), limitApiKey, exchangeKeyForToken);
   router.post('/auth/refresh', validateRefreshRequest, refreshSessionToken);
-  router.get('/auth/sessions', authenticateApiKey(), listKeySessions);
-  router.delete('/auth/sessions/:session_id', authenticateApiKey(), endKeySession);
+  router.get('/auth/sessions', guardKeyGuessing, authenticateApiKey(), limitApiKey, listKeySessions);
+  router.delete('/auth/sessions/:session_id', guardKeyGuessing, authenticateApiKey(), limitApiKey, endKeySession);
 
   return router;
 }

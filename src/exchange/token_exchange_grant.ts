@@ -122,12 +122,15 @@ function readExchangeParameters(ctx: KoaContextWithOIDC): TokenExchangeRequest {
 }
 
 /** An API key as the subject: the one verifier decides (address allow lists included). */
-function authenticateSubjectKey(keys: KeyServices): TokenExchangeStep {
+function authenticateSubjectKey(keys: KeyServices, onRefused?: KeyRefusalHook): TokenExchangeStep {
   return async function authenticateSubjectKeyStep(ctx, request) {
     if (request.subjectTokenType !== TOKEN_TYPES.apiKey) return;
     const sessionId = parseSessionId(single(ctx.oidc.params as Record<string, unknown>, 'session_id'));
     const verified = await keys.verifier.verify(request.subjectToken, ctx.ip);
-    if (!verified.ok) throw invalidGrant(refusalOf(verified.reason));
+    if (!verified.ok) {
+      await onRefused?.(ctx, verified.reason);
+      throw invalidGrant(refusalOf(verified.reason));
+    }
     request.apiKey = { key: verified.key, agent: verified.agent, sessionId };
   };
 }
@@ -147,7 +150,14 @@ async function respondWithIssuedToken(ctx: KoaContextWithOIDC, request: TokenExc
   ctx.body = tokenExchangeResponse(request.result!);
 }
 
+/** Told why an API-key subject was refused, before the refusal is answered (e.g. to slow key guessing). */
+export type KeyRefusalHook = (ctx: KoaContextWithOIDC, reason: string) => Promise<void>;
+
 export interface TokenExchangeOptions {
+  /** Steps run before an API-key subject is verified: the place to refuse callers that keep guessing keys. */
+  readonly beforeKeyAuthentication?: readonly TokenExchangeStep[];
+  /** Called when an API-key subject is refused. */
+  readonly onKeyRefused?: KeyRefusalHook;
   /**
    * Steps run right after an API-key subject is authenticated (`request.apiKey` is set), before
    * anything is issued: the place for a per-key rate limit. They throw engine errors to refuse.
@@ -163,7 +173,8 @@ export interface TokenExchangeOptions {
  */
 export function tokenExchangeHandler(exchange: ExchangeService, keys: KeyServices, options: TokenExchangeOptions = {}) {
   const steps: TokenExchangeStep[] = [
-    authenticateSubjectKey(keys),
+    ...(options.beforeKeyAuthentication ?? []),
+    authenticateSubjectKey(keys, options.onKeyRefused),
     ...(options.afterKeyAuthentication ?? []),
     exchangeSubject(exchange),
     respondWithIssuedToken,

@@ -1,6 +1,7 @@
 import type { KeyportContext, Middleware } from '../http/context.js';
 import { KeyportError, RateLimitExceeded } from '../lib/errors.js';
 import type { RateLimitDecision } from './decision.js';
+import { apiKeySubject } from './api_key_subject.js';
 import { rateLimitHeaders } from './headers.js';
 
 declare module '../http/context.js' {
@@ -50,6 +51,19 @@ export function enforceRateLimit(decideFor: (ctx: KeyportContext) => Promise<Rat
     await next();
   };
 }
+
+/**
+ * Per API key (SPEC §5): put right after `authenticateApiKey`. Counts the request against the
+ * key's burst, minute and hour windows; requests authenticated otherwise pass untouched.
+ */
+export const limitApiKey: Middleware = async function limitApiKey(ctx, next) {
+  const authenticated = ctx.state.apiKey;
+  if (!authenticated) return next();
+  const decision = await ctx.services.rateLimits.consumeApiKey(apiKeySubject(authenticated.key));
+  setRateLimitHeaders(ctx, decision);
+  if (!decision.allowed) refuseRequest(ctx, decision);
+  return next();
+};
 
 /** Per IP on login attempts (the password login form, and any other login route). */
 export const limitLoginByIp: Middleware = enforceRateLimit((ctx) => ctx.services.rateLimits.consumeLoginIp(ctx.ip));

@@ -52,6 +52,7 @@ function untouched(limiter: LimiterName, windows: readonly CountedWindow[]): Rat
 export class RateLimits {
   private readonly store: CounterStore;
   private readonly lengths: WindowLengths;
+  private readonly keyRejectionListeners: Array<(keyId: string) => void> = [];
 
   constructor(private readonly options: RateLimitsOptions) {
     this.store = new CounterStore({ redis: options.redis, logger: options.logger });
@@ -72,8 +73,15 @@ export class RateLimits {
   }
 
   /** One request authenticated with an API key: burst, minute and hour windows. */
-  consumeApiKey(subject: ApiKeySubject): Promise<RateLimitDecision> {
-    return this.consume('api_key', this.keyWindows(subject), subject.keyId);
+  async consumeApiKey(subject: ApiKeySubject): Promise<RateLimitDecision> {
+    const decision = await this.consume('api_key', this.keyWindows(subject), subject.keyId);
+    if (!decision.allowed) for (const listener of this.keyRejectionListeners) listener(subject.keyId);
+    return decision;
+  }
+
+  /** Called with the key ID of every refused API-key request (per-key usage counts). */
+  onApiKeyRejected(listener: (keyId: string) => void): void {
+    this.keyRejectionListeners.push(listener);
   }
 
   /** The key's current standing without counting (dashboards, usage displays). */

@@ -1,5 +1,7 @@
 import { errors, Provider, type KoaContextWithOIDC } from '../oidc/engine.js';
 import type { Services } from '../services.js';
+import type { ApiKeyRecord } from '../keys/index.js';
+import { apiKeySubject } from './api_key_subject.js';
 import type { RateLimitDecision } from './decision.js';
 import { rateLimitHeaders } from './headers.js';
 
@@ -69,4 +71,26 @@ export function limitTokenRequestsPerClient(provider: Provider, services: Pick<S
     const decision = await services.rateLimits.consumeClient(oidc.client.clientId);
     ctx.set(rateLimitHeaders(decision));
   });
+}
+
+/**
+ * The limits of the RFC 8693 grant with an API key as subject (SPEC §5), as the grant's step
+ * options: an address that keeps failing key checks is refused before its key is looked at, each
+ * unknown key counts against its address, and an authenticated key counts against its own windows.
+ */
+export function apiKeyExchangeLimits(services: Pick<Services, 'rateLimits' | 'metrics'>) {
+  const { rateLimits, metrics } = services;
+  return {
+    beforeKeyAuthentication: [async function refuseKeyGuessers(ctx: KoaContextWithOIDC): Promise<void> {
+      const standing = await rateLimits.checkFailedKeyIp(ctx.ip);
+      if (!standing.allowed) enforceOAuthRateLimit(ctx, standing, metrics);
+    }],
+    onKeyRefused: async (ctx: KoaContextWithOIDC, reason: string): Promise<void> => {
+      // Only unknown or malformed keys look like guessing; expired and revoked keys are known ones.
+      if (reason === 'invalid') await rateLimits.consumeFailedKeyIp(ctx.ip);
+    },
+    afterKeyAuthentication: [async function limitSubjectKey(ctx: KoaContextWithOIDC, request: { apiKey?: { key: ApiKeyRecord } }): Promise<void> {
+      if (request.apiKey) enforceOAuthRateLimit(ctx, await rateLimits.consumeApiKey(apiKeySubject(request.apiKey.key)), metrics);
+    }],
+  };
 }

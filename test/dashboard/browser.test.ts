@@ -11,11 +11,8 @@ import { ADMIN_PASSWORD } from './helpers.js';
 export const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
-/**
- * Where the key from the page is used. Today `/auth/test`; when the token-exchange feature lands,
- * `/auth/login` takes the same body: this constant is the one line to change.
- */
-const KEY_ENDPOINT = '/auth/test';
+/** Where the key from the page is used: the exchange for a bearer token (SPEC §3). */
+const KEY_ENDPOINT = '/auth/login';
 
 /** With KEYPORT_SCREENSHOTS=1 the pages are saved for the README under docs/screenshots/. */
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -134,14 +131,18 @@ describe('dashboard in a real browser (Chromium)', function () {
 
   it('uses the key, sees its usage, revokes it with a confirmation step, and the key is refused', async () => {
     const ok = await useKey(apiKey).expect(200);
-    expect(ok.body.authenticated).to.equal(true);
-    const keyId: string = ok.body.key.id;
+    expect(ok.body.token_type).to.equal('Bearer');
+    // The bearer token speaks for the key the page created.
+    const me = await app.http().get('/auth/test').set('Authorization', `Bearer ${ok.body.access_token as string}`).expect(200);
+    const keyId: string = me.body.key.id;
+    expect(me.body.key.prefix).to.equal(apiKey.slice(0, 12));
     for (let i = 0; i < 4; i += 1) await useKey(apiKey).expect(200);
 
     await page.getByRole('link', { name: /back to crm-sync/ }).click();
     await page.waitForURL(/\/dashboard\/agents\/agt_/);
     expect(await page.content()).not.to.include(apiKey);
-    await page.getByRole('link', { name: /^ak_live_/ }).click();
+    // The key is linked from its row in the keys table and from its session (made by /auth/login).
+    await page.locator('table').first().getByRole('link', { name: /^ak_live_/ }).click();
     await page.waitForURL(`**/dashboard/keys/${keyId}`);
     expect(await page.locator('.figures').textContent()).to.match(/5\s+requests this hour/);
     await shoot('05-key');

@@ -17,8 +17,10 @@ describe('GET /auth/test with a valid API key', () => {
     expect(res.body.key).to.deep.include({ id: created.key.id, prefix: created.apiKey.slice(0, 12), env: 'test', access_type: 'transactional' });
     expect(res.body.scopes).to.deep.equal(['read', 'write']);
     expect(res.body.rate_limit).to.have.all.keys('limit', 'remaining', 'reset');
-    expect(res.body.rate_limit.limit).to.equal(60);
-    expect(res.body.rate_limit.remaining).to.equal(60);
+    // The most restrictive window after this request: the 10-second burst window (20) with one used.
+    expect(res.body.rate_limit.limit).to.equal(20);
+    expect(res.body.rate_limit.remaining).to.equal(19);
+    expect(res.headers['x-ratelimit-remaining']).to.equal('19');
     expect(res.body.rate_limit.reset).to.be.within(Date.now() / 1000, Date.now() / 1000 + 61);
     expect(JSON.stringify(res.body)).not.to.include(created.apiKey);
   });
@@ -51,7 +53,9 @@ describe('GET /auth/test with a valid API key', () => {
   it("reports the key's own rate-limit override", async () => {
     const created = await createAgentWithKey(app, { rateLimit: { perMinute: 7 } });
     const res = await app.http().get('/auth/test').set('X-API-Key', created.apiKey).expect(200);
-    expect(res.body.rate_limit).to.include({ limit: 7, remaining: 7 });
+    // 7 per minute is tighter than the default burst of 20 per 10 s; this request used one.
+    expect(res.body.rate_limit).to.include({ limit: 7, remaining: 6 });
+    expect(res.headers['ratelimit-policy']).to.include('q=7;w=60');
   });
 
   it('reports the scopes and access type of an admin key', async () => {

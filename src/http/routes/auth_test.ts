@@ -1,26 +1,19 @@
 import Router from '@koa/router';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
-import { effectiveRateLimits } from '../../keys/rate_limits.js';
 import { agentJson } from '../../keys/presenters.js';
 import type { ApiKeyRecord } from '../../keys/index.js';
 import { authenticateApiKey, authenticateBearerToken, requireAuthentication } from '../api_key_auth.js';
 import type { KeyportContext } from '../context.js';
 import { validateBody } from '../validate.js';
-
-export interface RateLimitStatus {
-  limit: number;
-  remaining: number;
-  /** Epoch seconds when the current window resets. */
-  reset: number;
-}
+import { apiKeySubject, guardKeyGuessing, limitApiKey, rateLimitSummary } from '../../ratelimit/index.js';
 
 /**
- * The `rate_limit` member of `/auth/test`. Until the rate-limit feature replaces this function
- * with real counters it reports the key's per-minute limit (override or default), untouched.
+ * The `rate_limit` member of `/auth/test`: the numbers of this request's own decision when the
+ * key was presented (and counted), otherwise the key's standing without counting (a bearer token
+ * exchanged from it).
  */
-export async function rateLimitStatus(ctx: KeyportContext, key: ApiKeyRecord): Promise<RateLimitStatus> {
-  const limits = effectiveRateLimits(key, ctx.services.config.rateLimit);
-  return { limit: limits.perMinute, remaining: limits.perMinute, reset: Math.ceil(Date.now() / 60_000) * 60 };
+async function rateLimitStatus(ctx: KeyportContext, key: ApiKeyRecord): Promise<{ limit: number; remaining: number; reset: number }> {
+  return rateLimitSummary(ctx.state.rateLimit ?? await ctx.services.rateLimits.peekApiKey(apiKeySubject(key)));
 }
 
 /** The only field POST /auth/test takes. */
@@ -89,8 +82,8 @@ async function describeTokenCaller(ctx: KeyportContext): Promise<void> {
 export function authTestRoutes(): Router<KeyportContext['state'], KeyportContext> {
   const router = new Router<KeyportContext['state'], KeyportContext>();
 
-  router.get('/auth/test', authenticateApiKey({ optional: true }), authenticateBearerToken(), requireAuthentication, describeCaller);
-  router.post('/auth/test', validateAuthTestBody, authenticateApiKey({ optional: true }), authenticateBearerToken(), requireAuthentication, describeCaller);
+  router.get('/auth/test', guardKeyGuessing, authenticateApiKey({ optional: true }), limitApiKey, authenticateBearerToken(), requireAuthentication, describeCaller);
+  router.post('/auth/test', guardKeyGuessing, validateAuthTestBody, authenticateApiKey({ optional: true }), limitApiKey, authenticateBearerToken(), requireAuthentication, describeCaller);
 
   return router;
 }
