@@ -16,14 +16,14 @@ export interface ScratchDatabase {
 
 /**
  * A fresh, empty database for one app instance: a SQLite file in a temp folder, or a new
- * schema on the MySQL server named by DATABASE_URL. Dropped afterwards.
+ * schema on the MySQL server named by DATABASE_URL (or by `mysqlUrl`). Dropped afterwards.
  */
-export async function createScratchDatabase(): Promise<ScratchDatabase> {
+export async function createScratchDatabase(mysqlUrl: string | undefined = onMysql ? TEST_DATABASE_URL : undefined): Promise<ScratchDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'keyport-test-'));
-  if (!onMysql) {
+  if (!mysqlUrl) {
     return { url: `sqlite:${join(dir, 'keyport.db')}`, dir, drop: async () => rmSync(dir, { recursive: true, force: true }) };
   }
-  const server = new URL(TEST_DATABASE_URL!);
+  const server = new URL(mysqlUrl);
   const name = `keyport_t_${randomBytes(6).toString('hex')}`;
   server.pathname = '/';
   const admin = await mysql.createConnection({ uri: server.toString() });
