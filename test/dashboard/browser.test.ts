@@ -33,9 +33,14 @@ describe('dashboard in a real browser (Chromium)', function () {
     await target.screenshot({ path: join(shots, `${name}.png`), fullPage: true });
   };
 
-  before(async () => {
-    // No silent skip: without the system Chromium this suite fails.
-    expect(existsSync(CHROMIUM), `Chromium is required at ${CHROMIUM} for the dashboard browser test`).to.equal(true);
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      // No silent skip where it matters: CI (.ci/browser installs Chromium) fails without it. On a
+      // newcomer's machine with nothing but Node.js, `npm test` passes and says what it left out.
+      expect(['true', '1'], `Chromium is required at ${CHROMIUM} for the dashboard browser test in CI`).not.to.include(process.env.CI);
+      console.log(`    (skipped: no Chromium at ${CHROMIUM}; apt-get install -y chromium to run the browser tests — CI always runs them)`);
+      this.skip();
+    }
     shots = KEEP_SCREENSHOTS ? join(REPO_ROOT, 'docs', 'screenshots') : mkdtempSync(join(tmpdir(), 'keyport-shots-'));
     mkdirSync(shots, { recursive: true });
     app = await startTestApp();
