@@ -20,7 +20,7 @@ import { ExchangeRefused } from './errors.js';
 import { KeyStates, keyStateStatus, type KeyState } from './key_states.js';
 import { intersect, narrowScopes } from './scopes.js';
 import { sessionHash } from './session_id.js';
-import { SessionStore } from './sessions.js';
+import { NO_CURRENT_TOKEN, SessionStore } from './sessions.js';
 import { SingleFlight } from './single_flight.js';
 import { mintRefreshToken, mintTokens, type MintedTokens } from './token_minter.js';
 
@@ -267,19 +267,15 @@ export class ExchangeService {
 
   /** Ends the session `sessionId` of this key; false when there is no such live session. */
   async endSession(key: Pick<ApiKeyRecord, 'id'>, sessionId: string, by: ActionContext): Promise<boolean> {
-    const row = await this.deps.sessions.find(key.id, sessionHash(sessionId));
-    if (!row) return false;
-    await this.endSessionRow(row);
-    await this.deps.audit.record({
-      action: 'session.ended', actor: by.actor, ip: by.ip, targetType: 'api_key_session', targetId: row.id,
-      details: { key_id: row.keyId, agent_id: row.agentId },
-    });
-    return true;
+    return this.endAndRecord(await this.deps.sessions.find(key.id, sessionHash(sessionId)), by);
   }
 
   /** Ends a session by its `ses_…` id (dashboard, admin API); false when it is gone already. */
   async endSessionById(id: string, by: ActionContext): Promise<boolean> {
-    const row = await this.deps.sessions.findById(id);
+    return this.endAndRecord(await this.deps.sessions.findById(id), by);
+  }
+
+  private async endAndRecord(row: ApiKeySession | null | undefined, by: ActionContext): Promise<boolean> {
     if (!row) return false;
     await this.endSessionRow(row);
     await this.deps.audit.record({
@@ -461,16 +457,7 @@ export class ExchangeService {
       version: 0,
       claimedBy: null,
       claimedUntil: null,
-      tokenCipher: null,
-      tokenJti: null,
-      tokenIssuedAt: null,
-      tokenExpiresAt: null,
-      tokenFingerprint: null,
-      clientId: null,
-      scope: null,
-      audience: null,
-      grantId: null,
-      refreshCipher: null,
+      ...NO_CURRENT_TOKEN,
     };
   }
 

@@ -38,6 +38,20 @@ function isDuplicate(err: unknown): boolean {
  * SQLite and MySQL alike, so no transaction is needed): the unique index decides who creates a
  * session, a conditional UPDATE decides who mints its next token.
  */
+/** The token columns of a session that has not minted (or no longer has) a current token. */
+export const NO_CURRENT_TOKEN = Object.freeze({
+  tokenCipher: null,
+  tokenJti: null,
+  tokenIssuedAt: null,
+  tokenExpiresAt: null,
+  tokenFingerprint: null,
+  clientId: null,
+  scope: null,
+  audience: null,
+  grantId: null,
+  refreshCipher: null,
+});
+
 export class SessionStore {
   private readonly rows: Repository<ApiKeySession>;
   private readonly metadata: EntityMetadata;
@@ -80,16 +94,7 @@ export class SessionStore {
         version: 0,
         claimedBy: claimer,
         claimedUntil: claimUntil,
-        tokenCipher: null,
-        tokenJti: null,
-        tokenIssuedAt: null,
-        tokenExpiresAt: null,
-        tokenFingerprint: null,
-        clientId: null,
-        scope: null,
-        audience: null,
-        grantId: null,
-        refreshCipher: null,
+        ...NO_CURRENT_TOKEN,
       });
       return true;
     } catch (err) {

@@ -20,11 +20,7 @@ describe('CORS on the token and exchange endpoints', () => {
   before(async () => {
     app = await startTestApp({ env: { CORS_ORIGINS: `${ALLOWED}, ${LOCAL}/`, RATE_LIMIT_LOGIN_PER_IP: '1' } });
     mounted = await serveWithRoutes(app.services, (router) => {
-      // Stand-ins for limited routes, so the 429 path can be seen through CORS.
-      router.post('/auth/login', enforceRateLimit((ctx) => ctx.services.rateLimits.consumeLoginIp(ctx.ip)), async function login(ctx) {
-        ctx.body = { ok: true };
-      });
-      router.get('/admin/agents', async function admin(ctx) { ctx.body = []; });
+      // A catch-all for any method on a CORS path, to prove preflights never reach a route.
       router.all('/auth/refresh', enforceRateLimit((ctx) => ctx.services.rateLimits.consumeLoginIp(ctx.ip)), async function refresh(ctx) {
         routeCalls += 1;
         ctx.body = {};
@@ -56,13 +52,14 @@ describe('CORS on the token and exchange endpoints', () => {
   });
 
   it('lets an allowed origin read responses, errors and 429s included, with the rate-limit headers exposed', async () => {
-    const ok = await mounted.http().post('/auth/login').set('Origin', LOCAL).send({}).expect(200);
+    const { apiKey } = await app.services.keys.agents.createWithKey({ name: 'cors-bot', key: { rateLimit: { burst: 1 } } }, { actor: 'test' });
+    const ok = await app.http().post('/auth/login').set('Origin', LOCAL).set('X-API-Key', apiKey).send({}).expect(200);
     expect(ok.headers['access-control-allow-origin']).to.equal(LOCAL);
     const exposed = ok.headers['access-control-expose-headers']!;
     for (const name of ['X-Request-Id', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'RateLimit', 'RateLimit-Policy', 'Retry-After', 'WWW-Authenticate']) {
       expect(exposed).to.include(name);
     }
-    const limited = await mounted.http().post('/auth/login').set('Origin', LOCAL).send({});
+    const limited = await app.http().post('/auth/login').set('Origin', LOCAL).set('X-API-Key', apiKey).send({});
     expect(limited.status).to.equal(429);
     expect(limited.headers['access-control-allow-origin']).to.equal(LOCAL);
     const missing = await app.http().get('/auth/test').set('Origin', ALLOWED);
@@ -91,8 +88,8 @@ describe('CORS on the token and exchange endpoints', () => {
   it('covers the session endpoints and leaves other routes alone', async () => {
     const sessions = await app.http().options('/auth/sessions/ses_123').set('Origin', ALLOWED).set('Access-Control-Request-Method', 'DELETE');
     expect(sessions.headers['access-control-allow-origin']).to.equal(ALLOWED);
-    for (const path of ['/admin/agents', '/healthz']) {
-      const res = await mounted.http().get(path).set('Origin', ALLOWED).expect(200);
+    for (const [path, status] of [['/admin/agents', 401], ['/healthz', 200]] as const) {
+      const res = await app.http().get(path).set('Origin', ALLOWED).expect(status);
       expect(corsHeaders(res.headers), path).to.deep.equal([]);
     }
     const preflightElsewhere = await app.http().options('/admin/agents').set('Origin', ALLOWED).set('Access-Control-Request-Method', 'GET');
