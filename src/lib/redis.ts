@@ -82,6 +82,10 @@ export function subscriberConnection(redis: Redis, logger: Logger): Redis {
     maxRetriesPerRequest: null,
     commandTimeout: undefined,
     enableAutoPipelining: false,
+    // The ready check is an INFO command; sent while queued SUBSCRIBEs have already put the
+    // connection in subscriber mode it fails ("only subscriber commands may be used"), ioredis
+    // drops the connection, and the subscriptions that were in flight are lost.
+    enableReadyCheck: false,
   });
   watchConnection(subscriber, logger, 'redis subscriber');
   return subscriber;

@@ -40,6 +40,9 @@ export class RedisBus implements EventBus {
     subscriber.on('message', (channel: string, raw: string) => this.receive(channel, raw));
     subscriber.on('close', () => { this.lostSubscriber = this.subscriberWasReady; });
     subscriber.on('ready', () => {
+      // Subscribing again to what is already subscribed is harmless; a subscription whose command
+      // failed (see track) would otherwise stay lost until the process restarts.
+      this.resubscribeAll();
       this.subscriberWasReady = true;
       if (!this.lostSubscriber) return;
       this.lostSubscriber = false;
@@ -87,9 +90,17 @@ export class RedisBus implements EventBus {
     this.subscriber.disconnect();
   }
 
+  private resubscribeAll(): void {
+    const channels = [...this.handlers.keys()].filter((channel) => channel !== BUS_RECONNECTED_CHANNEL).map((channel) => this.channelPrefix + channel);
+    if (channels.length > 0) this.track(this.subscriber.subscribe(...channels));
+  }
+
   private track(command: Promise<unknown>): void {
     const settled = command.then(() => undefined, (err: unknown) => {
-      this.options.logger.warn('bus: Redis subscription failed', { reason: (err as Error).message });
+      this.options.logger.warn('bus: Redis subscription failed; retrying', { reason: (err as Error).message });
+      // Retried while someone still listens; the subscriber connection queues until it is back.
+      const retry = setTimeout(() => { if (this.handlers.size > 0 && this.subscriber.status !== 'end') this.resubscribeAll(); }, 500);
+      retry.unref();
     });
     this.pending.add(settled);
     void settled.finally(() => this.pending.delete(settled));

@@ -20,14 +20,17 @@ async function mysqlReachable(url: string): Promise<boolean> {
   }
 }
 
-/** Polls until `check` holds or `ms` passes; returns how long it took. */
-async function within(ms: number, check: () => Promise<boolean>): Promise<number> {
+/** Polls until `check` holds or `ms` passes; returns how long it took. `check` may return what it saw. */
+async function within(ms: number, check: () => Promise<boolean | { ok: boolean; saw: unknown }>): Promise<number> {
   const started = Date.now();
+  let saw: unknown;
   while (Date.now() - started < ms) {
-    if (await check()) return Date.now() - started;
+    const result = await check();
+    if (typeof result === 'boolean' ? result : result.ok) return Date.now() - started;
+    if (typeof result !== 'boolean') saw = result.saw;
     await sleep(25);
   }
-  throw new Error(`not true within ${ms} ms`);
+  throw new Error(`not true within ${ms} ms; last seen: ${JSON.stringify(saw)}`);
 }
 
 /**
@@ -98,7 +101,10 @@ describe('two instances on one MariaDB + Redis behave as one', function () {
     expect(await introspectOnB(token)).to.include({ active: true });
 
     await a.services.keys.apiKeys.revoke(key.id, { actor: 'test' });
-    const keyTook = await within(1000, async () => (await b.http().get('/auth/test').set('X-API-Key', apiKey)).status === 401);
+    const keyTook = await within(1000, async () => {
+      const res = await b.http().get('/auth/test').set('X-API-Key', apiKey);
+      return { ok: res.status === 401, saw: [res.status, res.body] };
+    });
     const tokenTook = await within(1000, async () => (await introspectOnB(token)).active === false);
     const refused = await b.http().get('/auth/test').set('X-API-Key', apiKey);
     expect(refused.body.error.code).to.equal('revoked_api_key');
