@@ -21,7 +21,10 @@ function refused(result: CliResult, fragment: string | RegExp): void {
   expect(lines.filter((line) => !line.startsWith('(run with --help')), result.stderr).to.have.length(1);
 }
 
-describe('CLI: agents and keys, end to end', () => {
+describe('CLI: agents and keys, end to end', function () {
+  // Each case starts the CLI as a child process several times (about a second each on a busy
+  // 2-core machine); the default 30 s is for in-process tests.
+  this.timeout(120_000);
   let app: TestApp;
   let agentId: string;
   let firstKey: { id: string; apiKey: string };
