@@ -4,13 +4,14 @@
  * See bench/README.md.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { dirname, join } from 'node:path';
 import { baselineScenarios, startBaseline } from './lib/baseline.js';
 import { checkMysqlServer } from './lib/databases.js';
 import { startKeyport, type KeyportInstance } from './lib/keyport.js';
 import { measureLarge } from './lib/large.js';
+import { profileReport } from './lib/profile.js';
 import { parseOptions, type BenchOptions, type DbKind, type ScenarioId } from './lib/options.js';
 import { REPO_ROOT } from './lib/paths.js';
 import { stopAllServers, type ServerProcess } from './lib/processes.js';
@@ -120,7 +121,13 @@ async function benchmark(options: BenchOptions, workDir: string): Promise<void> 
   if (options.dbs.includes('mysql')) await checkMysqlServer(options.mysqlUrl);
 
   // The baseline first, on an idle machine, then Keyport on each database.
-  const baseline = await startBaseline(workDir);
+  const profileDir = (name: string): string | undefined => {
+    if (!options.profileDir) return undefined;
+    const dir = join(options.profileDir, name);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  };
+  const baseline = await startBaseline(workDir, profileDir('bare'));
   try {
     rows.push(...await runScenarios(baseline.target, baseline.server, undefined, baselineScenarios(options.scenarios), settings));
   } finally {
@@ -128,7 +135,7 @@ async function benchmark(options: BenchOptions, workDir: string): Promise<void> 
   }
 
   for (const db of options.dbs) {
-    const instance = await startKeyport({ db, mysqlUrl: options.mysqlUrl, extraEnv: options.keyportEnv });
+    const instance = await startKeyport({ db, mysqlUrl: options.mysqlUrl, extraEnv: options.keyportEnv, profileDir: profileDir(`keyport-${db}`) });
     openInstances.add(instance);
     databases.push(instance.database.label);
     try {
@@ -185,6 +192,12 @@ async function benchmark(options: BenchOptions, workDir: string): Promise<void> 
   mkdirSync(dirname(options.out), { recursive: true });
   writeFileSync(options.out, `${markdownReport(info, rows, large, notes)}\n`);
   process.stdout.write(`\nreport: ${options.out}${options.quick && options.outIsDefault ? ' (quick mode never overwrites bench/RESULTS.md)' : ''}\n`);
+  if (options.profileDir) {
+    // The servers wrote their profiles when they exited (SIGTERM → graceful exit).
+    for (const name of readdirSync(options.profileDir)) {
+      process.stdout.write(`\nCPU profile, ${name} (profiling slows the server: these rates are not results)\n${profileReport(join(options.profileDir, name))}`);
+    }
+  }
   if (crashed.length) throw new Error(`${crashed.join(', ')} exited during the run (see the log tail above)`);
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { available, unavailable } from './keyport.js';
+import { available, profileArgs, unavailable } from './keyport.js';
 import { BARE_PROVIDER, REPO_ROOT } from './paths.js';
 import { freePort, spawnServer, type ServerProcess } from './processes.js';
 import type { BenchTarget } from './scenarios.js';
@@ -17,12 +17,13 @@ export function baselineScenarios(selected: readonly ScenarioId[]): ScenarioId[]
   return ids;
 }
 
-export async function startBaseline(workDir: string): Promise<{ server: ServerProcess; target: BenchTarget }> {
+export async function startBaseline(workDir: string, profileDir?: string): Promise<{ server: ServerProcess; target: BenchTarget }> {
   const port = await freePort();
   const client = { id: 'bench', secret: randomBytes(24).toString('base64url') };
   const server = await spawnServer({
     name: 'bare oidc-provider',
     script: BARE_PROVIDER,
+    nodeArgs: profileArgs(profileDir),
     env: { PATH: process.env.PATH, PORT: String(port), BENCH_CLIENT_ID: client.id, BENCH_CLIENT_SECRET: client.secret },
     url: `http://127.0.0.1:${port}`,
     readyPath: '/.well-known/openid-configuration',

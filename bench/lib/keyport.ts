@@ -35,6 +35,8 @@ export interface KeyportStartOptions {
   readonly db: DbKind;
   readonly mysqlUrl: string;
   readonly extraEnv: Readonly<Record<string, string>>;
+  /** Write a V8 CPU profile of the server into this folder (written when it exits gracefully). */
+  readonly profileDir?: string;
 }
 
 /**
@@ -79,6 +81,7 @@ export async function startKeyport(options: KeyportStartOptions): Promise<Keypor
     server = await spawnServer({
       name: `keyport (${options.db})`,
       script: KEYPORT_MAIN,
+      nodeArgs: profileArgs(options.profileDir),
       env,
       url: `http://127.0.0.1:${port}`,
       readyPath: '/readyz',
@@ -102,6 +105,11 @@ export async function startKeyport(options: KeyportStartOptions): Promise<Keypor
       rmSync(workDir, { recursive: true, force: true });
     },
   };
+}
+
+/** node options that write a CPU profile into `dir` when the process exits (nothing when unset). */
+export function profileArgs(dir: string | undefined): string[] {
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }
 
 /** `node bin/keyport.js ARGS`, exactly what `npx keyport` runs. */

@@ -26,8 +26,17 @@ export interface BenchOptions {
   /** Where the Markdown report goes. */
   readonly out: string;
   readonly outIsDefault: boolean;
-  /** Resource indicator for which Keyport issues opaque access tokens (scenario 2 and 6b). */
+  /**
+   * Resource indicator for which Keyport issues opaque access tokens (scenarios 2 and 6b); unset,
+   * the bench registers https://opaque.bench.keyport.local with `resource:create --format opaque`.
+   */
   readonly opaqueResource: string | undefined;
+  /**
+   * Folder for V8 CPU profiles of the servers (`node --cpu-prof`): one subfolder per server
+   * process, summarised at the end of the run. Profiling slows the servers; numbers of a
+   * profiled run are not results.
+   */
+  readonly profileDir: string | undefined;
   /** Extra environment for the Keyport process (KEY=VALUE). */
   readonly keyportEnv: Readonly<Record<string, string>>;
   /** The command line as a user would type it, for the report. */
@@ -88,13 +97,14 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     .option('--large', 'also measure introspection with 10,000 vs 1,000,000 live tokens, and RSS after 1,000,000 (slow)', false)
     .option('--large-tokens <small,large>', 'token counts for --large', '10000,1000000')
     .option('--out <file>', 'Markdown report (default bench/RESULTS.md; --quick writes to a temp file)')
-    .option('--opaque-resource <uri>', 'resource indicator for which Keyport issues opaque tokens (scenarios 2, 6b)')
+    .option('--opaque-resource <uri>', 'resource indicator for which Keyport issues opaque tokens (scenarios 2, 6b); default: one the bench registers with resource:create')
+    .option('--profile <dir>', 'write CPU profiles of the servers into DIR (node --cpu-prof) and print a summary; slows them down')
     .option('--keyport-env <KEY=VALUE>', 'extra environment for the Keyport process (repeatable)', collectEnv)
     .allowExcessArguments(false);
   program.parse([...argv], { from: 'user' });
   const raw = program.opts<{
     quick: boolean; db?: DbKind[]; scenarios?: ScenarioId[]; duration?: number; warmup?: number; connections: number;
-    mysqlUrl: string; large: boolean; largeTokens: string; out?: string; opaqueResource?: string; keyportEnv?: Record<string, string>;
+    mysqlUrl: string; large: boolean; largeTokens: string; out?: string; opaqueResource?: string; profile?: string; keyportEnv?: Record<string, string>;
   }>();
 
   const [small, large] = raw.largeTokens.split(',').map(Number);
@@ -119,6 +129,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     out,
     outIsDefault: raw.out === undefined,
     opaqueResource: raw.opaqueResource,
+    profileDir: raw.profile === undefined ? undefined : resolve(process.cwd(), raw.profile),
     keyportEnv: raw.keyportEnv ?? {},
     command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
   });

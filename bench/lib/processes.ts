@@ -43,6 +43,8 @@ export interface SpawnServerOptions {
   name: string;
   /** Script run with this very node binary, so the child's pid is the server's pid. */
   script: string;
+  /** Options for node itself, before the script (e.g. `--cpu-prof`). */
+  nodeArgs?: readonly string[];
   env: NodeJS.ProcessEnv;
   url: string;
   /** Polled with GET until it answers 200. */
@@ -57,7 +59,7 @@ export async function spawnServer(options: SpawnServerOptions): Promise<ServerPr
   const fd = openSync(options.logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [options.script], { cwd: options.cwd, env: options.env, stdio: ['ignore', fd, fd] });
+    child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script], { cwd: options.cwd, env: options.env, stdio: ['ignore', fd, fd] });
   } finally {
     closeSync(fd);
   }

@@ -3,11 +3,14 @@ import type { DataSource, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import type { AuditLog } from '../audit/audit_log.js';
 import { OAuthClient } from '../db/entities/oauth_client.js';
+import type { EventBus } from '../lib/bus.js';
 import { constantTimeEqual, keyedHash } from '../lib/crypto.js';
 import { Conflict, InvalidRequest, NotFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
+import type { Logger } from '../lib/logger.js';
 import { OIDC_SCOPES, SCOPE_TOKEN, splitScope } from '../oidc/policy.js';
 import type { Actor } from '../users/user_service.js';
+import { ClientCache } from './client_cache.js';
 import { GRANT_TYPES, grantTypeValue } from './grant_types.js';
 
 export type ClientAuthMethod = 'client_secret_basic' | 'private_key_jwt' | 'none';
@@ -45,6 +48,8 @@ export interface ClientView {
 export type BuiltInClient = Record<string, unknown> & { client_id: string };
 
 const MAX_URIS = 20;
+/** Client rows kept for client authentication (see ClientCache): few clients, read on every token request. */
+const CLIENT_CACHE = { ttlMs: 60_000, maxEntries: 1000 } as const;
 
 function checkUri(uri: string, what: string): string {
   let parsed: URL;
@@ -92,9 +97,16 @@ export class ClientService {
   private readonly clients: Repository<OAuthClient>;
   private readonly builtIns = new Map<string, BuiltInClient>();
   private readonly deletionHooks: ClientDeletionHook[] = [];
+  private readonly cache: ClientCache;
 
-  constructor(dataSource: DataSource, private readonly pepper: Buffer, private readonly audit: AuditLog) {
+  constructor(dataSource: DataSource, private readonly pepper: Buffer, private readonly audit: AuditLog, deps: { bus: EventBus; logger: Logger }) {
     this.clients = dataSource.getRepository(OAuthClient);
+    this.cache = new ClientCache(this.clients, deps.bus, deps.logger, CLIENT_CACHE);
+  }
+
+  /** Starts listening for client changes made by other instances; returns the function that stops. */
+  start(): () => void {
+    return this.cache.start();
   }
 
   /** Whether `secret` is this client's secret (constant time). */
@@ -173,6 +185,16 @@ export class ClientService {
   }
 
   /**
+   * `get` through an in-process cache, for client authentication on every token and
+   * introspection request. Changes made on this instance apply at once; those made elsewhere
+   * within a quarter of a second (ClientCache). Management code reads with `get`.
+   */
+  async getForAuthentication(id: string): Promise<OAuthClient | undefined> {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 40) return undefined;
+    return this.cache.get(id);
+  }
+
+  /**
    * A new secret for a client that authenticates with one (shown once); the old secret stops
    * working at once. Tokens already issued stay valid: delete the client to end those too.
    */
@@ -187,6 +209,7 @@ export class ClientService {
     // Compare-and-set on the old hash: of two concurrent rotations, one wins and the other is told.
     const result = await this.clients.update({ id, secretHash: client.secretHash }, { secretHash });
     if (result.affected !== 1) throw new Conflict(`Client ${id} changed while rotating its secret; try again.`);
+    await this.cache.changed(id);
     await this.audit.record({ action: 'client.secret_rotated', actor: by.actor, ip: by.ip, targetType: 'client', targetId: id, details: { name: client.name } });
     return { client: { ...client, secretHash }, clientSecret };
   }
@@ -196,6 +219,7 @@ export class ClientService {
     const client = await this.get(id);
     if (!client) throw new NotFound(`No client with id ${id}.`);
     await this.clients.delete({ id });
+    await this.cache.changed(id);
     for (const hook of this.deletionHooks) await hook(id);
     await this.audit.record({ action: 'client.deleted', actor: by.actor, ip: by.ip, targetType: 'client', targetId: id, details: { name: client.name } });
   }

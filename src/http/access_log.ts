@@ -1,4 +1,4 @@
-import type { Middleware } from './context.js';
+import type { KeyportContext, Middleware } from './context.js';
 
 /** One JSON line per request. The path goes through the logger's redaction like everything else. */
 export const accessLog: Middleware = async function accessLog(ctx, next) {
@@ -6,14 +6,20 @@ export const accessLog: Middleware = async function accessLog(ctx, next) {
   try {
     await next();
   } finally {
-    const ms = Number(process.hrtime.bigint() - started) / 1e6;
-    ctx.services.logger.http('request', {
-      request_id: ctx.state.requestId,
-      method: ctx.method,
-      path: ctx.originalUrl,
-      status: ctx.status,
-      duration_ms: Math.round(ms * 100) / 100,
-      ip: ctx.ip,
-    });
+    const { logger } = ctx.services;
+    // Off at the default level (info): do not build the entry at all.
+    if (logger.isLevelEnabled('http')) logAccess(ctx, started);
   }
 };
+
+function logAccess(ctx: KeyportContext, started: bigint): void {
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  ctx.services.logger.http('request', {
+    request_id: ctx.state.requestId,
+    method: ctx.method,
+    path: ctx.originalUrl,
+    status: ctx.status,
+    duration_ms: Math.round(ms * 100) / 100,
+    ip: ctx.ip,
+  });
+}

@@ -9,6 +9,27 @@ export function randomAlphanumeric(length: number): string {
   return out;
 }
 
+const POOL_BYTES = 4096;
+let pool = Buffer.alloc(0);
+let poolOffset = 0;
+
+/**
+ * `size` bytes from the CSPRNG, served from a pool refilled 4 KiB at a time (what Node does for
+ * randomUUID and randomInt): a randomBytes() call per request is a syscall each time, measurable
+ * on per-request values such as the CSP nonce. A fresh buffer per refill, so bytes already handed
+ * out are never overwritten or handed out twice. For small values (≤ 256 bytes).
+ */
+export function pooledRandomBytes(size: number): Buffer {
+  if (!Number.isInteger(size) || size < 1 || size > 256) throw new RangeError('pooledRandomBytes: size must be 1..256');
+  if (poolOffset + size > pool.length) {
+    pool = randomBytes(POOL_BYTES);
+    poolOffset = 0;
+  }
+  const out = pool.subarray(poolOffset, poolOffset + size);
+  poolOffset += size;
+  return out;
+}
+
 /** A purpose-bound 32-byte key derived from the root secret, so one leak does not open the rest. */
 export function deriveKey(rootSecret: string, purpose: string): Buffer {
   return Buffer.from(hkdfSync('sha256', rootSecret, 'keyport', purpose, 32));

@@ -1,7 +1,8 @@
-import { createLocalJWKSet, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTPayload } from 'jose';
+import { decodeProtectedHeader } from 'jose';
 import type { AccessToken, ClientCredentials, Provider } from './engine.js';
 import type { PayloadStore } from './adapter.js';
-import { CLOCK_TOLERANCE, SIGNING_ALG, splitScope } from './policy.js';
+import { Es256KeySet, SignatureError } from './jwt_signature.js';
+import { CLOCK_TOLERANCE, splitScope } from './policy.js';
 import type { ProviderHost } from './provider_host.js';
 import type { RevocationKey, RevocationRegistry } from './revocations.js';
 
@@ -36,6 +37,13 @@ const KEY_RELOAD_THROTTLE_MS = 5000;
 
 /** Claims the introspection answer builds itself; everything else in a JWT is passed through. */
 const REGISTERED_CLAIMS = new Set(['iss', 'sub', 'aud', 'exp', 'iat', 'nbf', 'jti', 'client_id', 'scope', 'gid', 'cnf']);
+/** Claims every Keyport access token carries (RFC 9068 §2.2). */
+const REQUIRED_CLAIMS = ['jti', 'sub', 'exp', 'iat', 'client_id'] as const;
+
+/** RFC 9068 `typ`: `at+jwt`, or the full media type `application/at+jwt`, any case (as jose compares it). */
+function isAccessTokenType(typ: unknown): boolean {
+  return typeof typ === 'string' && typ.toLowerCase().replace(/^application\//, '') === 'at+jwt';
+}
 
 export function looksLikeJwt(token: string): boolean {
   if (token.length > MAX_TOKEN_LENGTH || !JWT_SHAPE.test(token)) return false;
@@ -56,6 +64,8 @@ export class AccessTokenService {
   private readonly activityChecks: ActivityCheck[] = [];
   private readonly revocationKeys: RevocationKeys[] = [];
   private lastKeyReload = 0;
+  /** The public keys of the current key ring, imported once per ring (not per token). */
+  private keySet: { fingerprint: string; keys: Es256KeySet } | undefined;
 
   constructor(
     private readonly host: ProviderHost,
@@ -90,18 +100,20 @@ export class AccessTokenService {
   async verifyJwt(token: string): Promise<VerifiedAccessToken | undefined> {
     if (!looksLikeJwt(token)) return undefined;
     await this.host.ready();
-    let payload: JWTPayload;
+    let payload: Record<string, unknown> | undefined;
     try {
-      payload = await this.verifySignature(token);
+      payload = this.verifySignature(token);
     } catch (err) {
-      if (!(err instanceof joseErrors.JWKSNoMatchingKey) || !(await this.reloadKeys())) return undefined;
+      if (!(err instanceof SignatureError) || err.reason !== 'unknown_key' || !(await this.reloadKeys())) return undefined;
       try {
-        payload = await this.verifySignature(token);
+        payload = this.verifySignature(token);
       } catch {
         return undefined;
       }
     }
-    const { jti, sub, exp, iat, aud } = payload;
+    if (!payload) return undefined;
+    const { jti, sub, exp, iat } = payload;
+    const aud = payload.aud as string | string[] | undefined;
     const clientId = payload.client_id;
     if (typeof jti !== 'string' || typeof sub !== 'string' || typeof clientId !== 'string' || typeof exp !== 'number' || typeof iat !== 'number') return undefined;
     const grantId = typeof payload.gid === 'string' ? payload.gid : undefined;
@@ -206,15 +218,22 @@ export class AccessTokenService {
     };
   }
 
-  private async verifySignature(token: string): Promise<JWTPayload> {
-    const keys = createLocalJWKSet({ keys: this.host.keyRing.publicJwks });
-    const { payload } = await jwtVerify(token, keys, {
-      issuer: this.issuer,
-      typ: 'at+jwt',
-      algorithms: [SIGNING_ALG],
-      clockTolerance: CLOCK_TOLERANCE,
-      requiredClaims: ['jti', 'sub', 'exp', 'iat', 'client_id'],
-    });
+  /**
+   * The payload when the signature is ours and the token is a current access token of this
+   * issuer (type, required claims, expiry and not-before with the clock tolerance); undefined
+   * when the claims are wrong; throws SignatureError when the signature is.
+   */
+  private verifySignature(token: string): Record<string, unknown> | undefined {
+    const ring = this.host.keyRing;
+    if (this.keySet?.fingerprint !== ring.fingerprint) this.keySet = { fingerprint: ring.fingerprint, keys: new Es256KeySet(ring.publicJwks) };
+    const { header, payload } = this.keySet.keys.verify(token);
+    if (!isAccessTokenType(header.typ) || payload.iss !== this.issuer) return undefined;
+    if (REQUIRED_CLAIMS.some((claim) => !(claim in payload))) return undefined;
+    const now = Math.floor(Date.now() / 1000);
+    const { exp, iat, nbf } = payload;
+    if (typeof exp !== 'number' || exp <= now - CLOCK_TOLERANCE) return undefined;
+    if (typeof iat !== 'number') return undefined;
+    if (nbf !== undefined && (typeof nbf !== 'number' || nbf > now + CLOCK_TOLERANCE)) return undefined;
     return payload;
   }
 

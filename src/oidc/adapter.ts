@@ -1,5 +1,6 @@
 import { In, LessThan, type DataSource, type Repository } from 'typeorm';
 import { OidcPayload } from '../db/entities/oidc_payload.js';
+import { RawTable } from '../db/raw_table.js';
 import type { Adapter, AdapterPayload } from './engine.js';
 import { CLOCK_TOLERANCE } from './policy.js';
 import type { RevocationRegistry } from './revocations.js';
@@ -24,6 +25,26 @@ function shortString(value: unknown, max = 64): string | null {
   return typeof value === 'string' && value.length > 0 && value.length <= max ? value : null;
 }
 
+type LookupColumn = 'id' | 'uid' | 'userCode';
+
+interface StoredRow {
+  model: string;
+  id: string;
+  payload: string;
+  expiresAt: unknown;
+  consumedAt: unknown;
+}
+
+interface Waiter {
+  readonly model: string;
+  readonly id: string;
+  resolve(payload: AdapterPayload | undefined): void;
+  reject(err: unknown): void;
+}
+
+/** Ids per batched read (each id with up to a handful of models). */
+const MAX_BATCH_IDS = 100;
+
 /**
  * The table behind every oidc-provider model (one row per model instance in `oidc_payloads`).
  * Upsert is TypeORM's dialect-aware `upsert` (ON CONFLICT / ON DUPLICATE KEY), so SQLite and MySQL
@@ -32,6 +53,10 @@ function shortString(value: unknown, max = 64): string | null {
 export class PayloadStore {
   private readonly rows: Repository<OidcPayload>;
   private unusedSql: string | undefined;
+  private readonly raw: RawTable<OidcPayload>;
+  private readonly sql: { selectColumns: string; upsert: string; findBy: Record<LookupColumn, string> };
+  /** Reads by id waiting for the next batch (see `find`). */
+  private pending: Waiter[] = [];
 
   constructor(
     private readonly dataSource: DataSource,
@@ -40,33 +65,80 @@ export class PayloadStore {
     private readonly maxAccessTokenTtl: number,
   ) {
     this.rows = dataSource.getRepository(OidcPayload);
+    this.raw = new RawTable(dataSource, OidcPayload);
+    this.sql = this.statements();
   }
 
   adapterFor(model: string): Adapter {
     return new TypeormAdapter(model, this);
   }
 
+  /** Every engine write (tokens, sessions, grants, codes…): one statement, no read first. */
   async upsert(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
     const expiresAt = typeof expiresIn === 'number' ? new Date(Date.now() + (expiresIn + CLOCK_TOLERANCE) * 1000) : null;
-    await this.rows.upsert({
+    await this.raw.query(this.sql.upsert, [
       model,
       id,
-      payload: JSON.stringify(payload),
-      grantId: GRANT_BOUND.includes(model) ? shortString(payload.grantId) : null,
-      uid: model === 'Session' ? shortString(payload.uid) : null,
-      userCode: shortString(payload.userCode),
-      clientId: shortString(payload.clientId),
-      expiresAt,
-      consumedAt: null,
-    }, ['model', 'id']);
+      JSON.stringify(payload),
+      GRANT_BOUND.includes(model) ? shortString(payload.grantId) : null,
+      model === 'Session' ? shortString(payload.uid) : null,
+      shortString(payload.userCode),
+      shortString(payload.clientId),
+      this.raw.persist('expiresAt', expiresAt),
+    ]);
   }
 
-  async find(model: string, where: { id: string } | { uid: string } | { userCode: string }): Promise<AdapterPayload | undefined> {
-    const row = await this.rows.findOneBy({ model, ...where });
-    if (!row) return undefined;
-    if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return undefined;
+  /**
+   * The payload of a model instance (unexpired). Reads by id are batched: the engine looks an
+   * opaque token up as AccessToken, ClientCredentials and RefreshToken at once (introspection,
+   * revocation, userinfo), and concurrent requests do the same, so the reads queued until the
+   * current tick ends go to the database as one `id IN (…) AND model IN (…)` query instead of one
+   * query each.
+   */
+  find(model: string, where: { id: string } | { uid: string } | { userCode: string }): Promise<AdapterPayload | undefined> {
+    if ('id' in where) {
+      return new Promise((resolve, reject) => {
+        if (this.pending.length === 0) process.nextTick(() => { void this.flush(); });
+        this.pending.push({ model, id: where.id, resolve, reject });
+      });
+    }
+    const [column, value] = 'uid' in where ? ['uid', where.uid] as const : ['userCode', where.userCode] as const;
+    return this.raw.query<StoredRow>(this.sql.findBy[column], [model, value]).then((rows) => (rows[0] ? this.toPayload(rows[0]) : undefined));
+  }
+
+  private async flush(): Promise<void> {
+    const waiters = this.pending;
+    this.pending = [];
+    for (let start = 0; start < waiters.length; start += MAX_BATCH_IDS * 4) {
+      const chunk = waiters.slice(start, start + MAX_BATCH_IDS * 4);
+      const ids = [...new Set(chunk.map((waiter) => waiter.id))];
+      const models = [...new Set(chunk.map((waiter) => waiter.model))];
+      try {
+        const rows = await this.raw.query<StoredRow>(
+          `SELECT ${this.sql.selectColumns} FROM ${this.raw.table} WHERE ${this.raw.column('id')} IN (${this.raw.placeholders(ids.length)}) AND ${this.raw.column('model')} IN (${this.raw.placeholders(models.length)})`,
+          [...ids, ...models],
+        );
+        const found = new Map(rows.map((row) => [`${row.model}\u0000${row.id}`, row]));
+        for (const waiter of chunk) {
+          const row = found.get(`${waiter.model}\u0000${waiter.id}`);
+          try {
+            waiter.resolve(row ? this.toPayload(row) : undefined);
+          } catch (err) {
+            waiter.reject(err);
+          }
+        }
+      } catch (err) {
+        for (const waiter of chunk) waiter.reject(err);
+      }
+    }
+  }
+
+  private toPayload(row: StoredRow): AdapterPayload | undefined {
+    const expiresAt = this.raw.hydrate('expiresAt', row.expiresAt);
+    if (expiresAt && expiresAt.getTime() <= Date.now()) return undefined;
     const payload = JSON.parse(row.payload) as AdapterPayload;
-    if (row.consumedAt) payload.consumed = Math.floor(row.consumedAt.getTime() / 1000);
+    const consumedAt = this.raw.hydrate('consumedAt', row.consumedAt);
+    if (consumedAt) payload.consumed = Math.floor(consumedAt.getTime() / 1000);
     return payload;
   }
 
@@ -85,6 +157,21 @@ export class PayloadStore {
     const expiresAt = row.expiresAt instanceof Date ? row.expiresAt : new Date(`${String(row.expiresAt).replace(' ', 'T')}Z`);
     // The column carries the clock tolerance on top of the engine's own expiry.
     return expiresAt.getTime() - CLOCK_TOLERANCE * 1000 > Date.now();
+  }
+
+  /** The hot statements, written once for this database's dialect. */
+  private statements(): PayloadStore['sql'] {
+    const c = (property: keyof OidcPayload & string): string => this.raw.column(property);
+    const selectColumns = (['model', 'id', 'payload', 'expiresAt', 'consumedAt'] as const).map(c).join(', ');
+    const written = ['model', 'id', 'payload', 'grantId', 'uid', 'userCode', 'clientId', 'expiresAt', 'consumedAt'] as const;
+    const updated = written.filter((property) => property !== 'model' && property !== 'id');
+    // A re-saved row (a session, a grant, a consumed code upserted again) starts unconsumed, as before.
+    const insert = `INSERT INTO ${this.raw.table} (${written.map(c).join(', ')}) VALUES (${this.raw.placeholders(written.length - 1)}, NULL)`;
+    const upsert = this.raw.isSqlite
+      ? `${insert} ON CONFLICT (${c('model')}, ${c('id')}) DO UPDATE SET ${updated.map((p) => `${c(p)} = excluded.${c(p)}`).join(', ')}`
+      : `${insert} ON DUPLICATE KEY UPDATE ${updated.map((p) => `${c(p)} = VALUES(${c(p)})`).join(', ')}`;
+    const findBy = (column: LookupColumn): string => `SELECT ${selectColumns} FROM ${this.raw.table} WHERE ${c('model')} = ? AND ${c(column)} = ? LIMIT 1`;
+    return { selectColumns, upsert, findBy: { id: findBy('id'), uid: findBy('uid'), userCode: findBy('userCode') } };
   }
 
   async consume(model: string, id: string): Promise<void> {

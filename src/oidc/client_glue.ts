@@ -1,6 +1,6 @@
 import { ClientService } from '../clients/client_service.js';
 import type { OAuthClient } from '../db/entities/oauth_client.js';
-import type { Adapter, AdapterPayload, Provider } from './engine.js';
+import type { Adapter, AdapterPayload, EngineClient, Provider } from './engine.js';
 
 /**
  * Client metadata property carrying the API scopes (non-OIDC scopes) a client may receive in
@@ -46,7 +46,7 @@ export class ClientAdapter implements Adapter {
   async find(id: string): Promise<AdapterPayload | undefined> {
     const builtIn = this.clients.builtIn(id);
     if (builtIn) return { ...builtIn } as AdapterPayload;
-    const client = await this.clients.get(id);
+    const client = await this.clients.getForAuthentication(id);
     return client ? engineMetadata(client, this.registeredGrantTypes()) : undefined;
   }
 
@@ -67,5 +67,31 @@ export function compareHashedClientSecrets(provider: Provider, clients: ClientSe
   prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string): boolean {
     if (typeof this.clientSecret !== 'string' || typeof actual !== 'string' || actual.length === 0 || actual.length > 512) return false;
     return clients.secretMatches(this.clientSecret, actual);
+  };
+}
+
+/**
+ * The engine looks a client up on every token and introspection request: it asks the adapter,
+ * then hashes the JSON of the metadata (sha256) to find the Client instance it built for it
+ * before. Profiles of client credentials showed that lookup (JSON, hash, metadata object) as one
+ * of the larger per-request costs. While ClientCache keeps a client's row, it hands out the same
+ * row object, so the instance built for that object is reused; a changed or deleted client is a
+ * new row object (or none) and goes through the engine again. Per provider, as instances are.
+ */
+export function reuseEngineClients(provider: Provider, clients: ClientService): void {
+  const { Client } = provider;
+  const find = Client.find.bind(Client);
+  const built = new WeakMap<OAuthClient, EngineClient>();
+  Client.find = async function findReusingClients(id: string): Promise<EngineClient | undefined> {
+    if (typeof id !== 'string' || clients.builtIn(id)) return find(id);
+    const row = await clients.getForAuthentication(id);
+    // No row: unknown to the adapter too (no static clients, no dynamic registration, no client
+    // metadata documents in Keyport's configuration), so the engine would answer the same.
+    if (!row) return undefined;
+    const reused = built.get(row);
+    if (reused) return reused;
+    const client = await find(id);
+    if (client) built.set(row, client);
+    return client;
   };
 }

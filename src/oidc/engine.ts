@@ -7,6 +7,7 @@
  * modules skips that single line; every other engine warning still reaches stderr.
  */
 import type * as Engine from 'oidc-provider';
+import introspectionAction from 'oidc-provider/lib/actions/introspection.js';
 import * as errorModule from 'oidc-provider/lib/helpers/errors.js';
 import { Provider as ProviderClass } from 'oidc-provider/lib/provider.js';
 
@@ -15,6 +16,15 @@ export type Provider = Engine.Provider;
 
 /** The engine's error classes (InvalidGrant, InvalidTarget, …), each rendering an RFC 6749 error. */
 export const errors = errorModule as unknown as typeof Engine.errors;
+
+/** A step (koa middleware) of one of the engine's endpoints. */
+export type EngineStep = (ctx: Engine.KoaContextWithOIDC, next: () => Promise<void>) => Promise<void> | void;
+
+/**
+ * The steps of the engine's introspection endpoint, as the array every Provider spreads into its
+ * router when it is constructed (lib/helpers/initialize_app.js). See structured_tokens.ts.
+ */
+export const introspectionSteps = introspectionAction as EngineStep[];
 
 export type {
   Account,

@@ -6,3 +6,7 @@ declare module 'oidc-provider/lib/helpers/errors.js' {
   const errors: Record<string, unknown>;
   export = errors;
 }
+declare module 'oidc-provider/lib/actions/introspection.js' {
+  const steps: unknown[];
+  export default steps;
+}

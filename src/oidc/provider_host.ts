@@ -126,7 +126,9 @@ export class ProviderHost {
 
   /** Hands provider paths to the current provider (the provider mounted at the root). */
   readonly middleware: Middleware = async (ctx, next) => {
-    await this.ready();
+    // Started once before the server listens; awaiting the settled start on every request would
+    // only add a promise and a tick.
+    if (!this.current) await this.ready();
     const current = this.current!;
     // provider.use() may have added middleware since the stack was composed.
     if (current.stackSize !== current.provider.middleware.length) {

@@ -1,7 +1,10 @@
-import { In, LessThan, type DataSource, type Repository } from 'typeorm';
+import { LessThan, MoreThanOrEqual, type DataSource, type Repository } from 'typeorm';
 import { TokenRevocation } from '../db/entities/token_revocation.js';
+import { RawTable } from '../db/raw_table.js';
 import type { EventBus } from '../lib/bus.js';
+import { FreshnessGate } from '../lib/freshness.js';
 import type { Logger } from '../lib/logger.js';
+import { BUS_RECONNECTED_CHANNEL } from '../lib/redis_bus.js';
 
 /**
  * What a revocation applies to. Kinds in use: `jti` (one token), `grant` (a token family),
@@ -12,6 +15,15 @@ export interface RevocationKey {
   readonly value: string;
 }
 
+interface PendingRead {
+  readonly values: readonly string[];
+  resolve(rows: Array<Record<keyof TokenRevocation, unknown>>): void;
+  reject(err: unknown): void;
+}
+
+/** Values per batched read. */
+const MAX_BATCH_VALUES = 500;
+
 interface CachedRevocation {
   /** Epoch seconds; tokens with iat at or before it are revoked. */
   revokedAt: number;
@@ -19,9 +31,23 @@ interface CachedRevocation {
   expiresAt: number;
 }
 
+export interface RevocationRegistryOptions {
+  /**
+   * How long a "not revoked" answer is kept (ms); 0 turns the negative cache off. Only safe when
+   * the bus reaches every instance (see the class comment).
+   */
+  readonly negativeCacheMs: number;
+  /** How stale the negative cache may be about revocations made by another process (ms). */
+  readonly sweepIntervalMs?: number;
+}
+
 const CHANNEL = 'keyport.revocations';
 const MAX_CACHED = 10_000;
 const MAX_VALUE_LENGTH = 191;
+/** Revocations made elsewhere are learnt within this (the CLI, an instance without Redis). */
+export const REVOCATION_SWEEP_INTERVAL_MS = 250;
+/** The sweep looks back this far beyond its last run: commit delays and clock differences between hosts. */
+const SWEEP_LOOKBACK_MS = 10_000;
 
 function cacheKey(key: RevocationKey): string {
   return `${key.kind}\u0000${key.value}`;
@@ -30,49 +56,78 @@ function cacheKey(key: RevocationKey): string {
 /**
  * The revocation registry for tokens the engine does not store (JWT access tokens, and anything
  * other features issue). A check is one indexed read of `token_revocations` for all of a token's
- * keys at once; known revocations are cached in-process, and every instance learns of a new one
- * through the event bus.
+ * keys at once, and concurrent checks share it: the reads queued until the current tick ends go
+ * out as one `value IN (…)` query. Known revocations are cached in-process, and every instance
+ * learns of a new one through the event bus.
+ *
+ * "Not revoked" answers (most checks: every introspection of a live token asks about its jti,
+ * its client, its grant…) are cached too, for `negativeCacheMs`, but only when the bus reaches
+ * every instance (Redis): then a revocation anywhere replaces the entry within milliseconds, and
+ * the sweep (one read on the `revokedAt` index, at most every 250 ms while answers are cached)
+ * covers what the bus cannot: a `keyport` CLI run without REDIS_URL, messages lost while Redis was
+ * away. Without a shared bus nothing but the table can tell this instance about another's
+ * revocation, so every check reads it and a revocation holds everywhere at once. (A cheaper
+ * "anything changed?" marker is not to be had: reading it costs the same indexed read as the
+ * token's own keys, and `revokedAt` has whole seconds on MySQL, so MAX(revokedAt) misses a second
+ * revocation within the same second.)
  */
 export class RevocationRegistry {
   private readonly rows: Repository<TokenRevocation>;
+  /** The per-check read, as plain SQL (see RawTable). */
+  private readonly raw: RawTable<TokenRevocation>;
   private readonly revoked = new Map<string, CachedRevocation>();
-  /** "Not revoked" answers, kept only when the bus reaches every instance (REDIS_URL). */
+  /** "Not revoked" answers: epoch ms until which each may be trusted (given a fresh sweep). */
   private readonly clear = new Map<string, number>();
-  private unsubscribe: (() => void) | undefined;
+  /** Bumped whenever a revocation is learnt, so a read that raced it does not cache a stale "not revoked". */
+  private generation = 0;
+  /** Revocations written before this instant (epoch ms) have been seen by a sweep, or by any read since. */
+  private sweptUntil = Date.now();
+  private readonly sweep: FreshnessGate;
+  private readonly unsubscribes: Array<() => void> = [];
+  /** Reads waiting for the next batch (see `read`). */
+  private pending: PendingRead[] = [];
 
   constructor(
     dataSource: DataSource,
     private readonly bus: EventBus,
     private readonly logger: Logger,
-    private readonly options: { negativeCacheMs: number },
+    private readonly options: RevocationRegistryOptions,
   ) {
     this.rows = dataSource.getRepository(TokenRevocation);
+    this.raw = new RawTable(dataSource, TokenRevocation);
+    this.sweep = new FreshnessGate(options.sweepIntervalMs ?? REVOCATION_SWEEP_INTERVAL_MS, (startedAt) => this.lookForNewRevocations(startedAt));
   }
 
   /** Listens for revocations made by other instances (and the CLI, when the bus is shared). */
   start(): void {
-    this.unsubscribe ??= this.bus.subscribe(CHANNEL, (message) => {
+    if (this.unsubscribes.length) return;
+    this.unsubscribes.push(this.bus.subscribe(CHANNEL, (message) => {
       try {
         const { kind, value, revokedAt, expiresAt } = JSON.parse(message) as { kind: string; value: string; revokedAt: number; expiresAt: number };
         this.remember({ kind, value }, revokedAt, expiresAt);
       } catch (err) {
         this.logger.warn('ignored a malformed revocation message', { err });
       }
-    });
+    }));
+    // Messages published while Redis was away are lost: look at the table before trusting the cache.
+    this.unsubscribes.push(this.bus.subscribe(BUS_RECONNECTED_CHANNEL, () => this.sweep.expire()));
   }
 
   stop(): void {
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
+    for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
   }
 
   /**
-   * Records that tokens matching `key` and issued up to now are revoked until `expiresAt` (when
-   * none of them can be alive any more). Idempotent; a later call moves the instant forward.
+   * Records that tokens matching `key` and issued up to now (or `coverIssuedUntil`) are revoked
+   * until `expiresAt` (when none of them can be alive any more). Idempotent; a later call moves
+   * the instant forward.
    */
-  async revoke(key: RevocationKey, expiresAt: Date): Promise<void> {
+  async revoke(key: RevocationKey, expiresAt: Date, options: { coverIssuedUntil?: Date } = {}): Promise<void> {
     if (key.value.length > MAX_VALUE_LENGTH) throw new Error('revocation value too long');
-    const revokedAt = new Date();
+    // `coverIssuedUntil`: tokens issued a little after now count as revoked too (a deleted
+    // client's tokens minted by an instance whose client cache has not caught up yet).
+    const now = new Date();
+    const revokedAt = options.coverIssuedUntil && options.coverIssuedUntil > now ? options.coverIssuedUntil : now;
     await this.rows.upsert({ kind: key.kind, value: key.value, revokedAt, expiresAt }, ['value', 'kind']);
     const revokedAtSeconds = Math.ceil(revokedAt.getTime() / 1000);
     this.remember(key, revokedAtSeconds, expiresAt.getTime());
@@ -81,40 +136,83 @@ export class RevocationRegistry {
 
   /** True when any key was revoked at or after `issuedAt` (epoch seconds). */
   async isRevoked(keys: readonly RevocationKey[], issuedAt: number): Promise<boolean> {
-    const now = Date.now();
+    const caching = this.options.negativeCacheMs > 0;
+    let now = Date.now();
+    const sweeping = caching ? this.sweep.ensureFresh(now) : undefined;
+    if (sweeping) {
+      await sweeping;
+      now = Date.now();
+    }
     const unknown: RevocationKey[] = [];
     for (const key of keys) {
       const id = cacheKey(key);
       const cached = this.revoked.get(id);
       if (cached && cached.expiresAt > now && cached.revokedAt >= issuedAt) return true;
-      const clearUntil = this.clear.get(id);
-      if (clearUntil !== undefined && clearUntil > now) continue;
+      if (caching) {
+        const clearUntil = this.clear.get(id);
+        if (clearUntil !== undefined && clearUntil > now) continue;
+      }
       unknown.push(key);
     }
     if (unknown.length === 0) return false;
 
-    const found = await this.rows.find({
-      select: { kind: true, value: true, revokedAt: true, expiresAt: true },
-      where: { value: In([...new Set(unknown.map((key) => key.value))]) },
-    });
+    const generation = this.generation;
+    const wanted = new Set(unknown.map(cacheKey));
+    const found = await this.read([...new Set(unknown.map((key) => key.value))]);
     let revoked = false;
     const hit = new Set<string>();
     for (const row of found) {
-      const key = { kind: row.kind, value: row.value };
+      const key = { kind: String(row.kind), value: String(row.value) };
       const id = cacheKey(key);
-      if (!unknown.some((candidate) => cacheKey(candidate) === id)) continue;
+      if (!wanted.has(id)) continue;
       hit.add(id);
-      const revokedAt = Math.ceil(row.revokedAt.getTime() / 1000);
-      this.remember(key, revokedAt, row.expiresAt.getTime());
-      if (row.expiresAt.getTime() > now && revokedAt >= issuedAt) revoked = true;
+      const revokedAt = Math.ceil(this.raw.hydrate('revokedAt', row.revokedAt).getTime() / 1000);
+      const expiresAt = this.raw.hydrate('expiresAt', row.expiresAt).getTime();
+      this.remember(key, revokedAt, expiresAt);
+      if (expiresAt > now && revokedAt >= issuedAt) revoked = true;
     }
-    if (this.options.negativeCacheMs > 0) {
-      for (const key of unknown) {
-        const id = cacheKey(key);
+    // Cache the "not revoked" answers unless a revocation was learnt while reading (it may be one
+    // of these keys, committed just after the read). One committed elsewhere and missed by the read
+    // is written after the last sweep began, so the next sweep's look-back finds it and clears them.
+    if (caching && generation === this.generation) {
+      for (const id of wanted) {
         if (!hit.has(id)) this.setBounded(this.clear, id, now + this.options.negativeCacheMs);
       }
     }
     return revoked;
+  }
+
+  /** Registry rows for these values; concurrent reads within a tick share one query. */
+  private read(values: readonly string[]): Promise<Array<Record<keyof TokenRevocation, unknown>>> {
+    return new Promise((resolve, reject) => {
+      if (this.pending.length === 0) process.nextTick(() => { void this.flush(); });
+      this.pending.push({ values, resolve, reject });
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const waiting = this.pending;
+    this.pending = [];
+    const c = (property: keyof TokenRevocation & string): string => this.raw.column(property);
+    while (waiting.length > 0) {
+      // Whole reads per query (each is a few values), up to MAX_BATCH_VALUES values.
+      const batch: PendingRead[] = [];
+      const values = new Set<string>();
+      while (waiting.length > 0 && (batch.length === 0 || values.size + waiting[0]!.values.length <= MAX_BATCH_VALUES)) {
+        const next = waiting.shift()!;
+        batch.push(next);
+        for (const value of next.values) values.add(value);
+      }
+      try {
+        const rows = await this.raw.query<Record<keyof TokenRevocation, unknown>>(
+          `SELECT ${c('kind')}, ${c('value')}, ${c('revokedAt')}, ${c('expiresAt')} FROM ${this.raw.table} WHERE ${c('value')} IN (${this.raw.placeholders(values.size)})`,
+          [...values],
+        );
+        for (const read of batch) read.resolve(rows);
+      } catch (err) {
+        for (const read of batch) read.reject(err);
+      }
+    }
   }
 
   /** Removes rows no token can match any more; returns how many. */
@@ -124,11 +222,36 @@ export class RevocationRegistry {
     return result.affected ?? 0;
   }
 
+  /**
+   * The sweep: revocations written since the last look (minus a look-back), from any process.
+   * Nothing cached "not revoked" → nothing to correct, and whatever is read from now on is fresh.
+   */
+  private async lookForNewRevocations(startedAt: number): Promise<void> {
+    if (this.clear.size === 0 || this.options.negativeCacheMs <= 0) {
+      this.sweptUntil = startedAt;
+      return;
+    }
+    try {
+      const rows = await this.rows.find({
+        select: { kind: true, value: true, revokedAt: true, expiresAt: true },
+        where: { revokedAt: MoreThanOrEqual(new Date(this.sweptUntil - SWEEP_LOOKBACK_MS)) },
+      });
+      for (const row of rows) this.remember({ kind: row.kind, value: row.value }, Math.ceil(row.revokedAt.getTime() / 1000), row.expiresAt.getTime());
+      this.sweptUntil = startedAt;
+    } catch (err) {
+      // Unknown what changed: stop trusting "not revoked" answers (checks read the table, and
+      // fail like any other database read while it is down).
+      this.clear.clear();
+      this.logger.warn('revocation sweep failed', { err });
+    }
+  }
+
   private remember(key: RevocationKey, revokedAt: number, expiresAt: number): void {
     const id = cacheKey(key);
     this.clear.delete(id);
     const previous = this.revoked.get(id);
-    if (previous && previous.revokedAt > revokedAt) return;
+    if (previous && previous.revokedAt >= revokedAt) return;
+    this.generation += 1;
     this.setBounded(this.revoked, id, { revokedAt, expiresAt });
   }
 

@@ -11,7 +11,7 @@ import { UserService, type Actor } from '../users/user_service.js';
 import { AccessTokenService } from './access_tokens.js';
 import { AccountDirectory } from './accounts.js';
 import { PayloadStore } from './adapter.js';
-import { ClientAdapter, compareHashedClientSecrets } from './client_glue.js';
+import { ClientAdapter, compareHashedClientSecrets, reuseEngineClients } from './client_glue.js';
 import { buildProviderConfiguration, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
 import type { Provider } from './engine.js';
 import { observeProvider } from './events.js';
@@ -22,8 +22,14 @@ import { ProviderHost, SIGNING_KEYS_CHANNEL, type ProviderSetup } from './provid
 import { ResourceServerStore } from './resource_servers.js';
 import { RevocationRegistry } from './revocations.js';
 import { SigningKeyStore, type SigningKeySummary } from './signing_keys.js';
-import { installStructuredTokenSupport } from './structured_tokens.js';
+import { installJwtIntrospectionStep, installStructuredTokenSupport } from './structured_tokens.js';
 import { answerUnavailableDuringOutage } from './unavailable.js';
+
+/** How long a "not revoked" answer is kept (with Redis); the bus and the sweep, not this, bound staleness. */
+const NEGATIVE_REVOCATION_CACHE_MS = 30_000;
+
+/** How far past a client's deletion its tokens count as revoked: well beyond the client cache's sweep interval. */
+const DELETED_CLIENT_GRACE_MS = 10_000;
 
 /** How often expired engine rows and revocation records are deleted. */
 const CLEANUP_INTERVAL_MS = 10 * 60_000;
@@ -73,16 +79,18 @@ export class OidcServices {
     const maxTtl = maxAccessTokenTtl(config);
 
     this.users = new UserService(dataSource, config.bcryptRounds, audit);
-    this.clients = new ClientService(dataSource, deriveKey(config.secret, 'client-secret'), audit);
+    this.clients = new ClientService(dataSource, deriveKey(config.secret, 'client-secret'), audit, { bus, logger });
     this.accounts = new AccountDirectory(this.users);
     this.resourceServers = new ResourceServerStore(dataSource, config.issuer, bus, audit);
     this.signingKeys = new SigningKeyStore(dataSource, deriveKey(config.secret, 'signing-keys'), keyRetentionSeconds(config));
-    // With the in-process bus another process (the CLI, another instance) cannot tell this one about
-    // a revocation, so "not revoked" answers are cached only when the bus is shared (Redis).
-    this.revocations = new RevocationRegistry(dataSource, bus, logger, { negativeCacheMs: bus instanceof InProcessBus ? 0 : 5000 });
+    // With the in-process bus another instance cannot tell this one about a revocation, so "not
+    // revoked" answers are cached only when the bus is shared (Redis); see RevocationRegistry.
+    this.revocations = new RevocationRegistry(dataSource, bus, logger, { negativeCacheMs: bus instanceof InProcessBus ? 0 : NEGATIVE_REVOCATION_CACHE_MS });
     this.payloads = new PayloadStore(dataSource, this.revocations, maxTtl);
     this.csrfKey = deriveKey(config.secret, 'interaction-csrf');
 
+    // Before the first provider is built: providers copy the engine's endpoint steps when constructed.
+    installJwtIntrospectionStep();
     const clientAdapter = new ClientAdapter(this.clients, () => this.host.registeredGrantTypes);
     const cookieKeys = [deriveKey(config.secret, 'cookie-signing').toString('base64url')];
     this.host = new ProviderHost({
@@ -104,6 +112,7 @@ export class OidcServices {
       }),
       setup: (provider) => {
         compareHashedClientSecrets(provider, this.clients);
+        reuseEngineClients(provider, this.clients);
         installStructuredTokenSupport(provider, this.accessTokens);
         answerUnavailableDuringOutage(provider, () => dataSource.isInitialized);
         observeProvider(provider, deps.metrics, logger);
@@ -116,7 +125,12 @@ export class OidcServices {
     // A deleted client's opaque tokens, codes and grants go; its JWTs are refused from now on.
     this.clients.onDelete(async (clientId) => {
       await this.payloads.deleteByClient(clientId);
-      await this.revocations.revoke({ kind: 'client', value: clientId }, new Date(Date.now() + (maxTtl + CLOCK_TOLERANCE) * 1000));
+      // Instances without Redis drop the client from their client cache within its sweep interval
+      // (ClientCache); tokens they mint meanwhile are covered by dating the revocation later. Client
+      // ids are never reused, so nothing legitimate is issued to this id afterwards.
+      await this.revocations.revoke({ kind: 'client', value: clientId }, new Date(Date.now() + (maxTtl + CLOCK_TOLERANCE) * 1000), {
+        coverIssuedUntil: new Date(Date.now() + DELETED_CLIENT_GRACE_MS),
+      });
     });
   }
 
@@ -133,7 +147,7 @@ export class OidcServices {
     const provider = await this.host.ready();
     if (!this.cleanupTimer && !this.closed) {
       this.revocations.start();
-      this.stops.push(() => this.revocations.stop(), this.resourceServers.start());
+      this.stops.push(() => this.revocations.stop(), this.resourceServers.start(), this.clients.start());
       this.cleanupTimer = setInterval(() => { void this.cleanup(); }, CLEANUP_INTERVAL_MS);
       this.cleanupTimer.unref();
     }

@@ -7,6 +7,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
  */
 @Entity({ name: 'token_revocations' })
 @Index('idx_token_revocations_expires', ['expiresAt'])
+@Index('idx_token_revocations_revoked', ['revokedAt'])
 export class TokenRevocation {
   /** The revoked thing's identifier: a jti, a grant id, a client id… */
   @PrimaryColumn({ type: 'varchar', length: 191 })

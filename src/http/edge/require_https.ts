@@ -18,5 +18,5 @@ export const requireHttps: Middleware = async function requireHttps(ctx, next) {
   if (ctx.services.config.requireHttps && !ctx.secure && !PLAIN_HTTP_PATHS.has(ctx.path)) {
     throw new InsecureConnection();
   }
-  await next();
+  return next();
 };

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { pooledRandomBytes } from '../../lib/crypto.js';
 import type { Middleware } from '../context.js';
 
 declare module '../context.js' {
@@ -52,7 +52,7 @@ export const securityHeaders: Middleware = async function securityHeaders(ctx, n
   // URLs of an authorization server carry codes and state; never send them to another site.
   ctx.set('Referrer-Policy', 'no-referrer');
   if (ctx.secure) ctx.set('Strict-Transport-Security', HSTS);
-  const nonce = randomBytes(16).toString('base64');
+  const nonce = pooledRandomBytes(16).toString('base64');
   ctx.state.cspNonce = nonce;
   ctx.set('Content-Security-Policy', pageContentSecurityPolicy(nonce));
   try {

@@ -1,0 +1,124 @@
+import { In, type Repository } from 'typeorm';
+import type { OAuthClient } from '../db/entities/oauth_client.js';
+import type { EventBus } from '../lib/bus.js';
+import { FreshnessGate } from '../lib/freshness.js';
+import type { Logger } from '../lib/logger.js';
+import { BUS_RECONNECTED_CHANNEL } from '../lib/redis_bus.js';
+
+/** Bus channel: the message is a client id whose row changed (secret rotated, deleted). */
+export const CLIENTS_CHANNEL = 'keyport.clients';
+/** How stale the cache may be about a change made by another process without a shared bus. */
+export const CLIENT_SWEEP_INTERVAL_MS = 250;
+
+export interface ClientCacheOptions {
+  /** How long an entry is kept at most (the sweep, not this, bounds staleness). */
+  readonly ttlMs: number;
+  readonly maxEntries: number;
+  readonly sweepIntervalMs?: number;
+}
+
+interface Slot {
+  readonly client: OAuthClient;
+  /** The whole row as read: any difference in a later read means the client changed. */
+  readonly fingerprint: string;
+  readonly expiresAt: number;
+}
+
+function fingerprint(client: OAuthClient): string {
+  return JSON.stringify(client);
+}
+
+/**
+ * Client rows for the engine's client authentication. oidc-provider keeps clients it was
+ * configured with in memory but asks the adapter for every other client on every request, so
+ * each token and introspection request used to read `oauth_clients`. Entries are dropped:
+ *
+ * - at once on this instance, and through the bus on the others (Redis: milliseconds), when a
+ *   client's secret is rotated or the client is deleted (`changed()`);
+ * - within 250 ms otherwise: before an entry is trusted, the sweep re-reads the cached rows (one
+ *   primary-key read of the few cached clients, at most four times a second and only while
+ *   something is cached) and drops every entry whose row differs or is gone. That covers a
+ *   `keyport client:delete` from the CLI, an instance without Redis, and any later way of editing
+ *   clients, without a per-request read.
+ *
+ * Unknown client ids are not cached (anyone can send them), so a new client works at once.
+ */
+export class ClientCache {
+  private readonly slots = new Map<string, Slot>();
+  /** Bumped by every eviction, so a read that raced a change does not cache the old row. */
+  private generation = 0;
+  private readonly sweep: FreshnessGate;
+
+  constructor(private readonly rows: Repository<OAuthClient>, private readonly bus: EventBus, private readonly logger: Logger, private readonly options: ClientCacheOptions) {
+    this.sweep = new FreshnessGate(options.sweepIntervalMs ?? CLIENT_SWEEP_INTERVAL_MS, () => this.lookForChanges());
+  }
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  /** Listens for changes made by other instances; returns the function that stops listening. */
+  start(): () => void {
+    const stops = [
+      this.bus.subscribe(CLIENTS_CHANNEL, (id) => this.evict(id)),
+      // Messages published while Redis was away are lost: look at the table before trusting entries.
+      this.bus.subscribe(BUS_RECONNECTED_CHANNEL, () => this.sweep.expire()),
+    ];
+    return () => { for (const stop of stops) stop(); };
+  }
+
+  async get(id: string): Promise<OAuthClient | undefined> {
+    const sweeping = this.sweep.ensureFresh();
+    if (sweeping) await sweeping;
+    const now = Date.now();
+    const slot = this.slots.get(id);
+    if (slot && slot.expiresAt > now) return slot.client;
+    const generation = this.generation;
+    const client = (await this.rows.findOneBy({ id })) ?? undefined;
+    if (client && generation === this.generation && this.options.ttlMs > 0 && this.options.maxEntries > 0) this.set(client, now);
+    return client;
+  }
+
+  /** A client's row changed (or is gone): drop it here and on every instance the bus reaches. */
+  async changed(id: string): Promise<void> {
+    this.evict(id);
+    await this.bus.publish(CLIENTS_CHANNEL, id);
+  }
+
+  evict(id: string): void {
+    this.generation += 1;
+    this.slots.delete(id);
+  }
+
+  clear(): void {
+    this.generation += 1;
+    this.slots.clear();
+  }
+
+  private set(client: OAuthClient, now: number): void {
+    this.slots.delete(client.id);
+    // Oldest insertion goes first: a Map iterates in insertion order, so this is O(1) and bounded.
+    while (this.slots.size >= this.options.maxEntries) {
+      const oldest = this.slots.keys().next().value;
+      if (oldest === undefined) break;
+      this.slots.delete(oldest);
+    }
+    this.slots.set(client.id, { client, fingerprint: fingerprint(client), expiresAt: now + this.options.ttlMs });
+  }
+
+  private async lookForChanges(): Promise<void> {
+    if (this.slots.size === 0) return;
+    try {
+      const cached = [...this.slots];
+      const rows = await this.rows.findBy({ id: In(cached.map(([id]) => id)) });
+      const current = new Map(rows.map((row) => [row.id, fingerprint(row)]));
+      for (const [id, slot] of cached) {
+        if (current.get(id) !== slot.fingerprint && this.slots.get(id) === slot) this.evict(id);
+      }
+    } catch (err) {
+      // Unknown what changed: read clients afresh (and fail like any other read while the database is down).
+      this.clear();
+      this.logger.warn('client cache sweep failed', { err });
+    }
+  }
+}
