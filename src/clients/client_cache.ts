@@ -14,7 +14,10 @@ export interface ClientCacheOptions {
   /** How long an entry is kept at most (the sweep, not this, bounds staleness). */
   readonly ttlMs: number;
   readonly maxEntries: number;
+  /** Without a change counter: how stale entries may be about changes made elsewhere (ms). */
   readonly sweepIntervalMs?: number;
+  /** The database's change counter, when it has one (SQLite; see Database.changeCounter). */
+  readonly changeCounter?: () => number;
 }
 
 interface Slot {
@@ -35,11 +38,13 @@ function fingerprint(client: OAuthClient): string {
  *
  * - at once on this instance, and through the bus on the others (Redis: milliseconds), when a
  *   client's secret is rotated or the client is deleted (`changed()`);
- * - within 250 ms otherwise: before an entry is trusted, the sweep re-reads the cached rows (one
- *   primary-key read of the few cached clients, at most four times a second and only while
- *   something is cached) and drops every entry whose row differs or is gone. That covers a
- *   `keyport client:delete` from the CLI, an instance without Redis, and any later way of editing
- *   clients, without a per-request read.
+ * - otherwise, before an entry is trusted, the sweep re-reads the cached rows (one primary-key
+ *   read of the few cached clients) and drops every entry whose row differs or is gone: on SQLite
+ *   whenever the database's change counter says another connection committed (exact), on MySQL
+ *   at most every 250 ms while something is cached. That covers a `keyport client:delete` from
+ *   the CLI, an instance without Redis, and any later way of editing clients, without a
+ *   per-request read. (A deleted client's tokens minted in that window are revoked anyway: see
+ *   OidcServices.)
  *
  * Unknown client ids are not cached (anyone can send them), so a new client works at once.
  */
@@ -50,7 +55,7 @@ export class ClientCache {
   private readonly sweep: FreshnessGate;
 
   constructor(private readonly rows: Repository<OAuthClient>, private readonly bus: EventBus, private readonly logger: Logger, private readonly options: ClientCacheOptions) {
-    this.sweep = new FreshnessGate(options.sweepIntervalMs ?? CLIENT_SWEEP_INTERVAL_MS, () => this.lookForChanges());
+    this.sweep = new FreshnessGate(options.sweepIntervalMs ?? CLIENT_SWEEP_INTERVAL_MS, () => this.lookForChanges(), options.changeCounter);
   }
 
   get size(): number {

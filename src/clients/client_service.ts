@@ -99,9 +99,9 @@ export class ClientService {
   private readonly deletionHooks: ClientDeletionHook[] = [];
   private readonly cache: ClientCache;
 
-  constructor(dataSource: DataSource, private readonly pepper: Buffer, private readonly audit: AuditLog, deps: { bus: EventBus; logger: Logger }) {
+  constructor(dataSource: DataSource, private readonly pepper: Buffer, private readonly audit: AuditLog, deps: { bus: EventBus; logger: Logger; changeCounter?: () => number }) {
     this.clients = dataSource.getRepository(OAuthClient);
-    this.cache = new ClientCache(this.clients, deps.bus, deps.logger, CLIENT_CACHE);
+    this.cache = new ClientCache(this.clients, deps.bus, deps.logger, { ...CLIENT_CACHE, changeCounter: deps.changeCounter });
   }
 
   /** Starts listening for client changes made by other instances; returns the function that stops. */

@@ -5,6 +5,11 @@ import { createDataSource } from './data_source.js';
 
 const PING_TIMEOUT_MS = 2000;
 
+/** The part of better-sqlite3's Database that `changeCounter` uses. */
+interface SqliteConnection {
+  prepare(source: string): { pluck(): { get(): unknown } };
+}
+
 /** The open database: a DataSource with migrations applied, plus the checks operations need. */
 export class Database {
   private constructor(readonly dataSource: DataSource, readonly type: DatabaseTarget['type']) {}
@@ -33,6 +38,20 @@ export class Database {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * A counter that moves whenever another connection commits (the CLI, another instance on the
+   * same file): SQLite's `PRAGMA data_version`, a few microseconds a read. Caches use it to know,
+   * exactly and cheaply, when to look at the table again (src/lib/freshness.ts). Undefined on
+   * MySQL, which has no such signal (caches there rely on the bus and a periodic look).
+   */
+  changeCounter(): (() => number) | undefined {
+    if (this.type !== 'sqlite') return undefined;
+    const connection = (this.dataSource.driver as unknown as { databaseConnection?: SqliteConnection }).databaseConnection;
+    if (!connection) return undefined;
+    const statement = connection.prepare('PRAGMA data_version').pluck();
+    return () => Number(statement.get());
   }
 
   async close(): Promise<void> {

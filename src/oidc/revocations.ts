@@ -32,12 +32,13 @@ interface CachedRevocation {
 }
 
 export interface RevocationRegistryOptions {
-  /**
-   * How long a "not revoked" answer is kept (ms); 0 turns the negative cache off. Only safe when
-   * the bus reaches every instance (see the class comment).
-   */
+  /** How long a "not revoked" answer may be kept (ms); 0 turns the negative cache off. */
   readonly negativeCacheMs: number;
-  /** How stale the negative cache may be about revocations made by another process (ms). */
+  /** Whether the bus reaches every instance (Redis). */
+  readonly sharedBus: boolean;
+  /** The database's change counter, when it has one (SQLite; see Database.changeCounter). */
+  readonly changeCounter?: () => number;
+  /** Without a change counter: how stale "not revoked" answers may be about other processes (ms). */
   readonly sweepIntervalMs?: number;
 }
 
@@ -60,16 +61,21 @@ function cacheKey(key: RevocationKey): string {
  * out as one `value IN (…)` query. Known revocations are cached in-process, and every instance
  * learns of a new one through the event bus.
  *
- * "Not revoked" answers (most checks: every introspection of a live token asks about its jti,
- * its client, its grant…) are cached too, for `negativeCacheMs`, but only when the bus reaches
- * every instance (Redis): then a revocation anywhere replaces the entry within milliseconds, and
- * the sweep (one read on the `revokedAt` index, at most every 250 ms while answers are cached)
- * covers what the bus cannot: a `keyport` CLI run without REDIS_URL, messages lost while Redis was
- * away. Without a shared bus nothing but the table can tell this instance about another's
- * revocation, so every check reads it and a revocation holds everywhere at once. (A cheaper
- * "anything changed?" marker is not to be had: reading it costs the same indexed read as the
- * token's own keys, and `revokedAt` has whole seconds on MySQL, so MAX(revokedAt) misses a second
- * revocation within the same second.)
+ * "Not revoked" answers (most checks: every introspection of a live token asks about its jti, its
+ * client, its grant…) are cached too, for `negativeCacheMs`, wherever something says cheaply when
+ * they may have gone stale. A revocation made here replaces the entry at once; one made elsewhere:
+ *
+ * - SQLite: the database's change counter moves whenever another connection commits (the CLI,
+ *   another instance on the file); the next check then has the sweep read what was revoked since
+ *   its last look before answering. Exact: a revocation holds everywhere at once.
+ * - MySQL with REDIS_URL: the bus carries it to every instance within milliseconds; the sweep,
+ *   every 250 ms while answers are cached, covers what the bus cannot (a CLI run without
+ *   REDIS_URL, messages lost while Redis was away).
+ * - MySQL without a shared bus: nothing cheap can tell this instance about another's revocation,
+ *   so nothing negative is cached and every check reads the table (batched as above), keeping
+ *   revocation immediate on every instance. A marker such as MAX(revokedAt) would cost the same
+ *   indexed read, and `revokedAt` has whole seconds on MySQL, so it would miss a second
+ *   revocation within the same second.
  */
 export class RevocationRegistry {
   private readonly rows: Repository<TokenRevocation>;
@@ -95,7 +101,7 @@ export class RevocationRegistry {
   ) {
     this.rows = dataSource.getRepository(TokenRevocation);
     this.raw = new RawTable(dataSource, TokenRevocation);
-    this.sweep = new FreshnessGate(options.sweepIntervalMs ?? REVOCATION_SWEEP_INTERVAL_MS, (startedAt) => this.lookForNewRevocations(startedAt));
+    this.sweep = new FreshnessGate(options.sweepIntervalMs ?? REVOCATION_SWEEP_INTERVAL_MS, (startedAt) => this.lookForNewRevocations(startedAt), options.changeCounter);
   }
 
   /** Listens for revocations made by other instances (and the CLI, when the bus is shared). */
@@ -136,7 +142,7 @@ export class RevocationRegistry {
 
   /** True when any key was revoked at or after `issuedAt` (epoch seconds). */
   async isRevoked(keys: readonly RevocationKey[], issuedAt: number): Promise<boolean> {
-    const caching = this.options.negativeCacheMs > 0;
+    const caching = this.cachesNegatives;
     let now = Date.now();
     const sweeping = caching ? this.sweep.ensureFresh(now) : undefined;
     if (sweeping) {
@@ -173,7 +179,8 @@ export class RevocationRegistry {
     }
     // Cache the "not revoked" answers unless a revocation was learnt while reading (it may be one
     // of these keys, committed just after the read). One committed elsewhere and missed by the read
-    // is written after the last sweep began, so the next sweep's look-back finds it and clears them.
+    // moves the change counter, or is written after the last sweep began, so the next sweep's
+    // look-back finds it and clears them.
     if (caching && generation === this.generation) {
       for (const id of wanted) {
         if (!hit.has(id)) this.setBounded(this.clear, id, now + this.options.negativeCacheMs);
@@ -215,6 +222,11 @@ export class RevocationRegistry {
     }
   }
 
+  /** Whether "not revoked" answers are cached (see the class comment). */
+  get cachesNegatives(): boolean {
+    return this.options.negativeCacheMs > 0 && (this.options.sharedBus || this.options.changeCounter !== undefined);
+  }
+
   /** Removes rows no token can match any more; returns how many. */
   async deleteExpired(now = new Date()): Promise<number> {
     const result = await this.rows.delete({ expiresAt: LessThan(now) });
@@ -227,7 +239,7 @@ export class RevocationRegistry {
    * Nothing cached "not revoked" → nothing to correct, and whatever is read from now on is fresh.
    */
   private async lookForNewRevocations(startedAt: number): Promise<void> {
-    if (this.clear.size === 0 || this.options.negativeCacheMs <= 0) {
+    if (this.clear.size === 0 || !this.cachesNegatives) {
       this.sweptUntil = startedAt;
       return;
     }

@@ -79,13 +79,19 @@ export class OidcServices {
     const maxTtl = maxAccessTokenTtl(config);
 
     this.users = new UserService(dataSource, config.bcryptRounds, audit);
-    this.clients = new ClientService(dataSource, deriveKey(config.secret, 'client-secret'), audit, { bus, logger });
+    // SQLite's change counter lets the client and revocation caches notice other processes' writes.
+    const changeCounter = database.changeCounter();
+    this.clients = new ClientService(dataSource, deriveKey(config.secret, 'client-secret'), audit, { bus, logger, changeCounter });
     this.accounts = new AccountDirectory(this.users);
     this.resourceServers = new ResourceServerStore(dataSource, config.issuer, bus, audit);
     this.signingKeys = new SigningKeyStore(dataSource, deriveKey(config.secret, 'signing-keys'), keyRetentionSeconds(config));
-    // With the in-process bus another instance cannot tell this one about a revocation, so "not
-    // revoked" answers are cached only when the bus is shared (Redis); see RevocationRegistry.
-    this.revocations = new RevocationRegistry(dataSource, bus, logger, { negativeCacheMs: bus instanceof InProcessBus ? 0 : NEGATIVE_REVOCATION_CACHE_MS });
+    // "Not revoked" answers are cached where staleness can be detected cheaply: a shared bus
+    // (Redis) or SQLite's change counter; see RevocationRegistry.
+    this.revocations = new RevocationRegistry(dataSource, bus, logger, {
+      negativeCacheMs: NEGATIVE_REVOCATION_CACHE_MS,
+      sharedBus: !(bus instanceof InProcessBus),
+      changeCounter,
+    });
     this.payloads = new PayloadStore(dataSource, this.revocations, maxTtl);
     this.csrfKey = deriveKey(config.secret, 'interaction-csrf');
 
