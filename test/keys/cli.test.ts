@@ -155,7 +155,11 @@ describe('CLI: agents and keys, end to end', function () {
       [['key:list', '--agent', 'agt_nope'], 'No agent with id'],
       [['agent:revoke', '--id', 'agt_nope'], 'No agent with id'],
     ];
-    await app.services.keys.usage.flush(); // pending lastUsedAt writes would change the dump below
+    // Writes the server makes in the background (lastUsedAt, per-key usage buckets, failed-check
+    // audit rows) would change the dump below: let them land first.
+    await app.services.keys.usage.flush();
+    await app.services.dashboard.usage.flush();
+    await app.services.keys.failures.drain();
     const before = await dumpDatabase(app);
     // A few at a time: the machine is shared.
     const results: CliResult[] = [];
