@@ -1,12 +1,8 @@
-import type { AuditLog } from '../audit/audit_log.js';
+import type { Services } from '../services.js';
 import { ClientService } from '../clients/client_service.js';
-import type { Config } from '../config/config.js';
-import type { Database } from '../db/database.js';
 import type { Middleware } from '../http/context.js';
-import { InProcessBus, type EventBus } from '../lib/bus.js';
+import { InProcessBus } from '../lib/bus.js';
 import { deriveKey } from '../lib/crypto.js';
-import type { Logger } from '../lib/logger.js';
-import type { Metrics } from '../lib/metrics.js';
 import { UserService, type Actor } from '../users/user_service.js';
 import { AccessTokenService } from './access_tokens.js';
 import { AccountDirectory } from './accounts.js';
@@ -34,14 +30,8 @@ const DELETED_CLIENT_GRACE_MS = 10_000;
 /** How often expired engine rows and revocation records are deleted. */
 const CLEANUP_INTERVAL_MS = 10 * 60_000;
 
-export interface OidcDependencies {
-  readonly config: Config;
-  readonly logger: Logger;
-  readonly database: Database;
-  readonly metrics: Metrics;
-  readonly audit: AuditLog;
-  readonly bus: EventBus;
-}
+/** The foundation services the OAuth core is built from (a subset of `Services`). */
+export type OidcDependencies = Pick<Services, 'config' | 'logger' | 'database' | 'metrics' | 'audit' | 'bus'>;
 
 /**
  * The OAuth 2.0 / OIDC core (`services.oidc`): the oidc-provider engine and the stores around it.
