@@ -64,7 +64,7 @@ async function runScenarios(target: BenchTarget, server: ServerProcess, db: DbKi
     const memory = sampleMemory(server.pid);
     let measurement;
     try {
-      measurement = await prepared.value.measure(settings);
+      measurement = await prepared.value.measure({ ...settings, serverPid: server.pid });
     } catch (err) {
       memory.stop();
       const reason = `failed while measuring: ${err instanceof Error ? err.message : String(err)}`;

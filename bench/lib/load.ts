@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { cpuMeter } from './cpu.js';
 
 /** What one scenario run produced, whatever drove the load. */
 export interface Measurement {
@@ -12,6 +13,8 @@ export interface Measurement {
   /** Non-2xx status codes and how often they came, e.g. `{ "429": 12 }`. */
   readonly failures: Readonly<Record<string, number>>;
   readonly seconds: number;
+  /** Server CPU time (user + system) per answered request over the measured window, when known. */
+  readonly cpuMicrosecondsPerRequest?: number;
 }
 
 export interface LoadSpec {
@@ -78,9 +81,13 @@ function toMeasurement({ result, latencies }: Run): Measurement {
  * Drives HTTP load with autocannon in this process (the load generator shares the host, as the
  * issue's targets assume): a discarded warm-up, then the measured run.
  */
-export async function measureLoad(spec: LoadSpec, durationS: number, warmupS: number): Promise<Measurement> {
+export async function measureLoad(spec: LoadSpec, durationS: number, warmupS: number, serverPid?: number): Promise<Measurement> {
   if (warmupS > 0) await runOnce(spec, { duration: warmupS }, false);
-  return toMeasurement(await runOnce(spec, { duration: durationS }, true));
+  const cpu = cpuMeter(serverPid);
+  cpu.start();
+  const measurement = toMeasurement(await runOnce(spec, { duration: durationS }, true));
+  const answered = measurement.completed + measurement.errors;
+  return { ...measurement, cpuMicrosecondsPerRequest: cpu.microsecondsPer(answered) };
 }
 
 /** Sends exactly `amount` requests (used to fill the database for the large measurement). */

@@ -24,6 +24,8 @@ export interface RunSettings {
   readonly duration: number;
   readonly warmup: number;
   readonly connections: number;
+  /** The server under load, for its CPU time per request. */
+  readonly serverPid?: number;
 }
 
 /** A scenario that passed its probe: ready to be measured. */
@@ -48,7 +50,7 @@ const API_KEY_TOKEN_TYPE = 'urn:keyport:params:oauth:token-type:api_key';
 
 function httpLoad(target: BenchTarget, connections: number, requests: autocannon.Request[], note?: string): Prepared {
   const load: LoadSpec = { url: target.url, connections, requests };
-  return { load, note, measure: (s) => measureLoad({ ...load, connections: s.connections }, s.duration, s.warmup) };
+  return { load, note, measure: (s) => measureLoad({ ...load, connections: s.connections }, s.duration, s.warmup, s.serverPid) };
 }
 
 /** A request whose body changes every time (a fresh session ID, say). */
