@@ -1,7 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { AccountDirectory } from './accounts.js';
 import { API_SCOPE_METADATA } from './client_glue.js';
-import { errors, type AccessToken, type Adapter, type Configuration, type EngineClient, type ExternalSigningKey, type JWK, type KoaContextWithOIDC, type ResourceServerInfo } from './engine.js';
+import { errors, type AccessToken, type Adapter, type Configuration, type EngineClient, type JWK, type KoaContextWithOIDC, type ResourceServerInfo } from './engine.js';
 import { CLOCK_TOLERANCE, DEFAULT_ACCESS_TOKEN_TTL, OIDC_SCOPES, SIGNING_ALG, TTL, splitScope } from './policy.js';
 import type { ResourceServerStore } from './resource_servers.js';
 import { PAGE_HEADERS, renderPage } from './views.js';
@@ -21,8 +21,7 @@ export interface ProviderDependencies {
   readonly extraTokenClaims: readonly ExtraTokenClaims[];
   /** Consulted in order before the resource server's TTL (e.g. exchanged tokens live TOKEN_TTL). */
   readonly accessTokenTtls?: readonly AccessTokenTtl[];
-  /** Private JWKs, or keys that sign themselves (InProcessSigningKey; needs features.externalSigningSupport). */
-  readonly jwks: { keys: Array<JWK | ExternalSigningKey> };
+  readonly jwks: { keys: JWK[] };
   readonly signingKid: string;
 }
 
@@ -193,10 +192,6 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
-      // Lets InProcessSigningKey sign on the event loop (see in_process_signing_key.ts). The ack pins
-      // the experiment's version: an engine update that changes it stops the start-up with a clear
-      // error instead of signing differently.
-      externalSigningSupport: { enabled: true, ack: 'experimental-01' },
       userinfo: { enabled: true },
       introspection: {
         enabled: true,

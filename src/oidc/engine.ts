@@ -9,15 +9,10 @@
 import type * as Engine from 'oidc-provider';
 import introspectionAction from 'oidc-provider/lib/actions/introspection.js';
 import * as errorModule from 'oidc-provider/lib/helpers/errors.js';
-import { ExternalSigningKey as ExternalSigningKeyClass } from 'oidc-provider/lib/helpers/keystore.js';
 import { Provider as ProviderClass } from 'oidc-provider/lib/provider.js';
 
 export const Provider = ProviderClass as typeof Engine.Provider;
 export type Provider = Engine.Provider;
-
-/** Base class of signing keys whose signatures the engine asks for instead of holding a private JWK. */
-export const ExternalSigningKey = ExternalSigningKeyClass as typeof Engine.ExternalSigningKey;
-export type ExternalSigningKey = Engine.ExternalSigningKey;
 
 /** The engine's error classes (InvalidGrant, InvalidTarget, …), each rendering an RFC 6749 error. */
 export const errors = errorModule as unknown as typeof Engine.errors;

@@ -10,6 +10,3 @@ declare module 'oidc-provider/lib/actions/introspection.js' {
   const steps: unknown[];
   export default steps;
 }
-declare module 'oidc-provider/lib/helpers/keystore.js' {
-  export const ExternalSigningKey: unknown;
-}

@@ -11,7 +11,6 @@ import { ClientAdapter, compareHashedClientSecrets, reuseEngineClients } from '.
 import { buildProviderConfiguration, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
 import type { Provider } from './engine.js';
 import { observeProvider } from './events.js';
-import { InProcessSigningKey } from './in_process_signing_key.js';
 import { LoginThrottle } from './login_throttle.js';
 import { TokenMinter } from './mint.js';
 import { CLOCK_TOLERANCE, keyRetentionSeconds, maxAccessTokenTtl } from './policy.js';
@@ -104,7 +103,7 @@ export class OidcServices {
         resourceServers: this.resourceServers,
         extraTokenClaims: this.extraTokenClaims,
         accessTokenTtls: this.accessTokenTtls,
-        jwks: { keys: ring.privateJwks.map((jwk) => InProcessSigningKey.from(jwk)) },
+        jwks: { keys: ring.privateJwks },
         signingKid: ring.signingKid,
       }),
       setup: (provider) => {
