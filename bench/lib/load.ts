@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { cpuMeter } from './cpu.js';
+import { cpuMeter, type CpuPerRequest } from './cpu.js';
 
 /** What one scenario run produced, whatever drove the load. */
 export interface Measurement {
@@ -13,8 +13,8 @@ export interface Measurement {
   /** Non-2xx status codes and how often they came, e.g. `{ "429": 12 }`. */
   readonly failures: Readonly<Record<string, number>>;
   readonly seconds: number;
-  /** Server CPU time (user + system) per answered request over the measured window, when known. */
-  readonly cpuMicrosecondsPerRequest?: number;
+  /** Server CPU time (user + system, µs) per answered request over the measured window, when known. */
+  readonly cpuPerRequest?: CpuPerRequest;
 }
 
 export interface LoadSpec {
@@ -87,7 +87,7 @@ export async function measureLoad(spec: LoadSpec, durationS: number, warmupS: nu
   cpu.start();
   const measurement = toMeasurement(await runOnce(spec, { duration: durationS }, true));
   const answered = measurement.completed + measurement.errors;
-  return { ...measurement, cpuMicrosecondsPerRequest: cpu.microsecondsPer(answered) };
+  return { ...measurement, cpuPerRequest: cpu.perRequest(answered) };
 }
 
 /** Sends exactly `amount` requests (used to fill the database for the large measurement). */

@@ -20,7 +20,7 @@ export interface RunInfo {
   readonly databases: readonly string[];
 }
 
-const HEADERS = ['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU µs/req', 'peak RSS MB', '× bare', 'target', 'verdict'] as const;
+const HEADERS = ['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU µs/req (loop)', 'peak RSS MB', '× bare', 'target', 'verdict'] as const;
 
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const fmtMs = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -51,7 +51,7 @@ function cells(rows: readonly Row[], connections: number, quick: boolean): strin
       fmtMs(m.p50Ms),
       fmtMs(m.p99Ms),
       m.errors ? `${fmtInt(m.errors)} (${failureSummary(m)})` : '0',
-      m.cpuMicrosecondsPerRequest === undefined ? '' : fmtInt(m.cpuMicrosecondsPerRequest),
+      m.cpuPerRequest === undefined ? '' : `${fmtInt(m.cpuPerRequest.total)} (${fmtInt(m.cpuPerRequest.eventLoop)})`,
       fmtMb(memory.peakRss),
       ratio === undefined ? '' : ratio.toFixed(2),
       target,
@@ -117,7 +117,7 @@ export function markdownReport(info: RunInfo, rows: readonly Row[], large: reado
     `- Software: Node ${info.node}; ${info.versions}; Keyport commit ${info.commit}`,
     `- Databases: ${info.databases.join('; ')}`,
     `- Load: autocannon in the bench process on the same host, ${info.connections} connections, ${info.warmup} s warm-up (discarded) then ${info.duration} s measured per scenario; rate limits lifted (RATE_LIMIT_DISABLED=true, per-key defaults at their maximum)`,
-    '- req/s counts 2xx answers only (completed logins for scenario 8); errors are connection errors, timeouts and non-2xx answers; peak RSS is the highest VmRSS of the server process sampled every 200 ms during the scenario; CPU µs/req is the server process\'s user + system CPU time over the measured window divided by the requests it answered (steadier than req/s when something else shares the machine)',
+    '- req/s counts 2xx answers only (completed logins for scenario 8); errors are connection errors, timeouts and non-2xx answers; peak RSS is the highest VmRSS of the server process sampled every 200 ms during the scenario; CPU µs/req is the server process\'s user + system CPU time over the measured window divided by the requests it answered, all threads and, in brackets, the main thread (the event loop) alone; it is steadier than req/s when something else shares the machine',
     '',
     '## Results',
     '',
