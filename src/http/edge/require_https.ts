@@ -14,9 +14,11 @@ export const PLAIN_HTTP_PATHS: ReadonlySet<string> = new Set(['/healthz', '/read
  * (koa's `proxy` setting); an untrusted caller cannot claim HTTPS with a header. Runs before
  * body parsing and routing, so nothing sent over plain HTTP is looked at.
  */
-export const requireHttps: Middleware = async function requireHttps(ctx, next) {
+export const requireHttps: Middleware = function requireHttps(ctx, next) {
   if (ctx.services.config.requireHttps && !ctx.secure && !PLAIN_HTTP_PATHS.has(ctx.path)) {
-    throw new InsecureConnection();
+    // Rejected (not thrown) so the error handler above sees it exactly as from an async step.
+    return Promise.reject(new InsecureConnection());
   }
+  // Nothing to do afterwards: hand on the promise instead of wrapping it in another.
   return next();
 };
