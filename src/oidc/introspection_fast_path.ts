@@ -192,7 +192,8 @@ export function introspectionFastPath(deps: IntrospectionFastPathDependencies): 
     }
     ctx.state.routeName = 'oidc:introspection';
     ctx.status = 200;
-    ctx.set('Cache-Control', 'no-store');
+    // As the engine's noCache step sets it (same name, same place among the headers).
+    ctx.set('cache-control', 'no-store');
     ctx.body = answer;
     return undefined;
   };

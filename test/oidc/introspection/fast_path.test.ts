@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { request } from 'node:http';
 import { agentKey, exchangeKey, login } from '../../exchange/support.js';
 import type { TestApp } from '../../support/app.js';
 import { client, discover, expectOAuthError, registerClient, startOidcApp, type RegisteredClient } from '../support.js';
@@ -7,6 +8,8 @@ import { client, discover, expectOAuthError, registerClient, startOidcApp, type 
 interface RawAnswer {
   status: number;
   headers: Record<string, string>;
+  /** Header names and values as sent, in order (per-response values blanked). */
+  rawHeaders: string[];
   text: string;
 }
 
@@ -35,10 +38,24 @@ describe('oidc: introspection fast path (answers in front of the engine, exactly
   });
   after(async () => { await app.close(); });
 
-  async function send(body: string, headers: Record<string, string> = {}): Promise<RawAnswer> {
-    const res = await fetch(new URL('/oauth/introspect', app.url), { method: 'POST', headers: { 'content-type': FORM, ...headers }, body });
-    const kept = Object.fromEntries([...res.headers].filter(([name]) => !PER_RESPONSE_HEADERS.has(name)));
-    return { status: res.status, headers: kept, text: await res.text() };
+  /** A POST over plain node:http, so the answer's header names, order and bytes can be compared. */
+  function send(body: string, headers: Record<string, string> = {}): Promise<RawAnswer> {
+    return new Promise((resolve, reject) => {
+      const url = new URL('/oauth/introspect', app.url);
+      const outgoing = request(url, { method: 'POST', headers: { 'content-type': FORM, 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const kept: Record<string, string> = {};
+          for (const [name, value] of Object.entries(res.headers)) if (!PER_RESPONSE_HEADERS.has(name)) kept[name] = String(value);
+          const rawHeaders = res.rawHeaders.map((value, i) => (i % 2 === 1 && PER_RESPONSE_HEADERS.has(res.rawHeaders[i - 1]!.toLowerCase()) ? '…' : value));
+          resolve({ status: res.statusCode!, headers: kept, rawHeaders, text: Buffer.concat(chunks).toString('utf8') });
+        });
+      });
+      outgoing.on('error', reject);
+      outgoing.end(body);
+    });
   }
 
   function basic(registered: RegisteredClient, secret = registered.secret!): Record<string, string> {
@@ -70,6 +87,7 @@ describe('oidc: introspection fast path (answers in front of the engine, exactly
     expect(fast.status).to.equal(200);
     expect(fast.text).to.equal(engine.text);
     expect(fast.headers).to.deep.equal(engine.headers);
+    expect(fast.rawHeaders).to.deep.equal(engine.rawHeaders);
     expect(fast.headers['cache-control']).to.equal('no-store');
     expect(fast.headers['content-type']).to.equal('application/json; charset=utf-8');
     const parsed = JSON.parse(fast.text) as Record<string, unknown>;
