@@ -38,7 +38,7 @@ interface Credentials {
   readonly secret: string;
 }
 
-/** Request headers this path understands, before anything is read: otherwise undefined. */
+/** Whether the request line and headers are ones this path understands (decided before the body is read). */
 function admissible(ctx: KeyportContext): boolean {
   if (ctx.querystring !== '') return false;
   const { headers } = ctx.request;
