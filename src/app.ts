@@ -15,6 +15,7 @@ import { authTestRoutes } from './http/routes/auth_test.js';
 import { interactionRoutes } from './http/routes/interaction.js';
 import { operationsRoutes } from './http/routes/operations.js';
 import { deriveKey } from './lib/crypto.js';
+import { introspectionFastPath } from './oidc/introspection_fast_path.js';
 import type { Services } from './services.js';
 
 /** Paths served by oidc-provider, which parses its own bodies and renders RFC 6749 errors. */
@@ -61,6 +62,8 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   app.use(unlessProviderPath(parseBody));
 
   // oidc-provider, mounted at the root; its routes all live under /oauth/ and /.well-known/.
+  // Introspection's common case is answered just in front of it, exactly as it would answer.
+  app.use(introspectionFastPath(services.oidc));
   app.use(onlyProviderPath(services.oidc.middleware));
 
   const interaction = interactionRoutes();

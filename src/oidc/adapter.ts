@@ -57,6 +57,9 @@ export class PayloadStore {
   private readonly sql: { selectColumns: string; upsert: string; findBy: Record<LookupColumn, string> };
   /** Reads by id waiting for the next batch (see `find`). */
   private pending: Waiter[] = [];
+  private flushScheduled = false;
+  /** A batched read is in flight (see scheduleFlush). */
+  private flushing = false;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -98,12 +101,32 @@ export class PayloadStore {
   find(model: string, where: { id: string } | { uid: string } | { userCode: string }): Promise<AdapterPayload | undefined> {
     if ('id' in where) {
       return new Promise((resolve, reject) => {
-        if (this.pending.length === 0) process.nextTick(() => { void this.flush(); });
         this.pending.push({ model, id: where.id, resolve, reject });
+        this.scheduleFlush();
       });
     }
     const [column, value] = 'uid' in where ? ['uid', where.uid] as const : ['userCode', where.userCode] as const;
     return this.raw.query<StoredRow>(this.sql.findBy[column], [model, value]).then((rows) => (rows[0] ? this.toPayload(rows[0]) : undefined));
+  }
+
+  /**
+   * One batched read in flight at a time: reads asked while it is out wait for it and go out
+   * together as the next one (never joining a query already sent, so they see every write committed
+   * before they were asked). On MySQL each query's socket write cost more than the rest of an
+   * opaque-token introspection (see RevocationRegistry.read, same pattern); this makes it one
+   * write per round trip instead of one per request.
+   */
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.flushing || this.pending.length === 0) return;
+    this.flushScheduled = true;
+    process.nextTick(() => {
+      this.flushScheduled = false;
+      this.flushing = true;
+      void this.flush().finally(() => {
+        this.flushing = false;
+        this.scheduleFlush();
+      });
+    });
   }
 
   private async flush(): Promise<void> {

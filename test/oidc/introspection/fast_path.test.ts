@@ -1,0 +1,259 @@
+import { expect } from 'chai';
+import { request } from 'node:http';
+import { agentKey, exchangeKey, login } from '../../exchange/support.js';
+import type { TestApp } from '../../support/app.js';
+import { client, discover, expectOAuthError, registerClient, startOidcApp, type RegisteredClient } from '../support.js';
+
+/** A raw answer: status, every header but the per-response ones, and the exact body text. */
+interface RawAnswer {
+  status: number;
+  headers: Record<string, string>;
+  /** Header names and values as sent, in order (per-response values blanked). */
+  rawHeaders: string[];
+  text: string;
+}
+
+const PER_RESPONSE_HEADERS = new Set(['date', 'x-request-id']);
+const FORM = 'application/x-www-form-urlencoded';
+
+describe('oidc: introspection fast path (answers in front of the engine, exactly as the engine)', () => {
+  let app: TestApp;
+  let service: RegisteredClient;
+  let resourceServer: RegisteredClient;
+  /** Introspection requests that reached the engine's middleware. */
+  let engineHits = 0;
+
+  before(async () => {
+    app = await startOidcApp();
+    service = await registerClient(app, { name: 'service', grantTypes: ['client_credentials'], scopes: ['read', 'write'] });
+    resourceServer = await registerClient(app, { name: 'orders API', grantTypes: ['client_credentials'], scopes: ['read'] });
+    await app.services.oidc.resourceServers.create({ audience: 'https://opaque.fast.example.com', format: 'opaque' });
+    await app.services.oidc.resourceServers.create({ audience: 'https://orders.fast.example.com', format: 'opaque', scopes: ['read'] });
+    app.services.oidc.extendProvider((provider) => {
+      provider.use(async (ctx, next) => {
+        if (ctx.path === '/oauth/introspect') engineHits += 1;
+        await next();
+      });
+    });
+  });
+  after(async () => { await app.close(); });
+
+  /** A POST over plain node:http, so the answer's header names, order and bytes can be compared. */
+  function send(body: string, headers: Record<string, string> = {}): Promise<RawAnswer> {
+    return new Promise((resolve, reject) => {
+      const url = new URL('/oauth/introspect', app.url);
+      const outgoing = request(url, { method: 'POST', headers: { 'content-type': FORM, 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', reject);
+        res.on('end', () => {
+          const kept: Record<string, string> = {};
+          for (const [name, value] of Object.entries(res.headers)) if (!PER_RESPONSE_HEADERS.has(name)) kept[name] = String(value);
+          const rawHeaders = res.rawHeaders.map((value, i) => (i % 2 === 1 && PER_RESPONSE_HEADERS.has(res.rawHeaders[i - 1]!.toLowerCase()) ? '…' : value));
+          resolve({ status: res.statusCode!, headers: kept, rawHeaders, text: Buffer.concat(chunks).toString('utf8') });
+        });
+      });
+      outgoing.on('error', reject);
+      outgoing.end(body);
+    });
+  }
+
+  function basic(registered: RegisteredClient, secret = registered.secret!): Record<string, string> {
+    return { authorization: `Basic ${Buffer.from(`${registered.id}:${secret}`).toString('base64')}` };
+  }
+
+  /** Sends the request and reports whether the engine answered it. */
+  async function observe(body: string, headers: Record<string, string> = {}): Promise<RawAnswer & { engine: boolean }> {
+    const before = engineHits;
+    const answer = await send(body, headers);
+    return { ...answer, engine: engineHits > before };
+  }
+
+  /**
+   * The same introspection through the fast path and through the engine (the engine ignores an
+   * unknown parameter, which the fast path leaves to it): the answers must be identical.
+   */
+  async function expectSameAnswerBothWays(token: string, auth: 'basic' | 'post' = 'basic'): Promise<Record<string, unknown>> {
+    const params = new URLSearchParams({ token });
+    const headers = auth === 'basic' ? basic(resourceServer) : {};
+    if (auth === 'post') {
+      params.set('client_id', resourceServer.id);
+      params.set('client_secret', resourceServer.secret!);
+    }
+    const fast = await observe(params.toString(), headers);
+    const engine = await observe(`${params.toString()}&ignored=1`, headers);
+    expect(fast.engine, 'the fast path answered').to.equal(false);
+    expect(engine.engine, 'the engine answered').to.equal(true);
+    expect(fast.status).to.equal(200);
+    expect(fast.text).to.equal(engine.text);
+    expect(fast.headers).to.deep.equal(engine.headers);
+    expect(fast.rawHeaders).to.deep.equal(engine.rawHeaders);
+    expect(fast.headers['cache-control']).to.equal('no-store');
+    expect(fast.headers['content-type']).to.equal('application/json; charset=utf-8');
+    const parsed = JSON.parse(fast.text) as Record<string, unknown>;
+    expect(parsed.active).to.equal(true);
+    return parsed;
+  }
+
+  async function jwtFor(registered: RegisteredClient, parameters: Record<string, string> = { scope: 'read' }): Promise<string> {
+    return (await client.clientCredentialsGrant(await discover(app, registered), parameters)).access_token;
+  }
+
+  describe('answers the common case exactly as the engine', () => {
+    it('a client-credentials JWT, Basic and form client authentication', async () => {
+      const token = await jwtFor(service, { scope: 'read write' });
+      const body = await expectSameAnswerBothWays(token);
+      expect(body).to.include({ client_id: service.id, sub: service.id, scope: 'read write', token_type: 'Bearer', iss: app.config.issuer });
+      await expectSameAnswerBothWays(token, 'post');
+    });
+
+    it('an opaque client-credentials token', async () => {
+      const token = await jwtFor(service, { scope: 'read', resource: 'https://opaque.fast.example.com' });
+      expect(token.split('.')).to.have.length(1);
+      const body = await expectSameAnswerBothWays(token);
+      expect(body).to.include({ client_id: service.id, aud: 'https://opaque.fast.example.com' });
+      expect(body).not.to.have.property('jti');
+    });
+
+    it('an API-key JWT from /auth/login (key, agent and session claims)', async () => {
+      const { apiKey, key } = await agentKey(app);
+      const res = await login(app, apiKey, { session_id: 'fast-path' });
+      expect(res.status, res.text).to.equal(200);
+      const body = await expectSameAnswerBothWays(res.body.access_token as string);
+      expect(body).to.include({ api_key_id: key.id, session_id: 'fast-path', env: 'live' });
+    });
+
+    it('an opaque API-key token with an account, a grant and extra claims', async () => {
+      const { apiKey, key, agent } = await agentKey(app);
+      const tokens = await exchangeKey(app, apiKey, { resource: 'https://orders.fast.example.com', session_id: 'opaque' });
+      const body = await expectSameAnswerBothWays(tokens.access_token);
+      expect(body).to.include({ sub: agent.id, api_key_id: key.id, session_id: 'opaque', aud: 'https://orders.fast.example.com' });
+    });
+
+    it('counts under the engine\'s route label in /metrics', async () => {
+      const token = await jwtFor(service);
+      const fast = await observe(new URLSearchParams({ token }).toString(), basic(resourceServer));
+      expect(fast.engine).to.equal(false);
+      const metrics = await app.http().get('/metrics').expect(200);
+      expect(metrics.text).to.match(/keyport_http_requests_total\{[^}]*route="oidc:introspection"[^}]*status="200"[^}]*\} [1-9]/);
+    });
+  });
+
+  describe('leaves everything else to the engine, which answers as before', () => {
+    let token: string;
+    before(async () => { token = await jwtFor(service); });
+
+    it('a wrong secret: 401 invalid_client with WWW-Authenticate', async () => {
+      const answer = await observe(new URLSearchParams({ token }).toString(), basic(resourceServer, 'wrong-secret'));
+      expect(answer.engine).to.equal(true);
+      expect(answer.status).to.equal(401);
+      expect(JSON.parse(answer.text)).to.include({ error: 'invalid_client' });
+      expect(answer.headers['www-authenticate']).to.match(/^Basic /);
+    });
+
+    it('a wrong secret in the form, an unknown client, a secret in both places', async () => {
+      const wrongPost = await observe(new URLSearchParams({ token, client_id: resourceServer.id, client_secret: 'nope' }).toString());
+      expect(wrongPost).to.include({ engine: true, status: 401 });
+      expect(wrongPost.headers).not.to.have.property('www-authenticate');
+      const unknown = await observe(new URLSearchParams({ token }).toString(), basic({ id: 'cli_doesnotexist', secret: 'x' }));
+      expect(unknown).to.include({ engine: true, status: 401 });
+      const both = await observe(new URLSearchParams({ token, client_secret: resourceServer.secret! }).toString(), basic(resourceServer));
+      expect(both).to.include({ engine: true, status: 400 });
+      expect(JSON.parse(both.text)).to.include({ error: 'invalid_request' });
+    });
+
+    it('a client_id in the form that differs from the Basic one, malformed Basic credentials', async () => {
+      const mismatch = await observe(new URLSearchParams({ token, client_id: service.id }).toString(), basic(resourceServer));
+      expect(mismatch).to.include({ engine: true, status: 400 });
+      for (const authorization of ['Basic !!!', 'Basic', `Bearer ${token}`, `Basic ${Buffer.from('no-colon').toString('base64')}`]) {
+        const answer = await observe(new URLSearchParams({ token }).toString(), { authorization });
+        expect(answer.engine, authorization).to.equal(true);
+        expect(answer.status, authorization).to.equal(400);
+      }
+    });
+
+    it('a client that authenticates otherwise (public client, none): its own tokens only', async () => {
+      const spa = await registerClient(app, { grantTypes: ['authorization_code'], redirectUris: ['https://spa.example.com/cb'], public: true });
+      const answer = await observe(new URLSearchParams({ token, client_id: spa.id }).toString());
+      expect(answer).to.include({ engine: true, status: 200 });
+      expect(JSON.parse(answer.text)).to.deep.equal({ active: false });
+    });
+
+    it('repeated parameters, a missing token, empty values', async () => {
+      const dupes = await observe(`token=${token}&token=${token}`, basic(resourceServer));
+      expect(dupes).to.include({ engine: true, status: 400 });
+      expect(JSON.parse(dupes.text)).to.include({ error: 'invalid_request' });
+      const missing = await observe('', basic(resourceServer));
+      expect(missing).to.include({ engine: true, status: 400 });
+      const empty = await observe('token=', basic(resourceServer));
+      expect(empty).to.include({ engine: true, status: 400 });
+    });
+
+    it('a JSON body, a body with a charset other than UTF-8, an oversized body', async () => {
+      const json = await observe(JSON.stringify({ token }), { 'content-type': 'application/json', ...basic(resourceServer) });
+      expect(json).to.include({ engine: true, status: 400 });
+      expect(JSON.parse(json.text)).to.include({ error: 'invalid_request' });
+      const latin1 = await observe(new URLSearchParams({ token }).toString(), { 'content-type': `${FORM}; charset=iso-8859-1`, ...basic(resourceServer) });
+      expect(latin1).to.include({ engine: true, status: 200 });
+      const big = await observe(new URLSearchParams({ token: 'x'.repeat(20_000) }).toString(), basic(resourceServer));
+      expect(big).to.include({ engine: true, status: 200 });
+      expect(JSON.parse(big.text)).to.deep.equal({ active: false });
+    });
+
+    it('a query string, a refresh-token hint, an Origin header (CORS stays with the engine)', async () => {
+      for (const [path, headers, body] of [
+        ['/oauth/introspect?x=1', {}, `token=${token}`],
+        ['/oauth/introspect', {}, `token=${token}&token_type_hint=refresh_token`],
+      ] as const) {
+        const before = engineHits;
+        const res = await fetch(new URL(path, app.url), { method: 'POST', headers: { 'content-type': FORM, ...basic(resourceServer), ...headers }, body });
+        expect(engineHits, path).to.equal(before + 1);
+        expect(res.status).to.equal(200);
+        expect(await res.json()).to.include({ active: true, client_id: service.id });
+      }
+      // The engine refuses a confidential client called from an origin it does not allow.
+      const crossOrigin = await observe(`token=${token}`, { origin: 'https://elsewhere.example.com', ...basic(resourceServer) });
+      expect(crossOrigin).to.include({ engine: true, status: 400 });
+      expect(JSON.parse(crossOrigin.text)).to.include({ error: 'invalid_request' });
+      expect(crossOrigin.headers).not.to.have.property('access-control-allow-origin');
+    });
+
+    it('unknown, malformed and revoked tokens: active:false', async () => {
+      for (const value of ['garbage-token-that-is-unknown', 'a.b.c', 'ünïcödé']) {
+        const answer = await observe(new URLSearchParams({ token: value }).toString(), basic(resourceServer));
+        expect(answer, value).to.include({ engine: true, status: 200 });
+        expect(JSON.parse(answer.text)).to.deep.equal({ active: false });
+      }
+      const doomed = await jwtFor(service);
+      expect((await observe(new URLSearchParams({ token: doomed }).toString(), basic(resourceServer))).engine).to.equal(false);
+      await client.tokenRevocation(await discover(app, service), doomed);
+      const revoked = await observe(new URLSearchParams({ token: doomed }).toString(), basic(resourceServer));
+      expect(revoked).to.include({ engine: true, status: 200 });
+      expect(JSON.parse(revoked.text)).to.deep.equal({ active: false });
+    });
+
+    it('a refresh token: the engine\'s answer', async () => {
+      const { apiKey } = await agentKey(app);
+      const res = await login(app, apiKey, { session_id: 'refresh-introspection' });
+      const answer = await observe(new URLSearchParams({ token: res.body.refresh_token as string }).toString(), basic(resourceServer));
+      expect(answer).to.include({ engine: true, status: 200 });
+      expect(JSON.parse(answer.text)).to.include({ active: true, client_id: 'keyport-api-key' });
+    });
+
+    it('a JWT tampered after a cached verification is refused', async () => {
+      const good = await jwtFor(service, { scope: 'read' });
+      expect((await observe(new URLSearchParams({ token: good }).toString(), basic(resourceServer))).engine).to.equal(false);
+      const [header, payload, signature] = good.split('.');
+      const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
+      claims.scope = 'read write admin';
+      const tampered = [header, Buffer.from(JSON.stringify(claims)).toString('base64url'), signature].join('.');
+      const answer = await observe(new URLSearchParams({ token: tampered }).toString(), basic(resourceServer));
+      expect(answer).to.include({ engine: true, status: 200 });
+      expect(JSON.parse(answer.text)).to.deep.equal({ active: false });
+    });
+
+    it('keeps error bodies free of internals', async () => {
+      expectOAuthError(await app.http().post('/oauth/introspect').type('form').send('token=%'), 'invalid_request', 400);
+    });
+  });
+});
