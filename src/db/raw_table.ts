@@ -46,6 +46,18 @@ export class RawTable<Entity extends ObjectLiteral> {
     return (raw === null || raw === undefined ? null : this.dataSource.driver.prepareHydratedValue(raw, this.columnMetadata(property))) as Entity[K];
   }
 
+  /** Runs a write (INSERT, UPDATE, DELETE); resolves with the number of rows it changed. */
+  async execute(sql: string, parameters: unknown[]): Promise<number> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      // The structured result is the only one that carries the count on both drivers.
+      const result = (await runner.query(sql, parameters, true)) as { affected?: number };
+      return result.affected ?? 0;
+    } finally {
+      await runner.release();
+    }
+  }
+
   /** Runs the statement; rows keyed by database column name (SELECT), or the driver's result. */
   query<Row = Record<string, unknown>>(sql: string, parameters: unknown[]): Promise<Row[]> {
     return this.dataSource.query(sql, parameters) as Promise<Row[]>;
