@@ -64,8 +64,18 @@ const COLUMNS: readonly Column[] = [
 const TOKEN_COLUMNS: ReadonlyArray<keyof CurrentToken & Column> = [
   'tokenCipher', 'tokenJti', 'tokenIssuedAt', 'tokenExpiresAt', 'tokenFingerprint', 'clientId', 'scope', 'audience', 'grantId', 'refreshCipher',
 ];
+const TOKEN_JTI_INDEX = TOKEN_COLUMNS.indexOf('tokenJti');
 /** Session rows per batched INSERT (20 placeholders each). */
 const MAX_INSERT_ROWS = 50;
+/** Completions per batched UPDATE (22 placeholders each). */
+const MAX_COMPLETE_ROWS = 50;
+
+interface Completion {
+  readonly id: string;
+  readonly claimer: string;
+  /** TOKEN_COLUMNS' values, persisted. */
+  readonly values: readonly unknown[];
+}
 
 export class SessionStore {
   private readonly rows: Repository<ApiKeySession>;
@@ -79,8 +89,11 @@ export class SessionStore {
    */
   private readonly sql: { claim: string; complete: string; release: string; replaceRefreshToken: string };
   private readonly insertSql = new Map<number, string>();
+  private readonly completeSql = new Map<number, string>();
   /** New sessions of the same event-loop turn, inserted by one statement (see RowBatcher). */
   private readonly inserts: RowBatcher<unknown[], boolean>;
+  /** Completed claims of the same event-loop turn, stored by one statement. */
+  private readonly completions: RowBatcher<Completion, boolean>;
 
   constructor(private readonly dataSource: DataSource) {
     this.rows = dataSource.getRepository(ApiKeySession);
@@ -112,6 +125,48 @@ export class SessionStore {
       },
       maxRows: MAX_INSERT_ROWS,
     });
+    this.completions = new RowBatcher<Completion, boolean>({
+      writeMany: async (rows) => {
+        if (new Set(rows.map((row) => row.id)).size !== rows.length) throw new Error('one session twice in a batch');
+        const parameters: unknown[] = [];
+        for (let column = 0; column < TOKEN_COLUMNS.length; column += 1) {
+          for (const row of rows) parameters.push(row.id, row.values[column]);
+        }
+        for (const row of rows) parameters.push(row.id, row.claimer);
+        const affected = await this.raw.execute(this.completeStatement(rows.length), parameters);
+        if (affected === rows.length) return rows.map(() => true);
+        // A claim in the batch was lost (it lapsed, or the session ended): the others were stored.
+        // Which is which shows in the rows: a minted token's jti is unique, so a row that now holds
+        // the jti this claimer wrote was stored by this statement.
+        const ids = rows.map((row) => row.id);
+        const stored = await this.raw.query<{ id: string; tokenJti: unknown }>(
+          `SELECT ${this.raw.column('id')} AS ${this.raw.column('id')}, ${this.raw.column('tokenJti')} AS ${this.raw.column('tokenJti')} FROM ${this.raw.table} WHERE ${this.raw.column('id')} IN (${this.raw.placeholders(ids.length)})`,
+          ids,
+        );
+        const jtis = new Map(stored.map((row) => [row.id, row.tokenJti]));
+        return rows.map((row) => jtis.get(row.id) === row.values[TOKEN_JTI_INDEX]);
+      },
+      writeOne: async (row) => (await this.raw.execute(this.sql.complete, [...row.values, row.id, row.claimer])) === 1,
+      maxRows: MAX_COMPLETE_ROWS,
+    });
+  }
+
+  /**
+   * `UPDATE … SET col = CASE id WHEN ? THEN ? … END … WHERE (id = ? AND claimedBy = ?) OR …`: the
+   * completions of several sessions in one statement, each still conditional on its own claim.
+   */
+  private completeStatement(rows: number): string {
+    let sql = this.completeSql.get(rows);
+    if (sql === undefined) {
+      const c = (property: Column): string => this.raw.column(property);
+      const whens = Array.from({ length: rows }, () => 'WHEN ? THEN ?').join(' ');
+      const set = TOKEN_COLUMNS.map((property) => `${c(property)} = CASE ${c('id')} ${whens} END`).join(', ');
+      const where = Array.from({ length: rows }, () => `(${c('id')} = ? AND ${c('claimedBy')} = ?)`).join(' OR ');
+      sql = `UPDATE ${this.raw.table} SET ${set}, ${c('version')} = ${c('version')} + 1, ${c('claimedBy')} = NULL, ${c('claimedUntil')} = NULL WHERE ${where}`;
+      // Bounded: row counts go from 1 to MAX_COMPLETE_ROWS.
+      this.completeSql.set(rows, sql);
+    }
+    return sql;
   }
 
   private insertStatement(rows: number): string {
@@ -135,7 +190,7 @@ export class SessionStore {
    * several times the query itself on this path).
    */
   async find(keyId: string, hash: string): Promise<ApiKeySession | null> {
-    const found = (await this.dataSource.query(this.findSql, [keyId, hash])) as Array<Record<string, unknown>>;
+    const found = await this.raw.query(this.findSql, [keyId, hash]);
     const raw = found[0];
     if (!raw) return null;
     const row = new ApiKeySession();
@@ -175,10 +230,12 @@ export class SessionStore {
     return (await this.raw.execute(this.sql.claim, [claimer, p('claimedUntil', claimUntil), id, version, p('claimedUntil', now)])) === 1;
   }
 
-  /** Stores the token the claimer minted and releases the claim; false when the claim was lost meanwhile. */
+  /**
+   * Stores the token the claimer minted and releases the claim; false when the claim was lost
+   * meanwhile. Completions of the same event-loop turn share one statement (see RowBatcher).
+   */
   async complete(id: string, claimer: string, token: CurrentToken): Promise<boolean> {
-    const values = TOKEN_COLUMNS.map((property) => this.raw.persist(property, token[property]));
-    return (await this.raw.execute(this.sql.complete, [...values, id, claimer])) === 1;
+    return this.completions.add({ id, claimer, values: TOKEN_COLUMNS.map((property) => this.raw.persist(property, token[property])) });
   }
 
   /** Gives up a claim (minting failed). */

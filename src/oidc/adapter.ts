@@ -181,7 +181,7 @@ export class PayloadStore {
     if (typeof id !== 'string' || id.length === 0 || id.length > 191) return false;
     const quote = (name: string): string => this.dataSource.driver.escape(name);
     this.unusedSql ??= `SELECT ${quote('expiresAt')}, ${quote('consumedAt')} FROM ${quote('oidc_payloads')} WHERE ${quote('model')} = ? AND ${quote('id')} = ?`;
-    const [row] = (await this.dataSource.query(this.unusedSql, [model, id])) as Array<{ expiresAt: unknown; consumedAt: unknown }>;
+    const [row] = await this.raw.query<{ expiresAt: unknown; consumedAt: unknown }>(this.unusedSql, [model, id]);
     if (!row || row.consumedAt !== null) return false;
     if (row.expiresAt === null) return true;
     const expiresAt = row.expiresAt instanceof Date ? row.expiresAt : new Date(`${String(row.expiresAt).replace(' ', 'T')}Z`);
