@@ -1,11 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { AuditLog } from '../audit/audit_log.js';
 import { GRANT_TYPES } from '../clients/grant_types.js';
 import type { Config } from '../config/config.js';
 import type { ApiKeySession } from '../db/entities/api_key_session.js';
 import type { ActionContext, AgentRecord, ApiKeyRecord, KeyRevokedEvent, KeyStatus } from '../keys/index.js';
 import { scopesAllowedFor } from '../keys/scopes.js';
-import { decrypt, deriveKey, encrypt } from '../lib/crypto.js';
+import { decrypt, deriveKey, encrypt, randomToken } from '../lib/crypto.js';
 import { ExpiredApiKey, InvalidRequest, InvalidToken, RevokedApiKey, ServiceUnavailable } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import type { Logger } from '../lib/logger.js';
@@ -386,7 +386,7 @@ export class ExchangeService {
   /** The claim/lock loop of one (key, session, fingerprint). */
   private async obtain(job: SessionJob): Promise<ExchangeResult> {
     const { sessions } = this.deps;
-    const claimer = randomBytes(12).toString('base64url');
+    const claimer = randomToken(12);
     const giveUpAt = Date.now() + WAIT_FOR_CLAIM_MS;
     const known = `${job.key.id}\u0000${job.hash}`;
     if (!this.knownSessions.has(known)) {

@@ -1,11 +1,23 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
 
 const ALPHANUMERIC = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+/** The largest multiple of 62 that fits a byte: bytes at or above it are skipped (no modulo bias). */
+const ALPHANUMERIC_LIMIT = 256 - (256 % ALPHANUMERIC.length);
 
-/** `length` characters of [A-Za-z0-9] from the CSPRNG, without modulo bias. */
+/**
+ * `length` characters of [A-Za-z0-9] from the CSPRNG, without modulo bias (rejection sampling on
+ * pooled bytes: one pool read per id instead of a randomInt() call per character).
+ */
 export function randomAlphanumeric(length: number): string {
   let out = '';
-  for (let i = 0; i < length; i += 1) out += ALPHANUMERIC[randomInt(ALPHANUMERIC.length)];
+  while (out.length < length) {
+    // 62/256 of the bytes are rejected at most 3 % of the time; a few spare bytes cover it.
+    const bytes = pooledRandomBytes(Math.min(256, length - out.length + 8));
+    for (let i = 0; i < bytes.length && out.length < length; i += 1) {
+      const byte = bytes[i]!;
+      if (byte < ALPHANUMERIC_LIMIT) out += ALPHANUMERIC[byte % ALPHANUMERIC.length];
+    }
+  }
   return out;
 }
 
@@ -46,9 +58,18 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
-/** AES-256-GCM; output is `iv.tag.ciphertext` in base64url. Used for signing keys at rest. */
+/** `bytes` random bytes from the pool as base64url: nonces and one-off tokens that stay in the process or database. */
+export function randomToken(bytes: number): string {
+  return pooledRandomBytes(bytes).toString('base64url');
+}
+
+/**
+ * AES-256-GCM; output is `iv.tag.ciphertext` in base64url. Used for signing keys at rest and for
+ * the tokens an API-key session stores (once per login). The 96-bit IV is random from the pooled
+ * CSPRNG: same randomness as randomBytes(12), without a syscall per seal (~6 µs on our VMs).
+ */
 export function encrypt(key: Buffer, plaintext: string): string {
-  const iv = randomBytes(12);
+  const iv = pooledRandomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
   return [iv, cipher.getAuthTag(), body].map((part) => part.toString('base64url')).join('.');

@@ -1,6 +1,7 @@
 import { In, LessThan, type DataSource, type Repository } from 'typeorm';
 import { OidcPayload } from '../db/entities/oidc_payload.js';
 import { RawTable } from '../db/raw_table.js';
+import { RowBatcher } from '../db/row_batcher.js';
 import type { Adapter, AdapterPayload } from './engine.js';
 import { CLOCK_TOLERANCE } from './policy.js';
 import type { RevocationRegistry } from './revocations.js';
@@ -44,6 +45,8 @@ interface Waiter {
 
 /** Ids per batched read (each id with up to a handful of models). */
 const MAX_BATCH_IDS = 100;
+/** Rows per batched upsert (8 placeholders each). */
+const MAX_UPSERT_ROWS = 100;
 
 /**
  * The table behind every oidc-provider model (one row per model instance in `oidc_payloads`).
@@ -54,12 +57,16 @@ export class PayloadStore {
   private readonly rows: Repository<OidcPayload>;
   private unusedSql: string | undefined;
   private readonly raw: RawTable<OidcPayload>;
-  private readonly sql: { selectColumns: string; upsert: string; findBy: Record<LookupColumn, string> };
+  private readonly sql: { selectColumns: string; upsert: (rows: number) => string; findBy: Record<LookupColumn, string> };
   /** Reads by id waiting for the next batch (see `find`). */
   private pending: Waiter[] = [];
   private flushScheduled = false;
   /** A batched read is in flight (see scheduleFlush). */
   private flushing = false;
+  /** Upserts of the same event-loop turn, sent as one statement (see `upsert`). */
+  private readonly upserts: RowBatcher<unknown[], void>;
+  /** The multi-row upsert statement per row count (a handful of distinct counts occur). */
+  private readonly upsertSql = new Map<number, string>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -70,16 +77,39 @@ export class PayloadStore {
     this.rows = dataSource.getRepository(OidcPayload);
     this.raw = new RawTable(dataSource, OidcPayload);
     this.sql = this.statements();
+    this.upserts = new RowBatcher<unknown[], void>({
+      writeMany: async (rows) => {
+        await this.raw.query(this.upsertStatement(rows.length), rows.flat());
+        return rows.map(() => undefined);
+      },
+      writeOne: async (row) => { await this.raw.query(this.upsertStatement(1), row); },
+      maxRows: MAX_UPSERT_ROWS,
+    });
+  }
+
+  private upsertStatement(rows: number): string {
+    let sql = this.upsertSql.get(rows);
+    if (sql === undefined) {
+      sql = this.sql.upsert(rows);
+      // Bounded: row counts go from 1 to MAX_UPSERT_ROWS.
+      this.upsertSql.set(rows, sql);
+    }
+    return sql;
   }
 
   adapterFor(model: string): Adapter {
     return new TypeormAdapter(model, this);
   }
 
-  /** Every engine write (tokens, sessions, grants, codes…): one statement, no read first. */
+  /**
+   * Every engine write (tokens, sessions, grants, codes…): no read first, and the writes of one
+   * event-loop turn go out as one multi-row upsert (a new API-key session saves its grant and its
+   * refresh token in the same turn, and concurrent requests add theirs; see RowBatcher for the
+   * measured cost per statement).
+   */
   async upsert(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
     const expiresAt = typeof expiresIn === 'number' ? new Date(Date.now() + (expiresIn + CLOCK_TOLERANCE) * 1000) : null;
-    await this.raw.query(this.sql.upsert, [
+    await this.upserts.add([
       model,
       id,
       JSON.stringify(payload),
@@ -174,7 +204,7 @@ export class PayloadStore {
     if (typeof id !== 'string' || id.length === 0 || id.length > 191) return false;
     const quote = (name: string): string => this.dataSource.driver.escape(name);
     this.unusedSql ??= `SELECT ${quote('expiresAt')}, ${quote('consumedAt')} FROM ${quote('oidc_payloads')} WHERE ${quote('model')} = ? AND ${quote('id')} = ?`;
-    const [row] = (await this.dataSource.query(this.unusedSql, [model, id])) as Array<{ expiresAt: unknown; consumedAt: unknown }>;
+    const [row] = await this.raw.query<{ expiresAt: unknown; consumedAt: unknown }>(this.unusedSql, [model, id]);
     if (!row || row.consumedAt !== null) return false;
     if (row.expiresAt === null) return true;
     const expiresAt = row.expiresAt instanceof Date ? row.expiresAt : new Date(`${String(row.expiresAt).replace(' ', 'T')}Z`);
@@ -189,10 +219,12 @@ export class PayloadStore {
     const written = ['model', 'id', 'payload', 'grantId', 'uid', 'userCode', 'clientId', 'expiresAt', 'consumedAt'] as const;
     const updated = written.filter((property) => property !== 'model' && property !== 'id');
     // A re-saved row (a session, a grant, a consumed code upserted again) starts unconsumed, as before.
-    const insert = `INSERT INTO ${this.raw.table} (${written.map(c).join(', ')}) VALUES (${this.raw.placeholders(written.length - 1)}, NULL)`;
-    const upsert = this.raw.isSqlite
-      ? `${insert} ON CONFLICT (${c('model')}, ${c('id')}) DO UPDATE SET ${updated.map((p) => `${c(p)} = excluded.${c(p)}`).join(', ')}`
-      : `${insert} ON DUPLICATE KEY UPDATE ${updated.map((p) => `${c(p)} = VALUES(${c(p)})`).join(', ')}`;
+    // Rows of one statement are applied in order, so a row saved twice in a batch ends as the later save.
+    const row = `(${this.raw.placeholders(written.length - 1)}, NULL)`;
+    const onConflict = this.raw.isSqlite
+      ? `ON CONFLICT (${c('model')}, ${c('id')}) DO UPDATE SET ${updated.map((p) => `${c(p)} = excluded.${c(p)}`).join(', ')}`
+      : `ON DUPLICATE KEY UPDATE ${updated.map((p) => `${c(p)} = VALUES(${c(p)})`).join(', ')}`;
+    const upsert = (rows: number): string => `INSERT INTO ${this.raw.table} (${written.map(c).join(', ')}) VALUES ${Array.from({ length: rows }, () => row).join(', ')} ${onConflict}`;
     const findBy = (column: LookupColumn): string => `SELECT ${selectColumns} FROM ${this.raw.table} WHERE ${c('model')} = ? AND ${c(column)} = ? LIMIT 1`;
     return { selectColumns, upsert, findBy: { id: findBy('id'), uid: findBy('uid'), userCode: findBy('userCode') } };
   }

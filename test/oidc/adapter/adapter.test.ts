@@ -21,6 +21,23 @@ describe('oidc: TypeORM adapter', () => {
     expect(await app.services.database.dataSource.getRepository(OidcPayload).countBy({ model: 'Session', id: 'sess-1' })).to.equal(1);
   });
 
+  it('upserts of one event-loop turn (one statement) each land, and a row saved twice ends as the later save', async () => {
+    const ids = Array.from({ length: 12 }, (_, i) => `batched-${i}`);
+    await Promise.all([
+      ...ids.map((id, i) => adapter(i % 2 ? 'Grant' : 'RefreshToken').upsert(id, { kind: i % 2 ? 'Grant' : 'RefreshToken', accountId: `usr_${i}`, grantId: 'g-batched' }, 60)),
+      adapter('Session').upsert('batched-twice', { uid: 'first', accountId: 'usr_a', kind: 'Session' }, 60),
+      adapter('Session').upsert('batched-twice', { uid: 'second', accountId: 'usr_b', kind: 'Session' }, 60),
+    ]);
+    for (const [i, id] of ids.entries()) {
+      expect(await adapter(i % 2 ? 'Grant' : 'RefreshToken').find(id)).to.deep.include({ accountId: `usr_${i}` });
+    }
+    expect(await adapter('Session').find('batched-twice')).to.deep.include({ uid: 'second', accountId: 'usr_b' });
+    expect(await adapter('Session').findByUid('first')).to.equal(undefined);
+    // Grant-bound rows keep their grant id column: the family still dies together.
+    await adapter('RefreshToken').revokeByGrantId('g-batched');
+    expect(await adapter('RefreshToken').find('batched-0')).to.equal(undefined);
+  });
+
   it('keeps models apart even with the same id', async () => {
     await adapter('Grant').upsert('same-id', { accountId: 'usr_a', kind: 'Grant' }, 60);
     await adapter('Interaction').upsert('same-id', { uid: 'x', kind: 'Interaction' }, 60);
