@@ -7,6 +7,7 @@ import { createBenchDatabase, type BenchDatabase } from './databases.js';
 import type { DbKind } from './options.js';
 import { KEYPORT_BIN, KEYPORT_MAIN, REPO_ROOT } from './paths.js';
 import { freePort, spawnServer, type ServerProcess } from './processes.js';
+import { SERVER_NODE_OPTIONS } from '../../src/server_node_options.js';
 
 /** A value a scenario needs, or why it could not be had (so the scenario reports "unavailable"). */
 export type Available<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
@@ -20,7 +21,7 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** A real Keyport process (`node dist/src/main.js`) on its own port, data folder and database. */
+/** A real Keyport process (`node --max-old-space-size=256 dist/src/main.js`, as `npm start`) on its own port, data folder and database. */
 export interface KeyportInstance {
   readonly server: ServerProcess;
   readonly database: BenchDatabase;
@@ -81,7 +82,8 @@ export async function startKeyport(options: KeyportStartOptions): Promise<Keypor
     server = await spawnServer({
       name: `keyport (${options.db})`,
       script: KEYPORT_MAIN,
-      nodeArgs: profileArgs(options.profileDir),
+      // Started as `npm start` and the Dockerfile start it (src/server_node_options.ts).
+      nodeArgs: [...SERVER_NODE_OPTIONS, ...profileArgs(options.profileDir)],
       env,
       url: `http://127.0.0.1:${port}`,
       readyPath: '/readyz',
