@@ -17,4 +17,4 @@ COPY --from=build /app/bin ./bin
 COPY --from=build /app/views ./views
 USER node
 EXPOSE 3000
-CMD ["node", "--max-old-space-size=256", "dist/src/main.js"]
+CMD ["node", "--max-old-space-size=512", "dist/src/main.js"]
