@@ -18,6 +18,7 @@ import { stopAllServers, type ServerProcess } from './lib/processes.js';
 import { largeLines, markdownReport, terminalTable, type RunInfo } from './lib/report.js';
 import type { LargeResult, Row } from './lib/results.js';
 import { sampleMemory } from './lib/rss.js';
+import { SERVER_NODE_OPTIONS } from '../src/server_node_options.js';
 import { scenarioById, type BenchTarget, type RunSettings } from './lib/scenarios.js';
 import { keyportTarget } from './lib/setup.js';
 
@@ -185,7 +186,7 @@ async function benchmark(options: BenchOptions, workDir: string): Promise<void> 
   const notes = [
     'Scenario 5 sends a new session_id with every exchange, so each request mints a token (the same-token path is scenario 4).',
     'Scenario 8: each virtual user completes authorize (PKCE S256) → login page → consent if asked → callback → code redemption, with fresh cookies each time, against a user whose password hash has the production bcrypt cost (BCRYPT_ROUNDS unset); latency is the whole login.',
-    'Keyport runs as `node dist/src/main.js` with NODE_ENV unset (plain HTTP on loopback, REQUIRE_HTTPS=false); the bare engine runs as `node dist/bench/baseline/bare_provider.js`.',
+    `Keyport runs as \`node ${SERVER_NODE_OPTIONS.join(' ')} dist/src/main.js\` (as \`npm start\` runs it) with NODE_ENV unset (plain HTTP on loopback, REQUIRE_HTTPS=false); the bare engine runs as \`node dist/bench/baseline/bare_provider.js\`.`,
   ];
   process.stdout.write(`\n${terminalTable(rows, options.connections, options.quick)}\n`);
   if (large.length) process.stdout.write(`\n${largeLines(large).join('\n')}\n`);
