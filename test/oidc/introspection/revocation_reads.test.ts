@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { DataSource } from 'typeorm';
+import { RawTable } from '../../../src/db/raw_table.js';
 import { InProcessBus } from '../../../src/lib/bus.js';
 import { RevocationRegistry } from '../../../src/oidc/revocations.js';
 import { VerifiedJwsCache } from '../../../src/oidc/verified_jws_cache.js';
@@ -11,22 +12,26 @@ describe('oidc: revocation registry reads without a "not revoked" cache (MySQL w
   let registryQueries = 0;
   /** Delay given to every registry read (ms), to hold a query in flight. */
   let readDelayMs = 0;
-  let originalQuery: DataSource['query'];
+  /** Makes every registry read fail while set (a lost connection). */
+  let readFailure: Error | undefined;
+  // The registry reads through RawTable, which on MySQL talks to mysql2's pool directly (not
+  // through DataSource.query): the reads are counted and held where both drivers pass.
+  const originalQuery = RawTable.prototype.query;
 
   before(async () => {
     app = await startTestApp();
     dataSource = app.services.database.dataSource;
-    originalQuery = dataSource.query.bind(dataSource);
-    dataSource.query = (async (sql: string, parameters?: unknown[]) => {
+    RawTable.prototype.query = async function countedQuery<Row>(this: RawTable<never>, sql: string, parameters: unknown[]): Promise<Row[]> {
       if (/^SELECT .* FROM .token_revocations. WHERE/i.test(sql)) {
         registryQueries += 1;
         if (readDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, readDelayMs));
+        if (readFailure) throw readFailure;
       }
-      return originalQuery(sql, parameters);
-    }) as DataSource['query'];
+      return originalQuery.call(this, sql, parameters) as Promise<Row[]>;
+    } as typeof RawTable.prototype.query;
   });
   after(async () => {
-    dataSource.query = originalQuery;
+    RawTable.prototype.query = originalQuery;
     await app.close();
   });
 
@@ -78,13 +83,12 @@ describe('oidc: revocation registry reads without a "not revoked" cache (MySQL w
 
   it('fails every waiting check when the read fails, and recovers', async () => {
     const registry = uncachedRegistry();
-    const broken = dataSource.query;
-    dataSource.query = (async () => { throw new Error('connection lost'); }) as DataSource['query'];
+    readFailure = new Error('connection lost');
     try {
       const results = await Promise.allSettled([1, 2, 3].map((i) => registry.isRevoked([{ kind: 'jti', value: `down-${i}` }], issuedBefore())));
       expect(results.map((result) => result.status)).to.deep.equal(['rejected', 'rejected', 'rejected']);
     } finally {
-      dataSource.query = broken;
+      readFailure = undefined;
     }
     expect(await registry.isRevoked([{ kind: 'jti', value: 'up-again' }], issuedBefore())).to.equal(false);
   });
