@@ -1,6 +1,7 @@
 import { LessThan, type DataSource, type EntityMetadata, type Repository } from 'typeorm';
 import { ApiKeySession } from '../db/entities/api_key_session.js';
 import { RawTable } from '../db/raw_table.js';
+import { StatementsByCount } from '../db/statements_by_count.js';
 import { RowBatcher } from '../db/row_batcher.js';
 
 /** The facts of a newly minted current token, written when a claim completes. */
@@ -88,8 +89,10 @@ export class SessionStore {
    * rewriting were ~10 % of a new-session login).
    */
   private readonly sql: { claim: string; complete: string; release: string; replaceRefreshToken: string };
-  private readonly insertSql = new Map<number, string>();
-  private readonly completeSql = new Map<number, string>();
+  /** The batched INSERT per row count (1 to MAX_INSERT_ROWS). */
+  private readonly insertSql: StatementsByCount;
+  /** The batched completion per row count (1 to MAX_COMPLETE_ROWS), see completeStatement. */
+  private readonly completeSql: StatementsByCount;
   /** New sessions of the same event-loop turn, inserted by one statement (see RowBatcher). */
   private readonly inserts: RowBatcher<unknown[], boolean>;
   /** Completed claims of the same event-loop turn, stored by one statement. */
@@ -109,14 +112,16 @@ export class SessionStore {
       release: `${update} ${c('claimedBy')} = NULL, ${c('claimedUntil')} = NULL WHERE ${c('id')} = ? AND ${c('claimedBy')} = ?`,
       replaceRefreshToken: `${update} ${c('refreshCipher')} = ? WHERE ${c('id')} = ? AND ${c('version')} = ?`,
     };
+    this.insertSql = new StatementsByCount((rows) => this.insertStatement(rows));
+    this.completeSql = new StatementsByCount((rows) => this.completeStatement(rows));
     this.inserts = new RowBatcher<unknown[], boolean>({
       writeMany: async (rows) => {
-        await this.raw.execute(this.insertStatement(rows.length), rows.flat());
+        await this.raw.execute(this.insertSql.for(rows.length), rows.flat());
         return rows.map(() => true);
       },
       writeOne: async (row) => {
         try {
-          await this.raw.execute(this.insertStatement(1), row);
+          await this.raw.execute(this.insertSql.for(1), row);
           return true;
         } catch (err) {
           if (isDuplicate(err)) return false;
@@ -133,7 +138,7 @@ export class SessionStore {
           for (const row of rows) parameters.push(row.id, row.values[column]);
         }
         for (const row of rows) parameters.push(row.id, row.claimer);
-        const affected = await this.raw.execute(this.completeStatement(rows.length), parameters);
+        const affected = await this.raw.execute(this.completeSql.for(rows.length), parameters);
         if (affected === rows.length) return rows.map(() => true);
         // A claim in the batch was lost (it lapsed, or the session ended): the others were stored.
         // Which is which shows in the rows: a minted token's jti is unique, so a row that now holds
@@ -156,28 +161,16 @@ export class SessionStore {
    * completions of several sessions in one statement, each still conditional on its own claim.
    */
   private completeStatement(rows: number): string {
-    let sql = this.completeSql.get(rows);
-    if (sql === undefined) {
-      const c = (property: Column): string => this.raw.column(property);
-      const whens = Array.from({ length: rows }, () => 'WHEN ? THEN ?').join(' ');
-      const set = TOKEN_COLUMNS.map((property) => `${c(property)} = CASE ${c('id')} ${whens} END`).join(', ');
-      const where = Array.from({ length: rows }, () => `(${c('id')} = ? AND ${c('claimedBy')} = ?)`).join(' OR ');
-      sql = `UPDATE ${this.raw.table} SET ${set}, ${c('version')} = ${c('version')} + 1, ${c('claimedBy')} = NULL, ${c('claimedUntil')} = NULL WHERE ${where}`;
-      // Bounded: row counts go from 1 to MAX_COMPLETE_ROWS.
-      this.completeSql.set(rows, sql);
-    }
-    return sql;
+    const c = (property: Column): string => this.raw.column(property);
+    const whens = Array.from({ length: rows }, () => 'WHEN ? THEN ?').join(' ');
+    const set = TOKEN_COLUMNS.map((property) => `${c(property)} = CASE ${c('id')} ${whens} END`).join(', ');
+    const where = Array.from({ length: rows }, () => `(${c('id')} = ? AND ${c('claimedBy')} = ?)`).join(' OR ');
+    return `UPDATE ${this.raw.table} SET ${set}, ${c('version')} = ${c('version')} + 1, ${c('claimedBy')} = NULL, ${c('claimedUntil')} = NULL WHERE ${where}`;
   }
 
   private insertStatement(rows: number): string {
-    let sql = this.insertSql.get(rows);
-    if (sql === undefined) {
-      const row = `(${this.raw.placeholders(COLUMNS.length)})`;
-      sql = `INSERT INTO ${this.raw.table} (${COLUMNS.map((p) => this.raw.column(p)).join(', ')}) VALUES ${Array.from({ length: rows }, () => row).join(', ')}`;
-      // Bounded: row counts go from 1 to MAX_INSERT_ROWS.
-      this.insertSql.set(rows, sql);
-    }
-    return sql;
+    const row = `(${this.raw.placeholders(COLUMNS.length)})`;
+    return `INSERT INTO ${this.raw.table} (${COLUMNS.map((p) => this.raw.column(p)).join(', ')}) VALUES ${Array.from({ length: rows }, () => row).join(', ')}`;
   }
 
   private persisted(row: ApiKeySession): unknown[] {

@@ -1,6 +1,7 @@
 import { In, LessThan, type DataSource, type Repository } from 'typeorm';
 import { OidcPayload } from '../db/entities/oidc_payload.js';
 import { RawTable } from '../db/raw_table.js';
+import { StatementsByCount } from '../db/statements_by_count.js';
 import { RowBatcher } from '../db/row_batcher.js';
 import type { Adapter, AdapterPayload } from './engine.js';
 import { CLOCK_TOLERANCE } from './policy.js';
@@ -65,8 +66,8 @@ export class PayloadStore {
   private flushing = false;
   /** Upserts of the same event-loop turn, sent as one statement (see `upsert`). */
   private readonly upserts: RowBatcher<unknown[], void>;
-  /** The multi-row upsert statement per row count (a handful of distinct counts occur). */
-  private readonly upsertSql = new Map<number, string>();
+  /** The multi-row upsert statement per row count (1 to MAX_UPSERT_ROWS). */
+  private readonly upsertSql: StatementsByCount;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -77,24 +78,15 @@ export class PayloadStore {
     this.rows = dataSource.getRepository(OidcPayload);
     this.raw = new RawTable(dataSource, OidcPayload);
     this.sql = this.statements();
+    this.upsertSql = new StatementsByCount(this.sql.upsert);
     this.upserts = new RowBatcher<unknown[], void>({
       writeMany: async (rows) => {
-        await this.raw.query(this.upsertStatement(rows.length), rows.flat());
+        await this.raw.query(this.upsertSql.for(rows.length), rows.flat());
         return rows.map(() => undefined);
       },
-      writeOne: async (row) => { await this.raw.query(this.upsertStatement(1), row); },
+      writeOne: async (row) => { await this.raw.query(this.upsertSql.for(1), row); },
       maxRows: MAX_UPSERT_ROWS,
     });
-  }
-
-  private upsertStatement(rows: number): string {
-    let sql = this.upsertSql.get(rows);
-    if (sql === undefined) {
-      sql = this.sql.upsert(rows);
-      // Bounded: row counts go from 1 to MAX_UPSERT_ROWS.
-      this.upsertSql.set(rows, sql);
-    }
-    return sql;
   }
 
   adapterFor(model: string): Adapter {

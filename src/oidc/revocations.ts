@@ -1,6 +1,7 @@
 import { LessThan, MoreThanOrEqual, type DataSource, type Repository } from 'typeorm';
 import { TokenRevocation } from '../db/entities/token_revocation.js';
 import { RawTable } from '../db/raw_table.js';
+import { StatementsByCount } from '../db/statements_by_count.js';
 import type { EventBus } from '../lib/bus.js';
 import { FreshnessGate } from '../lib/freshness.js';
 import type { Logger } from '../lib/logger.js';
@@ -92,8 +93,11 @@ export class RevocationRegistry {
   private readonly unsubscribes: Array<() => void> = [];
   /** Reads waiting for the next batch (see `read`). */
   private pending: PendingRead[] = [];
-  /** SQL of the batched read by number of values (at most MAX_BATCH_VALUES entries). */
-  private readonly selectSql = new Map<number, string>();
+  /** SQL of the batched read by number of values (1 to MAX_BATCH_VALUES). */
+  private readonly selectByValues = new StatementsByCount((count) => {
+    const c = (property: keyof TokenRevocation & string): string => this.raw.column(property);
+    return `SELECT ${c('kind')}, ${c('value')}, ${c('revokedAt')}, ${c('expiresAt')} FROM ${this.raw.table} WHERE ${c('value')} IN (${this.raw.placeholders(count)})`;
+  });
   /** A flush is queued for the end of this tick. */
   private flushScheduled = false;
   /** A batch query is in flight; new reads wait for the next one. */
@@ -246,23 +250,12 @@ export class RevocationRegistry {
         for (const value of next.values) values.add(value);
       }
       try {
-        const rows = await this.raw.query<Record<keyof TokenRevocation, unknown>>(this.selectByValues(values.size), [...values]);
+        const rows = await this.raw.query<Record<keyof TokenRevocation, unknown>>(this.selectByValues.for(values.size), [...values]);
         for (const read of batch) read.resolve(rows);
       } catch (err) {
         for (const read of batch) read.reject(err);
       }
     }
-  }
-
-  /** The batched read's SQL for `count` values, written once per count. */
-  private selectByValues(count: number): string {
-    let sql = this.selectSql.get(count);
-    if (sql === undefined) {
-      const c = (property: keyof TokenRevocation & string): string => this.raw.column(property);
-      sql = `SELECT ${c('kind')}, ${c('value')}, ${c('revokedAt')}, ${c('expiresAt')} FROM ${this.raw.table} WHERE ${c('value')} IN (${this.raw.placeholders(count)})`;
-      this.selectSql.set(count, sql);
-    }
-    return sql;
   }
 
   /** Whether "not revoked" answers are cached (see the class comment). */
