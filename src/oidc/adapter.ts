@@ -2,6 +2,7 @@ import { In, LessThan, type DataSource, type Repository } from 'typeorm';
 import { OidcPayload } from '../db/entities/oidc_payload.js';
 import { RawTable } from '../db/raw_table.js';
 import { StatementsByCount } from '../db/statements_by_count.js';
+import { SerialFlush } from '../lib/serial_flush.js';
 import { RowBatcher } from '../db/row_batcher.js';
 import type { Adapter, AdapterPayload } from './engine.js';
 import { CLOCK_TOLERANCE } from './policy.js';
@@ -61,9 +62,14 @@ export class PayloadStore {
   private readonly sql: { selectColumns: string; upsert: (rows: number) => string; findBy: Record<LookupColumn, string> };
   /** Reads by id waiting for the next batch (see `find`). */
   private pending: Waiter[] = [];
-  private flushScheduled = false;
-  /** A batched read is in flight (see scheduleFlush). */
-  private flushing = false;
+  /**
+   * One batched read in flight at a time: reads asked while it is out wait for it and go out
+   * together as the next one (never joining a query already sent, so they see every write committed
+   * before they were asked). On MySQL each query's socket write cost more than the rest of an
+   * opaque-token introspection (see RevocationRegistry.read, same pattern); this makes it one
+   * write per round trip instead of one per request.
+   */
+  private readonly reads = new SerialFlush(() => this.flush(), () => this.pending.length > 0);
   /** Upserts of the same event-loop turn, sent as one statement (see `upsert`). */
   private readonly upserts: RowBatcher<unknown[], void>;
   /** The multi-row upsert statement per row count (1 to MAX_UPSERT_ROWS). */
@@ -124,32 +130,13 @@ export class PayloadStore {
     if ('id' in where) {
       return new Promise((resolve, reject) => {
         this.pending.push({ model, id: where.id, resolve, reject });
-        this.scheduleFlush();
+        this.reads.request();
       });
     }
     const [column, value] = 'uid' in where ? ['uid', where.uid] as const : ['userCode', where.userCode] as const;
     return this.raw.query<StoredRow>(this.sql.findBy[column], [model, value]).then((rows) => (rows[0] ? this.toPayload(rows[0]) : undefined));
   }
 
-  /**
-   * One batched read in flight at a time: reads asked while it is out wait for it and go out
-   * together as the next one (never joining a query already sent, so they see every write committed
-   * before they were asked). On MySQL each query's socket write cost more than the rest of an
-   * opaque-token introspection (see RevocationRegistry.read, same pattern); this makes it one
-   * write per round trip instead of one per request.
-   */
-  private scheduleFlush(): void {
-    if (this.flushScheduled || this.flushing || this.pending.length === 0) return;
-    this.flushScheduled = true;
-    process.nextTick(() => {
-      this.flushScheduled = false;
-      this.flushing = true;
-      void this.flush().finally(() => {
-        this.flushing = false;
-        this.scheduleFlush();
-      });
-    });
-  }
 
   private async flush(): Promise<void> {
     const waiters = this.pending;

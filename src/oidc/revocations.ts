@@ -2,6 +2,7 @@ import { LessThan, MoreThanOrEqual, type DataSource, type Repository } from 'typ
 import { TokenRevocation } from '../db/entities/token_revocation.js';
 import { RawTable } from '../db/raw_table.js';
 import { StatementsByCount } from '../db/statements_by_count.js';
+import { SerialFlush } from '../lib/serial_flush.js';
 import type { EventBus } from '../lib/bus.js';
 import { FreshnessGate } from '../lib/freshness.js';
 import type { Logger } from '../lib/logger.js';
@@ -98,10 +99,8 @@ export class RevocationRegistry {
     const c = (property: keyof TokenRevocation & string): string => this.raw.column(property);
     return `SELECT ${c('kind')}, ${c('value')}, ${c('revokedAt')}, ${c('expiresAt')} FROM ${this.raw.table} WHERE ${c('value')} IN (${this.raw.placeholders(count)})`;
   });
-  /** A flush is queued for the end of this tick. */
-  private flushScheduled = false;
-  /** A batch query is in flight; new reads wait for the next one. */
-  private flushing = false;
+  /** Batched reads: queued for the end of the tick, one query in flight at a time (see `read`). */
+  private readonly reads = new SerialFlush(() => this.flushPending(), () => this.pending.length > 0);
 
   constructor(
     dataSource: DataSource,
@@ -214,27 +213,8 @@ export class RevocationRegistry {
   private read(values: readonly string[]): Promise<Array<Record<keyof TokenRevocation, unknown>>> {
     return new Promise((resolve, reject) => {
       this.pending.push({ values, resolve, reject });
-      this.scheduleFlush();
+      this.reads.request();
     });
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled || this.flushing || this.pending.length === 0) return;
-    this.flushScheduled = true;
-    process.nextTick(() => {
-      this.flushScheduled = false;
-      void this.flush();
-    });
-  }
-
-  private async flush(): Promise<void> {
-    this.flushing = true;
-    try {
-      await this.flushPending();
-    } finally {
-      this.flushing = false;
-      this.scheduleFlush();
-    }
   }
 
   private async flushPending(): Promise<void> {
