@@ -12,9 +12,11 @@ import type { Logger } from '../lib/logger.js';
 import { looksLikeJwt, type VerifiedAccessToken } from '../oidc/access_tokens.js';
 import { apiScopesOf, ROUTES } from '../oidc/configuration.js';
 import type { EngineClient, Provider } from '../oidc/engine.js';
-import { CLOCK_TOLERANCE, isOidcScope, maxAccessTokenTtl, splitScope, TTL } from '../oidc/policy.js';
+import { CLOCK_TOLERANCE, maxAccessTokenTtl, splitScope, TTL } from '../oidc/policy.js';
 import type { ResourceServerPolicy } from '../oidc/resource_servers.js';
 import type { OidcServices } from '../oidc/services.js';
+import { AccessTokenExchange } from './access_token_exchange.js';
+import { API_KEY_CLIENT_ID } from './api_key_client.js';
 import { postToEngine, type DispatchOrigin } from './engine_dispatch.js';
 import { ExchangeRefused } from './errors.js';
 import { KeyStates, keyStateStatus, type KeyState } from './key_states.js';
@@ -24,8 +26,7 @@ import { NO_CURRENT_TOKEN, SessionStore } from './sessions.js';
 import { SingleFlight } from './single_flight.js';
 import { mintRefreshToken, mintTokens, type MintedTokens } from './token_minter.js';
 
-/** The built-in public client that owns tokens minted for a bare API key (SPEC §3). */
-export const API_KEY_CLIENT_ID = 'keyport-api-key';
+export { API_KEY_CLIENT_ID } from './api_key_client.js';
 
 /** A repeat gets the earlier token back only while at least this many seconds of it remain. */
 export const REUSE_MIN_REMAINING_SECONDS = 30;
@@ -136,9 +137,6 @@ export function sessionClaims(key: Pick<ApiKeyRecord, 'id' | 'env' | 'accessType
   };
 }
 
-/** Claims an exchanged access token copies from its subject token. */
-const INHERITED_CLAIMS = ['api_key_id', 'agent_id', 'session_id', 'sid', 'env', 'access_type'] as const;
-
 /**
  * The API-key exchange (`services.exchange`): one domain service behind two front doors,
  * `POST /auth/login` and the RFC 8693 grant at the token endpoint. It turns a verified key (plus a
@@ -158,12 +156,18 @@ export class ExchangeService {
   /** Sessions this instance served lately: for those a repeat is likely, so the row is read first. */
   private readonly knownSessions = new Map<string, true>();
   private readonly engineClients = new WeakMap<Provider, Promise<EngineClient>>();
+  private readonly accessTokenExchange: AccessTokenExchange;
   private cleanupTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: ExchangeDependencies) {
     this.sessions = deps.sessions;
     this.keyStates = deps.keyStates;
     this.tokenKey = deriveKey(deps.config.secret, 'api-key-session-tokens');
+    this.accessTokenExchange = new AccessTokenExchange({
+      oidc: deps.oidc,
+      policyFor: (audience) => this.policyFor(audience),
+      lifetimeFor: (audience, ttl) => this.lifetimeFor(audience, ttl),
+    });
   }
 
   /** Seconds an exchanged token lives for this audience: TOKEN_TTL, or a resource server's shorter TTL. */
@@ -216,53 +220,11 @@ export class ExchangeService {
   }
 
   /**
-   * RFC 8693 with an access token as the subject: a new token for the same subject (and the same
-   * API key and session, when it has them) with a subset of its scopes, living no longer than it.
-   * No refresh token. The calling client's own scopes and the audience's bound it too.
+   * RFC 8693 with an access token as the subject: a narrower token in the subject's family
+   * (see AccessTokenExchange for who may ask and what may narrow).
    */
-  async exchangeAccessToken(request: TokenExchangeRequest): Promise<ExchangeResult> {
-    const { oidc } = this.deps;
-    const subject = await oidc.accessTokens.verify(request.subjectToken);
-    if (!subject) throw new ExchangeRefused('invalid_token', 'invalid_grant', 'subject_token is not an active access token.');
-    // A client-credentials token stands for its client: only that client may narrow it.
-    if (subject.accountId === undefined && subject.clientId !== request.client.clientId) {
-      throw new ExchangeRefused('invalid_token', 'invalid_grant', 'a client-credentials token can only be exchanged by its own client.');
-    }
-    const audience = request.audience ?? (typeof subject.aud === 'string' ? subject.aud : undefined);
-    const policy = await this.policyFor(audience);
-    const available = intersect(subject.scopes.filter((scope) => !isOidcScope(scope)), apiScopesOf(request.client), policy.scopes);
-    const scopes = narrowScopes(request.scopes, available, 'The subject token');
-
-    const now = epoch();
-    const lifetime = Math.min(this.lifetimeFor(policy.audience, policy.accessTokenTtl), subject.exp - now);
-    if (lifetime < 1) throw new ExchangeRefused('invalid_token', 'invalid_grant', 'subject_token has expired.');
-    const claims: Record<string, unknown> = {};
-    for (const name of INHERITED_CLAIMS) if (subject.claims[name] !== undefined) claims[name] = subject.claims[name];
-
-    await oidc.ready();
-    const provider = oidc.host.provider;
-    const minted = await mintTokens({
-      provider,
-      signingKid: oidc.host.keyRing.signingKid,
-      client: request.client,
-      accountId: subject.accountId,
-      scopes,
-      policy,
-      lifetime,
-      claims,
-      sid: typeof claims.sid === 'string' ? claims.sid : undefined,
-      // Same client: the new token joins the subject's family and dies with it.
-      grantId: subject.clientId === request.client.clientId ? subject.grantId : undefined,
-    });
-    return {
-      accessToken: minted.accessToken,
-      tokenType: 'Bearer',
-      expiresAt: minted.exp,
-      scope: scopes.join(' '),
-      sessionId: typeof claims.session_id === 'string' ? claims.session_id : undefined,
-      refreshToken: undefined,
-      reused: false,
-    };
+  exchangeAccessToken(request: TokenExchangeRequest): Promise<ExchangeResult> {
+    return this.accessTokenExchange.exchange(request);
   }
 
   /** Ends the session `sessionId` of this key; false when there is no such live session. */

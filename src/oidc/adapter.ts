@@ -7,6 +7,8 @@ import { RowBatcher } from '../db/row_batcher.js';
 import type { Adapter, AdapterPayload } from './engine.js';
 import { CLOCK_TOLERANCE } from './policy.js';
 import type { RevocationRegistry } from './revocations.js';
+import type { TokenIds } from './token_ids.js';
+import { DERIVED_FROM_KIND } from './token_lineage.js';
 
 /** Models whose rows belong to a grant and die with it (`revokeByGrantId`). */
 const GRANT_BOUND = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode'];
@@ -80,6 +82,7 @@ export class PayloadStore {
     private readonly revocations: RevocationRegistry,
     /** How long a grant revocation must be remembered for JWT access tokens of that grant. */
     private readonly maxAccessTokenTtl: number,
+    private readonly ids: TokenIds,
   ) {
     this.rows = dataSource.getRepository(OidcPayload);
     this.raw = new RawTable(dataSource, OidcPayload);
@@ -214,13 +217,23 @@ export class PayloadStore {
 
   async destroy(model: string, id: string): Promise<void> {
     await this.rows.delete({ model, id });
+    // The engine destroys an opaque access token only when it is revoked: tokens exchanged from it
+    // go too (token_lineage.ts), as they do when a JWT is revoked (AccessTokenService.revoke).
+    if (model === 'AccessToken' || model === 'ClientCredentials') {
+      await this.revocations.revoke({ kind: DERIVED_FROM_KIND, value: this.ids.hash(id) }, this.registryHorizon());
+    }
+  }
+
+  /** Registry rows about access tokens must outlive every access token they could match. */
+  private registryHorizon(): Date {
+    return new Date(Date.now() + (this.maxAccessTokenTtl + CLOCK_TOLERANCE) * 1000);
   }
 
   async revokeByGrantId(model: string, grantId: string): Promise<void> {
     // The engine revokes a grant through AccessToken first; JWT access tokens of the grant are not
     // rows here, so the registry remembers the revocation until they have all expired.
     if (model === 'AccessToken') {
-      await this.revocations.revoke({ kind: 'grant', value: grantId }, new Date(Date.now() + (this.maxAccessTokenTtl + CLOCK_TOLERANCE) * 1000));
+      await this.revocations.revoke({ kind: 'grant', value: grantId }, this.registryHorizon());
     }
     await retryOnDeadlock(() => this.rows.delete({ model, grantId }));
   }

@@ -19,6 +19,7 @@ import { ResourceServerStore } from './resource_servers.js';
 import { RevocationRegistry } from './revocations.js';
 import { SigningKeyStore, type SigningKeySummary } from './signing_keys.js';
 import { installJwtIntrospectionStep, installStructuredTokenSupport } from './structured_tokens.js';
+import { TokenIds } from './token_ids.js';
 import { answerUnavailableDuringOutage } from './unavailable.js';
 
 /** How long a "not revoked" answer is kept (with Redis); the bus and the sweep, not this, bound staleness. */
@@ -47,6 +48,8 @@ export class OidcServices {
   readonly revocations: RevocationRegistry;
   readonly payloads: PayloadStore;
   readonly accessTokens: AccessTokenService;
+  /** The keyed hash of engine token ids (row ids of opaque tokens, lineage of exchanged tokens). */
+  readonly tokenIds: TokenIds;
   /** Mints engine tokens from custom grants (see mint.ts). */
   readonly tokens: TokenMinter;
   /** Brute-force brake of the login page; the rate-limit feature may swap in shared (Redis) limiters. */
@@ -82,7 +85,8 @@ export class OidcServices {
       sharedBus: !(bus instanceof InProcessBus),
       changeCounter,
     });
-    this.payloads = new PayloadStore(dataSource, this.revocations, maxTtl);
+    this.tokenIds = new TokenIds(deriveKey(config.secret, 'oidc-token-ids'));
+    this.payloads = new PayloadStore(dataSource, this.revocations, maxTtl, this.tokenIds);
     this.csrfKey = deriveKey(config.secret, 'interaction-csrf');
 
     // Before the first provider is built: providers copy the engine's endpoint steps when constructed.
@@ -114,7 +118,7 @@ export class OidcServices {
         observeProvider(provider, deps.metrics, logger);
       },
     });
-    this.accessTokens = new AccessTokenService(this.host, this.revocations, this.payloads, config.issuer, maxTtl);
+    this.accessTokens = new AccessTokenService(this.host, this.revocations, this.payloads, config.issuer, maxTtl, this.tokenIds);
     this.tokens = new TokenMinter(this.host, this.resourceServers);
     this.middleware = this.host.middleware;
 
