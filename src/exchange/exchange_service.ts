@@ -6,7 +6,7 @@ import type { ApiKeySession } from '../db/entities/api_key_session.js';
 import type { ActionContext, AgentRecord, ApiKeyRecord, KeyRevokedEvent, KeyStatus } from '../keys/index.js';
 import { scopesAllowedFor } from '../keys/scopes.js';
 import { decrypt, deriveKey, encrypt, randomToken } from '../lib/crypto.js';
-import { ExpiredApiKey, InvalidRequest, InvalidToken, RevokedApiKey, ServiceUnavailable } from '../lib/errors.js';
+import { InvalidRequest, InvalidToken, ServiceUnavailable } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import type { Logger } from '../lib/logger.js';
 import { looksLikeJwt, type VerifiedAccessToken } from '../oidc/access_tokens.js';
@@ -213,6 +213,7 @@ export class ExchangeService {
     this.deps.keyStates.seed({
       keyId: key.id, agentId: agent.id, agentActive: agent.status === 'active', status: key.status,
       expiresAt: key.expiresAt, graceUntil: key.graceUntil, env: key.env, accessType: key.accessType,
+      ipAllowList: key.ipAllowList, rateLimit: key.rateLimit,
     });
 
     const job: SessionJob = { key, agent, client, policy, scopes, fingerprint, hash, sessionId: request.sessionId };
@@ -560,18 +561,14 @@ export class ExchangeService {
 
   /**
    * `POST /auth/refresh`: the engine's own refresh grant for `keyport-api-key` (rotation, reuse
-   * detection), with the SPEC §4 code when the key behind the session stopped working.
+   * detection), run in-process. The route has found the session (`sessionOfRefreshToken`) and
+   * judged its key (status, allow list, rate limit: `keyStatus`, `keyUseRefusal`) with SPEC §4
+   * codes first, so the dispatch says so and the engine's hooks do not count the use again.
    */
-  async refreshSession(refreshToken: string, origin: DispatchOrigin): Promise<ExchangeResult> {
-    const found = await this.sessionOfRefreshToken(refreshToken);
-    if (!found) throw new InvalidToken('The refresh token is invalid, expired, already used or revoked.');
-    const { status } = await this.keyStatus(found.session.keyId);
-    if (status === 'revoked') throw new RevokedApiKey();
-    if (status === 'expired') throw new ExpiredApiKey();
-
+  async refreshSession(session: ApiKeySession, refreshToken: string, origin: DispatchOrigin): Promise<ExchangeResult> {
     const answer = await postToEngine(this.deps.oidc.host.provider, ROUTES.token, {
       grant_type: GRANT_TYPES.refresh_token, client_id: API_KEY_CLIENT_ID, refresh_token: refreshToken,
-    }, origin);
+    }, { ...origin, apiKeyChecked: true });
     const { body } = answer;
     if (answer.status === 200 && typeof body.access_token === 'string' && typeof body.expires_in === 'number') {
       return {
@@ -579,7 +576,7 @@ export class ExchangeService {
         tokenType: 'Bearer',
         expiresAt: epoch() + body.expires_in,
         scope: typeof body.scope === 'string' ? body.scope : '',
-        sessionId: found.session.sessionId,
+        sessionId: session.sessionId,
         refreshToken: typeof body.refresh_token === 'string' ? body.refresh_token : undefined,
         reused: false,
       };

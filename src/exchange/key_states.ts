@@ -1,6 +1,8 @@
 import type { DataSource, Repository } from 'typeorm';
 import { ApiKey } from '../db/entities/api_key.js';
-import { keyStatus, type KeyStatus } from '../keys/index.js';
+import { keyStatus, type KeyStatus, type RateLimitOverride, type VerifyFailureReason } from '../keys/index.js';
+import { IpAllowList } from '../keys/ip_allow_list.js';
+import { toApiKeyRecord } from '../keys/records.js';
 import type { AccessType, KeyEnv } from '../keys/scopes.js';
 
 /** What a token check needs to know about the key a token was exchanged from. */
@@ -13,6 +15,10 @@ export interface KeyState {
   readonly graceUntil: Date | null;
   readonly env: KeyEnv;
   readonly accessType: AccessType;
+  /** The key's IP allow list (null: anywhere), as stored. */
+  readonly ipAllowList: readonly string[] | null;
+  /** The key's own rate limits (null: the defaults). */
+  readonly rateLimit: RateLimitOverride | null;
 }
 
 /**
@@ -27,6 +33,20 @@ const MAX_ENTRIES = 10_000;
 export function keyStateStatus(state: KeyState, now = Date.now()): KeyStatus {
   if (!state.agentActive) return 'revoked';
   return keyStatus(state, now);
+}
+
+/**
+ * Whether the key behind a session may be used now from `ip`, judged as the key verifier judges a
+ * presented key (status and expiry first, then the allow list): undefined when it may, otherwise
+ * the verifier's refusal reason. Every refresh of an API-key session asks (SPEC §3: a refresh is a
+ * use of the key).
+ */
+export function keyUseRefusal(state: KeyState, ip: string | undefined, now = Date.now()): Exclude<VerifyFailureReason, 'missing' | 'invalid'> | undefined {
+  const status = keyStateStatus(state, now);
+  if (status !== 'active') return status;
+  const allowList = IpAllowList.compile(state.ipAllowList);
+  if (allowList && !allowList.allows(ip)) return 'ip_not_allowed';
+  return undefined;
 }
 
 /**
@@ -50,16 +70,22 @@ export class KeyStates {
       .innerJoinAndSelect('key.agent', 'agent')
       .where('key.id = :id', { id: keyId })
       .getOne();
-    const state: KeyState | undefined = row?.agent ? {
-      keyId: row.id,
-      agentId: row.agentId,
-      agentActive: row.agent.status === 'active',
-      status: row.status,
-      expiresAt: row.expiresAt,
-      graceUntil: row.graceUntil,
-      env: row.env,
-      accessType: row.accessType,
-    } : undefined;
+    let state: KeyState | undefined;
+    if (row?.agent) {
+      const key = toApiKeyRecord(row);
+      state = {
+        keyId: key.id,
+        agentId: key.agentId,
+        agentActive: row.agent.status === 'active',
+        status: key.status,
+        expiresAt: key.expiresAt,
+        graceUntil: key.graceUntil,
+        env: key.env,
+        accessType: key.accessType,
+        ipAllowList: key.ipAllowList,
+        rateLimit: key.rateLimit,
+      };
+    }
     this.remember(keyId, state, now);
     return state;
   }
