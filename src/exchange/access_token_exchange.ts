@@ -20,6 +20,8 @@ export interface AccessTokenExchangeDependencies {
   readonly policyFor: (audience: string) => Promise<ResourceServerPolicy>;
   /** Seconds an exchanged token may live for an audience (TOKEN_TTL or the audience's shorter TTL). */
   readonly lifetimeFor: (audience: string, resourceServerTtl: number | undefined) => number;
+  /** Refuses unless the database says now that the key (and its agent) work: read before signing. */
+  readonly assertKeyCurrent: (keyId: string, agentId: string) => Promise<void>;
 }
 
 const epoch = (): number => Math.floor(Date.now() / 1000);
@@ -92,6 +94,8 @@ export class AccessTokenExchange {
     const claims: Record<string, unknown> = {};
     for (const name of INHERITED_CLAIMS) if (subject.claims[name] !== undefined) claims[name] = subject.claims[name];
     claims[LINEAGE_CLAIM] = lineage;
+    // A token of an API key is signed only while the database says the key works (as at /auth/login).
+    if (typeof claims.api_key_id === 'string') await this.deps.assertKeyCurrent(claims.api_key_id, subject.sub);
 
     await oidc.ready();
     const minted = await mintTokens({

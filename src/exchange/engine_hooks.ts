@@ -75,7 +75,8 @@ export function agentAccountResolver(exchange: ExchangeService, limitKeyUse?: Ke
     if (typeof sid !== 'string' || !sid.startsWith('ses_')) return undefined;
     const session = await exchange.sessions.findById(sid);
     if (!session || session.agentId !== agentId || session.expiresAt.getTime() <= Date.now()) return undefined;
-    const { state, status } = await exchange.keyStatus(session.keyId);
+    // The engine signs a new token for the key if this passes: the key as the database has it now.
+    const { state, status } = await exchange.keyStatus(session.keyId, { fresh: true });
     if (!state || state.agentId !== agentId) return undefined;
     if (status !== 'active') throw invalidGrant(refusalOf(status));
     if (ctx) {

@@ -6,7 +6,7 @@ import type { ApiKeySession } from '../db/entities/api_key_session.js';
 import type { ActionContext, AgentRecord, ApiKeyRecord, KeyRevokedEvent, KeyStatus } from '../keys/index.js';
 import { scopesAllowedFor } from '../keys/scopes.js';
 import { decrypt, deriveKey, encrypt, randomToken } from '../lib/crypto.js';
-import { InvalidRequest, InvalidToken, ServiceUnavailable } from '../lib/errors.js';
+import { ExpiredApiKey, InvalidRequest, InvalidToken, RevokedApiKey, ServiceUnavailable } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import type { Logger } from '../lib/logger.js';
 import { looksLikeJwt, type VerifiedAccessToken } from '../oidc/access_tokens.js';
@@ -165,6 +165,7 @@ export class ExchangeService {
     this.tokenKey = deriveKey(deps.config.secret, 'api-key-session-tokens');
     this.accessTokenExchange = new AccessTokenExchange({
       oidc: deps.oidc,
+      assertKeyCurrent: (keyId, agentId) => this.assertKeyCurrent(keyId, agentId),
       policyFor: (audience) => this.policyFor(audience),
       lifetimeFor: (audience, ttl) => this.lifetimeFor(audience, ttl),
     });
@@ -443,6 +444,7 @@ export class ExchangeService {
       const remaining = this.remainingSeconds(job, row, now);
       const lifetime = Math.min(this.lifetimeFor(job.policy.audience, job.policy.accessTokenTtl), remaining);
       if (lifetime < 1) throw new InvalidToken('The API key stops working now; no token can be issued.');
+      await this.assertKeyCurrent(job.key.id, job.agent.id);
       await oidc.ready();
       const host = oidc.host;
       minted = await mintTokens({
@@ -600,15 +602,34 @@ export class ExchangeService {
   /**
    * The key behind a session as it stands now: its cached state judged against the clock, and the
    * revocation registry, which another instance or the CLI writes to the database at once (the
-   * cached state alone could be a few seconds behind without a shared bus).
+   * cached state alone could be a few seconds behind without a shared bus). With `fresh`, the key
+   * and agent rows as the database has them at this moment (one batched indexed read): for
+   * whatever is about to sign a token for the key.
    */
-  async keyStatus(keyId: string): Promise<{ state: KeyState | undefined; status: KeyStatus }> {
+  async keyStatus(keyId: string, options: { fresh?: boolean } = {}): Promise<{ state: KeyState | undefined; status: KeyStatus }> {
+    if (options.fresh) {
+      const state = await this.deps.keyStates.current(keyId);
+      return { state, status: state ? keyStateStatus(state) : 'revoked' };
+    }
     const state = await this.deps.keyStates.get(keyId);
     if (!state) return { state, status: 'revoked' };
     const status = keyStateStatus(state);
     if (status !== 'active') return { state, status };
     const revoked = await this.deps.oidc.revocations.isRevoked([{ kind: 'api_key', value: keyId }, { kind: 'agent', value: state.agentId }], 0);
     return { state, status: revoked ? 'revoked' : 'active' };
+  }
+
+  /**
+   * Refuses (401 revoked_api_key / expired_api_key; invalid_grant at the token endpoint) unless the
+   * database says, now, that the key and its agent work. The key verifier's cache may be up to a
+   * sweep (250 ms) behind a revocation made by another process (`keyport key:revoke`); a token
+   * signed in that window would verify against the JWKS for its whole life, so nothing is signed
+   * for a key without this read.
+   */
+  async assertKeyCurrent(keyId: string, agentId: string): Promise<void> {
+    const { state, status } = await this.keyStatus(keyId, { fresh: true });
+    if (status === 'expired' && state?.agentId === agentId) throw new ExpiredApiKey();
+    if (status !== 'active' || state?.agentId !== agentId) throw new RevokedApiKey();
   }
 }
 

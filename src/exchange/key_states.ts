@@ -1,8 +1,11 @@
-import type { DataSource, Repository } from 'typeorm';
+import type { DataSource } from 'typeorm';
+import { Agent } from '../db/entities/agent.js';
 import { ApiKey } from '../db/entities/api_key.js';
+import { RawTable } from '../db/raw_table.js';
+import { StatementsByCount } from '../db/statements_by_count.js';
+import { SerialFlush } from '../lib/serial_flush.js';
 import { keyStatus, type KeyStatus, type RateLimitOverride, type VerifyFailureReason } from '../keys/index.js';
 import { IpAllowList } from '../keys/ip_allow_list.js';
-import { toApiKeyRecord } from '../keys/records.js';
 import type { AccessType, KeyEnv } from '../keys/scopes.js';
 
 /** What a token check needs to know about the key a token was exchanged from. */
@@ -49,44 +52,63 @@ export function keyUseRefusal(state: KeyState, ip: string | undefined, now = Dat
   return undefined;
 }
 
+interface PendingRead {
+  readonly keyId: string;
+  resolve(state: KeyState | undefined): void;
+  reject(err: unknown): void;
+}
+
+/** Key ids per batched read. */
+const MAX_BATCH_IDS = 100;
+
 /**
  * A small, bounded, short-lived cache of key and agent state by key id, for the checks that run
- * on every introspection and refresh of an exchanged token (one indexed read per key per 5 s).
+ * on every introspection and refresh of an exchanged token (one indexed read per key per 5 s), and
+ * the fresh read the mint makes before it signs (`current`).
+ *
+ * Reads go out batched, as PayloadStore's and RevocationRegistry's do: those asked within a tick,
+ * or while a read is in flight, share one `id IN (…)` query (plain SQL through RawTable, the
+ * agent joined in), so a burst of new sessions costs one round trip per batch, not one per login.
  */
 export class KeyStates {
-  private readonly rows: Repository<ApiKey>;
   private readonly entries = new Map<string, { state: KeyState | undefined; until: number }>();
+  private readonly keys: RawTable<ApiKey>;
+  private readonly agents: RawTable<Agent>;
+  private readonly selectByIds: StatementsByCount;
+  private pending: PendingRead[] = [];
+  private readonly reads = new SerialFlush(() => this.flush(), () => this.pending.length > 0);
+  /** Bumped by every eviction, so a read that raced a revocation does not cache the state before it. */
+  private generation = 0;
 
   constructor(dataSource: DataSource) {
-    this.rows = dataSource.getRepository(ApiKey);
+    this.keys = new RawTable(dataSource, ApiKey);
+    this.agents = new RawTable(dataSource, Agent);
+    const k = (property: keyof ApiKey & string): string => `k.${this.keys.column(property)}`;
+    const columns = (['id', 'agentId', 'status', 'expiresAt', 'graceUntil', 'env', 'accessType', 'ipAllowList', 'rateLimitPerMinute', 'rateLimitPerHour', 'rateLimitBurst'] as const).map(k);
+    this.selectByIds = new StatementsByCount((count) => `SELECT ${columns.join(', ')}, a.${this.agents.column('status')} AS agentStatus`
+      + ` FROM ${this.keys.table} k INNER JOIN ${this.agents.table} a ON a.${this.agents.column('id')} = ${k('agentId')}`
+      + ` WHERE ${k('id')} IN (${this.keys.placeholders(count)})`);
   }
 
+  /** The key's state, from the cache when it was read in the last 5 s. */
   async get(keyId: string): Promise<KeyState | undefined> {
-    const now = Date.now();
     const cached = this.entries.get(keyId);
-    if (cached && cached.until > now) return cached.state;
+    if (cached && cached.until > Date.now()) return cached.state;
+    return this.current(keyId);
+  }
+
+  /**
+   * The key's state as the database has it now (a read that starts after this call; the cache is
+   * refreshed with it). For the moment a token is about to be signed: nothing cached may stand in.
+   */
+  async current(keyId: string): Promise<KeyState | undefined> {
     if (typeof keyId !== 'string' || keyId.length === 0 || keyId.length > 40) return undefined;
-    const row = await this.rows.createQueryBuilder('key')
-      .innerJoinAndSelect('key.agent', 'agent')
-      .where('key.id = :id', { id: keyId })
-      .getOne();
-    let state: KeyState | undefined;
-    if (row?.agent) {
-      const key = toApiKeyRecord(row);
-      state = {
-        keyId: key.id,
-        agentId: key.agentId,
-        agentActive: row.agent.status === 'active',
-        status: key.status,
-        expiresAt: key.expiresAt,
-        graceUntil: key.graceUntil,
-        env: key.env,
-        accessType: key.accessType,
-        ipAllowList: key.ipAllowList,
-        rateLimit: key.rateLimit,
-      };
-    }
-    this.remember(keyId, state, now);
+    const generation = this.generation;
+    const state = await new Promise<KeyState | undefined>((resolve, reject) => {
+      this.pending.push({ keyId, resolve, reject });
+      this.reads.request();
+    });
+    if (generation === this.generation) this.remember(keyId, state, Date.now());
     return state;
   }
 
@@ -96,10 +118,51 @@ export class KeyStates {
   }
 
   evict(filter: { keyIds?: readonly string[]; agentId?: string }): void {
+    this.generation += 1;
     const keyIds = new Set(filter.keyIds ?? []);
     for (const [id, entry] of this.entries) {
       if (keyIds.has(id) || (filter.agentId !== undefined && entry.state?.agentId === filter.agentId)) this.entries.delete(id);
     }
+  }
+
+  private async flush(): Promise<void> {
+    const waiting = this.pending;
+    this.pending = [];
+    for (let start = 0; start < waiting.length; start += MAX_BATCH_IDS) {
+      const chunk = waiting.slice(start, start + MAX_BATCH_IDS);
+      const ids = [...new Set(chunk.map((read) => read.keyId))];
+      try {
+        const rows = await this.keys.query<Record<string, unknown>>(this.selectByIds.for(ids.length), ids);
+        const found = new Map<string, KeyState>();
+        for (const row of rows) {
+          const state = this.toState(row);
+          found.set(state.keyId, state);
+        }
+        for (const read of chunk) read.resolve(found.get(read.keyId));
+      } catch (err) {
+        for (const read of chunk) read.reject(err);
+      }
+    }
+  }
+
+  private toState(row: Record<string, unknown>): KeyState {
+    const hydrate = <K extends keyof ApiKey & string>(property: K): ApiKey[K] => this.keys.hydrate(property, row[property]);
+    const perMinute = hydrate('rateLimitPerMinute');
+    const perHour = hydrate('rateLimitPerHour');
+    const burst = hydrate('rateLimitBurst');
+    const ipAllowList = hydrate('ipAllowList');
+    return {
+      keyId: String(row.id),
+      agentId: String(row.agentId),
+      agentActive: row.agentStatus === 'active',
+      status: hydrate('status'),
+      expiresAt: hydrate('expiresAt'),
+      graceUntil: hydrate('graceUntil'),
+      env: hydrate('env'),
+      accessType: hydrate('accessType'),
+      ipAllowList: ipAllowList && ipAllowList.length > 0 ? ipAllowList : null,
+      rateLimit: perMinute !== null || perHour !== null || burst !== null ? { perMinute, perHour, burst } : null,
+    };
   }
 
   private remember(keyId: string, state: KeyState | undefined, now: number): void {

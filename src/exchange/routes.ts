@@ -102,7 +102,7 @@ async function findRefreshSession(ctx: KeyportContext, next: Next): Promise<void
  */
 async function checkSessionKey(ctx: KeyportContext, next: Next): Promise<void> {
   const refresh = ctx.state.refresh!;
-  const { state, status } = await ctx.services.exchange.keyStatus(refresh.session!.keyId);
+  const { state, status } = await ctx.services.exchange.keyStatus(refresh.session!.keyId, { fresh: true });
   if (status !== 'active' || !state) throw verificationError(status === 'expired' ? 'expired' : 'revoked');
   const refusal = keyUseRefusal(state, ctx.ip);
   if (refusal) throw verificationError(refusal);
