@@ -466,7 +466,9 @@ export class ExchangeService {
 
     const stored = await this.deps.sessions.complete(row.id, claimer, {
       tokenCipher: this.sealToken(minted.accessToken),
-      tokenJti: minted.jti,
+      // An opaque token's id is the token itself: only its keyed hash is stored (the reuse path reads
+      // the id back from the sealed token). A JWT's jti is no credential.
+      tokenJti: looksLikeJwt(minted.accessToken) ? minted.jti : this.deps.oidc.tokenIds.hash(minted.jti),
       tokenIssuedAt: new Date(minted.iat * 1000),
       tokenExpiresAt: new Date(minted.exp * 1000),
       tokenFingerprint: job.fingerprint,
@@ -532,7 +534,8 @@ export class ExchangeService {
     if (exp > this.remainingSeconds(job, row, now) + now) return undefined;
     const { oidc } = this.deps;
     const accessToken = this.openToken(row.tokenCipher);
-    const verified = this.asVerified(job, row, row.tokenJti, epoch(row.tokenIssuedAt.getTime()), exp, row.grantId ?? undefined, {
+    const jti = looksLikeJwt(accessToken) ? row.tokenJti : accessToken;
+    const verified = this.asVerified(job, row, jti, epoch(row.tokenIssuedAt.getTime()), exp, row.grantId ?? undefined, {
       clientId: row.clientId ?? undefined, scopes: splitScope(row.scope), aud: row.audience ?? undefined,
     });
     if (!(await oidc.accessTokens.isActive(verified))) return undefined;

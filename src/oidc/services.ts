@@ -19,7 +19,7 @@ import { ResourceServerStore } from './resource_servers.js';
 import { RevocationRegistry } from './revocations.js';
 import { SigningKeyStore, type SigningKeySummary } from './signing_keys.js';
 import { installJwtIntrospectionStep, installStructuredTokenSupport } from './structured_tokens.js';
-import { TokenIds } from './token_ids.js';
+import { tokenIdsFor, type TokenIds } from './token_ids.js';
 import { answerUnavailableDuringOutage } from './unavailable.js';
 
 /** How long a "not revoked" answer is kept (with Redis); the bus and the sweep, not this, bound staleness. */
@@ -85,7 +85,7 @@ export class OidcServices {
       sharedBus: !(bus instanceof InProcessBus),
       changeCounter,
     });
-    this.tokenIds = new TokenIds(deriveKey(config.secret, 'oidc-token-ids'));
+    this.tokenIds = tokenIdsFor(config.secret);
     this.payloads = new PayloadStore(dataSource, this.revocations, maxTtl, this.tokenIds);
     this.csrfKey = deriveKey(config.secret, 'interaction-csrf');
 

@@ -1,4 +1,14 @@
-import { keyedHash } from '../lib/crypto.js';
+import { deriveKey, keyedHash } from '../lib/crypto.js';
+
+/**
+ * Engine models whose row id in `oidc_payloads` is the engine's id in the clear. The engine also
+ * finds these by another column (a session by uid, a device code by user code) and needs the id
+ * back from the row. Every other model is found only by its id, so its row id is the id's keyed
+ * hash and a copy of the database yields no working token, code or refresh token. A session's id
+ * is the value of a cookie signed with a key derived from KEYPORT_SECRET, so a copy alone cannot
+ * present it either.
+ */
+export const CLEAR_ID_MODELS: ReadonlySet<string> = new Set(['Session', 'DeviceCode']);
 
 /**
  * The keyed hash Keyport records instead of an engine token id (for opaque tokens, codes and
@@ -16,4 +26,9 @@ export class TokenIds {
   hash(id: string): string {
     return keyedHash(this.key, id);
   }
+}
+
+/** The TokenIds of a deployment (the key is derived from KEYPORT_SECRET with purpose `oidc-token-ids`). */
+export function tokenIdsFor(secret: string): TokenIds {
+  return new TokenIds(deriveKey(secret, 'oidc-token-ids'));
 }
