@@ -18,7 +18,7 @@ import { ProviderHost, SIGNING_KEYS_CHANNEL, type ProviderSetup } from './provid
 import { ResourceServerStore } from './resource_servers.js';
 import { RevocationRegistry } from './revocations.js';
 import { SigningKeyStore, type SigningKeySummary } from './signing_keys.js';
-import { installJwtIntrospectionStep, installStructuredTokenSupport } from './structured_tokens.js';
+import { installJwtIntrospectionStep, installStructuredTokenSupport, type PublicIntrospectionLimit } from './structured_tokens.js';
 import { tokenIdsFor, type TokenIds } from './token_ids.js';
 import { answerUnavailableDuringOutage } from './unavailable.js';
 
@@ -54,6 +54,8 @@ export class OidcServices {
   readonly tokens: TokenMinter;
   /** Brute-force brake of the login page; the rate-limit feature may swap in shared (Redis) limiters. */
   loginThrottle = new LoginThrottle();
+  /** Per-address limit of introspection by callers that do not authenticate; set by the rate-limit feature. */
+  publicIntrospectionLimit: PublicIntrospectionLimit | undefined;
   readonly host: ProviderHost;
   /** Hands `/oauth/*` and `/.well-known/*` to the provider (mounted by src/app.ts). */
   readonly middleware: Middleware;
@@ -113,7 +115,7 @@ export class OidcServices {
       setup: (provider) => {
         compareHashedClientSecrets(provider, this.clients);
         reuseEngineClients(provider, this.clients);
-        installStructuredTokenSupport(provider, this.accessTokens);
+        installStructuredTokenSupport(provider, this.accessTokens, () => this.publicIntrospectionLimit);
         answerUnavailableDuringOutage(provider, () => dataSource.isInitialized);
         observeProvider(provider, deps.metrics, logger);
       },

@@ -105,3 +105,14 @@ export function apiKeyUseLimit(services: Pick<Services, 'rateLimits' | 'metrics'
     enforceOAuthRateLimit(ctx, await services.rateLimits.consumeApiKey(subject), services.metrics);
   };
 }
+
+/**
+ * Introspection by a caller that does not authenticate (a public client: `client_id` only) counts
+ * against the caller's address (`introspection_ip`, RATE_LIMIT_PUBLIC_INTROSPECTION_PER_IP a
+ * minute); over it, 429 in the OAuth error format. Set as `services.oidc.publicIntrospectionLimit`.
+ */
+export function publicIntrospectionLimit(services: Pick<Services, 'rateLimits' | 'metrics'>) {
+  return async function limitPublicIntrospection(ctx: KoaContextWithOIDC): Promise<void> {
+    enforceOAuthRateLimit(ctx, await services.rateLimits.consumePublicIntrospectionIp(ctx.ip), services.metrics);
+  };
+}
