@@ -354,11 +354,14 @@ export class ExchangeService {
     const giveUpAt = Date.now() + WAIT_FOR_CLAIM_MS;
     const known = `${job.key.id}\u0000${job.hash}`;
     if (!this.knownSessions.has(known)) {
-      // Most unknown sessions are new: try to create it straight away (the unique index says if not).
+      // Most unknown sessions are new: try to create it straight away (the unique index says if not),
+      // reading the key's current state meanwhile for the mint that follows.
+      const keyCheck = this.assertKeyCurrent(job.key.id, job.agent.id);
+      keyCheck.catch(() => undefined);
       const now = new Date();
       const created = this.newSessionRow(job, now);
       if (await sessions.insertClaimed(created, claimer, new Date(now.getTime() + CLAIM_MS))) {
-        const result = await this.mintAsOwner(job, created, claimer);
+        const result = await this.mintAsOwner(job, created, claimer, keyCheck);
         if (result) return this.remember(known, result);
       }
     }
@@ -435,8 +438,12 @@ export class ExchangeService {
     return client.grantTypeAllowed(GRANT_TYPES.refresh_token);
   }
 
-  /** Mints the session's next token under our claim and stores it; undefined when the claim was lost. */
-  private async mintAsOwner(job: SessionJob, row: ApiKeySession, claimer: string): Promise<ExchangeResult | undefined> {
+  /**
+   * Mints the session's next token under our claim and stores it; undefined when the claim was lost.
+   * `keyCheck`: an `assertKeyCurrent` of this request already under way (its read started after
+   * the request did); otherwise one is made here, before anything is signed.
+   */
+  private async mintAsOwner(job: SessionJob, row: ApiKeySession, claimer: string, keyCheck?: Promise<void>): Promise<ExchangeResult | undefined> {
     const { oidc } = this.deps;
     let minted: MintedTokens;
     try {
@@ -444,7 +451,7 @@ export class ExchangeService {
       const remaining = this.remainingSeconds(job, row, now);
       const lifetime = Math.min(this.lifetimeFor(job.policy.audience, job.policy.accessTokenTtl), remaining);
       if (lifetime < 1) throw new InvalidToken('The API key stops working now; no token can be issued.');
-      await this.assertKeyCurrent(job.key.id, job.agent.id);
+      await (keyCheck ?? this.assertKeyCurrent(job.key.id, job.agent.id));
       await oidc.ready();
       const host = oidc.host;
       minted = await mintTokens({

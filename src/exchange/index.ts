@@ -45,7 +45,7 @@ export function buildExchange(deps: ExchangeBuildDependencies): { exchange: Exch
     oidc,
     audit: deps.audit,
     sessions: new SessionStore(deps.database.dataSource),
-    keyStates: new KeyStates(deps.database.dataSource),
+    keyStates: new KeyStates(deps.database.dataSource, deps.database.changeCounter()),
   });
 
   oidc.clients.registerBuiltIn(apiKeyClientMetadata(config));

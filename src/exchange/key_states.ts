@@ -69,9 +69,16 @@ const MAX_BATCH_IDS = 100;
  * Reads go out batched, as PayloadStore's and RevocationRegistry's do: those asked within a tick,
  * or while a read is in flight, share one `id IN (…)` query (plain SQL through RawTable, the
  * agent joined in), so a burst of new sessions costs one round trip per batch, not one per login.
+ *
+ * On SQLite the database's change counter (Database.changeCounter) says exactly when another
+ * connection (the CLI, another instance on the file) has committed: until it moves, what `current`
+ * last read is still what the database says, and this process's own key changes evict. So there a
+ * fresh read costs nothing in the steady state; on MySQL, which has no such signal, it is a read.
  */
 export class KeyStates {
   private readonly entries = new Map<string, { state: KeyState | undefined; until: number }>();
+  /** SQLite: states `current` read, with the change counter as it stood before the read. */
+  private readonly confirmed = new Map<string, { state: KeyState | undefined; version: number }>();
   private readonly keys: RawTable<ApiKey>;
   private readonly agents: RawTable<Agent>;
   private readonly selectByIds: StatementsByCount;
@@ -80,7 +87,7 @@ export class KeyStates {
   /** Bumped by every eviction, so a read that raced a revocation does not cache the state before it. */
   private generation = 0;
 
-  constructor(dataSource: DataSource) {
+  constructor(dataSource: DataSource, private readonly changeCounter?: () => number) {
     this.keys = new RawTable(dataSource, ApiKey);
     this.agents = new RawTable(dataSource, Agent);
     const k = (property: keyof ApiKey & string): string => `k.${this.keys.column(property)}`;
@@ -103,12 +110,27 @@ export class KeyStates {
    */
   async current(keyId: string): Promise<KeyState | undefined> {
     if (typeof keyId !== 'string' || keyId.length === 0 || keyId.length > 40) return undefined;
+    const version = this.changeCounter?.();
+    if (version !== undefined) {
+      const known = this.confirmed.get(keyId);
+      if (known && known.version === version) return known.state;
+    }
     const generation = this.generation;
     const state = await new Promise<KeyState | undefined>((resolve, reject) => {
       this.pending.push({ keyId, resolve, reject });
       this.reads.request();
     });
-    if (generation === this.generation) this.remember(keyId, state, Date.now());
+    if (generation === this.generation) {
+      this.remember(keyId, state, Date.now());
+      if (version !== undefined) {
+        this.confirmed.delete(keyId);
+        if (this.confirmed.size >= MAX_ENTRIES) {
+          const oldest = this.confirmed.keys().next().value;
+          if (oldest !== undefined) this.confirmed.delete(oldest);
+        }
+        this.confirmed.set(keyId, { state, version });
+      }
+    }
     return state;
   }
 
@@ -120,8 +142,10 @@ export class KeyStates {
   evict(filter: { keyIds?: readonly string[]; agentId?: string }): void {
     this.generation += 1;
     const keyIds = new Set(filter.keyIds ?? []);
-    for (const [id, entry] of this.entries) {
-      if (keyIds.has(id) || (filter.agentId !== undefined && entry.state?.agentId === filter.agentId)) this.entries.delete(id);
+    for (const map of [this.entries, this.confirmed]) {
+      for (const [id, entry] of map) {
+        if (keyIds.has(id) || (filter.agentId !== undefined && entry.state?.agentId === filter.agentId)) map.delete(id);
+      }
     }
   }
 

@@ -21,10 +21,16 @@ export const CLEAR_ID_MODELS: ReadonlySet<string> = new Set(['Session', 'DeviceC
  * derived JWT never carries an opaque subject's value).
  */
 export class TokenIds {
+  /** The last id hashed: a lookup asks the same id for several models in a row (introspection: AccessToken, then ClientCredentials). */
+  private last: { id: string; hash: string } | undefined;
+
   constructor(private readonly key: Buffer) {}
 
   hash(id: string): string {
-    return keyedHash(this.key, id);
+    if (this.last?.id === id) return this.last.hash;
+    const hash = keyedHash(this.key, id);
+    this.last = { id, hash };
+    return hash;
   }
 }
 
