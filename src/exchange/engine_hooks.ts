@@ -5,11 +5,10 @@ import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
 import { API_SCOPE_METADATA } from '../oidc/client_glue.js';
 import type { Account, AccessToken, KoaContextWithOIDC } from '../oidc/engine.js';
 import type { RevocationKey } from '../oidc/revocations.js';
-import { apiKeySubject } from '../ratelimit/api_key_subject.js';
 import type { ApiKeySubject } from '../ratelimit/service.js';
 import { apiKeyCheckedAhead } from './engine_dispatch.js';
 import { API_KEY_CLIENT_ID, keyDeadline, sessionClaims, type ExchangeService } from './exchange_service.js';
-import { keyStateStatus, keyUseRefusal, type KeyState } from './key_states.js';
+import { keyStateStatus, keyStateSubject, keyUseRefusal } from './key_states.js';
 import { invalidGrant, refusalOf } from './token_exchange_grant.js';
 
 /** Marks the engine Account of an agent acting through an API-key session (set by the account lookup). */
@@ -51,11 +50,6 @@ function sessionFactsOf(ctx: KoaContextWithOIDC | undefined): { accountId: strin
  * it is over them (see ratelimit/token_endpoint.ts).
  */
 export type KeyUseLimit = (ctx: KoaContextWithOIDC, subject: ApiKeySubject) => Promise<void>;
-
-/** The rate-limit subject of the key behind a session. */
-export function keyStateSubject(state: KeyState): ApiKeySubject {
-  return apiKeySubject({ id: state.keyId, env: state.env, rateLimit: state.rateLimit });
-}
 
 /**
  * The engine's account lookup for agents (`agt_…`). Agents only act through API-key sessions, so

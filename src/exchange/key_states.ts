@@ -4,6 +4,8 @@ import { ApiKey } from '../db/entities/api_key.js';
 import { RawTable } from '../db/raw_table.js';
 import { StatementsByCount } from '../db/statements_by_count.js';
 import { SerialFlush } from '../lib/serial_flush.js';
+import { apiKeySubject } from '../ratelimit/api_key_subject.js';
+import type { ApiKeySubject } from '../ratelimit/service.js';
 import { keyStatus, type KeyStatus, type RateLimitOverride, type VerifyFailureReason } from '../keys/index.js';
 import { IpAllowList } from '../keys/ip_allow_list.js';
 import type { AccessType, KeyEnv } from '../keys/scopes.js';
@@ -50,6 +52,11 @@ export function keyUseRefusal(state: KeyState, ip: string | undefined, now = Dat
   const allowList = IpAllowList.compile(state.ipAllowList);
   if (allowList && !allowList.allows(ip)) return 'ip_not_allowed';
   return undefined;
+}
+
+/** The rate-limit subject of the key behind a session (what a refresh counts against). */
+export function keyStateSubject(state: KeyState): ApiKeySubject {
+  return apiKeySubject({ id: state.keyId, env: state.env, rateLimit: state.rateLimit });
 }
 
 interface PendingRead {

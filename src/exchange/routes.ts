@@ -6,9 +6,8 @@ import type { KeyportContext } from '../http/context.js';
 import { validateBody } from '../http/validate.js';
 import { guardKeyGuessing, limitApiKey, refuseRequest, setRateLimitHeaders } from '../ratelimit/index.js';
 import { InvalidRequest, InvalidToken, NotFound } from '../lib/errors.js';
-import { keyStateSubject } from './engine_hooks.js';
 import type { ExchangeResult } from './exchange_service.js';
-import { keyUseRefusal, type KeyState } from './key_states.js';
+import { keyStateSubject, keyUseRefusal, type KeyState } from './key_states.js';
 import { MAX_SCOPE_PARAMETER_LENGTH, parseScopeParameter } from './scopes.js';
 import { MAX_SESSION_ID_LENGTH, parseSessionId } from './session_id.js';
 
