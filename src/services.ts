@@ -13,7 +13,7 @@ import { OidcServices } from './oidc/services.js';
 import { closeRedis, connectRedis, subscriberConnection } from './lib/redis.js';
 import { RedisBus } from './lib/redis_bus.js';
 import { RateLimits } from './ratelimit/service.js';
-import { apiKeyExchangeLimits, limitTokenRequestsPerClient } from './ratelimit/token_endpoint.js';
+import { apiKeyExchangeLimits, apiKeyUseLimit, limitTokenRequestsPerClient, publicIntrospectionLimit } from './ratelimit/token_endpoint.js';
 
 
 /**
@@ -63,7 +63,11 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   const keys = buildKeyServices({ config, logger, database, audit, bus });
   const oidc = new OidcServices({ config, logger, database, metrics, audit, bus });
   const rateLimits = new RateLimits({ config, logger, redis });
-  const exchange = buildExchange({ config, logger, database, audit, bus, keys, oidc, grantLimits: apiKeyExchangeLimits({ rateLimits, metrics }) });
+  const exchange = buildExchange({
+    config, logger, database, audit, bus, keys, oidc,
+    grantLimits: apiKeyExchangeLimits({ rateLimits, metrics }),
+    keyUseLimit: apiKeyUseLimit({ rateLimits, metrics }),
+  });
   const services: Services = {
     config,
     logger,
@@ -81,6 +85,8 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   };
   // The dashboard shows each key's refused requests next to its usage.
   rateLimits.onApiKeyRejected((keyId) => services.dashboard.usage.recordRejection(keyId));
+  // Introspection by public clients (no authentication) counts per caller address.
+  services.oidc.publicIntrospectionLimit = publicIntrospectionLimit({ rateLimits, metrics });
   // Per-client limits at the token endpoint; `keyport-api-key` exchanges count per API key instead.
   services.oidc.extendProvider((provider) => limitTokenRequestsPerClient(provider, services, (clientId) => clientId === API_KEY_CLIENT_ID));
   // After the bus closer in the list, so they run before it: pending lastUsedAt and audit writes land first.

@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'keyport-bench-'));
   const config = loadConfig({ NODE_ENV: 'test', DATA_DIR: dir, DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`, KEYPORT_SECRET: 'benchmark-secret-0123456789-abcdefghijklmnop', LOG_LEVEL: 'warn' });
   const logger = createLogger('warn', process.stderr);
-  const database = await Database.open(config.database, logger);
+  const database = await Database.open(config.database, logger, { secret: config.secret });
   const services = await buildServices(config, logger, database, { processMetrics: false });
   // A second set of key services on the same database with the cache off: every verification reads SQLite.
   const uncached: KeyServices = buildKeyServices({ config, logger, database, audit: services.audit, bus: services.bus, cacheTtlMs: 0 });

@@ -2,7 +2,9 @@ import type { Middleware, KeyportContext } from '../http/context.js';
 import type { ActionContext } from '../keys/index.js';
 import { looksLikeApiKey } from '../keys/key_material.js';
 import { KeyportError } from '../lib/errors.js';
+import { API_KEY_CLIENT_ID } from '../exchange/api_key_client.js';
 import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
+import { isDerived } from '../oidc/token_lineage.js';
 
 /** The scope every admin API call needs (SPEC §7). */
 export const ADMIN_SCOPE = 'admin';
@@ -95,14 +97,22 @@ function keyDerived(token: VerifiedAccessToken): boolean {
 }
 
 /**
- * The `admin` scope is necessary but not sufficient: a token minted from an API key must also come
- * from an `admin` access-type key (only those may hold `admin`, but the claim is checked anyway),
- * and a token issued to a user must belong to an admin user.
+ * The `admin` scope is necessary but not sufficient: the token must have been issued to a
+ * principal that holds `admin` itself. A token minted from an API key must come from an `admin`
+ * access-type key (only those may hold `admin`, but the claim is checked anyway), a token issued
+ * to a user must belong to an admin user, and a client-credentials token stands for a client an
+ * operator allowed the `admin` scope. A token obtained by exchanging another access token
+ * (RFC 8693) never qualifies, whatever it carries: authority over Keyport is not something an
+ * exchange may hand on. Neither does a token of `keyport-api-key` that no API key stands behind.
  */
 export const requireAdminScope: Middleware = async function requireAdminScope(ctx, next) {
   const token = ctx.state.adminToken;
   if (!token) throw invalidToken();
   if (!token.scopes.includes(ADMIN_SCOPE)) throw insufficientScope(`The access token lacks the "${ADMIN_SCOPE}" scope.`);
+  if (isDerived(token)) throw insufficientScope('A token obtained by exchanging another access token cannot use the admin API.');
+  if (token.clientId === API_KEY_CLIENT_ID && typeof token.claims.api_key_id !== 'string') {
+    throw insufficientScope('Only tokens minted from an admin API key may use the admin API.');
+  }
 
   let actor: string;
   if (keyDerived(token)) {

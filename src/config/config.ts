@@ -29,6 +29,11 @@ export interface RateLimitPolicies {
   readonly loginPerIpPerMinute: number;
   /** `RATE_LIMIT_KEY_FAILURES_PER_IP`: failed API-key checks per client IP per minute before that IP gets 429. */
   readonly keyFailuresPerIpPerMinute: number;
+  /**
+   * `RATE_LIMIT_PUBLIC_INTROSPECTION_PER_IP`: introspection requests per client IP per minute by
+   * callers that do not authenticate (public clients such as `keyport-api-key`).
+   */
+  readonly publicIntrospectionPerIpPerMinute: number;
 }
 
 /**
@@ -161,6 +166,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       clientPerMinute: readInt(env, 'RATE_LIMIT_CLIENT_PER_MIN', 600, 1, 10_000_000),
       loginPerIpPerMinute: readInt(env, 'RATE_LIMIT_LOGIN_PER_IP', 30, 1, 10_000_000),
       keyFailuresPerIpPerMinute: readInt(env, 'RATE_LIMIT_KEY_FAILURES_PER_IP', 20, 1, 10_000_000),
+      publicIntrospectionPerIpPerMinute: readInt(env, 'RATE_LIMIT_PUBLIC_INTROSPECTION_PER_IP', 60, 1, 10_000_000),
     }),
     redisPrefix: readString(env, 'REDIS_PREFIX', 'keyport:'),
     requireHttps: readBool(env, 'REQUIRE_HTTPS', production),

@@ -3,14 +3,21 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSource } from 'typeorm';
 import type { DatabaseTarget } from '../config/database_url.js';
-import { MIGRATIONS } from '../../migrations/index.js';
+import { migrationsFor } from '../../migrations/index.js';
+import { tokenIdsFor } from '../oidc/token_ids.js';
 import { ENTITIES } from './entities/index.js';
 
+export interface DataSourceOptions {
+  readonly poolSize?: number;
+  /** KEYPORT_SECRET: migrations that convert data with keyed hashes need it (see migrations/index.ts). */
+  readonly secret?: string;
+}
+
 /** Builds (does not open) the DataSource for the configured database. `synchronize` is never used. */
-export function createDataSource(target: DatabaseTarget, options: { poolSize?: number } = {}): DataSource {
+export function createDataSource(target: DatabaseTarget, options: DataSourceOptions = {}): DataSource {
   const common = {
     entities: ENTITIES,
-    migrations: MIGRATIONS,
+    migrations: migrationsFor({ tokenIds: options.secret === undefined ? undefined : tokenIdsFor(options.secret) }),
     migrationsTableName: 'keyport_migrations',
     synchronize: false,
     logging: false,

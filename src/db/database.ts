@@ -14,9 +14,13 @@ interface SqliteConnection {
 export class Database {
   private constructor(readonly dataSource: DataSource, readonly type: DatabaseTarget['type']) {}
 
-  /** Opens the database and runs pending migrations (idempotent; safe with several instances on MySQL). */
-  static async open(target: DatabaseTarget, logger: Logger, options: { migrate?: boolean } = {}): Promise<Database> {
-    const dataSource = createDataSource(target);
+  /**
+   * Opens the database and runs pending migrations (idempotent; safe with several instances on
+   * MySQL). `secret` (KEYPORT_SECRET) is needed by migrations that convert stored data with keyed
+   * hashes; without it they refuse when there is anything to convert.
+   */
+  static async open(target: DatabaseTarget, logger: Logger, options: { migrate?: boolean; secret?: string } = {}): Promise<Database> {
+    const dataSource = createDataSource(target, { secret: options.secret });
     await dataSource.initialize();
     if (options.migrate ?? true) {
       const applied = await dataSource.runMigrations({ transaction: 'each' });

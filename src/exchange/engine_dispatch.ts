@@ -14,10 +14,22 @@ export interface DispatchOrigin {
   readonly ip?: string;
   readonly host: string;
   readonly secure: boolean;
+  /**
+   * The caller already passed the API-key checks of this use (allow list, rate limit) in front of
+   * the engine: hooks inside it must not count the request a second time (see `apiKeyCheckedAhead`).
+   */
+  readonly apiKeyChecked?: boolean;
 }
 
 type Callback = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 const callbacks = new WeakMap<Provider, Callback>();
+/** Requests dispatched with `apiKeyChecked`. */
+const checkedAhead = new WeakSet<object>();
+
+/** Whether the engine's current request came through `postToEngine` after Keyport checked the API key. */
+export function apiKeyCheckedAhead(ctx: { req?: unknown } | undefined): boolean {
+  return typeof ctx?.req === 'object' && ctx.req !== null && checkedAhead.has(ctx.req);
+}
 
 /**
  * Runs one form POST through the engine's own endpoint in-process, as if it had come over HTTP,
@@ -42,6 +54,7 @@ export function postToEngine(provider: Provider, path: string, form: Record<stri
     httpVersionMinor: 1,
     socket: { remoteAddress: origin.ip, encrypted: origin.secure },
   }) as unknown as IncomingMessage;
+  if (origin.apiKeyChecked) checkedAhead.add(req);
   const res = new ServerResponse(req);
 
   let callback = callbacks.get(provider);

@@ -5,8 +5,11 @@ import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
 import { API_SCOPE_METADATA } from '../oidc/client_glue.js';
 import type { Account, AccessToken, KoaContextWithOIDC } from '../oidc/engine.js';
 import type { RevocationKey } from '../oidc/revocations.js';
+import type { ApiKeySubject } from '../ratelimit/service.js';
+import { apiKeyCheckedAhead } from './engine_dispatch.js';
 import { API_KEY_CLIENT_ID, keyDeadline, sessionClaims, type ExchangeService } from './exchange_service.js';
-import { keyStateStatus } from './key_states.js';
+import { keyStateStatus, keyStateSubject, keyUseRefusal } from './key_states.js';
+import { invalidGrant, refusalOf } from './token_exchange_grant.js';
 
 /** Marks the engine Account of an agent acting through an API-key session (set by the account lookup). */
 const SESSION_FACTS = Symbol('keyport.apiKeySession');
@@ -43,19 +46,38 @@ function sessionFactsOf(ctx: KoaContextWithOIDC | undefined): { accountId: strin
 }
 
 /**
+ * Counts one use of an API key against its limits inside the engine; throws the engine's 429 when
+ * it is over them (see ratelimit/token_endpoint.ts).
+ */
+export type KeyUseLimit = (ctx: KoaContextWithOIDC, subject: ApiKeySubject) => Promise<void>;
+
+/**
  * The engine's account lookup for agents (`agt_…`). Agents only act through API-key sessions, so
  * the token being redeemed (a refresh token) must name a live session (`sid`) of this agent whose
  * key is still good: a revoked or expired key, a revoked agent, an ended or expired session, a
  * rotation grace period that is over — each makes the engine answer invalid_grant.
+ *
+ * A refresh is a use of the key, so it is judged as `/auth/login` judges one: the caller's address
+ * must be on the key's allow list (invalid_grant otherwise) and the request counts against the
+ * key's rate limits (429 rate_limit_exceeded). The engine looks the account up before it consumes
+ * the refresh token, so a refused refresh leaves the token usable. `/auth/refresh` checks and counts
+ * in front of the engine (with SPEC §4 codes) and dispatches with `apiKeyChecked`: not counted twice.
  */
-export function agentAccountResolver(exchange: ExchangeService) {
-  return async function findAgentAccount(agentId: string, source?: unknown): Promise<Account | undefined> {
+export function agentAccountResolver(exchange: ExchangeService, limitKeyUse?: KeyUseLimit) {
+  return async function findAgentAccount(agentId: string, source?: unknown, ctx?: KoaContextWithOIDC): Promise<Account | undefined> {
     const sid = (source as { sid?: unknown } | undefined)?.sid;
     if (typeof sid !== 'string' || !sid.startsWith('ses_')) return undefined;
     const session = await exchange.sessions.findById(sid);
     if (!session || session.agentId !== agentId || session.expiresAt.getTime() <= Date.now()) return undefined;
-    const { state, status } = await exchange.keyStatus(session.keyId);
-    if (!state || state.agentId !== agentId || status !== 'active') return undefined;
+    // The engine signs a new token for the key if this passes: the key as the database has it now.
+    const { state, status } = await exchange.keyStatus(session.keyId, { fresh: true });
+    if (!state || state.agentId !== agentId) return undefined;
+    if (status !== 'active') throw invalidGrant(refusalOf(status));
+    if (ctx) {
+      const refusal = keyUseRefusal(state, ctx.ip);
+      if (refusal) throw invalidGrant(refusalOf(refusal));
+      if (limitKeyUse && !apiKeyCheckedAhead(ctx)) await limitKeyUse(ctx, keyStateSubject(state));
+    }
     const facts: SessionFacts = {
       claims: sessionClaims({ id: state.keyId, env: state.env, accessType: state.accessType }, agentId, session),
       deadline: Math.min(keyDeadline(state) ?? Number.POSITIVE_INFINITY, Math.floor(session.expiresAt.getTime() / 1000)),

@@ -12,9 +12,11 @@ import type { Logger } from '../lib/logger.js';
 import { looksLikeJwt, type VerifiedAccessToken } from '../oidc/access_tokens.js';
 import { apiScopesOf, ROUTES } from '../oidc/configuration.js';
 import type { EngineClient, Provider } from '../oidc/engine.js';
-import { CLOCK_TOLERANCE, isOidcScope, maxAccessTokenTtl, splitScope, TTL } from '../oidc/policy.js';
+import { CLOCK_TOLERANCE, maxAccessTokenTtl, splitScope, TTL } from '../oidc/policy.js';
 import type { ResourceServerPolicy } from '../oidc/resource_servers.js';
 import type { OidcServices } from '../oidc/services.js';
+import { AccessTokenExchange } from './access_token_exchange.js';
+import { API_KEY_CLIENT_ID } from './api_key_client.js';
 import { postToEngine, type DispatchOrigin } from './engine_dispatch.js';
 import { ExchangeRefused } from './errors.js';
 import { KeyStates, keyStateStatus, type KeyState } from './key_states.js';
@@ -24,8 +26,7 @@ import { NO_CURRENT_TOKEN, SessionStore } from './sessions.js';
 import { SingleFlight } from './single_flight.js';
 import { mintRefreshToken, mintTokens, type MintedTokens } from './token_minter.js';
 
-/** The built-in public client that owns tokens minted for a bare API key (SPEC §3). */
-export const API_KEY_CLIENT_ID = 'keyport-api-key';
+export { API_KEY_CLIENT_ID } from './api_key_client.js';
 
 /** A repeat gets the earlier token back only while at least this many seconds of it remain. */
 export const REUSE_MIN_REMAINING_SECONDS = 30;
@@ -136,9 +137,6 @@ export function sessionClaims(key: Pick<ApiKeyRecord, 'id' | 'env' | 'accessType
   };
 }
 
-/** Claims an exchanged access token copies from its subject token. */
-const INHERITED_CLAIMS = ['api_key_id', 'agent_id', 'session_id', 'sid', 'env', 'access_type'] as const;
-
 /**
  * The API-key exchange (`services.exchange`): one domain service behind two front doors,
  * `POST /auth/login` and the RFC 8693 grant at the token endpoint. It turns a verified key (plus a
@@ -158,12 +156,19 @@ export class ExchangeService {
   /** Sessions this instance served lately: for those a repeat is likely, so the row is read first. */
   private readonly knownSessions = new Map<string, true>();
   private readonly engineClients = new WeakMap<Provider, Promise<EngineClient>>();
+  private readonly accessTokenExchange: AccessTokenExchange;
   private cleanupTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: ExchangeDependencies) {
     this.sessions = deps.sessions;
     this.keyStates = deps.keyStates;
     this.tokenKey = deriveKey(deps.config.secret, 'api-key-session-tokens');
+    this.accessTokenExchange = new AccessTokenExchange({
+      oidc: deps.oidc,
+      assertKeyCurrent: (keyId, agentId) => this.assertKeyCurrent(keyId, agentId),
+      policyFor: (audience) => this.policyFor(audience),
+      lifetimeFor: (audience, ttl) => this.lifetimeFor(audience, ttl),
+    });
   }
 
   /** Seconds an exchanged token lives for this audience: TOKEN_TTL, or a resource server's shorter TTL. */
@@ -209,6 +214,7 @@ export class ExchangeService {
     this.deps.keyStates.seed({
       keyId: key.id, agentId: agent.id, agentActive: agent.status === 'active', status: key.status,
       expiresAt: key.expiresAt, graceUntil: key.graceUntil, env: key.env, accessType: key.accessType,
+      ipAllowList: key.ipAllowList, rateLimit: key.rateLimit,
     });
 
     const job: SessionJob = { key, agent, client, policy, scopes, fingerprint, hash, sessionId: request.sessionId };
@@ -216,53 +222,11 @@ export class ExchangeService {
   }
 
   /**
-   * RFC 8693 with an access token as the subject: a new token for the same subject (and the same
-   * API key and session, when it has them) with a subset of its scopes, living no longer than it.
-   * No refresh token. The calling client's own scopes and the audience's bound it too.
+   * RFC 8693 with an access token as the subject: a narrower token in the subject's family
+   * (see AccessTokenExchange for who may ask and what may narrow).
    */
-  async exchangeAccessToken(request: TokenExchangeRequest): Promise<ExchangeResult> {
-    const { oidc } = this.deps;
-    const subject = await oidc.accessTokens.verify(request.subjectToken);
-    if (!subject) throw new ExchangeRefused('invalid_token', 'invalid_grant', 'subject_token is not an active access token.');
-    // A client-credentials token stands for its client: only that client may narrow it.
-    if (subject.accountId === undefined && subject.clientId !== request.client.clientId) {
-      throw new ExchangeRefused('invalid_token', 'invalid_grant', 'a client-credentials token can only be exchanged by its own client.');
-    }
-    const audience = request.audience ?? (typeof subject.aud === 'string' ? subject.aud : undefined);
-    const policy = await this.policyFor(audience);
-    const available = intersect(subject.scopes.filter((scope) => !isOidcScope(scope)), apiScopesOf(request.client), policy.scopes);
-    const scopes = narrowScopes(request.scopes, available, 'The subject token');
-
-    const now = epoch();
-    const lifetime = Math.min(this.lifetimeFor(policy.audience, policy.accessTokenTtl), subject.exp - now);
-    if (lifetime < 1) throw new ExchangeRefused('invalid_token', 'invalid_grant', 'subject_token has expired.');
-    const claims: Record<string, unknown> = {};
-    for (const name of INHERITED_CLAIMS) if (subject.claims[name] !== undefined) claims[name] = subject.claims[name];
-
-    await oidc.ready();
-    const provider = oidc.host.provider;
-    const minted = await mintTokens({
-      provider,
-      signingKid: oidc.host.keyRing.signingKid,
-      client: request.client,
-      accountId: subject.accountId,
-      scopes,
-      policy,
-      lifetime,
-      claims,
-      sid: typeof claims.sid === 'string' ? claims.sid : undefined,
-      // Same client: the new token joins the subject's family and dies with it.
-      grantId: subject.clientId === request.client.clientId ? subject.grantId : undefined,
-    });
-    return {
-      accessToken: minted.accessToken,
-      tokenType: 'Bearer',
-      expiresAt: minted.exp,
-      scope: scopes.join(' '),
-      sessionId: typeof claims.session_id === 'string' ? claims.session_id : undefined,
-      refreshToken: undefined,
-      reused: false,
-    };
+  exchangeAccessToken(request: TokenExchangeRequest): Promise<ExchangeResult> {
+    return this.accessTokenExchange.exchange(request);
   }
 
   /** Ends the session `sessionId` of this key; false when there is no such live session. */
@@ -390,11 +354,14 @@ export class ExchangeService {
     const giveUpAt = Date.now() + WAIT_FOR_CLAIM_MS;
     const known = `${job.key.id}\u0000${job.hash}`;
     if (!this.knownSessions.has(known)) {
-      // Most unknown sessions are new: try to create it straight away (the unique index says if not).
+      // Most unknown sessions are new: try to create it straight away (the unique index says if not),
+      // reading the key's current state meanwhile for the mint that follows.
+      const keyCheck = this.assertKeyCurrent(job.key.id, job.agent.id);
+      keyCheck.catch(() => undefined);
       const now = new Date();
       const created = this.newSessionRow(job, now);
       if (await sessions.insertClaimed(created, claimer, new Date(now.getTime() + CLAIM_MS))) {
-        const result = await this.mintAsOwner(job, created, claimer);
+        const result = await this.mintAsOwner(job, created, claimer, keyCheck);
         if (result) return this.remember(known, result);
       }
     }
@@ -471,8 +438,12 @@ export class ExchangeService {
     return client.grantTypeAllowed(GRANT_TYPES.refresh_token);
   }
 
-  /** Mints the session's next token under our claim and stores it; undefined when the claim was lost. */
-  private async mintAsOwner(job: SessionJob, row: ApiKeySession, claimer: string): Promise<ExchangeResult | undefined> {
+  /**
+   * Mints the session's next token under our claim and stores it; undefined when the claim was lost.
+   * `keyCheck`: an `assertKeyCurrent` of this request already under way (its read started after
+   * the request did); otherwise one is made here, before anything is signed.
+   */
+  private async mintAsOwner(job: SessionJob, row: ApiKeySession, claimer: string, keyCheck?: Promise<void>): Promise<ExchangeResult | undefined> {
     const { oidc } = this.deps;
     let minted: MintedTokens;
     try {
@@ -480,6 +451,7 @@ export class ExchangeService {
       const remaining = this.remainingSeconds(job, row, now);
       const lifetime = Math.min(this.lifetimeFor(job.policy.audience, job.policy.accessTokenTtl), remaining);
       if (lifetime < 1) throw new InvalidToken('The API key stops working now; no token can be issued.');
+      await (keyCheck ?? this.assertKeyCurrent(job.key.id, job.agent.id));
       await oidc.ready();
       const host = oidc.host;
       minted = await mintTokens({
@@ -501,7 +473,9 @@ export class ExchangeService {
 
     const stored = await this.deps.sessions.complete(row.id, claimer, {
       tokenCipher: this.sealToken(minted.accessToken),
-      tokenJti: minted.jti,
+      // An opaque token's id is the token itself: only its keyed hash is stored (the reuse path reads
+      // the id back from the sealed token). A JWT's jti is no credential.
+      tokenJti: looksLikeJwt(minted.accessToken) ? minted.jti : this.deps.oidc.tokenIds.hash(minted.jti),
       tokenIssuedAt: new Date(minted.iat * 1000),
       tokenExpiresAt: new Date(minted.exp * 1000),
       tokenFingerprint: job.fingerprint,
@@ -567,7 +541,8 @@ export class ExchangeService {
     if (exp > this.remainingSeconds(job, row, now) + now) return undefined;
     const { oidc } = this.deps;
     const accessToken = this.openToken(row.tokenCipher);
-    const verified = this.asVerified(job, row, row.tokenJti, epoch(row.tokenIssuedAt.getTime()), exp, row.grantId ?? undefined, {
+    const jti = looksLikeJwt(accessToken) ? row.tokenJti : accessToken;
+    const verified = this.asVerified(job, row, jti, epoch(row.tokenIssuedAt.getTime()), exp, row.grantId ?? undefined, {
       clientId: row.clientId ?? undefined, scopes: splitScope(row.scope), aud: row.audience ?? undefined,
     });
     if (!(await oidc.accessTokens.isActive(verified))) return undefined;
@@ -598,18 +573,14 @@ export class ExchangeService {
 
   /**
    * `POST /auth/refresh`: the engine's own refresh grant for `keyport-api-key` (rotation, reuse
-   * detection), with the SPEC §4 code when the key behind the session stopped working.
+   * detection), run in-process. The route has found the session (`sessionOfRefreshToken`) and
+   * judged its key (status, allow list, rate limit: `keyStatus`, `keyUseRefusal`) with SPEC §4
+   * codes first, so the dispatch says so and the engine's hooks do not count the use again.
    */
-  async refreshSession(refreshToken: string, origin: DispatchOrigin): Promise<ExchangeResult> {
-    const found = await this.sessionOfRefreshToken(refreshToken);
-    if (!found) throw new InvalidToken('The refresh token is invalid, expired, already used or revoked.');
-    const { status } = await this.keyStatus(found.session.keyId);
-    if (status === 'revoked') throw new RevokedApiKey();
-    if (status === 'expired') throw new ExpiredApiKey();
-
+  async refreshSession(session: ApiKeySession, refreshToken: string, origin: DispatchOrigin): Promise<ExchangeResult> {
     const answer = await postToEngine(this.deps.oidc.host.provider, ROUTES.token, {
       grant_type: GRANT_TYPES.refresh_token, client_id: API_KEY_CLIENT_ID, refresh_token: refreshToken,
-    }, origin);
+    }, { ...origin, apiKeyChecked: true });
     const { body } = answer;
     if (answer.status === 200 && typeof body.access_token === 'string' && typeof body.expires_in === 'number') {
       return {
@@ -617,7 +588,7 @@ export class ExchangeService {
         tokenType: 'Bearer',
         expiresAt: epoch() + body.expires_in,
         scope: typeof body.scope === 'string' ? body.scope : '',
-        sessionId: found.session.sessionId,
+        sessionId: session.sessionId,
         refreshToken: typeof body.refresh_token === 'string' ? body.refresh_token : undefined,
         reused: false,
       };
@@ -641,15 +612,34 @@ export class ExchangeService {
   /**
    * The key behind a session as it stands now: its cached state judged against the clock, and the
    * revocation registry, which another instance or the CLI writes to the database at once (the
-   * cached state alone could be a few seconds behind without a shared bus).
+   * cached state alone could be a few seconds behind without a shared bus). With `fresh`, the key
+   * and agent rows as the database has them at this moment (one batched indexed read): for
+   * whatever is about to sign a token for the key.
    */
-  async keyStatus(keyId: string): Promise<{ state: KeyState | undefined; status: KeyStatus }> {
+  async keyStatus(keyId: string, options: { fresh?: boolean } = {}): Promise<{ state: KeyState | undefined; status: KeyStatus }> {
+    if (options.fresh) {
+      const state = await this.deps.keyStates.current(keyId);
+      return { state, status: state ? keyStateStatus(state) : 'revoked' };
+    }
     const state = await this.deps.keyStates.get(keyId);
     if (!state) return { state, status: 'revoked' };
     const status = keyStateStatus(state);
     if (status !== 'active') return { state, status };
     const revoked = await this.deps.oidc.revocations.isRevoked([{ kind: 'api_key', value: keyId }, { kind: 'agent', value: state.agentId }], 0);
     return { state, status: revoked ? 'revoked' : 'active' };
+  }
+
+  /**
+   * Refuses (401 revoked_api_key / expired_api_key; invalid_grant at the token endpoint) unless the
+   * database says, now, that the key and its agent work. The key verifier's cache may be up to a
+   * sweep (250 ms) behind a revocation made by another process (`keyport key:revoke`); a token
+   * signed in that window would verify against the JWKS for its whole life, so nothing is signed
+   * for a key without this read.
+   */
+  async assertKeyCurrent(keyId: string, agentId: string): Promise<void> {
+    const { state, status } = await this.keyStatus(keyId, { fresh: true });
+    if (status === 'expired' && state?.agentId === agentId) throw new ExpiredApiKey();
+    if (status !== 'active' || state?.agentId !== agentId) throw new RevokedApiKey();
   }
 }
 

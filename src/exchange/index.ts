@@ -5,7 +5,7 @@ import { KEY_INVALIDATION_CHANNEL, type KeyServices } from '../keys/index.js';
 import type { EventBus } from '../lib/bus.js';
 import type { Logger } from '../lib/logger.js';
 import type { OidcServices } from '../oidc/services.js';
-import { agentAccountResolver, apiKeyClientMetadata, exchangedTokenTtl, keyActivityCheck, sessionRevocationKeys, sessionTokenClaims } from './engine_hooks.js';
+import { agentAccountResolver, apiKeyClientMetadata, exchangedTokenTtl, keyActivityCheck, sessionRevocationKeys, sessionTokenClaims, type KeyUseLimit } from './engine_hooks.js';
 import { ExchangeService } from './exchange_service.js';
 import { KeyStates } from './key_states.js';
 import { SessionStore } from './sessions.js';
@@ -22,6 +22,8 @@ export interface ExchangeBuildDependencies {
   readonly oidc: OidcServices;
   /** Per-key limits and the key-guessing guard of the RFC 8693 grant (SPEC §5). */
   readonly grantLimits: TokenExchangeOptions;
+  /** Per-key limits of a refresh of an API-key session at the token endpoint (SPEC §5). */
+  readonly keyUseLimit?: KeyUseLimit;
 }
 
 /**
@@ -43,14 +45,14 @@ export function buildExchange(deps: ExchangeBuildDependencies): { exchange: Exch
     oidc,
     audit: deps.audit,
     sessions: new SessionStore(deps.database.dataSource),
-    keyStates: new KeyStates(deps.database.dataSource),
+    keyStates: new KeyStates(deps.database.dataSource, deps.database.changeCounter()),
   });
 
   oidc.clients.registerBuiltIn(apiKeyClientMetadata(config));
   oidc.extendProvider((provider) => {
     provider.registerGrantType(tokenExchangeGrant.grantType, tokenExchangeGrant.tokenExchangeHandler(exchange, keys, deps.grantLimits), tokenExchangeGrant.parameters, tokenExchangeGrant.repeatable);
   });
-  oidc.accounts.register('agt_', agentAccountResolver(exchange));
+  oidc.accounts.register('agt_', agentAccountResolver(exchange, deps.keyUseLimit));
   oidc.addExtraTokenClaims(sessionTokenClaims);
   oidc.addAccessTokenTtl(exchangedTokenTtl(exchange));
   oidc.accessTokens.addRevocationKeys(sessionRevocationKeys);

@@ -1,6 +1,13 @@
-import type { DataSource, Repository } from 'typeorm';
+import type { DataSource } from 'typeorm';
+import { Agent } from '../db/entities/agent.js';
 import { ApiKey } from '../db/entities/api_key.js';
-import { keyStatus, type KeyStatus } from '../keys/index.js';
+import { RawTable } from '../db/raw_table.js';
+import { StatementsByCount } from '../db/statements_by_count.js';
+import { SerialFlush } from '../lib/serial_flush.js';
+import { apiKeySubject } from '../ratelimit/api_key_subject.js';
+import type { ApiKeySubject } from '../ratelimit/service.js';
+import { keyStatus, type KeyStatus, type RateLimitOverride, type VerifyFailureReason } from '../keys/index.js';
+import { IpAllowList } from '../keys/ip_allow_list.js';
 import type { AccessType, KeyEnv } from '../keys/scopes.js';
 
 /** What a token check needs to know about the key a token was exchanged from. */
@@ -13,6 +20,10 @@ export interface KeyState {
   readonly graceUntil: Date | null;
   readonly env: KeyEnv;
   readonly accessType: AccessType;
+  /** The key's IP allow list (null: anywhere), as stored. */
+  readonly ipAllowList: readonly string[] | null;
+  /** The key's own rate limits (null: the defaults). */
+  readonly rateLimit: RateLimitOverride | null;
 }
 
 /**
@@ -30,37 +41,103 @@ export function keyStateStatus(state: KeyState, now = Date.now()): KeyStatus {
 }
 
 /**
+ * Whether the key behind a session may be used now from `ip`, judged as the key verifier judges a
+ * presented key (status and expiry first, then the allow list): undefined when it may, otherwise
+ * the verifier's refusal reason. Every refresh of an API-key session asks (SPEC §3: a refresh is a
+ * use of the key).
+ */
+export function keyUseRefusal(state: KeyState, ip: string | undefined, now = Date.now()): Exclude<VerifyFailureReason, 'missing' | 'invalid'> | undefined {
+  const status = keyStateStatus(state, now);
+  if (status !== 'active') return status;
+  const allowList = IpAllowList.compile(state.ipAllowList);
+  if (allowList && !allowList.allows(ip)) return 'ip_not_allowed';
+  return undefined;
+}
+
+/** The rate-limit subject of the key behind a session (what a refresh counts against). */
+export function keyStateSubject(state: KeyState): ApiKeySubject {
+  return apiKeySubject({ id: state.keyId, env: state.env, rateLimit: state.rateLimit });
+}
+
+interface PendingRead {
+  readonly keyId: string;
+  resolve(state: KeyState | undefined): void;
+  reject(err: unknown): void;
+}
+
+/** Key ids per batched read. */
+const MAX_BATCH_IDS = 100;
+
+/**
  * A small, bounded, short-lived cache of key and agent state by key id, for the checks that run
- * on every introspection and refresh of an exchanged token (one indexed read per key per 5 s).
+ * on every introspection and refresh of an exchanged token (one indexed read per key per 5 s), and
+ * the fresh read the mint makes before it signs (`current`).
+ *
+ * Reads go out batched, as PayloadStore's and RevocationRegistry's do: those asked within a tick,
+ * or while a read is in flight, share one `id IN (…)` query (plain SQL through RawTable, the
+ * agent joined in), so a burst of new sessions costs one round trip per batch, not one per login.
+ *
+ * On SQLite the database's change counter (Database.changeCounter) says exactly when another
+ * connection (the CLI, another instance on the file) has committed: until it moves, what `current`
+ * last read is still what the database says, and this process's own key changes evict. So there a
+ * fresh read costs nothing in the steady state; on MySQL, which has no such signal, it is a read.
  */
 export class KeyStates {
-  private readonly rows: Repository<ApiKey>;
   private readonly entries = new Map<string, { state: KeyState | undefined; until: number }>();
+  /** SQLite: states `current` read, with the change counter as it stood before the read. */
+  private readonly confirmed = new Map<string, { state: KeyState | undefined; version: number }>();
+  private readonly keys: RawTable<ApiKey>;
+  private readonly agents: RawTable<Agent>;
+  private readonly selectByIds: StatementsByCount;
+  private pending: PendingRead[] = [];
+  private readonly reads = new SerialFlush(() => this.flush(), () => this.pending.length > 0);
+  /** Bumped by every eviction, so a read that raced a revocation does not cache the state before it. */
+  private generation = 0;
 
-  constructor(dataSource: DataSource) {
-    this.rows = dataSource.getRepository(ApiKey);
+  constructor(dataSource: DataSource, private readonly changeCounter?: () => number) {
+    this.keys = new RawTable(dataSource, ApiKey);
+    this.agents = new RawTable(dataSource, Agent);
+    const k = (property: keyof ApiKey & string): string => `k.${this.keys.column(property)}`;
+    const columns = (['id', 'agentId', 'status', 'expiresAt', 'graceUntil', 'env', 'accessType', 'ipAllowList', 'rateLimitPerMinute', 'rateLimitPerHour', 'rateLimitBurst'] as const).map(k);
+    this.selectByIds = new StatementsByCount((count) => `SELECT ${columns.join(', ')}, a.${this.agents.column('status')} AS agentStatus`
+      + ` FROM ${this.keys.table} k INNER JOIN ${this.agents.table} a ON a.${this.agents.column('id')} = ${k('agentId')}`
+      + ` WHERE ${k('id')} IN (${this.keys.placeholders(count)})`);
   }
 
+  /** The key's state, from the cache when it was read in the last 5 s. */
   async get(keyId: string): Promise<KeyState | undefined> {
-    const now = Date.now();
     const cached = this.entries.get(keyId);
-    if (cached && cached.until > now) return cached.state;
+    if (cached && cached.until > Date.now()) return cached.state;
+    return this.current(keyId);
+  }
+
+  /**
+   * The key's state as the database has it now (a read that starts after this call; the cache is
+   * refreshed with it). For the moment a token is about to be signed: nothing cached may stand in.
+   */
+  async current(keyId: string): Promise<KeyState | undefined> {
     if (typeof keyId !== 'string' || keyId.length === 0 || keyId.length > 40) return undefined;
-    const row = await this.rows.createQueryBuilder('key')
-      .innerJoinAndSelect('key.agent', 'agent')
-      .where('key.id = :id', { id: keyId })
-      .getOne();
-    const state: KeyState | undefined = row?.agent ? {
-      keyId: row.id,
-      agentId: row.agentId,
-      agentActive: row.agent.status === 'active',
-      status: row.status,
-      expiresAt: row.expiresAt,
-      graceUntil: row.graceUntil,
-      env: row.env,
-      accessType: row.accessType,
-    } : undefined;
-    this.remember(keyId, state, now);
+    const version = this.changeCounter?.();
+    if (version !== undefined) {
+      const known = this.confirmed.get(keyId);
+      if (known && known.version === version) return known.state;
+    }
+    const generation = this.generation;
+    const state = await new Promise<KeyState | undefined>((resolve, reject) => {
+      this.pending.push({ keyId, resolve, reject });
+      this.reads.request();
+    });
+    if (generation === this.generation) {
+      this.remember(keyId, state, Date.now());
+      if (version !== undefined) {
+        this.confirmed.delete(keyId);
+        if (this.confirmed.size >= MAX_ENTRIES) {
+          const oldest = this.confirmed.keys().next().value;
+          if (oldest !== undefined) this.confirmed.delete(oldest);
+        }
+        this.confirmed.set(keyId, { state, version });
+      }
+    }
     return state;
   }
 
@@ -70,10 +147,53 @@ export class KeyStates {
   }
 
   evict(filter: { keyIds?: readonly string[]; agentId?: string }): void {
+    this.generation += 1;
     const keyIds = new Set(filter.keyIds ?? []);
-    for (const [id, entry] of this.entries) {
-      if (keyIds.has(id) || (filter.agentId !== undefined && entry.state?.agentId === filter.agentId)) this.entries.delete(id);
+    for (const map of [this.entries, this.confirmed]) {
+      for (const [id, entry] of map) {
+        if (keyIds.has(id) || (filter.agentId !== undefined && entry.state?.agentId === filter.agentId)) map.delete(id);
+      }
     }
+  }
+
+  private async flush(): Promise<void> {
+    const waiting = this.pending;
+    this.pending = [];
+    for (let start = 0; start < waiting.length; start += MAX_BATCH_IDS) {
+      const chunk = waiting.slice(start, start + MAX_BATCH_IDS);
+      const ids = [...new Set(chunk.map((read) => read.keyId))];
+      try {
+        const rows = await this.keys.query<Record<string, unknown>>(this.selectByIds.for(ids.length), ids);
+        const found = new Map<string, KeyState>();
+        for (const row of rows) {
+          const state = this.toState(row);
+          found.set(state.keyId, state);
+        }
+        for (const read of chunk) read.resolve(found.get(read.keyId));
+      } catch (err) {
+        for (const read of chunk) read.reject(err);
+      }
+    }
+  }
+
+  private toState(row: Record<string, unknown>): KeyState {
+    const hydrate = <K extends keyof ApiKey & string>(property: K): ApiKey[K] => this.keys.hydrate(property, row[property]);
+    const perMinute = hydrate('rateLimitPerMinute');
+    const perHour = hydrate('rateLimitPerHour');
+    const burst = hydrate('rateLimitBurst');
+    const ipAllowList = hydrate('ipAllowList');
+    return {
+      keyId: String(row.id),
+      agentId: String(row.agentId),
+      agentActive: row.agentStatus === 'active',
+      status: hydrate('status'),
+      expiresAt: hydrate('expiresAt'),
+      graceUntil: hydrate('graceUntil'),
+      env: hydrate('env'),
+      accessType: hydrate('accessType'),
+      ipAllowList: ipAllowList && ipAllowList.length > 0 ? ipAllowList : null,
+      rateLimit: perMinute !== null || perHour !== null || burst !== null ? { perMinute, perHour, burst } : null,
+    };
   }
 
   private remember(keyId: string, state: KeyState | undefined, now: number): void {

@@ -1,11 +1,13 @@
 import Router from '@koa/router';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
-import { authenticateApiKey } from '../http/api_key_auth.js';
+import type { ApiKeySession } from '../db/entities/api_key_session.js';
+import { authenticateApiKey, verificationError } from '../http/api_key_auth.js';
 import type { KeyportContext } from '../http/context.js';
 import { validateBody } from '../http/validate.js';
-import { guardKeyGuessing, limitApiKey } from '../ratelimit/index.js';
-import { InvalidRequest, NotFound } from '../lib/errors.js';
+import { guardKeyGuessing, limitApiKey, refuseRequest, setRateLimitHeaders } from '../ratelimit/index.js';
+import { InvalidRequest, InvalidToken, NotFound } from '../lib/errors.js';
 import type { ExchangeResult } from './exchange_service.js';
+import { keyStateSubject, keyUseRefusal, type KeyState } from './key_states.js';
 import { MAX_SCOPE_PARAMETER_LENGTH, parseScopeParameter } from './scopes.js';
 import { MAX_SESSION_ID_LENGTH, parseSessionId } from './session_id.js';
 
@@ -15,8 +17,8 @@ declare module '../http/context.js' {
   interface KeyportState {
     /** The validated `/auth/login` request. */
     login?: { sessionId: string; scopes: string[] | undefined };
-    /** The validated `/auth/refresh` request. */
-    refresh?: { refreshToken: string };
+    /** The validated `/auth/refresh` request, then its session and the state of the session's key. */
+    refresh?: { refreshToken: string; session?: ApiKeySession; key?: KeyState };
   }
 }
 
@@ -83,8 +85,41 @@ async function exchangeKeyForToken(ctx: KeyportContext): Promise<void> {
   tokenResponse(ctx, await ctx.services.exchange.exchangeKey({ key, agent, sessionId, scopes }));
 }
 
+/** The refresh token's API-key session: 401 invalid_token for unknown, used-up or foreign tokens and ended sessions. */
+async function findRefreshSession(ctx: KeyportContext, next: Next): Promise<void> {
+  const refresh = ctx.state.refresh!;
+  const found = await ctx.services.exchange.sessionOfRefreshToken(refresh.refreshToken);
+  if (!found) throw new InvalidToken('The refresh token is invalid, expired, already used or revoked.');
+  refresh.session = found.session;
+  await next();
+}
+
+/**
+ * A refresh is a use of the key behind the session, judged as `/auth/login` judges the key: 401
+ * revoked_api_key / expired_api_key when it (or its agent) stopped working, 403 ip_not_allowed
+ * from outside its allow list (the caller's address as everywhere: TRUST_PROXY, TRUST_PROXY_HOPS).
+ */
+async function checkSessionKey(ctx: KeyportContext, next: Next): Promise<void> {
+  const refresh = ctx.state.refresh!;
+  const { state, status } = await ctx.services.exchange.keyStatus(refresh.session!.keyId, { fresh: true });
+  if (status !== 'active' || !state) throw verificationError(status === 'expired' ? 'expired' : 'revoked');
+  const refusal = keyUseRefusal(state, ctx.ip);
+  if (refusal) throw verificationError(refusal);
+  refresh.key = state;
+  await next();
+}
+
+/** …and counts against the key's rate limits (SPEC §5), with the same headers and 429 as `/auth/login`. */
+async function limitSessionKey(ctx: KeyportContext, next: Next): Promise<void> {
+  const decision = await ctx.services.rateLimits.consumeApiKey(keyStateSubject(ctx.state.refresh!.key!));
+  setRateLimitHeaders(ctx, decision);
+  if (!decision.allowed) refuseRequest(ctx, decision);
+  await next();
+}
+
 async function refreshSessionToken(ctx: KeyportContext): Promise<void> {
-  const result = await ctx.services.exchange.refreshSession(ctx.state.refresh!.refreshToken, { ip: ctx.ip, host: ctx.host, secure: ctx.secure });
+  const { refreshToken, session } = ctx.state.refresh!;
+  const result = await ctx.services.exchange.refreshSession(session!, refreshToken, { ip: ctx.ip, host: ctx.host, secure: ctx.secure });
   tokenResponse(ctx, result);
 }
 
@@ -112,7 +147,7 @@ export function exchangeRoutes(): Router<KeyportContext['state'], KeyportContext
   const router = new Router<KeyportContext['state'], KeyportContext>();
 
   router.post('/auth/login', guardKeyGuessing, validateLoginRequest, authenticateApiKey(), limitApiKey, exchangeKeyForToken);
-  router.post('/auth/refresh', validateRefreshRequest, refreshSessionToken);
+  router.post('/auth/refresh', validateRefreshRequest, findRefreshSession, checkSessionKey, limitSessionKey, refreshSessionToken);
   router.get('/auth/sessions', guardKeyGuessing, authenticateApiKey(), limitApiKey, listKeySessions);
   router.delete('/auth/sessions/:session_id', guardKeyGuessing, authenticateApiKey(), limitApiKey, endKeySession);
 

@@ -53,7 +53,7 @@ function requestedAudience(params: Record<string, unknown>): string | undefined 
  * invalid_grant with the reason shown: the engine's own InvalidGrant hides it (right for codes and
  * refresh tokens), but an API-key holder is told why, as SPEC §4 tells `/auth/login` callers.
  */
-function invalidGrant(description: string): Error {
+export function invalidGrant(description: string): Error {
   return Object.assign(new errors.InvalidGrant(description), { error_description: description });
 }
 
@@ -190,7 +190,8 @@ export function tokenExchangeHandler(exchange: ExchangeService, keys: KeyService
   };
 }
 
-function refusalOf(reason: string): string {
+/** Why an API key was refused, for `error_description` (RFC 6749 errors carry no SPEC §4 code). */
+export function refusalOf(reason: string): string {
   switch (reason) {
     case 'expired': return 'the API key has expired';
     case 'revoked': return 'the API key has been revoked';

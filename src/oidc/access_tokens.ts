@@ -4,6 +4,8 @@ import { Es256KeySet, SignatureError, decodeJwsHeader } from './jwt_signature.js
 import { CLOCK_TOLERANCE, splitScope } from './policy.js';
 import type { ProviderHost } from './provider_host.js';
 import type { RevocationKey, RevocationRegistry } from './revocations.js';
+import type { TokenIds } from './token_ids.js';
+import { DERIVED_FROM_KIND, lineageRevocationKeys } from './token_lineage.js';
 import { VerifiedJwsCache } from './verified_jws_cache.js';
 
 /** An active access token, JWT or opaque, as Keyport understands it. */
@@ -78,6 +80,7 @@ export class AccessTokenService {
     private readonly payloads: PayloadStore,
     private readonly issuer: string,
     private readonly maxAccessTokenTtl: number,
+    private readonly ids: TokenIds,
   ) {}
 
   /** Adds a check every token must pass to be active (e.g. "its API key is not revoked"). */
@@ -194,6 +197,10 @@ export class AccessTokenService {
     if (token.exp <= Math.floor(Date.now() / 1000)) return false;
     const keys: RevocationKey[] = [{ kind: 'jti', value: token.jti }, { kind: 'client', value: token.clientId }];
     if (token.grantId) keys.push({ kind: 'grant', value: token.grantId });
+    // A token obtained by exchange dies with every token it was derived from (token_lineage.ts).
+    const lineage = lineageRevocationKeys(token);
+    if (!lineage) return false;
+    keys.push(...lineage);
     for (const more of this.revocationKeys) keys.push(...more(token));
     if (await this.registry.isRevoked(keys, token.iat)) return false;
     for (const check of this.activityChecks) {
@@ -205,10 +212,13 @@ export class AccessTokenService {
   /**
    * Revokes a token. Like the engine does for opaque access tokens, the rest of its grant's family
    * (refresh tokens, other access tokens) goes too; the grant itself (the user's consent) stays.
+   * Every token exchanged from it (at any depth) goes as well: they never outlive it, so the
+   * `derived_from` record needs to last only as long as the token itself.
    */
   async revoke(token: VerifiedAccessToken): Promise<void> {
     const until = new Date(Math.max(token.exp, Math.floor(Date.now() / 1000)) * 1000 + CLOCK_TOLERANCE * 1000);
     await this.registry.revoke({ kind: 'jti', value: token.jti }, until);
+    await this.registry.revoke({ kind: DERIVED_FROM_KIND, value: this.ids.hash(token.jti) }, until);
     if (token.grantId) {
       await this.registry.revoke({ kind: 'grant', value: token.grantId }, new Date(Date.now() + (this.maxAccessTokenTtl + CLOCK_TOLERANCE) * 1000));
       await this.payloads.deleteGrantFamily(token.grantId);

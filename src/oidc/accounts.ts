@@ -1,11 +1,13 @@
 import type { UserService } from '../users/user_service.js';
-import type { Account } from './engine.js';
+import type { Account, KoaContextWithOIDC } from './engine.js';
 
 /**
  * Resolves an account id the engine stores in grants and tokens (`sub`). `source` is the token or
- * code the engine is redeeming (e.g. the refresh token), when there is one.
+ * code the engine is redeeming (e.g. the refresh token), when there is one; `ctx` the engine's
+ * request (the caller's address, for resolvers that judge where a credential is used from). A
+ * resolver may throw an engine error to refuse with a reason of its own.
  */
-export type AccountResolver = (accountId: string, source?: unknown) => Promise<Account | undefined>;
+export type AccountResolver = (accountId: string, source?: unknown, ctx?: KoaContextWithOIDC) => Promise<Account | undefined>;
 
 /**
  * The engine's `findAccount`: users (`usr_…`) from the users table, and any other kind of subject
@@ -30,10 +32,10 @@ export class AccountDirectory {
     this.resolvers.set(prefix, resolver);
   }
 
-  async find(accountId: string, source?: unknown): Promise<Account | undefined> {
+  async find(accountId: string, source?: unknown, ctx?: KoaContextWithOIDC): Promise<Account | undefined> {
     if (typeof accountId !== 'string') return undefined;
     for (const [prefix, resolve] of this.resolvers) {
-      if (accountId.startsWith(prefix)) return resolve(accountId, source);
+      if (accountId.startsWith(prefix)) return resolve(accountId, source, ctx);
     }
     return undefined;
   }

@@ -7,6 +7,8 @@ import { RowBatcher } from '../db/row_batcher.js';
 import type { Adapter, AdapterPayload } from './engine.js';
 import { CLOCK_TOLERANCE } from './policy.js';
 import type { RevocationRegistry } from './revocations.js';
+import { CLEAR_ID_MODELS, type TokenIds } from './token_ids.js';
+import { DERIVED_FROM_KIND } from './token_lineage.js';
 
 /** Models whose rows belong to a grant and die with it (`revokeByGrantId`). */
 const GRANT_BOUND = ['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest', 'PreAuthorizedCode'];
@@ -30,6 +32,12 @@ function shortString(value: unknown, max = 64): string | null {
 
 type LookupColumn = 'id' | 'uid' | 'userCode';
 
+/** The payload without the engine's id (`jti`): stored under the id's keyed hash, it must not carry the id itself. */
+function withoutId(payload: AdapterPayload): AdapterPayload {
+  const { jti: _jti, ...rest } = payload;
+  return rest;
+}
+
 interface StoredRow {
   model: string;
   id: string;
@@ -40,7 +48,9 @@ interface StoredRow {
 
 interface Waiter {
   readonly model: string;
+  /** The engine's id (put back into the payload) and the row's id (what the query looks for). */
   readonly id: string;
+  readonly rowId: string;
   resolve(payload: AdapterPayload | undefined): void;
   reject(err: unknown): void;
 }
@@ -54,6 +64,10 @@ const MAX_UPSERT_ROWS = 100;
  * The table behind every oidc-provider model (one row per model instance in `oidc_payloads`).
  * Upsert is TypeORM's dialect-aware `upsert` (ON CONFLICT / ON DUPLICATE KEY), so SQLite and MySQL
  * behave alike; expiry is honoured on read and expired rows are deleted by `deleteExpired`.
+ *
+ * Row ids are keyed hashes of the engine's ids (see CLEAR_ID_MODELS for the two exceptions), and
+ * the payload is stored without its `jti`: every lookup by id hashes the id it is given and puts it
+ * back into the payload it returns. Everything that reads these rows goes through here (`rowId`).
  */
 export class PayloadStore {
   private readonly rows: Repository<OidcPayload>;
@@ -80,6 +94,7 @@ export class PayloadStore {
     private readonly revocations: RevocationRegistry,
     /** How long a grant revocation must be remembered for JWT access tokens of that grant. */
     private readonly maxAccessTokenTtl: number,
+    private readonly ids: TokenIds,
   ) {
     this.rows = dataSource.getRepository(OidcPayload);
     this.raw = new RawTable(dataSource, OidcPayload);
@@ -107,10 +122,11 @@ export class PayloadStore {
    */
   async upsert(model: string, id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
     const expiresAt = typeof expiresIn === 'number' ? new Date(Date.now() + (expiresIn + CLOCK_TOLERANCE) * 1000) : null;
+    const hashed = !CLEAR_ID_MODELS.has(model);
     await this.upserts.add([
       model,
-      id,
-      JSON.stringify(payload),
+      hashed ? this.ids.hash(id) : id,
+      JSON.stringify(hashed ? withoutId(payload) : payload),
       GRANT_BOUND.includes(model) ? shortString(payload.grantId) : null,
       model === 'Session' ? shortString(payload.uid) : null,
       shortString(payload.userCode),
@@ -129,7 +145,7 @@ export class PayloadStore {
   find(model: string, where: { id: string } | { uid: string } | { userCode: string }): Promise<AdapterPayload | undefined> {
     if ('id' in where) {
       return new Promise((resolve, reject) => {
-        this.pending.push({ model, id: where.id, resolve, reject });
+        this.pending.push({ model, id: where.id, rowId: this.rowId(model, where.id), resolve, reject });
         this.reads.request();
       });
     }
@@ -143,7 +159,7 @@ export class PayloadStore {
     this.pending = [];
     for (let start = 0; start < waiters.length; start += MAX_BATCH_IDS * 4) {
       const chunk = waiters.slice(start, start + MAX_BATCH_IDS * 4);
-      const ids = [...new Set(chunk.map((waiter) => waiter.id))];
+      const ids = [...new Set(chunk.map((waiter) => waiter.rowId))];
       const models = [...new Set(chunk.map((waiter) => waiter.model))];
       try {
         const rows = await this.raw.query<StoredRow>(
@@ -152,9 +168,9 @@ export class PayloadStore {
         );
         const found = new Map(rows.map((row) => [`${row.model}\u0000${row.id}`, row]));
         for (const waiter of chunk) {
-          const row = found.get(`${waiter.model}\u0000${waiter.id}`);
+          const row = found.get(`${waiter.model}\u0000${waiter.rowId}`);
           try {
-            waiter.resolve(row ? this.toPayload(row) : undefined);
+            waiter.resolve(row ? this.toPayload(row, waiter.id) : undefined);
           } catch (err) {
             waiter.reject(err);
           }
@@ -165,10 +181,17 @@ export class PayloadStore {
     }
   }
 
-  private toPayload(row: StoredRow): AdapterPayload | undefined {
+  /** The row id of an engine id: a keyed hash of it, except for CLEAR_ID_MODELS. */
+  rowId(model: string, id: string): string {
+    return CLEAR_ID_MODELS.has(model) ? id : this.ids.hash(id);
+  }
+
+  /** The stored payload, with the engine id put back (`id`: the one it was looked up by; rows found by uid keep theirs). */
+  private toPayload(row: StoredRow, id?: string): AdapterPayload | undefined {
     const expiresAt = this.raw.hydrate('expiresAt', row.expiresAt);
     if (expiresAt && expiresAt.getTime() <= Date.now()) return undefined;
     const payload = JSON.parse(row.payload) as AdapterPayload;
+    if (id !== undefined && !CLEAR_ID_MODELS.has(row.model)) payload.jti = id;
     const consumedAt = this.raw.hydrate('consumedAt', row.consumedAt);
     if (consumedAt) payload.consumed = Math.floor(consumedAt.getTime() / 1000);
     return payload;
@@ -183,7 +206,7 @@ export class PayloadStore {
     if (typeof id !== 'string' || id.length === 0 || id.length > 191) return false;
     const quote = (name: string): string => this.dataSource.driver.escape(name);
     this.unusedSql ??= `SELECT ${quote('expiresAt')}, ${quote('consumedAt')} FROM ${quote('oidc_payloads')} WHERE ${quote('model')} = ? AND ${quote('id')} = ?`;
-    const [row] = await this.raw.query<{ expiresAt: unknown; consumedAt: unknown }>(this.unusedSql, [model, id]);
+    const [row] = await this.raw.query<{ expiresAt: unknown; consumedAt: unknown }>(this.unusedSql, [model, this.rowId(model, id)]);
     if (!row || row.consumedAt !== null) return false;
     if (row.expiresAt === null) return true;
     const expiresAt = row.expiresAt instanceof Date ? row.expiresAt : new Date(`${String(row.expiresAt).replace(' ', 'T')}Z`);
@@ -209,18 +232,30 @@ export class PayloadStore {
   }
 
   async consume(model: string, id: string): Promise<void> {
-    await this.rows.update({ model, id }, { consumedAt: new Date() });
+    await this.rows.update({ model, id: this.rowId(model, id) }, { consumedAt: new Date() });
   }
 
   async destroy(model: string, id: string): Promise<void> {
-    await this.rows.delete({ model, id });
+    const rowId = this.rowId(model, id);
+    await this.rows.delete({ model, id: rowId });
+    // The engine destroys an opaque access token only when it is revoked: tokens exchanged from it
+    // go too (token_lineage.ts), as they do when a JWT is revoked (AccessTokenService.revoke). Their
+    // lineage names it by the same keyed hash as its row id.
+    if (model === 'AccessToken' || model === 'ClientCredentials') {
+      await this.revocations.revoke({ kind: DERIVED_FROM_KIND, value: rowId }, this.registryHorizon());
+    }
+  }
+
+  /** Registry rows about access tokens must outlive every access token they could match. */
+  private registryHorizon(): Date {
+    return new Date(Date.now() + (this.maxAccessTokenTtl + CLOCK_TOLERANCE) * 1000);
   }
 
   async revokeByGrantId(model: string, grantId: string): Promise<void> {
     // The engine revokes a grant through AccessToken first; JWT access tokens of the grant are not
     // rows here, so the registry remembers the revocation until they have all expired.
     if (model === 'AccessToken') {
-      await this.revocations.revoke({ kind: 'grant', value: grantId }, new Date(Date.now() + (this.maxAccessTokenTtl + CLOCK_TOLERANCE) * 1000));
+      await this.revocations.revoke({ kind: 'grant', value: grantId }, this.registryHorizon());
     }
     await retryOnDeadlock(() => this.rows.delete({ model, grantId }));
   }

@@ -92,7 +92,7 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
   return {
     adapter: deps.adapter,
     jwks: deps.jwks,
-    findAccount: (_ctx, sub, token) => deps.accounts.find(sub, token),
+    findAccount: (ctx, sub, token) => deps.accounts.find(sub, token, ctx),
     claims: { openid: ['sub'], email: ['email'] },
     scopes: [...OIDC_SCOPES],
     responseTypes: ['code'],

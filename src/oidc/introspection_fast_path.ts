@@ -163,7 +163,9 @@ export interface IntrospectionFastPathDependencies {
  * token, CORS requests, any failure here. So every error, `WWW-Authenticate` and `active: false`
  * comes from the engine exactly as before.
  *
- * Confidential callers only: they may introspect any token (configuration.ts allowedPolicy).
+ * Confidential callers only: they may introspect any token (configuration.ts allowedPolicy). A
+ * public client (`client_id` alone, e.g. `keyport-api-key`) is never answered here: the engine path
+ * counts it per address and answers it only `active` and `exp` (structured_tokens.ts).
  * The per-client limit of the token endpoint does not apply to introspection (it counts only the
  * `token` route, src/ratelimit/token_endpoint.ts), here as on the engine path.
  */

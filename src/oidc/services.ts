@@ -18,7 +18,8 @@ import { ProviderHost, SIGNING_KEYS_CHANNEL, type ProviderSetup } from './provid
 import { ResourceServerStore } from './resource_servers.js';
 import { RevocationRegistry } from './revocations.js';
 import { SigningKeyStore, type SigningKeySummary } from './signing_keys.js';
-import { installJwtIntrospectionStep, installStructuredTokenSupport } from './structured_tokens.js';
+import { installJwtIntrospectionStep, installStructuredTokenSupport, type PublicIntrospectionLimit } from './structured_tokens.js';
+import { tokenIdsFor, type TokenIds } from './token_ids.js';
 import { answerUnavailableDuringOutage } from './unavailable.js';
 
 /** How long a "not revoked" answer is kept (with Redis); the bus and the sweep, not this, bound staleness. */
@@ -47,10 +48,14 @@ export class OidcServices {
   readonly revocations: RevocationRegistry;
   readonly payloads: PayloadStore;
   readonly accessTokens: AccessTokenService;
+  /** The keyed hash of engine token ids (row ids of opaque tokens, lineage of exchanged tokens). */
+  readonly tokenIds: TokenIds;
   /** Mints engine tokens from custom grants (see mint.ts). */
   readonly tokens: TokenMinter;
   /** Brute-force brake of the login page; the rate-limit feature may swap in shared (Redis) limiters. */
   loginThrottle = new LoginThrottle();
+  /** Per-address limit of introspection by callers that do not authenticate; set by the rate-limit feature. */
+  publicIntrospectionLimit: PublicIntrospectionLimit | undefined;
   readonly host: ProviderHost;
   /** Hands `/oauth/*` and `/.well-known/*` to the provider (mounted by src/app.ts). */
   readonly middleware: Middleware;
@@ -82,7 +87,8 @@ export class OidcServices {
       sharedBus: !(bus instanceof InProcessBus),
       changeCounter,
     });
-    this.payloads = new PayloadStore(dataSource, this.revocations, maxTtl);
+    this.tokenIds = tokenIdsFor(config.secret);
+    this.payloads = new PayloadStore(dataSource, this.revocations, maxTtl, this.tokenIds);
     this.csrfKey = deriveKey(config.secret, 'interaction-csrf');
 
     // Before the first provider is built: providers copy the engine's endpoint steps when constructed.
@@ -109,12 +115,12 @@ export class OidcServices {
       setup: (provider) => {
         compareHashedClientSecrets(provider, this.clients);
         reuseEngineClients(provider, this.clients);
-        installStructuredTokenSupport(provider, this.accessTokens);
+        installStructuredTokenSupport(provider, this.accessTokens, () => this.publicIntrospectionLimit);
         answerUnavailableDuringOutage(provider, () => dataSource.isInitialized);
         observeProvider(provider, deps.metrics, logger);
       },
     });
-    this.accessTokens = new AccessTokenService(this.host, this.revocations, this.payloads, config.issuer, maxTtl);
+    this.accessTokens = new AccessTokenService(this.host, this.revocations, this.payloads, config.issuer, maxTtl, this.tokenIds);
     this.tokens = new TokenMinter(this.host, this.resourceServers);
     this.middleware = this.host.middleware;
 

@@ -1,9 +1,36 @@
 import { looksLikeJwt, type AccessTokenService } from './access_tokens.js';
 import { errors, introspectionSteps, type EngineStep, type KoaContextWithOIDC, type Provider } from './engine.js';
 
-/** Which Keyport answers for a provider's JWTs (tests run several instances in one process). */
-const jwtAnswerers = new WeakMap<object, AccessTokenService>();
+/**
+ * Counts one introspection request by a caller that did not authenticate (a public client, such as
+ * `keyport-api-key`) against its address; throws the engine's 429 error when it is over the limit.
+ */
+export type PublicIntrospectionLimit = (ctx: KoaContextWithOIDC) => Promise<void>;
+
+/** What Keyport answers with for a provider (tests run several instances in one process). */
+interface Answerer {
+  readonly accessTokens: AccessTokenService;
+  readonly publicLimit: () => PublicIntrospectionLimit | undefined;
+}
+
+const answerers = new WeakMap<object, Answerer>();
 let introspectionStepInstalled: boolean | undefined;
+let originalStep: { index: number; step: EngineStep } | undefined;
+/** Requests whose public caller was counted already (by the step; the answer wrapper counts the others). */
+const counted = new WeakSet<object>();
+
+/** Whether the caller is a public client: it authenticated with nothing but its `client_id`. */
+function isPublicCaller(ctx: KoaContextWithOIDC): boolean {
+  return ctx.oidc?.entities?.Client?.clientAuthMethod === 'none';
+}
+
+/** Counts a public caller once per request (no-op for authenticated callers). */
+async function limitPublicCaller(ctx: KoaContextWithOIDC, answerer: Answerer): Promise<void> {
+  const limit = answerer.publicLimit();
+  if (!limit || counted.has(ctx) || !isPublicCaller(ctx)) return;
+  counted.add(ctx);
+  await limit(ctx);
+}
 
 /**
  * The fast path for JWT introspection. The engine answers a JWT at its introspection endpoint by
@@ -15,8 +42,12 @@ let introspectionStepInstalled: boolean | undefined;
  * same place in the chain (after client authentication, duplicate and presence checks), same
  * answer. Providers read the step array when constructed, so this runs before the first one is.
  *
+ * The same place is where a caller that did not authenticate is counted against its address
+ * (before any token is looked up), for every kind of token.
+ *
  * When a future engine no longer has that step, nothing is replaced and the error-based path
- * below keeps answering: slower, never different. Returns whether the step is in place.
+ * below keeps answering: slower, never different (it then counts public callers after the fact).
+ * Returns whether the step is in place.
  */
 export function installJwtIntrospectionStep(): boolean {
   if (introspectionStepInstalled !== undefined) return introspectionStepInstalled;
@@ -24,14 +55,34 @@ export function installJwtIntrospectionStep(): boolean {
   introspectionStepInstalled = index !== -1;
   if (index === -1) return false;
   const original = introspectionSteps[index]!;
+  originalStep = { index, step: original };
   const replacement: EngineStep = async function introspectJwtOrContinue(ctx, next) {
-    const accessTokens = jwtAnswerers.get(ctx.oidc.provider);
+    const answerer = answerers.get(ctx.oidc.provider);
+    if (answerer) await limitPublicCaller(ctx, answerer);
     const token = ctx.oidc.params?.token;
-    if (!accessTokens || typeof token !== 'string' || !looksLikeJwt(token)) return original(ctx, next);
-    await introspectJwt(ctx, accessTokens, token);
+    if (!answerer || typeof token !== 'string' || !looksLikeJwt(token)) return original(ctx, next);
+    await introspectJwt(ctx, answerer.accessTokens, token);
   };
   introspectionSteps[index] = replacement;
   return true;
+}
+
+/**
+ * Puts the engine's own step back while `build` runs, so that providers it constructs take the
+ * error-event path: how the tests prove that path keeps Keyport's rules (an engine without the
+ * step would leave every provider on it).
+ */
+export async function withEngineIntrospectionStep<T>(build: () => Promise<T>): Promise<T> {
+  installJwtIntrospectionStep();
+  if (!originalStep) return build();
+  const { index, step } = originalStep;
+  const replacement = introspectionSteps[index]!;
+  introspectionSteps[index] = step;
+  try {
+    return await build();
+  } finally {
+    introspectionSteps[index] = replacement;
+  }
 }
 
 /**
@@ -44,8 +95,9 @@ export function installJwtIntrospectionStep(): boolean {
  * engine's RFC 6749 error. Only when the engine stopped at "structured token" (after client
  * authentication succeeded) does Keyport answer in its place.
  */
-export function installStructuredTokenSupport(provider: Provider, accessTokens: AccessTokenService): void {
-  jwtAnswerers.set(provider, accessTokens);
+export function installStructuredTokenSupport(provider: Provider, accessTokens: AccessTokenService, publicLimit: () => PublicIntrospectionLimit | undefined = () => undefined): void {
+  const answerer: Answerer = { accessTokens, publicLimit };
+  answerers.set(provider, answerer);
   const refused = new WeakSet<object>();
   const markRefused = (ctx: KoaContextWithOIDC, err: Error): void => {
     if (err instanceof errors.UnsupportedTokenType) refused.add(ctx);
@@ -71,15 +123,36 @@ export function installStructuredTokenSupport(provider: Provider, accessTokens: 
       } else {
         await revokeJwt(ctx as KoaContextWithOIDC, accessTokens, token);
       }
-      return;
-    }
-
-    // The engine found an active opaque token: apply the checks it does not know about.
-    if (route === 'introspection' && ctx.status === 200 && (ctx.body as { active?: boolean } | undefined)?.active === true) {
+    } else if (route === 'introspection' && ctx.status === 200 && (ctx.body as { active?: boolean } | undefined)?.active === true) {
+      // The engine found an active opaque token: apply the checks it does not know about.
       const model = oidc!.entities.AccessToken ?? oidc!.entities.ClientCredentials;
       if (model && !(await accessTokens.isActive(accessTokens.fromModel(model)))) ctx.body = { active: false };
     }
+    if (route === 'introspection') await restrictForPublicCaller(ctx as KoaContextWithOIDC, answerer);
   });
+}
+
+/**
+ * A caller that did not authenticate learns only whether the token is active and until when
+ * (`active`, `exp`): enough to decide whether to use or refresh it, nothing of whose it is or
+ * what it may do. Applied to every answer of the endpoint, whichever path produced it (the
+ * replaced step for JWTs, the engine for opaque and refresh tokens, the error-event fallback).
+ * A public caller not counted yet (the fallback path) is counted here; over the limit the
+ * answer is withheld and the engine's 429 rendered instead.
+ */
+async function restrictForPublicCaller(ctx: KoaContextWithOIDC, answerer: Answerer): Promise<void> {
+  if (!isPublicCaller(ctx) || ctx.status !== 200) return;
+  try {
+    await limitPublicCaller(ctx, answerer);
+  } catch (err) {
+    if (!(err instanceof errors.OIDCProviderError)) throw err;
+    ctx.status = err.status;
+    ctx.type = 'application/json';
+    ctx.body = { error: err.error, error_description: err.error_description };
+    return;
+  }
+  const body = ctx.body as { active?: unknown; exp?: unknown } | undefined;
+  ctx.body = body?.active === true ? { active: true, exp: body.exp } : { active: false };
 }
 
 async function introspectJwt(ctx: KoaContextWithOIDC, accessTokens: AccessTokenService, token: string): Promise<void> {

@@ -1,7 +1,10 @@
 import type { RateLimitDefaults, RateLimitPolicies } from '../config/config.js';
 
-/** The four limiters of SPEC §5; also the `limiter` label of `keyport_rate_limit_rejections_total`. */
-export type LimiterName = 'api_key' | 'client' | 'login_ip' | 'failed_key_ip';
+/**
+ * The limiters of SPEC §5 (plus `introspection_ip`, unauthenticated introspection per address);
+ * also the `limiter` label of `keyport_rate_limit_rejections_total`.
+ */
+export type LimiterName = 'api_key' | 'client' | 'login_ip' | 'failed_key_ip' | 'introspection_ip';
 
 /** A fixed window: its name (as it appears in the RateLimit headers) and its length. */
 export interface WindowSpec {
@@ -19,7 +22,7 @@ export interface WindowLengths {
   readonly burst: number;
   readonly minute: number;
   readonly hour: number;
-  /** The one window of the client, login-IP and failed-key-IP limiters. */
+  /** The one window of the client and per-address limiters. */
   readonly single: number;
 }
 
@@ -57,6 +60,7 @@ export function singleWindow(limiter: Exclude<LimiterName, 'api_key'>, policies:
     client: policies.clientPerMinute,
     login_ip: policies.loginPerIpPerMinute,
     failed_key_ip: policies.keyFailuresPerIpPerMinute,
+    introspection_ip: policies.publicIntrospectionPerIpPerMinute,
   }[limiter];
   return { name: limiter, seconds: lengths.single, limit };
 }

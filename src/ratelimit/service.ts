@@ -118,6 +118,11 @@ export class RateLimits {
     return this.peek('failed_key_ip', this.singleWindow('failed_key_ip'), ipBucket(ip));
   }
 
+  /** One introspection request from an address by a caller that did not authenticate (a public client). */
+  consumePublicIntrospectionIp(ip: string): Promise<RateLimitDecision> {
+    return this.consume('introspection_ip', this.singleWindow('introspection_ip'), ipBucket(ip));
+  }
+
   async isIpBlockedForKeyFailures(ip: string): Promise<boolean> {
     return !(await this.checkFailedKeyIp(ip)).allowed;
   }

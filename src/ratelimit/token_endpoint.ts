@@ -4,6 +4,7 @@ import type { ApiKeyRecord } from '../keys/index.js';
 import { apiKeySubject } from './api_key_subject.js';
 import type { RateLimitDecision } from './decision.js';
 import { rateLimitHeaders } from './headers.js';
+import type { ApiKeySubject } from './service.js';
 
 /** Requests of these clients are not counted per client (API-key exchanges count per key instead). */
 export type ClientExemption = (clientId: string) => boolean;
@@ -92,5 +93,26 @@ export function apiKeyExchangeLimits(services: Pick<Services, 'rateLimits' | 'me
     afterKeyAuthentication: [async function limitSubjectKey(ctx: KoaContextWithOIDC, request: { apiKey?: { key: ApiKeyRecord } }): Promise<void> {
       if (request.apiKey) enforceOAuthRateLimit(ctx, await rateLimits.consumeApiKey(apiKeySubject(request.apiKey.key)), metrics);
     }],
+  };
+}
+
+/**
+ * One use of an API key inside the engine that is not an exchange (the refresh grant of an API-key
+ * session, SPEC §3/§5): counts against the key's windows, 429 in the OAuth error format when over.
+ */
+export function apiKeyUseLimit(services: Pick<Services, 'rateLimits' | 'metrics'>) {
+  return async function limitApiKeyUse(ctx: KoaContextWithOIDC, subject: ApiKeySubject): Promise<void> {
+    enforceOAuthRateLimit(ctx, await services.rateLimits.consumeApiKey(subject), services.metrics);
+  };
+}
+
+/**
+ * Introspection by a caller that does not authenticate (a public client: `client_id` only) counts
+ * against the caller's address (`introspection_ip`, RATE_LIMIT_PUBLIC_INTROSPECTION_PER_IP a
+ * minute); over it, 429 in the OAuth error format. Set as `services.oidc.publicIntrospectionLimit`.
+ */
+export function publicIntrospectionLimit(services: Pick<Services, 'rateLimits' | 'metrics'>) {
+  return async function limitPublicIntrospection(ctx: KoaContextWithOIDC): Promise<void> {
+    enforceOAuthRateLimit(ctx, await services.rateLimits.consumePublicIntrospectionIp(ctx.ip), services.metrics);
   };
 }

@@ -25,7 +25,7 @@ function failure(env: Record<string, string>): string {
 describe('edge and rate-limit configuration', () => {
   it('has defaults for the limits that are not per key, the Redis prefix and proxy hops', () => {
     const config = load({});
-    expect(config.rateLimitPolicies).to.deep.equal({ disabled: false, clientPerMinute: 600, loginPerIpPerMinute: 30, keyFailuresPerIpPerMinute: 20 });
+    expect(config.rateLimitPolicies).to.deep.equal({ disabled: false, clientPerMinute: 600, loginPerIpPerMinute: 30, keyFailuresPerIpPerMinute: 20, publicIntrospectionPerIpPerMinute: 60 });
     expect(config.redisPrefix).to.equal('keyport:');
     expect(config.trustProxyHops).to.equal(1);
     expect(Object.isFrozen(config.rateLimitPolicies)).to.equal(true);
@@ -34,9 +34,9 @@ describe('edge and rate-limit configuration', () => {
   it('reads them from the environment', () => {
     const config = load({
       RATE_LIMIT_DISABLED: 'true', RATE_LIMIT_CLIENT_PER_MIN: '1200', RATE_LIMIT_LOGIN_PER_IP: '10',
-      RATE_LIMIT_KEY_FAILURES_PER_IP: '5', REDIS_PREFIX: 'kp:eu-1:', TRUST_PROXY_HOPS: '2',
+      RATE_LIMIT_KEY_FAILURES_PER_IP: '5', RATE_LIMIT_PUBLIC_INTROSPECTION_PER_IP: '7', REDIS_PREFIX: 'kp:eu-1:', TRUST_PROXY_HOPS: '2',
     });
-    expect(config.rateLimitPolicies).to.deep.equal({ disabled: true, clientPerMinute: 1200, loginPerIpPerMinute: 10, keyFailuresPerIpPerMinute: 5 });
+    expect(config.rateLimitPolicies).to.deep.equal({ disabled: true, clientPerMinute: 1200, loginPerIpPerMinute: 10, keyFailuresPerIpPerMinute: 5, publicIntrospectionPerIpPerMinute: 7 });
     expect(config.redisPrefix).to.equal('kp:eu-1:');
     expect(config.trustProxyHops).to.equal(2);
   });
@@ -46,6 +46,7 @@ describe('edge and rate-limit configuration', () => {
     [{ RATE_LIMIT_CLIENT_PER_MIN: '0' }, /^RATE_LIMIT_CLIENT_PER_MIN: must be between 1 and/],
     [{ RATE_LIMIT_LOGIN_PER_IP: 'ten' }, /^RATE_LIMIT_LOGIN_PER_IP: must be a whole number/],
     [{ RATE_LIMIT_KEY_FAILURES_PER_IP: '-1' }, /^RATE_LIMIT_KEY_FAILURES_PER_IP: must be a whole number/],
+    [{ RATE_LIMIT_PUBLIC_INTROSPECTION_PER_IP: '0' }, /^RATE_LIMIT_PUBLIC_INTROSPECTION_PER_IP: must be between 1 and/],
     [{ REDIS_PREFIX: 'has space' }, /^REDIS_PREFIX: must be 1 to 64 characters/],
     [{ REDIS_PREFIX: 'x'.repeat(65) }, /^REDIS_PREFIX: must be 1 to 64 characters/],
     [{ TRUST_PROXY_HOPS: '0' }, /^TRUST_PROXY_HOPS: must be between 1 and 10/],

@@ -86,12 +86,15 @@ describe('exchange: RFC 8693 token exchange at /oauth/token', () => {
     expect(claims.jti).not.to.equal(parentClaims.jti);
     expect(claims.exp).to.be.at.most(parentClaims.exp as number);
 
-    // Without a scope it keeps the subject's; for another audience it takes that audience's bounds.
+    // Without a scope it keeps the subject's. Another audience is for a confidential client to ask
+    // (a public client may only narrow within the subject's audience): it takes that audience's bounds.
     const same = await client.genericGrantRequest(config, TOKEN_EXCHANGE, { subject_token: narrower.access_token, subject_token_type: ACCESS_TOKEN_TYPE });
     expect(same.scope).to.equal('read');
-    const elsewhere = await client.genericGrantRequest(config, TOKEN_EXCHANGE, { subject_token: subject.body.access_token, subject_token_type: ACCESS_TOKEN_TYPE, resource: 'https://orders.example.com' });
+    const gateway = await registerClient(fx.app, { name: 'gateway', grantTypes: ['token_exchange'], scopes: ['read', 'write'] });
+    const gatewayConfig = await client.discovery(new URL(fx.app.config.issuer), gateway.id, undefined, client.ClientSecretBasic(gateway.secret!), { execute: [client.allowInsecureRequests] });
+    const elsewhere = await client.genericGrantRequest(gatewayConfig, TOKEN_EXCHANGE, { subject_token: subject.body.access_token, subject_token_type: ACCESS_TOKEN_TYPE, resource: 'https://orders.example.com' });
     expect(elsewhere.scope).to.equal('read');
-    expect(await introspect(fx, elsewhere.access_token)).to.include({ active: true, aud: 'https://orders.example.com', session_id: 'parent' });
+    expect(await introspect(fx, elsewhere.access_token)).to.include({ active: true, aud: 'https://orders.example.com', session_id: 'parent', client_id: gateway.id });
   });
 
   it('exchanges a client-credentials token of the same client for a narrower one', async () => {

@@ -5,7 +5,7 @@ import { RateLimits } from '../../src/ratelimit/service.js';
 import { memoryLogger, randomPrefix, sharedRedis, sleep } from './support.js';
 import { Redis as RedisClient } from 'ioredis';
 
-const POLICIES = { disabled: false, clientPerMinute: 4, loginPerIpPerMinute: 3, keyFailuresPerIpPerMinute: 3 };
+const POLICIES = { disabled: false, clientPerMinute: 4, loginPerIpPerMinute: 3, keyFailuresPerIpPerMinute: 3, publicIntrospectionPerIpPerMinute: 3 };
 const DEFAULTS = { perMinute: 5, perHour: 7, burst: 3 };
 /**
  * Windows of 2 s (burst), 4 s (minute), 8 s (hour) and 2 s (the others) keep resets quick, yet

@@ -24,7 +24,7 @@ describe('per-client limits at the token endpoint (oidc-provider)', function () 
     const { logger } = memoryLogger();
     metrics = new Metrics({ processMetrics: false });
     const rateLimits = new RateLimits({
-      config: { rateLimit: { perMinute: 60, perHour: 1000, burst: 20 }, rateLimitPolicies: { disabled: false, clientPerMinute: 3, loginPerIpPerMinute: 30, keyFailuresPerIpPerMinute: 20 } },
+      config: { rateLimit: { perMinute: 60, perHour: 1000, burst: 20 }, rateLimitPolicies: { disabled: false, clientPerMinute: 3, loginPerIpPerMinute: 30, keyFailuresPerIpPerMinute: 20, publicIntrospectionPerIpPerMinute: 60 } },
       logger,
     });
     // A bare provider: what the OIDC feature configures is not needed to show the hook works.

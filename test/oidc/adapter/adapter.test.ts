@@ -48,11 +48,13 @@ describe('oidc: TypeORM adapter', () => {
   it('honours expiry on read (beyond the engine clock tolerance) and deletes expired rows in the clean-up', async () => {
     const codes = adapter('AuthorizationCode');
     await codes.upsert('code-expired', { kind: 'AuthorizationCode', grantId: 'g-exp' }, 1);
-    await app.services.database.dataSource.getRepository(OidcPayload).update({ model: 'AuthorizationCode', id: 'code-expired' }, { expiresAt: new Date(Date.now() - 1000) });
+    // The row is stored under the keyed hash of the code (see hashed_ids.security.test.ts).
+    const rowId = app.services.oidc.payloads.rowId('AuthorizationCode', 'code-expired');
+    await app.services.database.dataSource.getRepository(OidcPayload).update({ model: 'AuthorizationCode', id: rowId }, { expiresAt: new Date(Date.now() - 1000) });
     expect(await codes.find('code-expired')).to.equal(undefined);
     const { payloads } = await app.services.oidc.cleanup();
     expect(payloads).to.be.at.least(1);
-    expect(await app.services.database.dataSource.getRepository(OidcPayload).countBy({ id: 'code-expired' })).to.equal(0);
+    expect(await app.services.database.dataSource.getRepository(OidcPayload).countBy({ id: rowId })).to.equal(0);
   });
 
   it('marks consumption and reports it on read', async () => {
