@@ -124,11 +124,12 @@ export function challengeParams(header: string | undefined): Record<string, stri
 
 /**
  * A TCP proxy in front of Keyport that can be switched to swallow connections (accept, never
- * answer): how the circuit-breaker tests make introspection time out. Counts connections.
+ * answer): how the circuit-breaker tests make introspection time out. Counts the connections
+ * that carried a request (HTTP clients also open spare connections that never do).
  */
 export class FaultProxy {
   private mode: 'forward' | 'stall' = 'forward';
-  connections = 0;
+  requests = 0;
   private readonly sockets = new Set<Socket>();
 
   private constructor(private readonly server: Server, readonly url: string) {}
@@ -138,7 +139,7 @@ export class FaultProxy {
     const listenPort = await freePort();
     let proxy: FaultProxy | undefined;
     const server = createServer((socket) => {
-      proxy!.connections += 1;
+      socket.once('data', () => { proxy!.requests += 1; });
       proxy!.sockets.add(socket);
       socket.once('close', () => proxy!.sockets.delete(socket));
       socket.on('error', () => socket.destroy());
