@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createCaller, KeyportCallerError } from '@keyport/verify/caller';
-import { agentWithKey, keyportRequests, runAgent, startExample, startKeyport, type KeyportFixture, type RunningProcess } from './support.js';
+import { agentWithKey, claimsOf, keyportRequests, runAgent, startExample, startKeyport, type KeyportFixture, type RunningProcess } from './support.js';
 import { createAgentWithKey } from '../keys/helpers.js';
 
 /** Keyport's answer to a bearer token at GET /auth/test: 200 while the token is good. */
@@ -34,12 +34,14 @@ describe('resource-server kit: caller helper', () => {
 
   it('gets the next token at /auth/refresh shortly before expiry, not earlier', async () => {
     const { apiKey } = await agentWithKey(fx.app, ['read']);
-    let clock = Date.now();
-    const caller = createCaller({ issuer: fx.app.config.issuer, apiKey, sessionId: 'refresh', refreshMarginSeconds: 60, now: () => clock });
+    let offset = 0;
+    const caller = createCaller({ issuer: fx.app.config.issuer, apiKey, sessionId: 'refresh', refreshMarginSeconds: 60, now: () => Date.now() + offset });
     const first = await caller.accessToken();
-    clock += (7200 - 61) * 1000; // TOKEN_TTL 7200 s: 61 s left, outside the margin
+    // The caller counts from expires_in, in whole seconds: its idea of the expiry is within 1 s before exp.
+    const exp = (claimsOf(first).exp as number) * 1000;
+    offset = exp - 62_000 - Date.now(); // 61-62 s left: outside the margin
     expect(await caller.accessToken()).to.equal(first);
-    clock += 2000; // 59 s left: inside the margin
+    offset = exp - 58_000 - Date.now(); // 57-58 s left: inside the margin
     const second = await caller.accessToken();
     expect(second).not.to.equal(first);
     expect(caller.requests).to.deep.equal({ login: 1, refresh: 1 });
@@ -48,11 +50,11 @@ describe('resource-server kit: caller helper', () => {
 
   it('logs in again when the refresh token is refused (its session was ended)', async () => {
     const { apiKey } = await agentWithKey(fx.app, ['read']);
-    let clock = Date.now();
-    const caller = createCaller({ issuer: fx.app.config.issuer, apiKey, sessionId: 'ended', now: () => clock });
+    let offset = 0;
+    const caller = createCaller({ issuer: fx.app.config.issuer, apiKey, sessionId: 'ended', now: () => Date.now() + offset });
     const first = await caller.accessToken();
     expect((await fx.app.http().delete('/auth/sessions/ended').set('X-API-Key', apiKey)).status).to.equal(204);
-    clock += 7200 * 1000;
+    offset = 7200 * 1000; // past the token's lifetime
     const second = await caller.accessToken();
     expect(second).not.to.equal(first);
     expect(caller.requests).to.deep.equal({ login: 2, refresh: 1 });
