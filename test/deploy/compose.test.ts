@@ -1,11 +1,12 @@
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import { TEST_SECRET, startTestApp } from '../support/app.js';
+import { TEST_SECRET, freePort, startTestApp } from '../support/app.js';
+import { sleep } from '../keys/helpers.js';
 import {
   copiesFromStage, dockerIgnores, environmentOf, interpolate, parseCaddyfile, publishedPorts, readCompose, readDockerfile,
   readDockerignore, readRepoFile, ROOT, type ComposeFile, type ComposeService, type Dockerfile, type Stage,
@@ -177,7 +178,7 @@ describe('deploy: docker-compose.yml, Dockerfile and .dockerignore as shipped', 
     }
   });
 
-  it('runs `npx keyport` in the runtime stage as the Dockerfile lays it out, without building anything', async () => {
+  it('runs `npx keyport` and the CMD in the runtime stage as the Dockerfile lays it out, without building anything', async () => {
     const copies = copiesFromStage(runtime, dockerfile.stages[0]!.name!);
     expect(copies.map((copy) => copy.source)).to.include.members(['/app/bin', '/app/views', '/app/dist/src', '/app/dist/migrations', '/app/package.json', '/app/node_modules']);
     const image = await mkdtemp(join(tmpdir(), 'keyport-image-'));
@@ -198,6 +199,28 @@ describe('deploy: docker-compose.yml, Dockerfile and .dockerignore as shipped', 
       });
       expect(JSON.parse(result.stdout)).to.deep.equal({ agents: [] });
       expect(result.stderr).not.to.include('building');
+
+      // The image's CMD starts the server there, and its HEALTHCHECK command sees it ready.
+      const [command, ...args] = JSON.parse(runtime.instructions.find((instruction) => instruction.keyword === 'CMD')!.args) as string[];
+      const port = await freePort();
+      const server = spawn(command === 'node' ? process.execPath : command!, args, {
+        cwd: image,
+        env: { PATH: process.env.PATH, NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), ISSUER: env.ISSUER, KEYPORT_SECRET: TEST_SECRET, DATABASE_URL: `sqlite:${join(image, 'data', 'keyport.db')}` },
+        stdio: 'ignore',
+      });
+      try {
+        const healthcheck = runtime.instructions.find((instruction) => instruction.keyword === 'HEALTHCHECK')!.args;
+        const probe = JSON.parse(healthcheck.slice(healthcheck.indexOf('CMD') + 3)) as string[];
+        const probeArgs = probe.slice(1).map((arg) => arg.replace('127.0.0.1:3000', `127.0.0.1:${port}`));
+        const deadline = Date.now() + 30_000;
+        while (server.exitCode === null && Date.now() < deadline && !(await fetch(`http://127.0.0.1:${port}/readyz`).then((res) => res.ok, () => false))) await sleep(100);
+        expect(server.exitCode, 'the server is running').to.equal(null);
+        const healthy = await run(process.execPath, probeArgs).then(() => true, () => false);
+        expect(healthy, 'the HEALTHCHECK passes against the started CMD').to.equal(true);
+      } finally {
+        server.kill('SIGTERM');
+        await new Promise((resolve) => { if (server.exitCode !== null) resolve(undefined); else server.once('exit', resolve); });
+      }
     } finally {
       await rm(image, { recursive: true, force: true });
     }
