@@ -3,7 +3,7 @@
  * with an IP allow list, a malformed key (refused before any lookup), and an uncached key read
  * from SQLite on every verification.
  *
- *   npx tsc -p . && node dist/bench/micro/key_verification.js [--seconds 2] [--json]
+ *   npm run build && node dist/bench/micro/key_verification.js [--seconds 2] [--json]
  *
  * Target: ≥ 20 000 verifications per second per core for a cached key.
  */

@@ -65,14 +65,14 @@ export async function adminCaller(app: TestApp): Promise<AdminSession> {
 /**
  * Signs an access token with the server's own signing key, for what the real flows cannot produce
  * on demand (an expired token, a token from the API-key exchange). Starts from a real token's
- * claims so only what the test changes differs.
+ * claims so only what the test changes differs. `header` overrides the protected header (e.g. a wrong `typ`).
  */
-export async function signWithServerKey(app: TestApp, claims: JWTPayload): Promise<string> {
+export async function signWithServerKey(app: TestApp, claims: JWTPayload, header: { typ?: string } = {}): Promise<string> {
   await app.services.oidc.ready();
   const ring = app.services.oidc.host.keyRing;
   const jwk = ring.privateJwks.find((key) => key.kid === ring.signingKid)!;
   const key = await importJWK(jwk as never, 'ES256');
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: ring.signingKid }).sign(key);
+  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: ring.signingKid, ...header }).sign(key);
 }
 
 /** The claims of a JWT, unverified (the test minted it). */
