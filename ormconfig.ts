@@ -6,4 +6,5 @@
 import { loadConfig } from './src/config/config.js';
 import { createDataSource } from './src/db/data_source.js';
 
-export default createDataSource(loadConfig(process.env).database);
+const config = loadConfig(process.env);
+export default createDataSource(config.database, config.databaseLimits);

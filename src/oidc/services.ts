@@ -110,7 +110,7 @@ export class OidcServices {
         compareHashedClientSecrets(provider, this.clients);
         reuseEngineClients(provider, this.clients);
         installStructuredTokenSupport(provider, this.accessTokens);
-        answerUnavailableDuringOutage(provider, () => dataSource.isInitialized);
+        answerUnavailableDuringOutage(provider, database);
         observeProvider(provider, deps.metrics, logger);
       },
     });
