@@ -81,6 +81,7 @@ export function boundPool(pool: BoundablePool, limits: Pick<DatabaseLimits, 'acq
     }),
     logger: options.logger,
   }) : undefined;
+  /** A statement's outcome: an error that says the server is away, or an answer (rows or an SQL error). */
   const report = (err: Error | null | undefined): void => {
     if (!breaker) return;
     if (notAnswering(err)) breaker.failed(err);
@@ -111,7 +112,8 @@ export function boundPool(pool: BoundablePool, limits: Pick<DatabaseLimits, 'acq
       return;
     }
     acquireBounded((err, connection) => {
-      if (err) report(err);
+      // No connection is no answer either way; only the kinds that say the server is away count.
+      if (notAnswering(err)) breaker?.failed(err);
       callback(err, connection);
     });
   };

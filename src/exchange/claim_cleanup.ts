@@ -37,7 +37,7 @@ export class ClaimCleanup {
   /** Tries at once (not awaited by the failing request); keeps trying in the background. */
   undo(claim: FailedClaim): void {
     if (this.closed) return;
-    void this.attempt(claim).then((done) => { if (!done) this.keep(claim); });
+    void this.attempt(claim).then((outcome) => { if (outcome !== 'done') this.keep(claim); });
   }
 
   /** Undos still waiting (tests, shutdown). */
@@ -51,16 +51,20 @@ export class ClaimCleanup {
     this.timer = undefined;
   }
 
-  /** True when nothing is left to do for this claim. */
-  private async attempt(claim: FailedClaim): Promise<boolean> {
+  /**
+   * `done`: nothing left to do; `wait`: a row this owner created is not there (yet: its INSERT may
+   * still land); `failed`: the database refused the undo.
+   */
+  private async attempt(claim: FailedClaim): Promise<'done' | 'wait' | 'failed'> {
+    const lapsed = Date.now() >= claim.until;
     try {
       const changed = claim.created
         ? await this.sessions.discardUnminted(claim.sessionRowId, claim.claimer)
         : await this.sessions.releaseClaim(claim.sessionRowId, claim.claimer);
-      // A created row that is not there yet may still arrive; a claim on an existing row that is gone was released or taken over.
-      return changed || !claim.created || Date.now() >= claim.until;
+      // A claim on an existing row that is no longer ours was released or taken over.
+      return changed || !claim.created || lapsed ? 'done' : 'wait';
     } catch {
-      return Date.now() >= claim.until;
+      return lapsed ? 'done' : 'failed';
     }
   }
 
@@ -79,14 +83,15 @@ export class ClaimCleanup {
 
   private async retry(): Promise<void> {
     this.timer = undefined;
-    const due = [...this.pending];
-    let failing = 0;
-    for (const [id, claim] of due) {
+    for (const [id, claim] of [...this.pending]) {
       if (this.closed) return;
-      if (await this.attempt(claim)) this.pending.delete(id);
-      else failing += 1;
+      const outcome = await this.attempt(claim);
+      if (outcome === 'done') this.pending.delete(id);
+      // The database still refuses: the others would fail the same way (and on SQLite each attempt
+      // may wait out the busy timeout on the event loop). Next round.
+      if (outcome === 'failed') break;
     }
-    if (failing > 0) this.logger.debug('api-key session claims still to undo', { pending: failing });
+    if (this.pending.size > 0) this.logger.debug('api-key session claims still to undo', { pending: this.pending.size });
     this.schedule();
   }
 }

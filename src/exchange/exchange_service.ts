@@ -448,14 +448,14 @@ export class ExchangeService {
 
   /**
    * Inserts a new session claimed by `claimer`; false when it exists already. When the statement
-   * fails its outcome is unknown (the row may have landed, or land later), so the row is undone in
-   * the background before the error goes on.
+   * fails on MySQL its outcome is unknown (the row may have landed, or land later), so the row is
+   * undone in the background before the error goes on.
    */
   private async insertOwned(created: ApiKeySession, claimer: string, until: number): Promise<boolean> {
     try {
       return await this.deps.sessions.insertClaimed(created, claimer, new Date(until));
     } catch (err) {
-      this.failedClaims.undo({ sessionRowId: created.id, claimer, created: true, until });
+      if (this.deps.sessions.failedWritesMayLand) this.failedClaims.undo({ sessionRowId: created.id, claimer, created: true, until });
       throw err;
     }
   }

@@ -206,6 +206,15 @@ export class SessionStore {
    * (the unique (key, session) index decides, also when the insert shares a statement with other
    * new sessions: a duplicate fails the whole statement, and each row is then retried alone).
    */
+  /**
+   * Whether a write that failed may still have landed: on MySQL a statement whose connection died
+   * or timed out may have been applied (or still be, by a stalled server); SQLite's writes are
+   * synchronous and atomic, so a failed one did nothing.
+   */
+  get failedWritesMayLand(): boolean {
+    return !this.raw.isSqlite;
+  }
+
   async insertClaimed(session: NewSession, claimer: string, claimUntil: Date): Promise<boolean> {
     return this.inserts.add(this.persisted({
       ...session,
