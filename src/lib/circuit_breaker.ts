@@ -67,6 +67,17 @@ export class CircuitBreaker {
     this.scheduleProbe(0);
   }
 
+  /**
+   * A hint that the dependency may be back (e.g. its client reconnected): probe now instead of at
+   * the next interval. Does nothing while closed or while a probe runs.
+   */
+  probeSoon(): void {
+    if (this.current !== 'open' || this.stopped) return;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+    this.scheduleProbe(0);
+  }
+
   /** Called with the new state whenever it changes between closed and open. */
   onChange(listener: (state: CircuitState) => void): void {
     this.listeners.push(listener);

@@ -86,13 +86,16 @@ export async function connectRedis(url: string, keyPrefix: string, logger: Logge
  * command) finds out when it answers again.
  */
 export function redisCircuitBreaker(redis: Redis, logger: Logger): CircuitBreaker {
-  return new CircuitBreaker({
+  const breaker = new CircuitBreaker({
     name: 'redis',
     failureThreshold: REDIS_BREAKER_FAILURES,
     probeIntervalMs: REDIS_PROBE_INTERVAL_MS,
     probe: () => redis.ping(),
     logger,
   });
+  // While disconnected the probe fails at once (no offline queue); a reconnection is the moment to ask.
+  redis.on('ready', () => breaker.probeSoon());
+  return breaker;
 }
 
 /**

@@ -72,6 +72,23 @@ describe('resilience: circuit breaker', () => {
     }
   });
 
+  it('probes at once when told the dependency may be back (a reconnection), not an interval later', async () => {
+    const probe = manualProbe();
+    const breaker = new CircuitBreaker({ name: 'thing', failureThreshold: 1, probeIntervalMs: 60_000, probe: probe.probe, logger: memoryLogger().logger });
+    try {
+      breaker.failed();
+      await until(() => probe.calls === 1, 'the first probe');
+      probe.answer(false);
+      await until(() => breaker.state === 'open', 'the circuit to stay open');
+      breaker.probeSoon();
+      await until(() => probe.calls === 2, 'the early probe');
+      probe.answer(true);
+      await until(() => breaker.allowsCalls, 'the circuit to close');
+    } finally {
+      breaker.close();
+    }
+  });
+
   it('stops probing when closed for shutdown', async () => {
     const probe = manualProbe();
     const breaker = new CircuitBreaker({ name: 'thing', failureThreshold: 1, probeIntervalMs: 10, probe: probe.probe, logger: memoryLogger().logger });
