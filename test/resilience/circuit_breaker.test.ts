@@ -5,6 +5,7 @@ import { CircuitBreaker, type CircuitState } from '../../src/lib/circuit_breaker
 import { commandClientOptions, subscriberConnection } from '../../src/lib/redis.js';
 import { BUS_RECONNECTED_CHANNEL, RedisBus } from '../../src/lib/redis_bus.js';
 import { memoryLogger, sharedRedis, sleep } from '../ratelimit/support.js';
+import { until } from '../support/until.js';
 
 /** A probe the test answers by hand. */
 function manualProbe(): { probe: () => Promise<void>; calls: number; answer(ok: boolean): void } {
@@ -23,14 +24,6 @@ function manualProbe(): { probe: () => Promise<void>; calls: number; answer(ok: 
     },
   };
   return state;
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 100; i += 1) {
-    if (condition()) return;
-    await sleep(10);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('resilience: circuit breaker', () => {
@@ -52,15 +45,15 @@ describe('resilience: circuit breaker', () => {
       expect(breaker.allowsCalls).to.equal(false);
       expect(changes).to.deep.equal(['open']);
 
-      await until(() => probe.calls === 1, 'the first probe');
+      await until('the first probe', () => probe.calls === 1, 3000, 10);
       expect(breaker.state).to.equal('half-open');
       expect(breaker.allowsCalls).to.equal(false);
       probe.answer(false);
-      await until(() => breaker.state === 'open', 'the failed probe to reopen the circuit');
+      await until('the failed probe to reopen the circuit', () => breaker.state === 'open', 3000, 10);
       breaker.failed();
-      await until(() => probe.calls === 2, 'the next probe, an interval later');
+      await until('the next probe, an interval later', () => probe.calls === 2, 3000, 10);
       probe.answer(true);
-      await until(() => breaker.state === 'closed', 'the circuit to close');
+      await until('the circuit to close', () => breaker.state === 'closed', 3000, 10);
       expect(breaker.allowsCalls).to.equal(true);
       expect(changes).to.deep.equal(['open', 'closed']);
       const messages = lines.map((line) => JSON.parse(line) as { level: string; message: string; reason?: string });
@@ -77,13 +70,13 @@ describe('resilience: circuit breaker', () => {
     const breaker = new CircuitBreaker({ name: 'thing', failureThreshold: 1, probeIntervalMs: 60_000, probe: probe.probe, logger: memoryLogger().logger });
     try {
       breaker.failed();
-      await until(() => probe.calls === 1, 'the first probe');
+      await until('the first probe', () => probe.calls === 1, 3000, 10);
       probe.answer(false);
-      await until(() => breaker.state === 'open', 'the circuit to stay open');
+      await until('the circuit to stay open', () => breaker.state === 'open', 3000, 10);
       breaker.probeSoon();
-      await until(() => probe.calls === 2, 'the early probe');
+      await until('the early probe', () => probe.calls === 2, 3000, 10);
       probe.answer(true);
-      await until(() => breaker.allowsCalls, 'the circuit to close');
+      await until('the circuit to close', () => breaker.allowsCalls, 3000, 10);
     } finally {
       breaker.close();
     }
@@ -125,7 +118,7 @@ describe('resilience: circuit breaker', () => {
         await Promise.all([a.whenSubscribed(), b.whenSubscribed()]);
 
         await a.publish('test.channel', 'while closed');
-        await until(() => onB.length === 1, 'B to hear the first message');
+        await until('B to hear the first message', () => onB.length === 1, 3000, 10);
 
         breaker.failed(new Error('Command timed out'));
         await a.publish('test.channel', 'while open');
@@ -133,12 +126,12 @@ describe('resilience: circuit breaker', () => {
         await sleep(200);
         expect(onB, 'not sent to Redis while the circuit is open').to.deep.equal(['while closed']);
 
-        await until(() => probe.calls === 1, 'the probe');
+        await until('the probe', () => probe.calls === 1, 3000, 10);
         expect(reconnected).to.equal(0);
         probe.answer(true);
-        await until(() => reconnected === 1, 'the reconnection notice');
+        await until('the reconnection notice', () => reconnected === 1, 3000, 10);
         await a.publish('test.channel', 'closed again');
-        await until(() => onB.length === 2, 'B to hear the next message');
+        await until('B to hear the next message', () => onB.length === 2, 3000, 10);
         expect(onB).to.deep.equal(['while closed', 'closed again']);
       } finally {
         breaker.close();

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { percentile } from '../../bench/lib/load.js';
+import { until } from '../support/until.js';
 import { runLoad } from './load.js';
 import { countAnswers, latencyAndStatusViolations, type ScenarioResult } from './scenarios.js';
 import type { FaultStack } from './stack.js';
@@ -8,15 +9,6 @@ import type { FaultStack } from './stack.js';
 async function readiness(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(5000) });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-async function until(what: string, condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** Latencies (ms, unrounded) of `amount` requests, one after another on one keep-alive connection. */

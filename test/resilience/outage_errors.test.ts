@@ -12,6 +12,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createScratchDatabase, onMysql, TEST_DATABASE_URL } from '../support/database.js';
 import { FaultProxy } from '../support/fault_proxy.js';
+import { until } from '../support/until.js';
 import { createAgentWithKey, expectError } from '../keys/helpers.js';
 import { serveWithRoutes, type MountedApp } from '../ratelimit/support.js';
 
@@ -21,15 +22,6 @@ const quiet = (): ReturnType<typeof createLogger> => createLogger('error', new W
 
 function login(app: { http(): import('supertest').Agent }, apiKey: string, sessionId: string) {
   return app.http().post('/auth/login').set('Authorization', `Bearer ${apiKey}`).set('Content-Type', 'application/json').send(JSON.stringify({ session_id: sessionId }));
-}
-
-async function until(what: string, condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 describe('resilience: database failures are outages (503), not bugs (500)', function () {

@@ -28,6 +28,7 @@ class Link {
  */
 export class FaultProxy {
   private server: Server | undefined;
+  private resetTimer: NodeJS.Timeout | undefined;
   private readonly links = new Set<Link>();
   private current: FaultMode = 'pass';
   /** Connections accepted since start (a reconnecting client shows here). */
@@ -54,8 +55,10 @@ export class FaultProxy {
     return this.links.size;
   }
 
-  /** Lets bytes flow again; delivers what a freeze held back; listens again after a refusal. */
+  /** Lets bytes flow again; delivers what a freeze held back; listens again after a refusal; stops repeated resets. */
   async pass(): Promise<void> {
+    clearInterval(this.resetTimer);
+    this.resetTimer = undefined;
     const previous = this.current;
     this.current = 'pass';
     if (previous === 'refuse') {
@@ -87,7 +90,19 @@ export class FaultProxy {
     }
   }
 
+  /**
+   * Resets every open connection now and again every `intervalMs` until `pass()`, while new
+   * connections are accepted and pass: statements are cut mid-flight again and again, some after
+   * the server applied them and before the client heard so.
+   */
+  resetEvery(intervalMs: number): void {
+    this.resetAll();
+    clearInterval(this.resetTimer);
+    this.resetTimer = setInterval(() => this.resetAll(), intervalMs);
+  }
+
   async close(): Promise<void> {
+    clearInterval(this.resetTimer);
     const server = this.server;
     this.server = undefined;
     for (const link of [...this.links]) this.drop(link, true);
