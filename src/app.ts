@@ -6,7 +6,6 @@ import { accessLog } from './http/access_log.js';
 import { parseBody } from './http/body.js';
 import type { KeyportContext, Middleware } from './http/context.js';
 import { requestDeadline } from './http/deadline.js';
-import { closeConnectionsWhileDraining } from './http/drain.js';
 import { cors } from './http/edge/cors.js';
 import { requireHttps } from './http/edge/require_https.js';
 import { securityHeaders } from './http/edge/security_headers.js';
@@ -38,7 +37,7 @@ function onlyProviderPath(middleware: Middleware): Middleware {
 /**
  * The koa application: edge middleware first, then Keyport's own routes. Each feature
  * contributes its router here. The edge order matters:
- * `Connection: close` while draining (outermost: set on every answer) → request ID (in every log line and error) → metrics → access log → security headers (on every
+ * request ID (in every log line and error) → metrics → access log → security headers (on every
  * response, errors included) → error handler (everything below renders through it) → request
  * budget (REQUEST_TIMEOUT_MS: 503 instead of a hang) → HTTPS enforcement (before anything reads
  * the request) → CORS (answers preflights) → body parsing.
@@ -55,7 +54,6 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   // koa logs every error it sees to stderr by default; ours are already handled and logged.
   app.silent = true;
 
-  app.use(closeConnectionsWhileDraining);
   app.use(requestId);
   app.use(recordMetrics);
   app.use(accessLog);

@@ -7,7 +7,6 @@ import { boundPool, type BoundablePool } from './bounded_pool.js';
 import { createDataSource } from './data_source.js';
 import { DatabaseHealth } from './health.js';
 
-
 /** The part of better-sqlite3's Database that `changeCounter` uses. */
 interface SqliteConnection {
   prepare(source: string): { pluck(): { get(): unknown } };

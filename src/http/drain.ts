@@ -1,23 +1,7 @@
-import type { Server } from 'node:http';
-import type { Middleware } from './context.js';
-
-/**
- * While draining, every answer tells the client to close its keep-alive connection, so busy
- * connections end after their current response instead of keeping the instance alive. Checked
- * before and after the request: one that arrived before the drain began and ends after it gets the
- * header too (koa writes headers after the whole middleware chain).
- */
-export const closeConnectionsWhileDraining: Middleware = async function closeConnectionsWhileDraining(ctx, next) {
-  const { lifecycle } = ctx.services;
-  try {
-    await next();
-  } finally {
-    if (lifecycle.draining) ctx.set('Connection', 'close');
-  }
-};
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 export interface DrainReport {
-  /** Requests being handled when the drain began. */
+  /** Requests being handled (read, not yet answered) when the drain began. */
   readonly inFlightAtStart: number;
   /** Requests whose connection had to be closed before they were answered (grace spent). */
   readonly cut: number;
@@ -26,15 +10,19 @@ export interface DrainReport {
 }
 
 /**
- * Counts the requests being handled (read, not yet answered) and drains the server: stop
- * accepting, close idle keep-alive connections (now and whenever one falls idle), wait for the
- * requests in flight, and only at `cutAfterMs` close what is left.
+ * Tracks the requests being handled and drains the server for shutdown: stop accepting, close idle
+ * keep-alive connections (now and whenever one falls idle), answer every request already read with
+ * `Connection: close` (those in flight and those that still arrive on open connections), so busy
+ * keep-alive connections end after their current answer instead of keeping the instance alive, and
+ * only at `cutAfterMs` close what is left.
  */
 export class ConnectionDrain {
-  private inFlight = 0;
-  private readonly onRequest = (_req: unknown, res: NodeJS.EventEmitter): void => {
-    this.inFlight += 1;
-    res.once('close', () => { this.inFlight -= 1; });
+  private readonly inFlight = new Set<ServerResponse>();
+  private draining = false;
+  private readonly onRequest = (_req: IncomingMessage, res: ServerResponse): void => {
+    this.inFlight.add(res);
+    res.once('close', () => this.inFlight.delete(res));
+    if (this.draining) res.setHeader('Connection', 'close');
   };
 
   constructor(private readonly server: Server) {
@@ -42,12 +30,15 @@ export class ConnectionDrain {
   }
 
   get requestsInFlight(): number {
-    return this.inFlight;
+    return this.inFlight.size;
   }
 
   async drain(cutAfterMs: number): Promise<DrainReport> {
     const started = Date.now();
-    const inFlightAtStart = this.inFlight;
+    this.draining = true;
+    const inFlightAtStart = this.inFlight.size;
+    // Node writes the headers after the handler is done: these answers still carry it.
+    for (const res of this.inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     // Node closes the idle connections in close(); a connection whose last answer was written
     // before the drain began (without Connection: close) falls idle later.
@@ -57,7 +48,7 @@ export class ConnectionDrain {
     let cut = 0;
     const cutOff = new Promise<void>((resolve) => {
       cutTimer = setTimeout(() => {
-        cut = this.inFlight;
+        cut = this.inFlight.size;
         this.server.closeAllConnections();
         resolve();
       }, Math.max(0, cutAfterMs));

@@ -1,6 +1,7 @@
 /**
  * Where this instance is in its life: serving, or draining for shutdown (SIGTERM/SIGINT). While
- * draining, `/readyz` answers 503 and every response carries `Connection: close` (src/http/drain.ts).
+ * draining, `/readyz` answers 503 and every response carries `Connection: close` (src/http/drain.ts,
+ * at the HTTP server).
  */
 export class Lifecycle {
   private drainStartedAt: number | undefined;
