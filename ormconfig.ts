@@ -8,4 +8,4 @@ import { createDataSource } from './src/db/data_source.js';
 
 const config = loadConfig(process.env);
 
-export default createDataSource(config.database, { secret: config.secret });
+export default createDataSource(config.database, { limits: config.databaseLimits, secret: config.secret });

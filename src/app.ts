@@ -5,6 +5,7 @@ import { exchangeRoutes } from './exchange/routes.js';
 import { accessLog } from './http/access_log.js';
 import { parseBody } from './http/body.js';
 import type { KeyportContext, Middleware } from './http/context.js';
+import { requestDeadline } from './http/deadline.js';
 import { cors } from './http/edge/cors.js';
 import { requireHttps } from './http/edge/require_https.js';
 import { securityHeaders } from './http/edge/security_headers.js';
@@ -37,8 +38,9 @@ function onlyProviderPath(middleware: Middleware): Middleware {
  * The koa application: edge middleware first, then Keyport's own routes. Each feature
  * contributes its router here. The edge order matters:
  * request ID (in every log line and error) → metrics → access log → security headers (on every
- * response, errors included) → error handler (everything below renders through it) → HTTPS
- * enforcement (before anything reads the request) → CORS (answers preflights) → body parsing.
+ * response, errors included) → error handler (everything below renders through it) → request
+ * budget (REQUEST_TIMEOUT_MS: 503 instead of a hang) → HTTPS enforcement (before anything reads
+ * the request) → CORS (answers preflights) → body parsing.
  */
 export function buildApp(services: Services): Koa<KeyportContext['state'], KeyportContext> {
   const app = new Koa<KeyportContext['state'], KeyportContext>({
@@ -57,6 +59,7 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   app.use(accessLog);
   app.use(securityHeaders);
   app.use(errorHandler);
+  app.use(requestDeadline(isProviderPath));
   app.use(requireHttps);
   app.use(cors);
   app.use(unlessProviderPath(parseBody));

@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import { loadConfig } from './config/config.js';
 import { ConfigError } from './config/errors.js';
 import { createLogger } from './lib/logger.js';
@@ -20,14 +21,34 @@ async function main(): Promise<void> {
   logger.info('keyport listening', { url: running.url, issuer: config.issuer, database: config.database.type, redis: Boolean(config.redisUrl) });
 
   let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
+  const exit = (code: number): void => {
+    // Let the logger's stream write the last lines first.
+    setImmediate(() => process.exit(code));
+  };
+  const stop = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      // The operator asked twice: stop now, whatever is still running.
+      logger.warn('second signal: exiting at once', { signal });
+      exit(128 + (osConstants.signals[signal] ?? 0));
+      return;
+    }
     stopping = true;
-    logger.info('shutting down', { signal });
-    // A stuck connection must not keep the process alive forever.
-    const force = setTimeout(() => { logger.warn('forced exit after 25 s'); process.exit(1); }, 25_000);
+    logger.info('shutting down: draining', { signal, grace_ms: config.shutdownGraceMs });
+    // Closing normally ends well within the grace (requests are bounded by REQUEST_TIMEOUT_MS, the
+    // database by its timeouts); this is the last resort if something hangs anyway.
+    const force = setTimeout(() => {
+      logger.error('forced exit: shutdown took longer than SHUTDOWN_GRACE_MS', { grace_ms: config.shutdownGraceMs });
+      exit(1);
+    }, config.shutdownGraceMs);
     force.unref();
-    running.close().then(() => process.exit(0), (err: unknown) => { logger.error('shutdown failed', { err }); process.exit(1); });
+    running.close().then((report) => {
+      const level = report.cut > 0 ? 'warn' : 'info';
+      logger.log(level, 'shut down', { in_flight_at_signal: report.inFlightAtStart, requests_cut: report.cut, drain_ms: report.ms, total_ms: report.totalMs });
+      exit(0);
+    }, (err: unknown) => {
+      logger.error('shutdown failed', { err });
+      exit(1);
+    });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));

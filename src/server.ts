@@ -5,16 +5,30 @@ import type { AddressInfo } from 'node:net';
 import { buildApp } from './app.js';
 import type { Config } from './config/config.js';
 import { Database } from './db/database.js';
+import { ConnectionDrain, type DrainReport } from './http/drain.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { buildServices, closeServices, type Services } from './services.js';
+
+export interface ShutdownReport extends DrainReport {
+  /** From the start of the drain until pools were closed and buffers flushed. */
+  readonly totalMs: number;
+}
 
 export interface RunningServer {
   readonly url: string;
   readonly server: Server;
   readonly services: Services;
-  /** Graceful: stop accepting, let in-flight requests finish, then close pools. */
-  close(): Promise<void>;
+  /**
+   * Graceful shutdown (SPEC §9): readiness off and `Connection: close` on every answer, stop
+   * accepting, close idle keep-alive connections, let the requests in flight finish, then close
+   * the services (usage flushed, pools and Redis closed) and the database. Requests still running
+   * `SHUTDOWN_CLOSE_RESERVE_MS` before SHUTDOWN_GRACE_MS ends are cut, so the closing has its time.
+   */
+  close(): Promise<ShutdownReport>;
 }
+
+/** The part of SHUTDOWN_GRACE_MS kept for closing services and pools after the requests are done. */
+export const SHUTDOWN_CLOSE_RESERVE_MS = 2000;
 
 export interface StartOptions {
   logger?: Logger;
@@ -25,7 +39,7 @@ export interface StartOptions {
 /** Opens the database (running migrations), builds the services and the app, and listens. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const database = await Database.open(config.database, logger, { secret: config.secret });
+  const database = await Database.open(config.database, logger, { limits: config.databaseLimits, secret: config.secret });
   let services: Services | undefined;
   try {
     services = await buildServices(config, logger, database, { processMetrics: options.processMetrics });
@@ -40,6 +54,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     // Behind a load balancer keep-alive must outlast the balancer's idle timeout.
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
+    const drain = new ConnectionDrain(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(config.port, config.host, () => { server.off('error', reject); resolve(); });
@@ -49,15 +64,15 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const url = `${config.tls ? 'https' : 'http'}://${host}:${port}`;
     const running = services;
 
-    let closing: Promise<void> | undefined;
-    const close = (): Promise<void> => {
+    let closing: Promise<ShutdownReport> | undefined;
+    const close = (): Promise<ShutdownReport> => {
       closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeIdleConnections();
-        });
+        const started = Date.now();
+        running.lifecycle.beginDrain(started);
+        const drained = await drain.drain(Math.max(0, config.shutdownGraceMs - SHUTDOWN_CLOSE_RESERVE_MS));
         await closeServices(running);
         await database.close();
+        return { ...drained, totalMs: Date.now() - started };
       })();
       return closing;
     };

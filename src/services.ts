@@ -10,7 +10,9 @@ import { InProcessBus, type EventBus } from './lib/bus.js';
 import type { Logger } from './lib/logger.js';
 import { Metrics } from './lib/metrics.js';
 import { OidcServices } from './oidc/services.js';
-import { closeRedis, connectRedis, subscriberConnection } from './lib/redis.js';
+import type { CircuitBreaker } from './lib/circuit_breaker.js';
+import { Lifecycle } from './lib/lifecycle.js';
+import { closeRedis, connectRedis, redisCircuitBreaker, subscriberConnection } from './lib/redis.js';
 import { RedisBus } from './lib/redis_bus.js';
 import { RateLimits } from './ratelimit/service.js';
 import { apiKeyExchangeLimits, apiKeyUseLimit, limitTokenRequestsPerClient, publicIntrospectionLimit } from './ratelimit/token_endpoint.js';
@@ -38,6 +40,13 @@ export interface Services {
    * cache and fall back. See src/lib/redis.ts.
    */
   readonly redis: Redis | undefined;
+  /**
+   * With Redis: open after failed commands in a row; callers then skip Redis and answer from
+   * memory at once until a background probe finds it answering (src/lib/circuit_breaker.ts).
+   */
+  readonly redisBreaker: CircuitBreaker | undefined;
+  /** Serving or draining for shutdown (readiness, `Connection: close`). */
+  readonly lifecycle: Lifecycle;
   /** Rate limits of SPEC §5 (per API key, per client, per IP); shared through Redis when configured. */
   readonly rateLimits: RateLimits;
   /** The /dashboard web UI's own state: sign-in sessions, CSRF, per-key usage counts (src/dashboard). */
@@ -54,15 +63,17 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   const closers: Array<() => Promise<void> | void> = [];
   const redis = config.redisUrl ? await connectRedis(config.redisUrl, config.redisPrefix, logger) : undefined;
   if (redis) closers.push(() => closeRedis(redis));
+  const redisBreaker = redis ? redisCircuitBreaker(redis, logger) : undefined;
+  if (redisBreaker) closers.push(() => redisBreaker.close());
   const bus: EventBus = redis
-    ? new RedisBus(redis, subscriberConnection(redis, logger), { prefix: config.redisPrefix, logger })
+    ? new RedisBus(redis, subscriberConnection(redis, logger), { prefix: config.redisPrefix, logger, breaker: redisBreaker })
     : new InProcessBus();
   closers.push(() => bus.close());
   if (config.rateLimitPolicies.disabled) logger.warn('rate limits are disabled (RATE_LIMIT_DISABLED=true): nothing is counted or refused');
 
   const keys = buildKeyServices({ config, logger, database, audit, bus });
   const oidc = new OidcServices({ config, logger, database, metrics, audit, bus });
-  const rateLimits = new RateLimits({ config, logger, redis });
+  const rateLimits = new RateLimits({ config, logger, redis, breaker: redisBreaker });
   const exchange = buildExchange({
     config, logger, database, audit, bus, keys, oidc,
     grantLimits: apiKeyExchangeLimits({ rateLimits, metrics }),
@@ -76,6 +87,8 @@ export async function buildServices(config: Config, logger: Logger, database: Da
     audit,
     bus,
     redis,
+    redisBreaker,
+    lifecycle: new Lifecycle(),
     rateLimits,
     keys,
     oidc,

@@ -25,7 +25,7 @@ export interface CliRuntime {
 export async function withServices<T>(runtime: CliRuntime, action: (services: Services) => Promise<T>, options: { migrate?: boolean } = {}): Promise<T> {
   const config = loadConfig(runtime.env);
   const logger = createLogger(runtime.env.LOG_LEVEL ? config.logLevel : 'warn', runtime.stderr);
-  const database = await Database.open(config.database, logger, { migrate: options.migrate ?? true, secret: config.secret });
+  const database = await Database.open(config.database, logger, { migrate: options.migrate ?? true, limits: config.databaseLimits, secret: config.secret });
   const services = await buildServices(config, logger, database, { processMetrics: false });
   try {
     return await action(services);

@@ -37,6 +37,29 @@ export interface RateLimitPolicies {
 }
 
 /**
+ * Bounds on database work, so a stalled database answers 503 within the request budget instead
+ * of piling up waiters (docs/operations.md). Each is below `REQUEST_TIMEOUT_MS`.
+ */
+export interface DatabaseLimits {
+  /** `DB_POOL_SIZE`: connections per instance (MySQL); keep instances × this under `max_connections`. */
+  readonly poolSize: number;
+  /**
+   * `DB_QUEUE_LIMIT`: requests that may wait for a pooled connection at once (MySQL); one more
+   * is refused at once with 503. Default: 10 × `DB_POOL_SIZE`.
+   */
+  readonly queueLimit: number;
+  /**
+   * `DB_ACQUIRE_TIMEOUT_MS`: how long a query waits for a connection (MySQL: a pooled connection,
+   * or a new one's handshake; SQLite: the write lock another process holds, as `busy_timeout`).
+   */
+  readonly acquireTimeoutMs: number;
+  /** `DB_QUERY_TIMEOUT_MS`: how long one statement may wait for its answer (MySQL; the connection is dropped after). */
+  readonly queryTimeoutMs: number;
+}
+
+export const DEFAULT_DATABASE_LIMITS: DatabaseLimits = Object.freeze({ poolSize: 20, queueLimit: 200, acquireTimeoutMs: 1000, queryTimeoutMs: 3000 });
+
+/**
  * Keyport's configuration: read from the environment once at start, validated, frozen and
  * passed down. Nothing below `main` reads `process.env`.
  */
@@ -94,6 +117,18 @@ export class Config {
   readonly dataDir: string;
   /** `TLS_CERT` / `TLS_KEY`: paths of a PEM certificate and key for native HTTPS. */
   readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /**
+   * `REQUEST_TIMEOUT_MS`: every request's budget. When it runs out the client gets 503
+   * `service_unavailable` (`temporarily_unavailable` under /oauth/) with Retry-After, never a hang.
+   */
+  readonly requestTimeoutMs: number;
+  /** `DB_POOL_SIZE`, `DB_QUEUE_LIMIT`, `DB_ACQUIRE_TIMEOUT_MS`, `DB_QUERY_TIMEOUT_MS`. */
+  readonly databaseLimits: DatabaseLimits;
+  /**
+   * `SHUTDOWN_GRACE_MS`: on SIGTERM/SIGINT the process drains (readiness off, no new connections,
+   * in-flight requests finish, pools close, buffers flush) and exits within this.
+   */
+  readonly shutdownGraceMs: number;
 
   get production(): boolean {
     return this.nodeEnv === 'production';
@@ -133,6 +168,33 @@ function parseOrigins(entries: readonly string[]): string[] {
     }
     return url.origin;
   });
+}
+
+/**
+ * The time budgets nest: one statement's worst case (waiting for a connection, then for the
+ * answer) ends before the request's budget, so a stalled database is a 503 from the database
+ * layer, and every request ends before the shutdown grace does.
+ */
+function readTimeBudgets(env: Env): { requestTimeoutMs: number; databaseLimits: DatabaseLimits; shutdownGraceMs: number } {
+  const requestTimeoutMs = readInt(env, 'REQUEST_TIMEOUT_MS', 5000, 100, 600_000);
+  const poolSize = readInt(env, 'DB_POOL_SIZE', DEFAULT_DATABASE_LIMITS.poolSize, 1, 1000);
+  const databaseLimits: DatabaseLimits = Object.freeze({
+    poolSize,
+    queueLimit: readInt(env, 'DB_QUEUE_LIMIT', poolSize * 10, 1, 1_000_000),
+    acquireTimeoutMs: readInt(env, 'DB_ACQUIRE_TIMEOUT_MS', DEFAULT_DATABASE_LIMITS.acquireTimeoutMs, 10, 600_000),
+    queryTimeoutMs: readInt(env, 'DB_QUERY_TIMEOUT_MS', DEFAULT_DATABASE_LIMITS.queryTimeoutMs, 10, 600_000),
+  });
+  const { acquireTimeoutMs, queryTimeoutMs } = databaseLimits;
+  if (acquireTimeoutMs + queryTimeoutMs >= requestTimeoutMs) {
+    // Name the variable the operator set: a lowered budget with the database defaults names the budget.
+    const culprit = ['DB_QUERY_TIMEOUT_MS', 'DB_ACQUIRE_TIMEOUT_MS'].find((name) => readString(env, name) !== undefined) ?? 'REQUEST_TIMEOUT_MS';
+    throw new ConfigError(culprit, `DB_ACQUIRE_TIMEOUT_MS + DB_QUERY_TIMEOUT_MS (${acquireTimeoutMs} + ${queryTimeoutMs} ms) must be below REQUEST_TIMEOUT_MS (${requestTimeoutMs} ms), so a stalled database answers within the request budget`);
+  }
+  const shutdownGraceMs = readInt(env, 'SHUTDOWN_GRACE_MS', 10_000, 1000, 3_600_000);
+  if (shutdownGraceMs <= requestTimeoutMs) {
+    throw new ConfigError('SHUTDOWN_GRACE_MS', `must be above REQUEST_TIMEOUT_MS (${requestTimeoutMs} ms) so in-flight requests can finish, got ${shutdownGraceMs}`);
+  }
+  return { requestTimeoutMs, databaseLimits, shutdownGraceMs };
 }
 
 /** Reads, validates and freezes the configuration. Throws ConfigError naming the first bad variable. */
@@ -179,6 +241,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     bcryptRounds: readInt(env, 'BCRYPT_ROUNDS', 12, 0, 99),
     dataDir,
     tls: tlsCert && tlsKey ? Object.freeze({ certFile: resolve(cwd, tlsCert), keyFile: resolve(cwd, tlsKey) }) : undefined,
+    ...readTimeBudgets(env),
   });
 
   const [first] = validateSync(config, { skipMissingProperties: true, forbidUnknownValues: false });

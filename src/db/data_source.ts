@@ -2,19 +2,26 @@ import 'reflect-metadata';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DataSource } from 'typeorm';
+import { DEFAULT_DATABASE_LIMITS, type DatabaseLimits } from '../config/config.js';
 import type { DatabaseTarget } from '../config/database_url.js';
 import { migrationsFor } from '../../migrations/index.js';
 import { tokenIdsFor } from '../oidc/token_ids.js';
 import { ENTITIES } from './entities/index.js';
 
 export interface DataSourceOptions {
-  readonly poolSize?: number;
+  /** Pool size, timeouts and queue bound (config `databaseLimits`). */
+  readonly limits?: DatabaseLimits;
   /** KEYPORT_SECRET: migrations that convert data with keyed hashes need it (see migrations/index.ts). */
   readonly secret?: string;
 }
 
-/** Builds (does not open) the DataSource for the configured database. `synchronize` is never used. */
+/**
+ * Builds (does not open) the DataSource for the configured database. `synchronize` is never used.
+ * The limits bound the driver's own waiting; `boundPool` (src/db/bounded_pool.ts) adds what
+ * mysql2 lacks (acquire and query timeouts) once the DataSource is open.
+ */
 export function createDataSource(target: DatabaseTarget, options: DataSourceOptions = {}): DataSource {
+  const limits = options.limits ?? DEFAULT_DATABASE_LIMITS;
   const common = {
     entities: ENTITIES,
     migrations: migrationsFor({ tokenIds: options.secret === undefined ? undefined : tokenIdsFor(options.secret) }),
@@ -30,10 +37,12 @@ export function createDataSource(target: DatabaseTarget, options: DataSourceOpti
       type: 'better-sqlite3',
       database: target.path,
       // WAL lets readers proceed while one writer commits; busy_timeout rides out short lock waits
-      // when the CLI and the server touch the same file.
+      // when the CLI and the server touch the same file. better-sqlite3 waits synchronously (the
+      // whole event loop stops meanwhile), so the wait is DB_ACQUIRE_TIMEOUT_MS, well below the
+      // request budget; past it the write fails with SQLITE_BUSY, which answers 503.
       enableWAL: target.path !== ':memory:',
       prepareDatabase: (db: { pragma(source: string): unknown }) => {
-        db.pragma('busy_timeout = 5000');
+        db.pragma(`busy_timeout = ${Math.trunc(limits.acquireTimeoutMs)}`);
         db.pragma('synchronous = NORMAL');
         db.pragma('foreign_keys = ON');
       },
@@ -46,7 +55,9 @@ export function createDataSource(target: DatabaseTarget, options: DataSourceOpti
     url: target.url,
     charset: 'utf8mb4_unicode_ci',
     timezone: 'Z',
-    poolSize: options.poolSize ?? 20,
-    extra: { connectTimeout: 5000, enableKeepAlive: true, waitForConnections: true, queueLimit: 0 },
+    poolSize: limits.poolSize,
+    // A new connection's handshake counts as acquiring one; waiters beyond the queue limit are
+    // refused at once ("Queue limit reached", a 503) instead of piling up behind a stalled server.
+    extra: { connectTimeout: limits.acquireTimeoutMs, enableKeepAlive: true, waitForConnections: true, queueLimit: limits.queueLimit },
   });
 }

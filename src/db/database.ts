@@ -1,9 +1,11 @@
 import type { DataSource } from 'typeorm';
+import type { CircuitBreaker } from '../lib/circuit_breaker.js';
 import type { Logger } from '../lib/logger.js';
+import { DEFAULT_DATABASE_LIMITS, type DatabaseLimits } from '../config/config.js';
 import type { DatabaseTarget } from '../config/database_url.js';
+import { boundPool, type BoundablePool } from './bounded_pool.js';
 import { createDataSource } from './data_source.js';
-
-const PING_TIMEOUT_MS = 2000;
+import { DatabaseHealth } from './health.js';
 
 /** The part of better-sqlite3's Database that `changeCounter` uses. */
 interface SqliteConnection {
@@ -12,36 +14,34 @@ interface SqliteConnection {
 
 /** The open database: a DataSource with migrations applied, plus the checks operations need. */
 export class Database {
-  private constructor(readonly dataSource: DataSource, readonly type: DatabaseTarget['type']) {}
+  /** Readiness: reachable and taking writes (`/readyz`). */
+  readonly health: DatabaseHealth;
+
+  /**
+   * @param breaker MySQL: open while the server does not answer; new work then fails at once
+   *   (src/db/bounded_pool.ts).
+   */
+  private constructor(readonly dataSource: DataSource, readonly type: DatabaseTarget['type'], readonly breaker?: CircuitBreaker) {
+    this.health = new DatabaseHealth(dataSource);
+  }
 
   /**
    * Opens the database and runs pending migrations (idempotent; safe with several instances on
-   * MySQL). `secret` (KEYPORT_SECRET) is needed by migrations that convert stored data with keyed
-   * hashes; without it they refuse when there is anything to convert.
+   * MySQL). The acquire and query timeouts apply from then on: a migration may take longer than a
+   * request's statement should. `secret` (KEYPORT_SECRET) is needed by migrations that convert
+   * stored data with keyed hashes; without it they refuse when there is anything to convert.
    */
-  static async open(target: DatabaseTarget, logger: Logger, options: { migrate?: boolean; secret?: string } = {}): Promise<Database> {
-    const dataSource = createDataSource(target, { secret: options.secret });
+  static async open(target: DatabaseTarget, logger: Logger, options: { migrate?: boolean; limits?: DatabaseLimits; secret?: string } = {}): Promise<Database> {
+    const limits = options.limits ?? DEFAULT_DATABASE_LIMITS;
+    const dataSource = createDataSource(target, { limits, secret: options.secret });
     await dataSource.initialize();
     if (options.migrate ?? true) {
       const applied = await dataSource.runMigrations({ transaction: 'each' });
       for (const migration of applied) logger.info('migration applied', { migration: migration.name });
     }
-    return new Database(dataSource, target.type);
-  }
-
-  /** True when a trivial query answers within two seconds. */
-  async ping(): Promise<boolean> {
-    if (!this.dataSource.isInitialized) return false;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error('ping timeout')), PING_TIMEOUT_MS); });
-      await Promise.race([this.dataSource.query('SELECT 1'), timeout]);
-      return true;
-    } catch {
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
+    const pool = (dataSource.driver as unknown as { pool?: BoundablePool }).pool;
+    const { breaker } = target.type === 'mysql' && pool ? boundPool(pool, limits, { logger }) : { breaker: undefined };
+    return new Database(dataSource, target.type, breaker);
   }
 
   /**
@@ -73,6 +73,7 @@ export class Database {
   }
 
   async close(): Promise<void> {
+    this.breaker?.close();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
 }

@@ -23,6 +23,7 @@ import { KeyStates, keyStateStatus, type KeyState } from './key_states.js';
 import { intersect, narrowScopes } from './scopes.js';
 import { sessionHash } from './session_id.js';
 import { NO_CURRENT_TOKEN, SessionStore } from './sessions.js';
+import { ClaimCleanup } from './claim_cleanup.js';
 import { SingleFlight } from './single_flight.js';
 import { mintRefreshToken, mintTokens, type MintedTokens } from './token_minter.js';
 
@@ -39,10 +40,6 @@ export function sessionLifetimeSeconds(config: Pick<Config, 'tokenTtl'>): number
   return Math.max(TTL.RefreshToken, config.tokenTtl);
 }
 
-/** A claim to mint a session's next token lapses after this (a crashed or stuck minter). */
-const CLAIM_MS = 10_000;
-/** How long a request waits for another request's claim on the same session before giving up. */
-const WAIT_FOR_CLAIM_MS = 15_000;
 const CLEANUP_INTERVAL_MS = 10 * 60_000;
 const KNOWN_SESSIONS_MAX = 10_000;
 
@@ -158,6 +155,14 @@ export class ExchangeService {
   private readonly engineClients = new WeakMap<Provider, Promise<EngineClient>>();
   private readonly accessTokenExchange: AccessTokenExchange;
   private cleanupTimer: NodeJS.Timeout | undefined;
+  /**
+   * A claim to mint a session's next token lapses after this (a crashed or stuck minter), and a
+   * request waits no longer for another's claim: the request budget (REQUEST_TIMEOUT_MS). By then
+   * the claiming request has answered anyway (503 at worst), so nobody waits on it for longer.
+   */
+  private readonly claimMs: number;
+  /** Claims of exchanges that failed half-way, undone in the background (no tokenless session is left claimed). */
+  private readonly failedClaims: ClaimCleanup;
 
   constructor(private readonly deps: ExchangeDependencies) {
     this.sessions = deps.sessions;
@@ -169,6 +174,8 @@ export class ExchangeService {
       policyFor: (audience) => this.policyFor(audience),
       lifetimeFor: (audience, ttl) => this.lifetimeFor(audience, ttl),
     });
+    this.claimMs = deps.config.requestTimeoutMs;
+    this.failedClaims = new ClaimCleanup(deps.sessions, deps.logger);
   }
 
   /** Seconds an exchanged token lives for this audience: TOKEN_TTL, or a resource server's shorter TTL. */
@@ -316,6 +323,7 @@ export class ExchangeService {
   close(): void {
     if (this.cleanupTimer) clearInterval(this.cleanupTimer);
     this.cleanupTimer = undefined;
+    this.failedClaims.close();
   }
 
   sealToken(value: string): string {
@@ -351,7 +359,7 @@ export class ExchangeService {
   private async obtain(job: SessionJob): Promise<ExchangeResult> {
     const { sessions } = this.deps;
     const claimer = randomToken(12);
-    const giveUpAt = Date.now() + WAIT_FOR_CLAIM_MS;
+    const giveUpAt = Date.now() + this.claimMs;
     const known = `${job.key.id}\u0000${job.hash}`;
     if (!this.knownSessions.has(known)) {
       // Most unknown sessions are new: try to create it straight away (the unique index says if not),
@@ -360,8 +368,9 @@ export class ExchangeService {
       keyCheck.catch(() => undefined);
       const now = new Date();
       const created = this.newSessionRow(job, now);
-      if (await sessions.insertClaimed(created, claimer, new Date(now.getTime() + CLAIM_MS))) {
-        const result = await this.mintAsOwner(job, created, claimer, keyCheck);
+      const until = now.getTime() + this.claimMs;
+      if (await this.insertOwned(created, claimer, until)) {
+        const result = await this.mintAsOwner(job, created, claimer, { created: true, until }, keyCheck);
         if (result) return this.remember(known, result);
       }
     }
@@ -377,10 +386,11 @@ export class ExchangeService {
         row = null;
       }
 
+      const until = now.getTime() + this.claimMs;
       if (!row) {
         const created: ApiKeySession = this.newSessionRow(job, now);
-        if (await sessions.insertClaimed(created, claimer, new Date(now.getTime() + CLAIM_MS))) {
-          const result = await this.mintAsOwner(job, created, claimer);
+        if (await this.insertOwned(created, claimer, until)) {
+          const result = await this.mintAsOwner(job, created, claimer, { created: true, until });
           if (result) return this.remember(known, result);
         }
         continue;
@@ -391,14 +401,29 @@ export class ExchangeService {
         if (reused) return this.remember(known, reused);
       }
 
-      const claimedByOther = row.claimedUntil !== null && row.claimedUntil.getTime() > now.getTime();
-      if (!claimedByOther && (await sessions.claim(row.id, row.version, claimer, now, new Date(now.getTime() + CLAIM_MS)))) {
-        const result = await this.mintAsOwner(job, row, claimer);
+      // Our own claim shows when an insert reported as failed did land: it is still ours to use.
+      const claimedByOther = row.claimedUntil !== null && row.claimedUntil.getTime() > now.getTime() && row.claimedBy !== claimer;
+      if (!claimedByOther && (await sessions.claim(row.id, row.version, claimer, now, new Date(until)))) {
+        const result = await this.mintAsOwner(job, row, claimer, { created: row.claimedBy === claimer && !row.tokenJti, until });
         if (result) return this.remember(known, result);
         continue;
       }
       // Someone else is minting this session's token: wait for it (a few milliseconds, usually).
       await sleep(8 + Math.random() * 16 + Math.min(attempt, 10) * 4);
+    }
+  }
+
+  /**
+   * Inserts a new session claimed by `claimer`; false when it exists already. When the statement
+   * fails on MySQL its outcome is unknown (the row may have landed, or land later), so the row is
+   * undone in the background before the error goes on.
+   */
+  private async insertOwned(created: ApiKeySession, claimer: string, until: number): Promise<boolean> {
+    try {
+      return await this.deps.sessions.insertClaimed(created, claimer, new Date(until));
+    } catch (err) {
+      if (this.deps.sessions.failedWritesMayLand) this.failedClaims.undo({ sessionRowId: created.id, claimer, created: true, until });
+      throw err;
     }
   }
 
@@ -439,11 +464,14 @@ export class ExchangeService {
   }
 
   /**
-   * Mints the session's next token under our claim and stores it; undefined when the claim was lost.
+   * Mints the session's next token under our claim and stores it; undefined when the claim was
+   * lost. When minting or storing fails (the database went away or refused the write), the claim is
+   * undone before the error goes on: a session this request created is deleted, another released.
    * `keyCheck`: an `assertKeyCurrent` of this request already under way (its read started after
    * the request did); otherwise one is made here, before anything is signed.
    */
-  private async mintAsOwner(job: SessionJob, row: ApiKeySession, claimer: string, keyCheck?: Promise<void>): Promise<ExchangeResult | undefined> {
+  private async mintAsOwner(job: SessionJob, row: ApiKeySession, claimer: string, claim: { created: boolean; until: number }, keyCheck?: Promise<void>): Promise<ExchangeResult | undefined> {
+    const undo = (): void => this.failedClaims.undo({ sessionRowId: row.id, claimer, created: claim.created, until: claim.until });
     const { oidc } = this.deps;
     let minted: MintedTokens;
     try {
@@ -467,24 +495,31 @@ export class ExchangeService {
         refreshLifetime: this.mayRefresh(job.client) ? remaining : undefined,
       });
     } catch (err) {
-      await this.deps.sessions.release(row.id, claimer).catch(() => undefined);
+      undo();
       throw err;
     }
 
-    const stored = await this.deps.sessions.complete(row.id, claimer, {
-      tokenCipher: this.sealToken(minted.accessToken),
-      // An opaque token's id is the token itself: only its keyed hash is stored (the reuse path reads
-      // the id back from the sealed token). A JWT's jti is no credential.
-      tokenJti: looksLikeJwt(minted.accessToken) ? minted.jti : this.deps.oidc.tokenIds.hash(minted.jti),
-      tokenIssuedAt: new Date(minted.iat * 1000),
-      tokenExpiresAt: new Date(minted.exp * 1000),
-      tokenFingerprint: job.fingerprint,
-      clientId: job.client.clientId,
-      scope: job.scopes.join(' '),
-      audience: job.policy.audience,
-      grantId: minted.grantId ?? null,
-      refreshCipher: minted.refreshToken ? this.sealToken(minted.refreshToken) : null,
-    });
+    let stored: boolean;
+    try {
+      stored = await this.deps.sessions.complete(row.id, claimer, {
+        tokenCipher: this.sealToken(minted.accessToken),
+        // An opaque token's id is the token itself: only its keyed hash is stored (the reuse path reads
+        // the id back from the sealed token). A JWT's jti is no credential.
+        tokenJti: looksLikeJwt(minted.accessToken) ? minted.jti : this.deps.oidc.tokenIds.hash(minted.jti),
+        tokenIssuedAt: new Date(minted.iat * 1000),
+        tokenExpiresAt: new Date(minted.exp * 1000),
+        tokenFingerprint: job.fingerprint,
+        clientId: job.client.clientId,
+        scope: job.scopes.join(' '),
+        audience: job.policy.audience,
+        grantId: minted.grantId ?? null,
+        refreshCipher: minted.refreshToken ? this.sealToken(minted.refreshToken) : null,
+      });
+    } catch (err) {
+      // Stored or not is unknown; the undo touches the row only while it is still claimed and tokenless.
+      undo();
+      throw err;
+    }
     if (!stored) {
       // The claim lapsed and someone else minted (or the session ended): this token never leaves.
       await this.discard(job, row, minted);

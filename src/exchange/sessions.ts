@@ -88,7 +88,7 @@ export class SessionStore {
    * builder each cost more CPU than the round trip itself (getQueryAndParameters and property-name
    * rewriting were ~10 % of a new-session login).
    */
-  private readonly sql: { claim: string; complete: string; release: string; replaceRefreshToken: string };
+  private readonly sql: { claim: string; complete: string; release: string; discardUnminted: string; replaceRefreshToken: string };
   /** The batched INSERT per row count (1 to MAX_INSERT_ROWS). */
   private readonly insertSql: StatementsByCount;
   /** The batched completion per row count (1 to MAX_COMPLETE_ROWS), see completeStatement. */
@@ -107,9 +107,11 @@ export class SessionStore {
     const c = (property: Column): string => this.raw.column(property);
     const update = `UPDATE ${this.raw.table} SET`;
     this.sql = {
-      claim: `${update} ${c('claimedBy')} = ?, ${c('claimedUntil')} = ? WHERE ${c('id')} = ? AND ${c('version')} = ? AND (${c('claimedUntil')} IS NULL OR ${c('claimedUntil')} <= ?)`,
+      // A claimer may renew its own claim (an insert it was told had failed may have landed).
+      claim: `${update} ${c('claimedBy')} = ?, ${c('claimedUntil')} = ? WHERE ${c('id')} = ? AND ${c('version')} = ? AND (${c('claimedUntil')} IS NULL OR ${c('claimedUntil')} <= ? OR ${c('claimedBy')} = ?)`,
       complete: `${update} ${TOKEN_COLUMNS.map((p) => `${c(p)} = ?`).join(', ')}, ${c('version')} = ${c('version')} + 1, ${c('claimedBy')} = NULL, ${c('claimedUntil')} = NULL WHERE ${c('id')} = ? AND ${c('claimedBy')} = ?`,
       release: `${update} ${c('claimedBy')} = NULL, ${c('claimedUntil')} = NULL WHERE ${c('id')} = ? AND ${c('claimedBy')} = ?`,
+      discardUnminted: `DELETE FROM ${this.raw.table} WHERE ${c('id')} = ? AND ${c('claimedBy')} = ? AND ${c('tokenJti')} IS NULL`,
       replaceRefreshToken: `${update} ${c('refreshCipher')} = ? WHERE ${c('id')} = ? AND ${c('version')} = ?`,
     };
     this.insertSql = new StatementsByCount((rows) => this.insertStatement(rows));
@@ -204,6 +206,15 @@ export class SessionStore {
    * (the unique (key, session) index decides, also when the insert shares a statement with other
    * new sessions: a duplicate fails the whole statement, and each row is then retried alone).
    */
+  /**
+   * Whether a write that failed may still have landed: on MySQL a statement whose connection died
+   * or timed out may have been applied (or still be, by a stalled server); SQLite's writes are
+   * synchronous and atomic, so a failed one did nothing.
+   */
+  get failedWritesMayLand(): boolean {
+    return !this.raw.isSqlite;
+  }
+
   async insertClaimed(session: NewSession, claimer: string, claimUntil: Date): Promise<boolean> {
     return this.inserts.add(this.persisted({
       ...session,
@@ -220,7 +231,7 @@ export class SessionStore {
    */
   async claim(id: string, version: number, claimer: string, now: Date, claimUntil: Date): Promise<boolean> {
     const p = (property: Column, value: unknown): unknown => this.raw.persist(property, value);
-    return (await this.raw.execute(this.sql.claim, [claimer, p('claimedUntil', claimUntil), id, version, p('claimedUntil', now)])) === 1;
+    return (await this.raw.execute(this.sql.claim, [claimer, p('claimedUntil', claimUntil), id, version, p('claimedUntil', now), claimer])) === 1;
   }
 
   /**
@@ -231,9 +242,14 @@ export class SessionStore {
     return this.completions.add({ id, claimer, values: TOKEN_COLUMNS.map((property) => this.raw.persist(property, token[property])) });
   }
 
-  /** Gives up a claim (minting failed). */
-  async release(id: string, claimer: string): Promise<void> {
-    await this.raw.execute(this.sql.release, [id, claimer]);
+  /** Gives up a claim; false when the row is no longer claimed by `claimer`. */
+  async releaseClaim(id: string, claimer: string): Promise<boolean> {
+    return (await this.raw.execute(this.sql.release, [id, claimer])) === 1;
+  }
+
+  /** Deletes a session `claimer` created and never stored a token in; false when there is no such row. */
+  async discardUnminted(id: string, claimer: string): Promise<boolean> {
+    return (await this.raw.execute(this.sql.discardUnminted, [id, claimer])) === 1;
   }
 
   /** Replaces the refresh token handed out with the current token (the previous one was used). */

@@ -1,4 +1,5 @@
-import { ERROR_CODES, KeyportError, type ErrorCode } from '../lib/errors.js';
+import { isDatabaseOutage } from '../db/outage.js';
+import { ERROR_CODES, KeyportError, ServiceUnavailable, type ErrorCode } from '../lib/errors.js';
 import type { KeyportContext, Middleware } from './context.js';
 
 /** Errors from the body parser (co-body / raw-body) carry a `type` and a status. */
@@ -19,27 +20,12 @@ function fromParserError(err: { status?: number; type?: string; name?: string })
   return undefined;
 }
 
-const DATABASE_DOWN = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST', 'ER_CON_COUNT_ERROR', 'SQLITE_BUSY', 'SQLITE_CANTOPEN', 'SQLITE_IOERR', 'ENOTFOUND', 'POOL_CLOSED']);
-
-function isDatabaseUnavailable(err: unknown): boolean {
-  const seen = new Set<unknown>();
-  let current: unknown = err;
-  while (current && typeof current === 'object' && !seen.has(current)) {
-    seen.add(current);
-    const { code, message } = current as { code?: unknown; message?: unknown };
-    if (typeof code === 'string' && DATABASE_DOWN.has(code)) return true;
-    if (typeof message === 'string' && /Pool is closed|connection is not open|Connection lost|DataSource is not initialized|database connection is not open/i.test(message)) return true;
-    current = (current as { driverError?: unknown; cause?: unknown }).driverError ?? (current as { cause?: unknown }).cause;
-  }
-  return false;
-}
-
 /** Turns anything thrown into the error a client may see. Never returns internals. */
 export function toKeyportError(err: unknown): KeyportError {
   if (err instanceof KeyportError) return err;
   const parsed = typeof err === 'object' && err !== null ? fromParserError(err as { status?: number; type?: string }) : undefined;
   if (parsed) return parsed;
-  if (isDatabaseUnavailable(err)) return new KeyportError('service_unavailable', undefined, { cause: err });
+  if (isDatabaseOutage(err)) return new ServiceUnavailable(err);
   return new KeyportError('server_error', undefined, { cause: err });
 }
 
@@ -53,6 +39,20 @@ export function renderError(ctx: KeyportContext, error: KeyportError): void {
   };
 }
 
+/**
+ * A 503 is a known outage (database down or stalled, budget spent, draining): the same line for
+ * every request while it lasts, so no stack unless debugging. Repeats are counted by the logger.
+ */
+function logFailure(ctx: KeyportContext, error: KeyportError, thrown: unknown): void {
+  const { logger, database } = ctx.services;
+  const cause = error.cause ?? thrown;
+  // A refused write (disk full, read-only) makes /readyz report the database not ready.
+  database.health.observe(cause);
+  const known = error.code === 'service_unavailable';
+  const stack = !known || logger.isLevelEnabled('debug') ? (cause as Error | undefined)?.stack : undefined;
+  logger.error('request failed', { request_id: ctx.state.requestId, code: error.code, err: cause, stack });
+}
+
 /** The one place that maps errors to HTTP for Keyport's own routes (SPEC §4). */
 export const errorHandler: Middleware = async function errorHandler(ctx, next) {
   try {
@@ -60,9 +60,7 @@ export const errorHandler: Middleware = async function errorHandler(ctx, next) {
     if (ctx.status === 404 && ctx.body === undefined) throw new KeyportError('not_found', `No route for ${ctx.method} ${ctx.path}.`);
   } catch (err) {
     const error = toKeyportError(err);
-    if (error.status >= 500) {
-      ctx.services.logger.error('request failed', { request_id: ctx.state.requestId, code: error.code, err: error.cause ?? err, stack: (error.cause as Error | undefined)?.stack });
-    }
+    if (error.status >= 500) logFailure(ctx, error, err);
     renderError(ctx, error);
   }
 };

@@ -98,6 +98,12 @@ export class RateLimitExceeded extends KeyportError {
     });
   }
 }
+/** Retry-After of a 503 while the database is down or stalled (docs/operations.md). */
+export const OUTAGE_RETRY_AFTER_SECONDS = 5;
+
+/** 503 with Retry-After: an outage, a stalled dependency, a spent request budget, or a draining instance. */
 export class ServiceUnavailable extends KeyportError {
-  constructor(cause?: unknown) { super('service_unavailable', undefined, { cause }); }
+  constructor(cause?: unknown, options: { message?: string; retryAfterSeconds?: number } = {}) {
+    super('service_unavailable', options.message, { cause, headers: { 'Retry-After': String(options.retryAfterSeconds ?? OUTAGE_RETRY_AFTER_SECONDS) } });
+  }
 }

@@ -1,4 +1,5 @@
 import winston from 'winston';
+import { RepeatedLogGate } from './log_flood.js';
 import { redact } from './redact.js';
 
 export type Logger = winston.Logger;
@@ -36,9 +37,13 @@ function skipDisabledLevels(logger: Logger): Logger {
 
 /** JSON lines on stdout (or the given stream, for tests). */
 export function createLogger(level: string, stream: NodeJS.WritableStream = process.stdout): Logger {
-  return skipDisabledLevels(winston.createLogger({
+  // Repeated warnings and errors are counted, not written each time (src/lib/log_flood.ts).
+  const repeats = new RepeatedLogGate();
+  const logger = skipDisabledLevels(winston.createLogger({
     level,
-    format: winston.format.combine(redactSecrets(), winston.format.timestamp(), winston.format.json()),
+    format: winston.format.combine(repeats.format(), redactSecrets(), winston.format.timestamp(), winston.format.json()),
     transports: [new winston.transports.Stream({ stream })],
   }));
+  repeats.attach(logger);
+  return logger;
 }

@@ -1,5 +1,13 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { CircuitBreaker } from './circuit_breaker.js';
 import type { Logger } from './logger.js';
+
+/** Failed commands in a row after which Keyport stops calling Redis (see redisCircuitBreaker). */
+export const REDIS_BREAKER_FAILURES = 3;
+/** How often a PING checks whether Redis answers again while the circuit is open. */
+export const REDIS_PROBE_INTERVAL_MS = 500;
+/** Longest pause between reconnection attempts: Redis is used again within this of coming back. */
+const MAX_RECONNECT_DELAY_MS = 500;
 
 /**
  * Options of the shared client (`services.redis`). Redis is a shared cache for Keyport, never
@@ -17,7 +25,7 @@ export function commandClientOptions(keyPrefix: string): RedisOptions {
     commandTimeout: 1_000,
     // Three window counters per API-key request go out as one round trip.
     enableAutoPipelining: true,
-    retryStrategy: (attempt: number) => Math.min(attempt * 100, 2_000),
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
     // ioredis keeps a timer this long when disconnecting from a socket that already failed,
     // which would hold a CLI process open after its work is done.
     disconnectTimeout: 200,
@@ -68,6 +76,26 @@ export async function connectRedis(url: string, keyPrefix: string, logger: Logge
   watchConnection(redis, logger, 'redis');
   await whenReady(redis, options.readyTimeoutMs ?? 2_000);
   return redis;
+}
+
+/**
+ * The circuit breaker in front of the shared client. A frozen Redis (connection open, no answers)
+ * otherwise costs every command its full `commandTimeout` before the caller falls back; once
+ * REDIS_BREAKER_FAILURES commands in a row failed, callers (rate limits, the bus) skip Redis and
+ * answer from memory at once, while a PING every REDIS_PROBE_INTERVAL_MS (timing out like any
+ * command) finds out when it answers again.
+ */
+export function redisCircuitBreaker(redis: Redis, logger: Logger): CircuitBreaker {
+  const breaker = new CircuitBreaker({
+    name: 'redis',
+    failureThreshold: REDIS_BREAKER_FAILURES,
+    probeIntervalMs: REDIS_PROBE_INTERVAL_MS,
+    probe: () => redis.ping(),
+    logger,
+  });
+  // While disconnected the probe fails at once (no offline queue); a reconnection is the moment to ask.
+  redis.on('ready', () => breaker.probeSoon());
+  return breaker;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { EventBus } from './bus.js';
+import type { CircuitBreaker } from './circuit_breaker.js';
 import { randomAlphanumeric } from './crypto.js';
 import type { Logger } from './logger.js';
 
@@ -35,8 +36,11 @@ export class RedisBus implements EventBus {
    * @param publisher the shared command client (`services.redis`)
    * @param subscriber a dedicated connection (`subscriberConnection()`); closed with the bus
    */
-  constructor(private readonly publisher: Redis, private readonly subscriber: Redis, private readonly options: { prefix: string; logger: Logger }) {
+  constructor(private readonly publisher: Redis, private readonly subscriber: Redis, private readonly options: { prefix: string; logger: Logger; breaker?: CircuitBreaker }) {
     this.channelPrefix = `${options.prefix}bus:`;
+    // While the circuit was open, messages were neither sent nor (on a frozen connection) received:
+    // the caches look at the database before trusting what they hold, as after a reconnection.
+    options.breaker?.onChange((state) => { if (state === 'closed') this.deliver(BUS_RECONNECTED_CHANNEL, ''); });
     subscriber.on('message', (channel: string, raw: string) => this.receive(channel, raw));
     subscriber.on('close', () => { this.lostSubscriber = this.subscriberWasReady; });
     subscriber.on('ready', () => {
@@ -52,13 +56,18 @@ export class RedisBus implements EventBus {
 
   async publish(channel: string, message: string): Promise<void> {
     this.deliver(channel, message);
+    const { breaker } = this.options;
+    // The circuit open: other instances learn of the change from their database sweeps.
+    if (breaker && !breaker.allowsCalls) return;
     const envelope: Envelope = { i: this.instanceId, m: message };
     try {
       await this.publisher.publish(this.channelPrefix + channel, JSON.stringify(envelope));
+      breaker?.succeeded();
       if (this.publishFailing) this.options.logger.info('bus: publishing to Redis again');
       this.publishFailing = false;
     } catch (err) {
-      // The change itself is already stored; other instances catch up when their caches expire.
+      breaker?.failed(err);
+      // The change itself is already stored; other instances catch up through their database sweeps.
       if (!this.publishFailing) this.options.logger.warn('bus: Redis unavailable; messages reach this instance only', { channel, reason: (err as Error).message });
       this.publishFailing = true;
     }

@@ -1,3 +1,4 @@
+import { isDatabaseOutage } from '../db/outage.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
 import { Provider, type KoaContextWithOIDC } from './engine.js';
@@ -30,7 +31,9 @@ export function observeProvider(provider: Provider, metrics: Metrics, logger: Lo
   provider.on('refresh_token.saved', count('refresh_token'));
 
   provider.on('server_error', (ctx, err) => {
-    logger.error('oidc request failed', { request_id: requestIdOf(ctx), route: ctx?.oidc?.route, err, stack: err instanceof Error ? err.stack : undefined });
+    // A database outage repeats for every request: no stack unless debugging (see error_handler.ts).
+    const stack = err instanceof Error && (!isDatabaseOutage(err) || logger.isLevelEnabled('debug')) ? err.stack : undefined;
+    logger.error('oidc request failed', { request_id: requestIdOf(ctx), route: ctx?.oidc?.route, err, stack });
   });
   for (const event of ['grant.error', 'authorization.error', 'introspection.error', 'revocation.error', 'userinfo.error', 'end_session.error', 'jwks.error', 'discovery.error'] as const) {
     (provider as unknown as NodeJS.EventEmitter).on(event, (ctx: KoaContextWithOIDC, err: Error & { error_description?: string }) => {

@@ -116,7 +116,7 @@ export class OidcServices {
         compareHashedClientSecrets(provider, this.clients);
         reuseEngineClients(provider, this.clients);
         installStructuredTokenSupport(provider, this.accessTokens, () => this.publicIntrospectionLimit);
-        answerUnavailableDuringOutage(provider, () => dataSource.isInitialized);
+        answerUnavailableDuringOutage(provider, database);
         observeProvider(provider, deps.metrics, logger);
       },
     });

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
+import type { CircuitBreaker } from '../lib/circuit_breaker.js';
 import type { Logger } from '../lib/logger.js';
 import { decide, type CounterReading, type RateLimitDecision, type WindowReading } from './decision.js';
 import {
@@ -22,6 +23,8 @@ export interface RateLimitsOptions {
   readonly logger: Logger;
   /** Shared counters; in-process counters without it. */
   readonly redis?: Redis;
+  /** Skips Redis while open (see CounterStore). */
+  readonly breaker?: CircuitBreaker;
   /** Shorter windows for tests. */
   readonly windowLengths?: Partial<WindowLengths>;
 }
@@ -55,7 +58,7 @@ export class RateLimits {
   private readonly keyRejectionListeners: Array<(keyId: string) => void> = [];
 
   constructor(private readonly options: RateLimitsOptions) {
-    this.store = new CounterStore({ redis: options.redis, logger: options.logger });
+    this.store = new CounterStore({ redis: options.redis, breaker: options.breaker, logger: options.logger });
     this.lengths = { ...DEFAULT_WINDOW_LENGTHS, ...options.windowLengths };
   }
 

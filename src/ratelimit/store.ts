@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, type RateLimiterAbstract, type RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { CircuitBreaker } from '../lib/circuit_breaker.js';
 import type { Logger } from '../lib/logger.js';
 import type { CounterReading } from './decision.js';
 
@@ -14,28 +15,49 @@ const FROM_INSURANCE = Symbol('keyport.fromInsurance');
 
 type Tagged = RateLimiterRes & { [FROM_INSURANCE]?: true };
 
-/** The in-memory limiter that answers while Redis is away; it tells the store when it is used. */
+/** The in-memory counters of one window that answer while Redis is away. */
 class InsuranceLimiter extends RateLimiterMemory {
-  constructor(options: { keyPrefix: string; duration: number }, private readonly onUse: () => void) {
+  constructor(options: { keyPrefix: string; duration: number }) {
     super({ ...options, points: COUNT_ONLY });
   }
 
   override async consume(key: string | number, points?: number, options?: Record<string, unknown>): Promise<RateLimiterRes> {
-    this.onUse();
     const res = (await super.consume(key, points, options)) as Tagged;
     res[FROM_INSURANCE] = true;
     return res;
   }
 
-  override async reward(key: string | number, points?: number, options?: Record<string, unknown>): Promise<RateLimiterRes> {
-    this.onUse();
-    return super.reward(key, points, options);
-  }
-
   override async get(key: string | number, options?: Record<string, unknown>): Promise<RateLimiterRes | null> {
-    this.onUse();
     const res = (await super.get(key, options)) as Tagged | null;
     if (res) res[FROM_INSURANCE] = true;
+    return res;
+  }
+}
+
+/**
+ * What the Redis limiter falls back to when a command fails: the window's insurance counters
+ * (the same ones used while the circuit is open, so counting goes on seamlessly), reporting each
+ * fallback as a failure of Redis.
+ */
+class ReportingInsurance extends RateLimiterMemory {
+  constructor(private readonly insurance: InsuranceLimiter, private readonly onFallback: () => void) {
+    super({ points: COUNT_ONLY, duration: 1 });
+  }
+
+  override consume(key: string | number, points?: number, options?: Record<string, unknown>): Promise<RateLimiterRes> {
+    this.onFallback();
+    return this.insurance.consume(key, points, options);
+  }
+
+  override reward(key: string | number, points?: number, options?: Record<string, unknown>): Promise<RateLimiterRes> {
+    this.onFallback();
+    return this.insurance.reward(key, points, options);
+  }
+
+  /** Never null: "nothing counted" comes back tagged too, so the caller can tell it from Redis's null. */
+  override async get(key: string | number, options?: Record<string, unknown>): Promise<RateLimiterRes | null> {
+    this.onFallback();
+    const res = (await this.insurance.get(key, options)) ?? Object.assign(new RateLimiterRes(0, 0, 0, false), { [FROM_INSURANCE]: true });
     return res;
   }
 }
@@ -56,17 +78,25 @@ function toReading(res: RateLimiterRes): CounterReading {
   return { consumed: res.consumedPoints, msBeforeReset: res.msBeforeNext };
 }
 
+/** A peek's reading; memory records linger a moment past their expiry, so a finished window counts as empty. */
+function currentReading(res: RateLimiterRes | null): CounterReading | null {
+  if (!res || (res.msBeforeNext <= 0 && res.msBeforeNext !== -1)) return null;
+  return toReading(res);
+}
+
 /**
  * Counters in process memory, or in Redis (atomic Lua increments shared by every instance)
  * with an in-memory insurance limiter per window. When Redis is unreachable or slow, the
- * insurance answers at once: requests keep being served, limits hold per instance, one warning
- * is logged; the first answer Redis gives again ends the degraded state.
+ * insurance answers: requests keep being served, limits hold per instance, one warning is
+ * logged. With a circuit breaker, failures in a row open the circuit and the insurance answers at
+ * once, without asking Redis, until a probe finds it answering; the first answer Redis gives
+ * again ends the degraded state.
  */
 export class CounterStore {
   private readonly counters = new Map<string, WindowCounter>();
   private degradedSince: number | undefined;
 
-  constructor(private readonly options: { redis?: Redis; logger: Logger }) {}
+  constructor(private readonly options: { redis?: Redis; breaker?: CircuitBreaker; logger: Logger }) {}
 
   get backend(): StoreBackend {
     return this.options.redis ? 'redis' : 'memory';
@@ -74,7 +104,7 @@ export class CounterStore {
 
   /** True while Redis is configured but the in-memory insurance is answering. */
   get degraded(): boolean {
-    return this.degradedSince !== undefined;
+    return this.degradedSince !== undefined || (this.options.breaker !== undefined && !this.options.breaker.allowsCalls);
   }
 
   counter(namespace: string, seconds: number): WindowCounter {
@@ -88,45 +118,57 @@ export class CounterStore {
   }
 
   private build(keyPrefix: string, duration: number): WindowCounter {
-    const { redis } = this.options;
-    const limiter: RateLimiterAbstract = redis
-      ? new RateLimiterRedis({
-        storeClient: redis,
-        keyPrefix,
-        points: COUNT_ONLY,
-        duration,
-        // Not connected: go to the insurance at once instead of waiting for an error.
-        rejectIfRedisNotReady: true,
-        insuranceLimiter: new InsuranceLimiter({ keyPrefix, duration }, () => this.fallbackUsed()),
-      })
-      : new RateLimiterMemory({ keyPrefix, points: COUNT_ONLY, duration });
-
-    const observe = <T extends Tagged | null>(res: T): T => {
-      if (redis && res && !res[FROM_INSURANCE]) this.servedByRedis();
+    const { redis, breaker } = this.options;
+    if (!redis) {
+      const memory = new RateLimiterMemory({ keyPrefix, points: COUNT_ONLY, duration });
+      return {
+        hit: async (subject) => toReading(await memory.consume(subject, 1)),
+        refund: async (subject) => { await memory.reward(subject, 1); },
+        peek: async (subject) => currentReading(await memory.get(subject)),
+      };
+    }
+    const insurance = new InsuranceLimiter({ keyPrefix, duration });
+    const viaRedis: RateLimiterAbstract = new RateLimiterRedis({
+      storeClient: redis,
+      keyPrefix,
+      points: COUNT_ONLY,
+      duration,
+      // Not connected: go to the insurance at once instead of waiting for an error.
+      rejectIfRedisNotReady: true,
+      insuranceLimiter: new ReportingInsurance(insurance, () => this.fallbackUsed()),
+    });
+    // The circuit open: the insurance answers without a round trip to Redis.
+    const limiter = (): RateLimiterAbstract => (breaker && !breaker.allowsCalls ? insurance : viaRedis);
+    const observe = <T extends Tagged | null>(chosen: RateLimiterAbstract, res: T): T => {
+      // Redis answered (the insurance tags what it counts; `null` from Redis means "nothing counted").
+      if (chosen === viaRedis && !res?.[FROM_INSURANCE]) this.servedByRedis();
       return res;
     };
 
     return {
-      hit: async (subject) => toReading(observe((await limiter.consume(subject, 1)) as Tagged)),
+      hit: async (subject) => {
+        const chosen = limiter();
+        return toReading(observe(chosen, (await chosen.consume(subject, 1)) as Tagged));
+      },
       refund: async (subject) => {
-        await limiter.reward(subject, 1);
+        await limiter().reward(subject, 1);
       },
       peek: async (subject) => {
-        const res = observe((await limiter.get(subject)) as Tagged | null);
-        // Memory records linger a moment past their expiry; a finished window counts as empty.
-        if (!res || (res.msBeforeNext <= 0 && res.msBeforeNext !== -1)) return null;
-        return toReading(res);
+        const chosen = limiter();
+        return currentReading(observe(chosen, (await chosen.get(subject)) as Tagged | null));
       },
     };
   }
 
   private fallbackUsed(): void {
+    this.options.breaker?.failed('a rate-limit command failed');
     if (this.degradedSince !== undefined) return;
     this.degradedSince = Date.now();
     this.options.logger.warn('rate limits: Redis is unavailable; counting in this instance\'s memory until it returns (limits are per instance meanwhile)');
   }
 
   private servedByRedis(): void {
+    this.options.breaker?.succeeded();
     if (this.degradedSince === undefined) return;
     const seconds = Math.round((Date.now() - this.degradedSince) / 1000);
     this.degradedSince = undefined;

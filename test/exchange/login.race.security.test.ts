@@ -86,7 +86,7 @@ describe('exchange: concurrent identical requests mint exactly one token', () =>
     const inserted = await Promise.all(Array.from({ length: 10 }, (_, i) => stores[i % 2]!.insertClaimed(session(i), `c${i}`, new Date(now.getTime() + 10_000))));
     expect(inserted.filter(Boolean)).to.have.length(1);
     const [row] = await rowsOf(key.id);
-    await stores[0]!.release(row!.id, row!.claimedBy!);
+    await stores[0]!.releaseClaim(row!.id, row!.claimedBy!);
     const claimed = await Promise.all(Array.from({ length: 10 }, (_, i) => stores[i % 2]!.claim(row!.id, 0, `k${i}`, new Date(), new Date(Date.now() + 10_000))));
     expect(claimed.filter(Boolean)).to.have.length(1);
   });

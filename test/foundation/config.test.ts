@@ -91,3 +91,51 @@ describe('configuration', () => {
     expect(result.stderr.trim()).to.equal('keyport: invalid configuration: PORT: must be a whole number, got "eighty"');
   });
 });
+
+describe('configuration of time budgets and database limits', () => {
+  const load = (env: Record<string, string>) => loadConfig({ KEYPORT_SECRET: SECRET, ...env }, mkdtempSync(join(tmpdir(), 'kp-cfg-')));
+
+  it('defaults to a 5 s request budget, 1 s to get a connection, 3 s per statement, 20 connections, 10 s of shutdown grace', () => {
+    const config = load({});
+    expect(config.requestTimeoutMs).to.equal(5000);
+    expect(config.databaseLimits).to.deep.equal({ poolSize: 20, queueLimit: 200, acquireTimeoutMs: 1000, queryTimeoutMs: 3000 });
+    expect(config.shutdownGraceMs).to.equal(10_000);
+    expect(Object.isFrozen(config.databaseLimits)).to.equal(true);
+  });
+
+  it('reads them from the environment; the queue follows the pool size unless set', () => {
+    const config = load({ REQUEST_TIMEOUT_MS: '8000', DB_POOL_SIZE: '5', DB_ACQUIRE_TIMEOUT_MS: '500', DB_QUERY_TIMEOUT_MS: '6000', SHUTDOWN_GRACE_MS: '30000' });
+    expect(config.requestTimeoutMs).to.equal(8000);
+    expect(config.databaseLimits).to.deep.equal({ poolSize: 5, queueLimit: 50, acquireTimeoutMs: 500, queryTimeoutMs: 6000 });
+    expect(config.shutdownGraceMs).to.equal(30_000);
+    expect(load({ DB_QUEUE_LIMIT: '7' }).databaseLimits.queueLimit).to.equal(7);
+  });
+
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ REQUEST_TIMEOUT_MS: 'soon' }, /^REQUEST_TIMEOUT_MS: must be a whole number/],
+    [{ REQUEST_TIMEOUT_MS: '50' }, /^REQUEST_TIMEOUT_MS: must be between 100 and/],
+    [{ DB_POOL_SIZE: '0' }, /^DB_POOL_SIZE: must be between 1 and 1000/],
+    [{ DB_QUEUE_LIMIT: '0' }, /^DB_QUEUE_LIMIT: must be between 1 and/],
+    [{ DB_ACQUIRE_TIMEOUT_MS: '5' }, /^DB_ACQUIRE_TIMEOUT_MS: must be between 10 and/],
+    // The budgets nest: one statement's worst case ends before the request's budget…
+    [{ DB_QUERY_TIMEOUT_MS: '4500' }, /^DB_QUERY_TIMEOUT_MS: DB_ACQUIRE_TIMEOUT_MS \+ DB_QUERY_TIMEOUT_MS \(1000 \+ 4500 ms\) must be below REQUEST_TIMEOUT_MS \(5000 ms\)/],
+    [{ DB_ACQUIRE_TIMEOUT_MS: '2000' }, /^DB_ACQUIRE_TIMEOUT_MS: .*must be below REQUEST_TIMEOUT_MS/],
+    [{ REQUEST_TIMEOUT_MS: '2000' }, /^REQUEST_TIMEOUT_MS: DB_ACQUIRE_TIMEOUT_MS \+ DB_QUERY_TIMEOUT_MS \(1000 \+ 3000 ms\) must be below REQUEST_TIMEOUT_MS \(2000 ms\)/],
+    // …and every request ends before the shutdown grace does.
+    [{ SHUTDOWN_GRACE_MS: '5000' }, /^SHUTDOWN_GRACE_MS: must be above REQUEST_TIMEOUT_MS \(5000 ms\)/],
+    [{ SHUTDOWN_GRACE_MS: '500' }, /^SHUTDOWN_GRACE_MS: must be between 1000 and/],
+  ];
+  for (const [env, expected] of cases) {
+    it(`rejects ${JSON.stringify(env)} with one line naming the variable`, () => {
+      const err = failure(env);
+      expect(err.message).to.match(expected);
+      expect(err.message).not.to.include('\n');
+    });
+  }
+
+  it('accepts a shorter budget when the database timeouts fit inside it', () => {
+    const config = load({ REQUEST_TIMEOUT_MS: '2000', DB_ACQUIRE_TIMEOUT_MS: '300', DB_QUERY_TIMEOUT_MS: '1500', SHUTDOWN_GRACE_MS: '4000' });
+    expect(config.requestTimeoutMs).to.equal(2000);
+    expect(config.databaseLimits).to.deep.include({ acquireTimeoutMs: 300, queryTimeoutMs: 1500 });
+  });
+});

@@ -5,11 +5,12 @@
  * is not delayed by the load a test puts on its own event loop (revocation_window.security.test.ts).
  */
 import { parseDatabaseUrl } from '../../src/config/database_url.js';
+import { DEFAULT_DATABASE_LIMITS } from '../../src/config/config.js';
 import { createDataSource } from '../../src/db/data_source.js';
 
 const [url, keyId] = process.argv.slice(2);
 if (!url || !keyId) throw new Error('usage: watch_key_status <DATABASE_URL> <key id>');
-const dataSource = createDataSource(parseDatabaseUrl(url, process.cwd()), { poolSize: 1 });
+const dataSource = createDataSource(parseDatabaseUrl(url, process.cwd()), { limits: { ...DEFAULT_DATABASE_LIMITS, poolSize: 1 } });
 await dataSource.initialize();
 process.stdout.write('ready\n');
 const deadline = Date.now() + 60_000;

@@ -1,0 +1,41 @@
+import { ServiceUnavailable } from '../lib/errors.js';
+import { renderTemporarilyUnavailable } from '../oidc/unavailable.js';
+import type { KeyportContext, Middleware } from './context.js';
+
+/** Thrown into the request when its budget (REQUEST_TIMEOUT_MS) is spent. */
+export class BudgetSpent extends ServiceUnavailable {
+  constructor(readonly budgetMs: number) {
+    super(undefined, { message: 'The request could not be completed in time; retry shortly.' });
+  }
+}
+
+/**
+ * Every request's time budget (REQUEST_TIMEOUT_MS, SPEC §9): when it runs out, the client gets
+ * 503 with Retry-After at once, whatever the request is still waiting for, never a hang. Keyport's
+ * own routes answer `service_unavailable` (SPEC §4, through the error handler above this step),
+ * the engine's `temporarily_unavailable` (RFC 6749).
+ *
+ * The work itself is not cancelled: it runs on until its own bounds end it (database acquire and
+ * query timeouts, Redis command timeouts), and whatever it writes to the response afterwards is
+ * ignored (koa drops headers and status once the answer is sent). Writes it completes stay
+ * consistent: the exchange's claims and conditional updates decide who stored what, so a retry
+ * gets the stored token back.
+ */
+export function requestDeadline(isOAuthPath: (path: string) => boolean): Middleware {
+  return async function requestDeadline(ctx: KeyportContext, next) {
+    const budgetMs = ctx.services.config.requestTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const spent = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new BudgetSpent(budgetMs)), budgetMs);
+    });
+    try {
+      await Promise.race([next(), spent]);
+    } catch (err) {
+      if (!(err instanceof BudgetSpent) || !isOAuthPath(ctx.path)) throw err;
+      ctx.services.logger.error('request failed', { request_id: ctx.state.requestId, code: 'temporarily_unavailable', err });
+      renderTemporarilyUnavailable(ctx);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
