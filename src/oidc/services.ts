@@ -11,7 +11,6 @@ import { ClientAdapter, compareHashedClientSecrets, reuseEngineClients } from '.
 import { buildProviderConfiguration, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
 import type { Provider } from './engine.js';
 import { observeProvider } from './events.js';
-import { LoginThrottle } from './login_throttle.js';
 import { TokenMinter } from './mint.js';
 import { CLOCK_TOLERANCE, keyRetentionSeconds, maxAccessTokenTtl } from './policy.js';
 import { ProviderHost, SIGNING_KEYS_CHANNEL, type ProviderSetup } from './provider_host.js';
@@ -49,8 +48,6 @@ export class OidcServices {
   readonly accessTokens: AccessTokenService;
   /** Mints engine tokens from custom grants (see mint.ts). */
   readonly tokens: TokenMinter;
-  /** Brute-force brake of the login page; the rate-limit feature may swap in shared (Redis) limiters. */
-  loginThrottle = new LoginThrottle();
   readonly host: ProviderHost;
   /** Hands `/oauth/*` and `/.well-known/*` to the provider (mounted by src/app.ts). */
   readonly middleware: Middleware;

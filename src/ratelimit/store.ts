@@ -32,6 +32,11 @@ class InsuranceLimiter extends RateLimiterMemory {
     return super.reward(key, points, options);
   }
 
+  override async delete(key: string | number, options?: Record<string, unknown>): Promise<boolean> {
+    this.onUse();
+    return super.delete(key, options);
+  }
+
   override async get(key: string | number, options?: Record<string, unknown>): Promise<RateLimiterRes | null> {
     this.onUse();
     const res = (await super.get(key, options)) as Tagged | null;
@@ -48,6 +53,8 @@ export interface WindowCounter {
   refund(subject: string): Promise<void>;
   /** The current count without counting; `null` when nothing was counted in this window. */
   peek(subject: string): Promise<CounterReading | null>;
+  /** Forgets the subject's count in this window. */
+  clear(subject: string): Promise<void>;
 }
 
 export type StoreBackend = 'memory' | 'redis';
@@ -110,6 +117,9 @@ export class CounterStore {
       hit: async (subject) => toReading(observe((await limiter.consume(subject, 1)) as Tagged)),
       refund: async (subject) => {
         await limiter.reward(subject, 1);
+      },
+      clear: async (subject) => {
+        await limiter.delete(subject);
       },
       peek: async (subject) => {
         const res = observe((await limiter.get(subject)) as Tagged | null);
