@@ -6,6 +6,7 @@ import { accessLog } from './http/access_log.js';
 import { parseBody } from './http/body.js';
 import type { KeyportContext, Middleware } from './http/context.js';
 import { cors } from './http/edge/cors.js';
+import { rejectUndecodableTarget } from './http/edge/request_target.js';
 import { requireHttps } from './http/edge/require_https.js';
 import { securityHeaders } from './http/edge/security_headers.js';
 import { errorHandler } from './http/error_handler.js';
@@ -38,7 +39,8 @@ function onlyProviderPath(middleware: Middleware): Middleware {
  * contributes its router here. The edge order matters:
  * request ID (in every log line and error) → metrics → access log → security headers (on every
  * response, errors included) → error handler (everything below renders through it) → HTTPS
- * enforcement (before anything reads the request) → CORS (answers preflights) → body parsing.
+ * enforcement (before anything reads the request) → CORS (answers preflights) → URL decoding
+ * check → body parsing.
  */
 export function buildApp(services: Services): Koa<KeyportContext['state'], KeyportContext> {
   const app = new Koa<KeyportContext['state'], KeyportContext>({
@@ -59,6 +61,7 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   app.use(errorHandler);
   app.use(requireHttps);
   app.use(cors);
+  app.use(unlessProviderPath(rejectUndecodableTarget));
   app.use(unlessProviderPath(parseBody));
 
   // oidc-provider, mounted at the root; its routes all live under /oauth/ and /.well-known/.
