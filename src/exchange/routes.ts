@@ -2,7 +2,7 @@ import Router from '@koa/router';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { authenticateApiKey } from '../http/api_key_auth.js';
 import type { KeyportContext } from '../http/context.js';
-import { validateBody } from '../http/validate.js';
+import { validateRequestBody } from '../http/validate.js';
 import { guardKeyGuessing, limitApiKey } from '../ratelimit/index.js';
 import { InvalidRequest, NotFound } from '../lib/errors.js';
 import type { ExchangeResult } from './exchange_service.js';
@@ -39,18 +39,14 @@ class RefreshBody {
   refresh_token: string;
 }
 
-function bodyOf(ctx: KeyportContext): unknown {
-  return (ctx.request as { body?: unknown }).body ?? {};
-}
-
 async function validateLoginRequest(ctx: KeyportContext, next: Next): Promise<void> {
-  const body = await validateBody(LoginBody, bodyOf(ctx));
+  const body = await validateRequestBody(ctx, LoginBody);
   ctx.state.login = { sessionId: parseSessionId(body.session_id), scopes: parseScopeParameter(body.scope) };
   await next();
 }
 
 async function validateRefreshRequest(ctx: KeyportContext, next: Next): Promise<void> {
-  const body = await validateBody(RefreshBody, bodyOf(ctx));
+  const body = await validateRequestBody(ctx, RefreshBody);
   if (body.refresh_token.length === 0) throw new InvalidRequest('refresh_token must not be empty.');
   ctx.state.refresh = { refreshToken: body.refresh_token };
   await next();

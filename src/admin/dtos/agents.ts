@@ -4,11 +4,6 @@ import { NAME_MAX_LENGTH } from '../../keys/key_settings.js';
 import { KeyOptionsBody } from './keys.js';
 import { IsWholeNumberText } from './validators.js';
 
-/*
- * Decorators apply right to left and validation stops at the first failure, so on each field the
- * type check is written last: a number where a string belongs is "must be a string", not "too long".
- */
-
 /** `POST /admin/agents`: the agent and the options of its first key, like `agent:create`. */
 export class CreateAgentBody extends KeyOptionsBody {
   @MaxLength(NAME_MAX_LENGTH) @IsString() @IsDefined()

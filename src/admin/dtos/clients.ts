@@ -2,11 +2,6 @@ import { IsBoolean, IsDefined, IsObject, IsOptional, IsString, MaxLength } from 
 import type { NewClient } from '../../clients/client_service.js';
 import { IsBoundedStringList, IsStringOrStringList } from './validators.js';
 
-/*
- * Decorators apply right to left and validation stops at the first failure, so on each field the
- * type check is written last: a number where a string belongs is "must be a string", not "too long".
- */
-
 /** `POST /admin/clients`, the fields of `client:create` (snake_case, as the client's JSON shows them). */
 export class CreateClientBody {
   @MaxLength(128) @IsString() @IsDefined()

@@ -7,11 +7,6 @@ import { MAX_ALLOW_LIST_ENTRIES } from '../../keys/ip_allow_list.js';
 import { ACCESS_TYPES, KEY_ENVS } from '../../keys/scopes.js';
 import { IsSecondsOrDuration, IsStringOrStringList, IsWholeNumberText } from './validators.js';
 
-/*
- * Decorators apply right to left and validation stops at the first failure, so on each field the
- * type check is written last: a number where a string belongs is "must be a string", not "too long".
- */
-
 /** The same shape as `rate_limit` in a key's JSON; a field left out (or null) keeps the default. */
 export class RateLimitBody {
   @IsOptional() @Min(1) @IsInt()

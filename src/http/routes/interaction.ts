@@ -8,7 +8,7 @@ import { PAGE_HEADERS, renderPage } from '../../oidc/views.js';
 import type { KeyportContext, Middleware } from '../context.js';
 import { toKeyportError } from '../error_handler.js';
 import { signInWithPassword } from '../password_sign_in.js';
-import { validateBody } from '../validate.js';
+import { validateRequestBody } from '../validate.js';
 
 /**
  * Login and consent pages of the authorization-code flow (`/interaction/:uid`), server-rendered
@@ -113,7 +113,7 @@ function requirePrompt(name: 'login' | 'consent'): Middleware {
 
 function parseForm<T extends object>(dto: new () => T): Middleware {
   return async function parseFormBody(ctx, next) {
-    ctx.state.form = await validateBody(dto, (ctx.request as { body?: unknown }).body ?? {});
+    ctx.state.form = await validateRequestBody(ctx, dto);
     await next();
   };
 }
