@@ -1,8 +1,9 @@
 import Koa from 'koa';
-import { adminAllowedMethods, adminRoutes } from './admin/router.js';
+import { adminRoutes } from './admin/router.js';
 import { dashboardRoutes } from './dashboard/routes/index.js';
 import { exchangeRoutes } from './exchange/routes.js';
 import { accessLog } from './http/access_log.js';
+import { answerOtherMethods } from './http/allowed_methods.js';
 import { parseBody } from './http/body.js';
 import type { KeyportContext, Middleware } from './http/context.js';
 import { cors } from './http/edge/cors.js';
@@ -69,29 +70,10 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   app.use(introspectionFastPath(services.oidc));
   app.use(onlyProviderPath(services.oidc.middleware));
 
-  const interaction = interactionRoutes();
-  app.use(interaction.routes());
-  app.use(interaction.allowedMethods({ throw: false }));
-
-  const operations = operationsRoutes();
-  app.use(operations.routes());
-  app.use(operations.allowedMethods({ throw: false }));
-
-  const authTest = authTestRoutes();
-  app.use(authTest.routes());
-  app.use(authTest.allowedMethods({ throw: false }));
-
-  const admin = adminRoutes();
-  app.use(admin.routes());
-  app.use(adminAllowedMethods(admin));
-
-  const dashboard = dashboardRoutes();
-  app.use(dashboard.routes());
-  app.use(dashboard.allowedMethods({ throw: false }));
-
-  const exchange = exchangeRoutes();
-  app.use(exchange.routes());
-  app.use(exchange.allowedMethods({ throw: false }));
+  const routers = [interactionRoutes(), operationsRoutes(), authTestRoutes(), adminRoutes(), dashboardRoutes(), exchangeRoutes()];
+  // A known path with another method: 405 in the SPEC §4 body (after every router had its turn).
+  app.use(answerOtherMethods(routers));
+  for (const router of routers) app.use(router.routes());
 
   return app;
 }

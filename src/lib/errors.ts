@@ -31,15 +31,18 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class KeyportError extends Error {
   readonly status: number;
-  /** Extra top-level fields for the error body (e.g. `retry_after`). */
+  /** Extra fields inside the body's `error` object (e.g. `retry_after`, SPEC §4). */
+  readonly details: Readonly<Record<string, unknown>>;
+  /** Extra top-level fields for the error body. */
   readonly extra: Readonly<Record<string, unknown>>;
   /** Response headers that belong with this error (e.g. `Retry-After`, `WWW-Authenticate`). */
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(readonly code: ErrorCode, message?: string, options: { extra?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(readonly code: ErrorCode, message?: string, options: { details?: Record<string, unknown>; extra?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown } = {}) {
     super(message ?? ERROR_CODES[code].message, { cause: options.cause });
     this.name = 'KeyportError';
     this.status = ERROR_CODES[code].status;
+    this.details = options.details ?? {};
     this.extra = options.extra ?? {};
     this.headers = options.headers ?? {};
   }
@@ -93,6 +96,8 @@ export class UnsupportedMediaType extends KeyportError {
 export class RateLimitExceeded extends KeyportError {
   constructor(readonly retryAfterSeconds: number, headers: Record<string, string> = {}) {
     super('rate_limit_exceeded', `Too many requests; retry in ${retryAfterSeconds} s.`, {
+      // Inside `error` (SPEC §4); the top-level copy is what clients of earlier versions read.
+      details: { retry_after: retryAfterSeconds },
       extra: { retry_after: retryAfterSeconds },
       headers: { ...headers, 'Retry-After': String(retryAfterSeconds) },
     });
