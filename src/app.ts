@@ -7,6 +7,7 @@ import { answerOtherMethods } from './http/allowed_methods.js';
 import { parseBody } from './http/body.js';
 import type { KeyportContext, Middleware } from './http/context.js';
 import { cors } from './http/edge/cors.js';
+import { trustForwardedProtoOfOwnProxies } from './http/edge/forwarded_proto.js';
 import { rejectUndecodableTarget } from './http/edge/request_target.js';
 import { requireHttps } from './http/edge/require_https.js';
 import { securityHeaders } from './http/edge/security_headers.js';
@@ -51,6 +52,7 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
     maxIpsCount: services.config.trustProxyHops,
     keys: [deriveKey(services.config.secret, 'cookie-signing').toString('base64url')],
   });
+  trustForwardedProtoOfOwnProxies(app, services.config.trustProxyHops);
   app.context.services = services;
   // koa logs every error it sees to stderr by default; ours are already handled and logged.
   app.silent = true;
