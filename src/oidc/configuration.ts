@@ -23,7 +23,19 @@ export interface ProviderDependencies {
   readonly accessTokenTtls?: readonly AccessTokenTtl[];
   readonly jwks: { keys: JWK[] };
   readonly signingKid: string;
+  /** The engine's outgoing requests (a client's jwks_uri), guarded against internal addresses (guarded_fetch.ts). */
+  readonly fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 }
+
+/**
+ * Bounds on what the engine reads from a fetched document (its default for jwks_uri is
+ * unbounded): a JWKS of a few keys is a few KiB.
+ */
+const FETCH_RESPONSE_BODY_LIMITS = {
+  'client_id metadata document': 5 * 1024,
+  jwks_uri: 64 * 1024,
+  sector_identifier_uri: 64 * 1024,
+};
 
 /** Engine routes, all under /oauth/ (SPEC §2: the default /auth would shadow Keyport's /auth/*). */
 export const ROUTES = {
@@ -171,6 +183,8 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
         return TTL.RefreshToken;
       },
     },
+    fetch: deps.fetch,
+    fetchResponseBodyLimits: FETCH_RESPONSE_BODY_LIMITS,
     extraTokenClaims: async (ctx, token) => {
       let claims: Record<string, unknown> | undefined = (token as { extra?: Record<string, unknown> }).extra;
       for (const contribute of deps.extraTokenClaims) {

@@ -1,5 +1,6 @@
 import type { Services } from '../services.js';
 import { ClientService } from '../clients/client_service.js';
+import { ClientUrlPolicy } from '../clients/url_policy.js';
 import type { Middleware } from '../http/context.js';
 import { InProcessBus } from '../lib/bus.js';
 import { deriveKey } from '../lib/crypto.js';
@@ -11,6 +12,7 @@ import { ClientAdapter, compareHashedClientSecrets, reuseEngineClients } from '.
 import { buildProviderConfiguration, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
 import type { Provider } from './engine.js';
 import { observeProvider } from './events.js';
+import { guardedFetch } from './guarded_fetch.js';
 import { TokenMinter } from './mint.js';
 import { CLOCK_TOLERANCE, keyRetentionSeconds, maxAccessTokenTtl } from './policy.js';
 import { ProviderHost, SIGNING_KEYS_CHANNEL, type ProviderSetup } from './provider_host.js';
@@ -68,7 +70,8 @@ export class OidcServices {
     this.users = new UserService(dataSource, config.bcryptRounds, audit);
     // SQLite's change counter lets the client and revocation caches notice other processes' writes.
     const changeCounter = database.changeCounter();
-    this.clients = new ClientService(dataSource, deriveKey(config.secret, 'client-secret'), audit, { bus, logger, changeCounter });
+    const clientUrls = new ClientUrlPolicy({ production: config.production, allowedCidrs: config.clientUrlAllowedCidrs });
+    this.clients = new ClientService(dataSource, deriveKey(config.secret, 'client-secret'), audit, { bus, logger, changeCounter }, clientUrls);
     this.accounts = new AccountDirectory(this.users);
     this.resourceServers = new ResourceServerStore(dataSource, config.issuer, bus, audit);
     this.signingKeys = new SigningKeyStore(dataSource, deriveKey(config.secret, 'signing-keys'), keyRetentionSeconds(config));
@@ -102,6 +105,7 @@ export class OidcServices {
         accessTokenTtls: this.accessTokenTtls,
         jwks: { keys: ring.privateJwks },
         signingKid: ring.signingKid,
+        fetch: guardedFetch(clientUrls),
       }),
       setup: (provider) => {
         compareHashedClientSecrets(provider, this.clients);
