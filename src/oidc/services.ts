@@ -12,6 +12,7 @@ import { ClientAdapter, compareHashedClientSecrets, reuseEngineClients } from '.
 import { buildProviderConfiguration, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
 import type { Provider } from './engine.js';
 import { observeProvider } from './events.js';
+import { lowSSigningKeys } from './low_s_signing_key.js';
 import { guardedFetch } from './guarded_fetch.js';
 import { TokenMinter } from './mint.js';
 import { CLOCK_TOLERANCE, keyRetentionSeconds, maxAccessTokenTtl } from './policy.js';
@@ -103,7 +104,7 @@ export class OidcServices {
         resourceServers: this.resourceServers,
         extraTokenClaims: this.extraTokenClaims,
         accessTokenTtls: this.accessTokenTtls,
-        jwks: { keys: ring.privateJwks },
+        jwks: { keys: lowSSigningKeys(ring.privateJwks) },
         signingKid: ring.signingKid,
         fetch: guardedFetch(clientUrls),
       }),
