@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   method_not_allowed: { status: 405, message: 'Method not allowed.' },
   conflict: { status: 409, message: 'The resource is in a conflicting state.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
+  headers_too_large: { status: 431, message: 'The request headers are too large.' },
   unsupported_media_type: { status: 415, message: 'The request body must be JSON.' },
   rate_limit_exceeded: { status: 429, message: 'Too many requests.' },
   server_error: { status: 500, message: 'An unexpected error occurred.' },

@@ -18,6 +18,7 @@ import { TokenMinter } from './mint.js';
 import { CLOCK_TOLERANCE, keyRetentionSeconds, maxAccessTokenTtl } from './policy.js';
 import { ProviderHost, SIGNING_KEYS_CHANNEL, type ProviderSetup } from './provider_host.js';
 import { ResourceServerStore } from './resource_servers.js';
+import { ignoreQueryOnResume } from './resume_query.js';
 import { RevocationRegistry } from './revocations.js';
 import { SigningKeyStore, type SigningKeySummary } from './signing_keys.js';
 import { installJwtIntrospectionStep, installStructuredTokenSupport } from './structured_tokens.js';
@@ -113,6 +114,7 @@ export class OidcServices {
         reuseEngineClients(provider, this.clients);
         installStructuredTokenSupport(provider, this.accessTokens);
         answerUnavailableDuringOutage(provider, () => dataSource.isInitialized);
+        ignoreQueryOnResume(provider);
         observeProvider(provider, deps.metrics, logger);
       },
     });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { send } from '../fuzz/support/http.js';
 import { agentKey, expectError } from '../exchange/support.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
@@ -48,6 +49,22 @@ describe('security: error bodies of Keyport routes', () => {
     const res = await fetch(`${app.url}/auth/test`, { method: 'OPTIONS' });
     expect(res.status).to.equal(204);
     expect(res.headers.get('allow')).to.equal('HEAD, GET, POST');
+  });
+
+  it('requests Node refuses before koa (headers over 16 KiB, CONNECT) get the SPEC §4 body with a request ID', async () => {
+    const huge = await send(app.url, { method: 'GET', path: `/auth/test?pad=${'x'.repeat(20_000)}`, headers: {} });
+    expect(huge.status).to.equal(431);
+    const body = JSON.parse(huge.body.toString()) as { error: { code: string; request_id: string } };
+    expect(body.error.code).to.equal('headers_too_large');
+    expect(body.error.request_id).to.equal(huge.headers['x-request-id']);
+    const bigHeader = await send(app.url, { method: 'HEAD', path: '/healthz', headers: { 'X-Pad': 'y'.repeat(20_000) } });
+    expect(bigHeader.status).to.equal(431);
+    expect(bigHeader.body.length).to.equal(0);
+    const connect = await send(app.url, { method: 'CONNECT', path: 'example.com:443', headers: { Host: 'example.com:443' } });
+    expect(connect.status).to.equal(405);
+    expect((JSON.parse(connect.body.toString()) as { error: { code: string } }).error.code).to.equal('method_not_allowed');
+    expect(connect.headers['x-request-id']).to.match(/^req_/);
+    await app.http().get('/healthz').expect(200);
   });
 
   it('429 carries retry_after inside the error object (a top-level copy stays for older clients)', async () => {
