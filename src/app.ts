@@ -1,3 +1,4 @@
+import type Router from '@koa/router';
 import Koa from 'koa';
 import { adminRoutes } from './admin/router.js';
 import { dashboardRoutes } from './dashboard/routes/index.js';
@@ -36,6 +37,11 @@ function onlyProviderPath(middleware: Middleware): Middleware {
   return (ctx, next) => (isProviderPath(ctx.path) ? middleware(ctx, next) : next());
 }
 
+/** Keyport's own routers, in the order they are mounted (also what the fuzz suite enumerates). */
+export function keyportRouters(): Array<Router<KeyportContext['state'], KeyportContext>> {
+  return [interactionRoutes(), operationsRoutes(), authTestRoutes(), adminRoutes(), dashboardRoutes(), exchangeRoutes()];
+}
+
 /**
  * The koa application: edge middleware first, then Keyport's own routes. Each feature
  * contributes its router here. The edge order matters:
@@ -72,7 +78,7 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   app.use(introspectionFastPath(services.oidc));
   app.use(onlyProviderPath(services.oidc.middleware));
 
-  const routers = [interactionRoutes(), operationsRoutes(), authTestRoutes(), adminRoutes(), dashboardRoutes(), exchangeRoutes()];
+  const routers = keyportRouters();
   // A known path with another method: 405 in the SPEC §4 body (after every router had its turn).
   app.use(answerOtherMethods(routers));
   for (const router of routers) app.use(router.routes());
