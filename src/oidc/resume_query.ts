@@ -1,8 +1,8 @@
 import { ROUTES } from './configuration.js';
 import type { Provider } from './engine.js';
 
-/** The engine's resume route, `GET /oauth/authorize/:uid` (where the login page hands back). */
-const RESUME_PATH = new RegExp(`^${ROUTES.authorization}/[^/]+$`);
+/** Under the authorization endpoint the engine serves only its resume route, `GET /oauth/authorize/:uid` (trailing slash too). */
+const RESUME_PREFIX = `${ROUTES.authorization}/`;
 
 /**
  * The resume route takes its parameters from the stored interaction, never from the query. But
@@ -15,7 +15,7 @@ const RESUME_PATH = new RegExp(`^${ROUTES.authorization}/[^/]+$`);
  */
 export function ignoreQueryOnResume(provider: Provider): void {
   provider.use(async function ignoreQueryOnResume(ctx, next) {
-    if (ctx.querystring !== '' && RESUME_PATH.test(ctx.path)) ctx.querystring = '';
+    if (ctx.querystring !== '' && ctx.path.startsWith(RESUME_PREFIX)) ctx.querystring = '';
     await next();
   });
 }

@@ -15,9 +15,9 @@ describe('security: engine routes never answer 5xx to client input', () => {
     // A client with exactly one redirect URI: the engine's error handler then "recovers" the
     // redirect_uri from parameters the resume route never set (oneRedirectUriClients).
     const spa = await registerClient(app, { name: 'one redirect', grantTypes: ['authorization_code'], redirectUris: [REDIRECT_URI], public: true });
-    for (const query of [`client_id=${spa.id}`, `client_id=${spa.id}&response_type=code&scope=openid&state=s`]) {
-      const res = await app.http().get(`/oauth/authorize/no-such-interaction?${query}`);
-      expect(res.status, query).to.equal(400);
+    for (const path of [`/oauth/authorize/no-such-interaction?client_id=${spa.id}`, `/oauth/authorize/no-such-interaction/?client_id=${spa.id}&response_type=code&scope=openid&state=s`]) {
+      const res = await app.http().get(path);
+      expect(res.status, path).to.equal(400);
       expect(res.headers['content-type']).to.match(/^text\/html/);
       expect(res.text).to.include(res.headers['x-request-id']);
     }
