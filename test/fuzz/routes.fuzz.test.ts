@@ -25,6 +25,8 @@ function keyportTargets(): Target[] {
 function engineTargets(): Target[] {
   return [
     ...Object.values(ROUTES).map((template) => ({ template, methods: ['GET', 'POST'] })),
+    // Where the login page hands back to the engine (`/oauth/authorize/:uid`).
+    { template: `${ROUTES.authorization}/:uid`, methods: ['GET'] },
     { template: '/.well-known/openid-configuration', methods: ['GET'] },
     { template: '/.well-known/oauth-authorization-server', methods: ['GET'] },
     { template: '/.well-known/:rest', methods: ['GET'] },

@@ -12,6 +12,11 @@ export interface Target {
 
 const OTHER_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'PROPFIND', 'PURGE'] as const;
 
+/** `arbitrary` one time in `oneIn`, otherwise null (fc.option's `freq` is the odds of null instead). */
+function rarely<T>(arbitrary: fc.Arbitrary<T>, oneIn: number): fc.Arbitrary<T | null> {
+  return fc.oneof({ weight: oneIn - 1, arbitrary: fc.constant(null) }, { weight: 1, arbitrary });
+}
+
 /** Body and query field names of every Keyport DTO and OAuth endpoint: requests that get past "unknown field". */
 const FIELD_NAMES = [
   'api_key', 'session_id', 'scope', 'refresh_token', 'name', 'contact_email', 'key_name', 'scopes', 'env', 'access_type',
@@ -91,14 +96,17 @@ function pairs(fixture: FuzzFixture): fc.Arbitrary<string> {
   });
 }
 
+/** Nesting depths: shallow, or deep enough to have overflowed recursive DTO code (~2000 levels and up). */
+const DEPTH = fc.oneof(fc.integer({ min: 2, max: 40 }), fc.integer({ min: 2000, max: 6000 }));
+
 /** JSON text: objects of known fields with hostile values, any JSON, deep nesting, duplicates, truncation. */
 function jsonText(fixture: FuzzFixture): fc.Arbitrary<string> {
   const object = fc.dictionary(fieldName(), value(fixture), { maxKeys: 8 }).map((fields) => JSON.stringify(fields));
   return fc.oneof(
     { weight: 6, arbitrary: object },
     { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 5 }).map((json) => JSON.stringify(json) ?? 'null') },
-    { weight: 1, arbitrary: fc.integer({ min: 10, max: 6000 }).map((depth) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`) },
-    { weight: 1, arbitrary: fc.integer({ min: 10, max: 6000 }).map((depth) => `{"scopes":${'['.repeat(depth)}${']'.repeat(depth)}}`) },
+    { weight: 1, arbitrary: DEPTH.map((depth) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`) },
+    { weight: 1, arbitrary: fc.tuple(fieldName(), DEPTH).map(([name, depth]) => `{${JSON.stringify(name)}:${'['.repeat(depth)}${']'.repeat(depth)}}`) },
     { weight: 1, arbitrary: fc.tuple(fieldName(), text(fixture), text(fixture)).map(([name, a, b]) => `{${JSON.stringify(name)}:${JSON.stringify(a)},${JSON.stringify(name)}:${JSON.stringify(b)}}`) },
     { weight: 1, arbitrary: object.map((json) => json.slice(0, Math.max(1, json.length - 3))) },
   );
@@ -107,7 +115,7 @@ function jsonText(fixture: FuzzFixture): fc.Arbitrary<string> {
 /** Body bytes for a content type, sometimes with bytes that are not UTF-8 spliced in. */
 function bodyBytes(fixture: FuzzFixture, kind: 'json' | 'form' | 'other'): fc.Arbitrary<Buffer> {
   const textArb = kind === 'json' ? jsonText(fixture) : kind === 'form' ? pairs(fixture) : fc.string({ maxLength: 200 });
-  return fc.tuple(textArb, fc.option(fc.uint8Array({ minLength: 1, maxLength: 4, min: 0x80, max: 0xff }), { freq: 5 }), fc.nat())
+  return fc.tuple(textArb, rarely(fc.uint8Array({ minLength: 1, maxLength: 4, min: 0x80, max: 0xff }), 6), fc.nat())
     .map(([body, junk, at]) => {
       const bytes = Buffer.from(body, 'utf8');
       if (!junk) return bytes;
@@ -134,7 +142,7 @@ function segment(fixture: FuzzFixture): fc.Arbitrary<string> {
 
 function fillTemplate(template: string, fixture: FuzzFixture): fc.Arbitrary<string> {
   const holes = template.match(/:[A-Za-z_]+|\{\*[A-Za-z_]+\}/g) ?? [];
-  return fc.tuple(fc.array(segment(fixture), { minLength: holes.length, maxLength: holes.length }), fc.option(segment(fixture), { freq: 6 }))
+  return fc.tuple(fc.array(segment(fixture), { minLength: holes.length, maxLength: holes.length }), rarely(segment(fixture), 6))
     .map(([values, extra]) => {
       let index = 0;
       const path = template.replace(/:[A-Za-z_]+|\{\*[A-Za-z_]+\}/g, () => values[index++] ?? '');
@@ -172,8 +180,8 @@ function formText(fields: Record<string, unknown>): string {
   return params.toString();
 }
 
-/** One change to a valid example: none, a field set to any value, a field removed, a field given twice. */
-function mutated(fixture: FuzzFixture, example: Example): fc.Arbitrary<{ fields: Record<string, unknown>; twice?: string }> {
+/** One change to a valid example: none, a field set to any value or nested deep, a field removed, a field given twice. */
+function mutated(fixture: FuzzFixture, example: Example): fc.Arbitrary<{ fields: Record<string, unknown>; twice?: string; deep?: { name: string; depth: number } }> {
   const names = Object.keys(example.fields);
   const existing = names.length > 0 ? fc.constantFrom(...names) : fieldName();
   return fc.oneof(
@@ -181,6 +189,7 @@ function mutated(fixture: FuzzFixture, example: Example): fc.Arbitrary<{ fields:
     { weight: 4, arbitrary: fc.tuple(fc.oneof(existing, fieldName()), value(fixture)).map(([name, item]) => ({ fields: { ...example.fields, [name]: item } })) },
     { weight: 1, arbitrary: existing.map((name) => ({ fields: Object.fromEntries(Object.entries(example.fields).filter(([key]) => key !== name)) })) },
     { weight: 1, arbitrary: existing.map((name) => ({ fields: { ...example.fields }, twice: name })) },
+    { weight: 1, arbitrary: fc.tuple(existing, DEPTH).map(([name, depth]) => ({ fields: Object.fromEntries(Object.entries(example.fields).filter(([key]) => key !== name)), deep: { name, depth } })) },
   );
 }
 
@@ -189,14 +198,17 @@ function exampleRequests(fixture: FuzzFixture, target: Target, list: readonly Ex
   return fc.constantFrom(...list).chain((example) => fc.record({
     change: mutated(fixture, example),
     path: example.path === undefined ? fillTemplate(target.template, fixture) : fc.constant(example.path),
-    extraHeaders: fc.option(headers(fixture), { freq: 3 }),
-    gzip: fc.option(fc.constantFrom('gzip', 'gzip-claimed'), { freq: 8 }),
+    extraHeaders: rarely(headers(fixture), 4),
+    gzip: rarely(fc.constantFrom('gzip', 'gzip-claimed'), 8),
   }).map(({ change, path, extraHeaders, gzip }): FuzzRequest => {
-    const { fields, twice } = change;
-    const encoded = example.type === 'json' && !example.query ? JSON.stringify(fields) : formText(fields);
-    const withTwice = twice === undefined ? encoded
-      : example.type === 'json' && !example.query ? `${encoded.slice(0, -1)}${encoded.length > 2 ? ',' : ''}${JSON.stringify(twice)}:"again"}`
-        : `${encoded}&${encodeURIComponent(twice)}=again`;
+    const { fields, twice, deep } = change;
+    const json = example.type === 'json' && !example.query;
+    const encoded = json ? JSON.stringify(fields) : formText(fields);
+    // One more member written by hand (JSON.stringify cannot give a key twice), or one more pair.
+    const extra = twice !== undefined ? [twice, '"again"'] : deep && json ? [deep.name, `${'['.repeat(deep.depth)}${']'.repeat(deep.depth)}`] : undefined;
+    const withTwice = extra === undefined ? encoded
+      : json ? `${encoded.slice(0, -1)}${encoded.length > 2 ? ',' : ''}${JSON.stringify(extra[0])}:${extra[1]}}`
+        : `${encoded}&${encodeURIComponent(extra[0]!)}=again`;
     const requestHeaders: Record<string, string> = { ...example.headers, ...(extraHeaders ?? {}) };
     if (example.query) {
       return { method: target.methods.includes('GET') ? 'GET' : target.methods[0]!, path: `${path}?${withTwice}`, headers: requestHeaders };
@@ -218,11 +230,14 @@ function exampleRequests(fixture: FuzzFixture, target: Target, list: readonly Ex
  */
 export function requests(fixture: FuzzFixture, targets: readonly Target[]): fc.Arbitrary<FuzzRequest> {
   const known = examples(fixture);
-  return fc.constantFrom(...targets).chain((target) => {
+  // Routes that take input get more of the requests: that is where parsing and validation live.
+  return fc.oneof(...targets.map((target) => {
     const list = known[target.template];
     const random = randomRequests(fixture, target);
-    return list ? fc.oneof(random, exampleRequests(fixture, target, list)) : random;
-  });
+    return list
+      ? { weight: 4, arbitrary: fc.oneof({ weight: 1, arbitrary: random }, { weight: 2, arbitrary: exampleRequests(fixture, target, list) }) }
+      : { weight: 1, arbitrary: random };
+  }));
 }
 
 /** Anything at all aimed at the target's path. */
@@ -230,10 +245,10 @@ function randomRequests(fixture: FuzzFixture, target: Target): fc.Arbitrary<Fuzz
   return fc.record({
     method: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...target.methods) }, { weight: 1, arbitrary: fc.constantFrom(...OTHER_METHODS) }),
     path: fillTemplate(target.template, fixture),
-    query: fc.option(pairs(fixture), { freq: 3 }),
+    query: rarely(pairs(fixture), 2),
     headers: headers(fixture),
     contentType: fc.option(fc.constantFrom(...CONTENT_TYPES), { freq: 6 }),
-    encoding: fc.option(fc.constantFrom('gzip', 'gzip-claimed', 'deflate', 'br', 'identity', 'compress'), { freq: 5 }),
+    encoding: rarely(fc.constantFrom('gzip', 'gzip-claimed', 'deflate', 'br', 'identity', 'compress'), 5),
     seed: fc.nat(),
   }).chain((shape) => {
     const kind = shape.contentType?.[1] ?? (shape.method === 'POST' ? 'json' : 'other');

@@ -68,6 +68,8 @@ export function examples(fixture: FuzzFixture): Readonly<Record<string, readonly
       type: 'form', query: true, headers: {},
       fields: { client_id: c.publicClientId, response_type: 'code', redirect_uri: REDIRECT_URI, scope: 'openid email', state: 's', nonce: 'n', code_challenge: CHALLENGE, code_challenge_method: 'S256' },
     }],
+    // The resume route (`/oauth/authorize/:uid`) reads no query; a stray one once made the engine answer 500.
+    '/oauth/authorize/:uid': [{ type: 'form', query: true, fields: { client_id: c.publicClientId, response_type: 'code', state: 's' }, headers: {} }],
     '/oauth/userinfo': [{ type: 'form', query: true, fields: {}, headers: bearer(c.accessToken) }],
   };
 }

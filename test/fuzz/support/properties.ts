@@ -45,10 +45,13 @@ function checkKeyportError(res: FuzzResponse, requestId: string): void {
   if (res.status === 405 && !header(res, 'allow')) throw new Error('405 without Allow');
 }
 
-/** An HTML page of Keyport's (login, dashboard): the error page with the request ID, or a form showing its error. */
+/**
+ * An HTML page of Keyport's (login, dashboard): the error page with the request ID, or a form
+ * showing what was wrong (an alert, or a message beside each refused field).
+ */
 function checkKeyportPage(res: FuzzResponse, requestId: string): void {
   const html = res.body.toString('utf8');
-  if (html.includes(`Request ID: <code>${requestId}</code>`) || html.includes('role="alert"')) return;
+  if (html.includes(`Request ID: <code>${requestId}</code>`) || html.includes('role="alert"') || html.includes('class="field-error"')) return;
   throw new Error('an HTML error page without the request ID or an error message');
 }
 
