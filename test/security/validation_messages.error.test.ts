@@ -49,6 +49,19 @@ describe('security: validation messages say what is wrong', () => {
     expectInvalid(await admin.post('/admin/keys', {}), 'agent_id is required');
   });
 
+  it('admin API bodies: null is not a way to leave a field out, unless the field takes null (found by the fuzz suite: a 500)', async () => {
+    expectInvalid(await admin.post('/admin/agents', { name: 'a', env: null }), 'env must be a string, not null');
+    expectInvalid(await admin.post('/admin/agents', { name: 'a', expires_at: null }), 'expires_at must be a string, not null');
+    for (const field of ['expires_in', 'scopes', 'allow_ips']) {
+      const res = await admin.post('/admin/agents', { name: 'a', [field]: null });
+      expectError(res, 400, 'invalid_request');
+      expect(res.body.error.message).to.match(new RegExp(`^Invalid request: ${field} must be`));
+    }
+    expectInvalid(await admin.post('/admin/clients', { name: 'c', grant_types: ['client_credentials'], scopes: null }), 'scopes must be a list of at most 50 strings of at most 64 characters, or one comma-separated string');
+    // Fields where null means "none" or "the default" still take it.
+    expect((await admin.post('/admin/agents', { name: 'a', contact_email: null, rate_limit: { per_minute: null } })).status).to.equal(201);
+  });
+
   it('admin API queries: a parameter given twice says so', async () => {
     expectInvalid(await admin.get('/admin/agents?status=active&status=revoked'), 'status is given more than once');
     expectInvalid(await admin.get('/admin/keys?limit=1&limit=2'), 'limit is given more than once');
