@@ -34,16 +34,20 @@ function engineTargets(): Target[] {
   ];
 }
 
+/** Everything the request carried, as sent and as the server reads it (percent-decoded, `+` as a space). */
 function sentText(request: FuzzRequest): string {
-  return `${request.path}\n${Object.values(request.headers).join('\n')}\n${request.body?.toString('utf8') ?? ''}\n${safeDecode(request.path)}`;
+  const body = request.body?.toString('utf8') ?? '';
+  return [request.path, ...Object.values(request.headers), body, decoded(request.path), decoded(body)].join('\n');
 }
 
-function safeDecode(path: string): string {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    return path;
-  }
+function decoded(text: string): string {
+  return text.split(/[&?]/).map((part) => {
+    try {
+      return decodeURIComponent(part.replace(/\+/g, ' '));
+    } catch {
+      return part;
+    }
+  }).join('\n');
 }
 
 function changedTables(before: Record<string, number>, after: Record<string, number>): string[] {
