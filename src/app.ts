@@ -1,12 +1,16 @@
+import type Router from '@koa/router';
 import Koa from 'koa';
-import { adminAllowedMethods, adminRoutes } from './admin/router.js';
+import { adminRoutes } from './admin/router.js';
 import { dashboardRoutes } from './dashboard/routes/index.js';
 import { exchangeRoutes } from './exchange/routes.js';
 import { accessLog } from './http/access_log.js';
+import { answerOtherMethods } from './http/allowed_methods.js';
 import { parseBody } from './http/body.js';
 import type { KeyportContext, Middleware } from './http/context.js';
 import { requestDeadline } from './http/deadline.js';
 import { cors } from './http/edge/cors.js';
+import { trustForwardedProtoOfOwnProxies } from './http/edge/forwarded_proto.js';
+import { rejectUndecodableTarget } from './http/edge/request_target.js';
 import { requireHttps } from './http/edge/require_https.js';
 import { securityHeaders } from './http/edge/security_headers.js';
 import { errorHandler } from './http/error_handler.js';
@@ -34,13 +38,18 @@ function onlyProviderPath(middleware: Middleware): Middleware {
   return (ctx, next) => (isProviderPath(ctx.path) ? middleware(ctx, next) : next());
 }
 
+/** Keyport's own routers, in the order they are mounted (also what the fuzz suite enumerates). */
+export function keyportRouters(): Array<Router<KeyportContext['state'], KeyportContext>> {
+  return [interactionRoutes(), operationsRoutes(), authTestRoutes(), adminRoutes(), dashboardRoutes(), exchangeRoutes()];
+}
+
 /**
  * The koa application: edge middleware first, then Keyport's own routes. Each feature
  * contributes its router here. The edge order matters:
  * request ID (in every log line and error) → metrics → access log → security headers (on every
  * response, errors included) → error handler (everything below renders through it) → request
  * budget (REQUEST_TIMEOUT_MS: 503 instead of a hang) → HTTPS enforcement (before anything reads
- * the request) → CORS (answers preflights) → body parsing.
+ * the request) → CORS (answers preflights) → URL decoding check → body parsing.
  */
 export function buildApp(services: Services): Koa<KeyportContext['state'], KeyportContext> {
   const app = new Koa<KeyportContext['state'], KeyportContext>({
@@ -50,6 +59,7 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
     maxIpsCount: services.config.trustProxyHops,
     keys: [deriveKey(services.config.secret, 'cookie-signing').toString('base64url')],
   });
+  trustForwardedProtoOfOwnProxies(app, services.config.trustProxyHops);
   app.context.services = services;
   // koa logs every error it sees to stderr by default; ours are already handled and logged.
   app.silent = true;
@@ -62,6 +72,7 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   app.use(requestDeadline(isProviderPath));
   app.use(requireHttps);
   app.use(cors);
+  app.use(unlessProviderPath(rejectUndecodableTarget));
   app.use(unlessProviderPath(parseBody));
 
   // oidc-provider, mounted at the root; its routes all live under /oauth/ and /.well-known/.
@@ -69,29 +80,10 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   app.use(introspectionFastPath(services.oidc));
   app.use(onlyProviderPath(services.oidc.middleware));
 
-  const interaction = interactionRoutes();
-  app.use(interaction.routes());
-  app.use(interaction.allowedMethods({ throw: false }));
-
-  const operations = operationsRoutes();
-  app.use(operations.routes());
-  app.use(operations.allowedMethods({ throw: false }));
-
-  const authTest = authTestRoutes();
-  app.use(authTest.routes());
-  app.use(authTest.allowedMethods({ throw: false }));
-
-  const admin = adminRoutes();
-  app.use(admin.routes());
-  app.use(adminAllowedMethods(admin));
-
-  const dashboard = dashboardRoutes();
-  app.use(dashboard.routes());
-  app.use(dashboard.allowedMethods({ throw: false }));
-
-  const exchange = exchangeRoutes();
-  app.use(exchange.routes());
-  app.use(exchange.allowedMethods({ throw: false }));
+  const routers = keyportRouters();
+  // A known path with another method: 405 in the SPEC §4 body (after every router had its turn).
+  app.use(answerOtherMethods(routers));
+  for (const router of routers) app.use(router.routes());
 
   return app;
 }

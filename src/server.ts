@@ -6,6 +6,7 @@ import { buildApp } from './app.js';
 import type { Config } from './config/config.js';
 import { Database } from './db/database.js';
 import { ConnectionDrain, type DrainReport } from './http/drain.js';
+import { answerMalformedRequests } from './http/client_errors.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { buildServices, closeServices, type Services } from './services.js';
 
@@ -51,6 +52,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     const server = config.tls
       ? createHttpsServer({ cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) }, handler)
       : createHttpServer(handler);
+    answerMalformedRequests(server);
     // Behind a load balancer keep-alive must outlast the balancer's idle timeout.
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;

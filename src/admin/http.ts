@@ -1,5 +1,5 @@
 import type { KeyportContext, Middleware } from '../http/context.js';
-import { validateBody } from '../http/validate.js';
+import { validateQuery, validateRequestBody } from '../http/validate.js';
 import { InvalidRequest } from '../lib/errors.js';
 
 /** Admin answers carry secrets (show-once keys) and live state: nothing may cache them. */
@@ -10,9 +10,8 @@ export const noStore: Middleware = async function noStore(ctx, next) {
 };
 
 /** The JSON body through its DTO; an absent body counts as `{}` (bodiless POSTs such as revoke). */
-export async function readBody<T extends object>(ctx: KeyportContext, dto: new () => T): Promise<T> {
-  const body = (ctx.request as { body?: unknown }).body;
-  return validateBody(dto, body === undefined ? {} : body);
+export function readBody<T extends object>(ctx: KeyportContext, dto: new () => T): Promise<T> {
+  return validateRequestBody(ctx, dto);
 }
 
 function refuseFields(fields: object): void {
@@ -37,8 +36,8 @@ export function readEmptyQuery(ctx: KeyportContext): void {
 }
 
 /** The query string through its DTO: unknown parameters and repeated ones are a 400 too. */
-export async function readQuery<T extends object>(ctx: KeyportContext, dto: new () => T): Promise<T> {
-  return validateBody(dto, { ...ctx.query });
+export function readQuery<T extends object>(ctx: KeyportContext, dto: new () => T): Promise<T> {
+  return validateQuery(ctx, dto);
 }
 
 /** 201 with the new resource's address. */

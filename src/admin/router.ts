@@ -1,6 +1,5 @@
 import Router, { type RouterMiddleware } from '@koa/router';
-import type { KeyportContext, Middleware } from '../http/context.js';
-import { KeyportError } from '../lib/errors.js';
+import type { KeyportContext } from '../http/context.js';
 import { noStore } from './http.js';
 import { agentRoutes } from './routes/agents.js';
 import { clientRoutes } from './routes/clients.js';
@@ -24,18 +23,4 @@ export function adminRoutes(): AdminRouter {
   keyRoutes(router);
   clientRoutes(router);
   return router;
-}
-
-/**
- * 405 with `Allow` for a known admin path and an unsupported method, as a SPEC §4 error body
- * (the router alone would leave an empty 405).
- */
-export function adminAllowedMethods(router: AdminRouter): Middleware {
-  const allowed = router.allowedMethods({ throw: false });
-  return async function adminAllowedMethods(ctx, next) {
-    await allowed(ctx as never, next);
-    if (ctx.status === 405 && ctx.body === undefined && ctx.path.startsWith(`${ADMIN_PREFIX}/`)) {
-      throw new KeyportError('method_not_allowed', `${ctx.method} is not allowed on ${ctx.path}.`, { headers: { Allow: ctx.response.get('Allow') } });
-    }
-  };
 }

@@ -12,6 +12,7 @@ import { OIDC_SCOPES, SCOPE_TOKEN, splitScope } from '../oidc/policy.js';
 import type { Actor } from '../users/user_service.js';
 import { ClientCache } from './client_cache.js';
 import { GRANT_TYPES, grantTypeValue } from './grant_types.js';
+import type { ClientUrlPolicy } from './url_policy.js';
 
 export type ClientAuthMethod = 'client_secret_basic' | 'private_key_jwt' | 'none';
 
@@ -99,7 +100,14 @@ export class ClientService {
   private readonly deletionHooks: ClientDeletionHook[] = [];
   private readonly cache: ClientCache;
 
-  constructor(dataSource: DataSource, private readonly pepper: Buffer, private readonly audit: AuditLog, deps: { bus: EventBus; logger: Logger; changeCounter?: () => number }) {
+  constructor(
+    dataSource: DataSource,
+    private readonly pepper: Buffer,
+    private readonly audit: AuditLog,
+    deps: { bus: EventBus; logger: Logger; changeCounter?: () => number },
+    /** Where Keyport may fetch a client's keys from (jwks_uri). */
+    private readonly urlPolicy: ClientUrlPolicy,
+  ) {
     this.clients = dataSource.getRepository(OAuthClient);
     this.cache = new ClientCache(this.clients, deps.bus, deps.logger, { ...CLIENT_CACHE, changeCounter: deps.changeCounter });
   }
@@ -144,7 +152,7 @@ export class ClientService {
       method = 'none';
     } else if (input.jwks || input.jwksUri) {
       if (input.jwks && input.jwksUri) throw new InvalidRequest('Use either --jwks or --jwks-uri, not both.');
-      if (input.jwksUri) checkUri(input.jwksUri, 'JWKS URI');
+      if (input.jwksUri) this.urlPolicy.checkRegistration(checkUri(input.jwksUri, 'JWKS URI'), 'JWKS URI');
       if (input.jwks && (!Array.isArray(input.jwks.keys) || input.jwks.keys.length === 0)) throw new InvalidRequest('The JWKS must have a non-empty "keys" array.');
       if (input.jwks?.keys.some((key) => typeof key !== 'object' || key === null || 'd' in key || key.kty === 'oct')) {
         throw new InvalidRequest('The JWKS must only hold public asymmetric keys.');

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { resolve } from 'node:path';
+import ipaddr from 'ipaddr.js';
 import { IsIn, IsInt, IsUrl, Matches, Max, Min, validateSync } from 'class-validator';
 import { parseDatabaseUrl, type DatabaseTarget } from './database_url.js';
 import { ConfigError } from './errors.js';
@@ -106,6 +107,12 @@ export class Config {
   readonly trustProxyHops: number;
   /** `ALLOW_QUERY_API_KEY`: accept `?access_token_query=`. Off by default: URLs end up in logs and histories. */
   readonly allowQueryApiKey: boolean;
+  /**
+   * `CLIENT_URL_ALLOWED_CIDRS`: ranges of private, loopback or link-local addresses that URLs
+   * Keyport fetches for a client (its `jwks_uri`) may point at, e.g. an internal key server at
+   * `10.20.0.0/16`. Empty by default: such URLs are refused at registration and at fetch time.
+   */
+  readonly clientUrlAllowedCidrs: readonly string[];
   /** `CORS_ORIGINS`: origins allowed to call the token and exchange endpoints. */
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { each: true, message: 'must list http(s) origins' })
   readonly corsOrigins: readonly string[];
@@ -197,6 +204,15 @@ function readTimeBudgets(env: Env): { requestTimeoutMs: number; databaseLimits: 
   return { requestTimeoutMs, databaseLimits, shutdownGraceMs };
 }
 
+/** `CLIENT_URL_ALLOWED_CIDRS` entries: IPv4 or IPv6 ranges in CIDR notation, normalised. */
+function parseCidrs(name: string, entries: readonly string[]): string[] {
+  return entries.map((entry) => {
+    if (!ipaddr.isValidCIDR(entry)) throw new ConfigError(name, `must list CIDR ranges like 10.20.0.0/16 or fd00:ab::/48, got "${entry}"`);
+    const [address, bits] = ipaddr.parseCIDR(entry);
+    return `${address.toString()}/${bits}`;
+  });
+}
+
 /** Reads, validates and freezes the configuration. Throws ConfigError naming the first bad variable. */
 export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
   const nodeEnv = readEnum(env, 'NODE_ENV', 'development', NODE_ENVS);
@@ -237,6 +253,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     allowQueryApiKey: readBool(env, 'ALLOW_QUERY_API_KEY', false),
     extraScopes: Object.freeze(readExtraScopes(env)),
     corsOrigins: Object.freeze(parseOrigins(readList(env, 'CORS_ORIGINS'))),
+    clientUrlAllowedCidrs: Object.freeze(parseCidrs('CLIENT_URL_ALLOWED_CIDRS', readList(env, 'CLIENT_URL_ALLOWED_CIDRS'))),
     logLevel: readEnum(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     bcryptRounds: readInt(env, 'BCRYPT_ROUNDS', 12, 0, 99),
     dataDir,

@@ -3,7 +3,7 @@ import { IsOptional, IsString, MaxLength } from 'class-validator';
 import type { ApiKeySession } from '../db/entities/api_key_session.js';
 import { authenticateApiKey, verificationError } from '../http/api_key_auth.js';
 import type { KeyportContext } from '../http/context.js';
-import { validateBody } from '../http/validate.js';
+import { validateRequestBody } from '../http/validate.js';
 import { guardKeyGuessing, limitApiKey, refuseRequest, setRateLimitHeaders } from '../ratelimit/index.js';
 import { InvalidRequest, InvalidToken, NotFound } from '../lib/errors.js';
 import type { ExchangeResult } from './exchange_service.js';
@@ -41,18 +41,14 @@ class RefreshBody {
   refresh_token: string;
 }
 
-function bodyOf(ctx: KeyportContext): unknown {
-  return (ctx.request as { body?: unknown }).body ?? {};
-}
-
 async function validateLoginRequest(ctx: KeyportContext, next: Next): Promise<void> {
-  const body = await validateBody(LoginBody, bodyOf(ctx));
+  const body = await validateRequestBody(ctx, LoginBody);
   ctx.state.login = { sessionId: parseSessionId(body.session_id), scopes: parseScopeParameter(body.scope) };
   await next();
 }
 
 async function validateRefreshRequest(ctx: KeyportContext, next: Next): Promise<void> {
-  const body = await validateBody(RefreshBody, bodyOf(ctx));
+  const body = await validateRequestBody(ctx, RefreshBody);
   if (body.refresh_token.length === 0) throw new InvalidRequest('refresh_token must not be empty.');
   ctx.state.refresh = { refreshToken: body.refresh_token };
   await next();

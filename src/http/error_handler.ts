@@ -34,7 +34,7 @@ export function renderError(ctx: KeyportContext, error: KeyportError): void {
   for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
   ctx.set('Cache-Control', 'no-store');
   ctx.body = {
-    error: { code: error.code, message: error.message, request_id: ctx.state.requestId },
+    error: { code: error.code, message: error.message, request_id: ctx.state.requestId, ...error.details },
     ...error.extra,
   };
 }

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   method_not_allowed: { status: 405, message: 'Method not allowed.' },
   conflict: { status: 409, message: 'The resource is in a conflicting state.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
+  headers_too_large: { status: 431, message: 'The request headers are too large.' },
   unsupported_media_type: { status: 415, message: 'The request body must be JSON.' },
   rate_limit_exceeded: { status: 429, message: 'Too many requests.' },
   server_error: { status: 500, message: 'An unexpected error occurred.' },
@@ -31,15 +32,18 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class KeyportError extends Error {
   readonly status: number;
-  /** Extra top-level fields for the error body (e.g. `retry_after`). */
+  /** Extra fields inside the body's `error` object (e.g. `retry_after`, SPEC §4). */
+  readonly details: Readonly<Record<string, unknown>>;
+  /** Extra top-level fields for the error body. */
   readonly extra: Readonly<Record<string, unknown>>;
   /** Response headers that belong with this error (e.g. `Retry-After`, `WWW-Authenticate`). */
   readonly headers: Readonly<Record<string, string>>;
 
-  constructor(readonly code: ErrorCode, message?: string, options: { extra?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown } = {}) {
+  constructor(readonly code: ErrorCode, message?: string, options: { details?: Record<string, unknown>; extra?: Record<string, unknown>; headers?: Record<string, string>; cause?: unknown } = {}) {
     super(message ?? ERROR_CODES[code].message, { cause: options.cause });
     this.name = 'KeyportError';
     this.status = ERROR_CODES[code].status;
+    this.details = options.details ?? {};
     this.extra = options.extra ?? {};
     this.headers = options.headers ?? {};
   }
@@ -93,6 +97,8 @@ export class UnsupportedMediaType extends KeyportError {
 export class RateLimitExceeded extends KeyportError {
   constructor(readonly retryAfterSeconds: number, headers: Record<string, string> = {}) {
     super('rate_limit_exceeded', `Too many requests; retry in ${retryAfterSeconds} s.`, {
+      // Inside `error` (SPEC §4); the top-level copy is what clients of earlier versions read.
+      details: { retry_after: retryAfterSeconds },
       extra: { retry_after: retryAfterSeconds },
       headers: { ...headers, 'Retry-After': String(retryAfterSeconds) },
     });

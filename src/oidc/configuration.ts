@@ -1,7 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { AccountDirectory } from './accounts.js';
 import { API_SCOPE_METADATA } from './client_glue.js';
-import { errors, type AccessToken, type Adapter, type Configuration, type EngineClient, type JWK, type KoaContextWithOIDC, type ResourceServerInfo } from './engine.js';
+import { errors, type AccessToken, type Adapter, type Configuration, type EngineClient, type ExternalSigningKey, type KoaContextWithOIDC, type ResourceServerInfo } from './engine.js';
 import { CLOCK_TOLERANCE, DEFAULT_ACCESS_TOKEN_TTL, OIDC_SCOPES, SIGNING_ALG, TTL, splitScope } from './policy.js';
 import type { ResourceServerStore } from './resource_servers.js';
 import { PAGE_HEADERS, renderPage } from './views.js';
@@ -21,9 +21,22 @@ export interface ProviderDependencies {
   readonly extraTokenClaims: readonly ExtraTokenClaims[];
   /** Consulted in order before the resource server's TTL (e.g. exchanged tokens live TOKEN_TTL). */
   readonly accessTokenTtls?: readonly AccessTokenTtl[];
-  readonly jwks: { keys: JWK[] };
+  /** The signing keys, as low-S signers (low_s_signing_key.ts). */
+  readonly jwks: { keys: ExternalSigningKey[] };
   readonly signingKid: string;
+  /** The engine's outgoing requests (a client's jwks_uri), guarded against internal addresses (guarded_fetch.ts). */
+  readonly fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 }
+
+/**
+ * Bounds on what the engine reads from a fetched document (its default for jwks_uri is
+ * unbounded): a JWKS of a few keys is a few KiB.
+ */
+const FETCH_RESPONSE_BODY_LIMITS = {
+  'client_id metadata document': 5 * 1024,
+  jwks_uri: 64 * 1024,
+  sector_identifier_uri: 64 * 1024,
+};
 
 /** Engine routes, all under /oauth/ (SPEC §2: the default /auth would shadow Keyport's /auth/*). */
 export const ROUTES = {
@@ -171,6 +184,8 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
         return TTL.RefreshToken;
       },
     },
+    fetch: deps.fetch,
+    fetchResponseBodyLimits: FETCH_RESPONSE_BODY_LIMITS,
     extraTokenClaims: async (ctx, token) => {
       let claims: Record<string, unknown> | undefined = (token as { extra?: Record<string, unknown> }).extra;
       for (const contribute of deps.extraTokenClaims) {
@@ -190,6 +205,8 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       },
     },
     features: {
+      // Every signature goes through Keyport's signer, which emits only low-S ES256 signatures.
+      externalSigningSupport: { enabled: true, ack: 'experimental-01' },
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },

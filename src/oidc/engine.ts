@@ -9,6 +9,7 @@
 import type * as Engine from 'oidc-provider';
 import introspectionAction from 'oidc-provider/lib/actions/introspection.js';
 import * as errorModule from 'oidc-provider/lib/helpers/errors.js';
+import { ExternalSigningKey as ExternalSigningKeyClass } from 'oidc-provider/lib/helpers/keystore.js';
 import { Provider as ProviderClass } from 'oidc-provider/lib/provider.js';
 
 export const Provider = ProviderClass as typeof Engine.Provider;
@@ -16,6 +17,13 @@ export type Provider = Engine.Provider;
 
 /** The engine's error classes (InvalidGrant, InvalidTarget, …), each rendering an RFC 6749 error. */
 export const errors = errorModule as unknown as typeof Engine.errors;
+
+/**
+ * A signing key the engine calls to sign instead of holding the private JWK
+ * (`features.externalSigningSupport`); see low_s_signing_key.ts.
+ */
+export const ExternalSigningKey = ExternalSigningKeyClass as typeof Engine.ExternalSigningKey;
+export type ExternalSigningKey = Engine.ExternalSigningKey;
 
 /** A step (koa middleware) of one of the engine's endpoints. */
 export type EngineStep = (ctx: Engine.KoaContextWithOIDC, next: () => Promise<void>) => Promise<void> | void;

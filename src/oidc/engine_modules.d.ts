@@ -2,6 +2,9 @@
 declare module 'oidc-provider/lib/provider.js' {
   export const Provider: unknown;
 }
+declare module 'oidc-provider/lib/helpers/keystore.js' {
+  export const ExternalSigningKey: unknown;
+}
 declare module 'oidc-provider/lib/helpers/errors.js' {
   const errors: Record<string, unknown>;
   export = errors;

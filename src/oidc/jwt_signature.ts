@@ -1,5 +1,6 @@
 import { createPublicKey, verify, type JsonWebKey, type KeyObject } from 'node:crypto';
 import type { JWK } from 'jose';
+import { ES256_SIGNATURE_BYTES, isLowS } from './ecdsa_low_s.js';
 import { SIGNING_ALG } from './policy.js';
 
 /** Why a compact JWS was refused; `unknown_key` means "reload the keys and try again". */
@@ -18,8 +19,23 @@ export interface VerifiedJws {
 }
 
 const SEGMENT = /^[A-Za-z0-9_-]+$/;
-/** An ES256 signature is r ‖ s, 32 bytes each (JWA §3.4). */
-const ES256_SIGNATURE_BYTES = 64;
+const BASE64URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** The header parameters Keyport's tokens carry. Anything else (jku, x5u, jwk, x5c, crit, b64…) is not ours. */
+const HEADER_PARAMETERS: ReadonlySet<string> = new Set(['alg', 'typ', 'kid']);
+
+/**
+ * Whether a base64url segment (no padding) is the one encoding of its bytes. Decoders ignore
+ * the unused low bits of the last character, so `…A` and `…B` can decode alike: a second string
+ * for the same token. The unused bits must be zero, and a length of 1 modulo 4 encodes nothing.
+ */
+export function isCanonicalBase64url(segment: string): boolean {
+  const unusedBits = [0, -1, 4, 2][segment.length % 4]!;
+  if (unusedBits < 0) return false;
+  if (unusedBits === 0) return true;
+  const last = BASE64URL_ALPHABET.indexOf(segment[segment.length - 1]!);
+  return (last & ((1 << unusedBits) - 1)) === 0;
+}
 
 function decodeJsonObject(segment: string): Record<string, unknown> {
   let value: unknown;
@@ -53,11 +69,14 @@ export function decodeJwsHeader(segment: string): Record<string, unknown> | unde
  * against ~100 µs here, measured in JWT introspection profiles where it was the largest single
  * cost. Deliberately narrow, since it only has to accept what Keyport signs:
  *
- * - compact serialization, header and payload JSON objects;
- * - `alg` exactly ES256 (so never `none` or an HMAC algorithm), no `crit`, no `b64`;
+ * - compact serialization, each segment in its one canonical base64url form, header and
+ *   payload JSON objects;
+ * - `alg` exactly ES256 (so never `none` or an HMAC algorithm), and no header parameter but
+ *   `alg`, `typ` and `kid` (no `crit`, `b64`, nor keys or key URLs: `jku`, `x5u`, `jwk`, `x5c`);
  * - `kid` required and naming one of the published keys (EC P-256); any other kid is
  *   `unknown_key` (the caller reloads the keys once, for a key rotated on another instance);
- * - a 64-byte r ‖ s signature over the ASCII `header.payload`.
+ * - a 64-byte r ‖ s signature over the ASCII `header.payload`, with s in its low form (Keyport
+ *   signs only so: see ecdsa_low_s.ts), so no token has a second valid string.
  *
  * Claims (issuer, type, expiry…) are the caller's business (AccessTokenService).
  */
@@ -75,15 +94,15 @@ export class Es256KeySet {
   /** The header and payload of a JWS this key set signed; throws SignatureError otherwise. */
   verify(token: string): VerifiedJws {
     const parts = token.split('.');
-    if (parts.length !== 3 || !parts.every((part) => SEGMENT.test(part))) throw new SignatureError('malformed');
+    if (parts.length !== 3 || !parts.every((part) => SEGMENT.test(part) && isCanonicalBase64url(part))) throw new SignatureError('malformed');
     const [encodedHeader, encodedPayload, encodedSignature] = parts as [string, string, string];
     const header = decodeJsonObject(encodedHeader);
-    if (header.alg !== SIGNING_ALG || 'crit' in header || 'b64' in header) throw new SignatureError('malformed');
+    if (header.alg !== SIGNING_ALG || Object.keys(header).some((name) => !HEADER_PARAMETERS.has(name))) throw new SignatureError('malformed');
     if (typeof header.kid !== 'string') throw new SignatureError('malformed');
     const key = this.keys.get(header.kid);
     if (!key) throw new SignatureError('unknown_key');
     const signature = Buffer.from(encodedSignature, 'base64url');
-    if (signature.length !== ES256_SIGNATURE_BYTES) throw new SignatureError('bad_signature');
+    if (signature.length !== ES256_SIGNATURE_BYTES || !isLowS(signature)) throw new SignatureError('bad_signature');
     const signed = Buffer.from(`${encodedHeader}.${encodedPayload}`, 'ascii');
     if (!verify('sha256', signed, { key, dsaEncoding: 'ieee-p1363' }, signature)) throw new SignatureError('bad_signature');
     return { header, payload: decodeJsonObject(encodedPayload) };

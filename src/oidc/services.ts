@@ -1,5 +1,6 @@
 import type { Services } from '../services.js';
 import { ClientService } from '../clients/client_service.js';
+import { ClientUrlPolicy } from '../clients/url_policy.js';
 import type { Middleware } from '../http/context.js';
 import { InProcessBus } from '../lib/bus.js';
 import { deriveKey } from '../lib/crypto.js';
@@ -11,11 +12,13 @@ import { ClientAdapter, compareHashedClientSecrets, reuseEngineClients } from '.
 import { buildProviderConfiguration, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
 import type { Provider } from './engine.js';
 import { observeProvider } from './events.js';
-import { LoginThrottle } from './login_throttle.js';
+import { lowSSigningKeys } from './low_s_signing_key.js';
+import { guardedFetch } from './guarded_fetch.js';
 import { TokenMinter } from './mint.js';
 import { CLOCK_TOLERANCE, keyRetentionSeconds, maxAccessTokenTtl } from './policy.js';
 import { ProviderHost, SIGNING_KEYS_CHANNEL, type ProviderSetup } from './provider_host.js';
 import { ResourceServerStore } from './resource_servers.js';
+import { ignoreQueryOnResume } from './resume_query.js';
 import { RevocationRegistry } from './revocations.js';
 import { SigningKeyStore, type SigningKeySummary } from './signing_keys.js';
 import { installJwtIntrospectionStep, installStructuredTokenSupport, type PublicIntrospectionLimit } from './structured_tokens.js';
@@ -52,8 +55,6 @@ export class OidcServices {
   readonly tokenIds: TokenIds;
   /** Mints engine tokens from custom grants (see mint.ts). */
   readonly tokens: TokenMinter;
-  /** Brute-force brake of the login page; the rate-limit feature may swap in shared (Redis) limiters. */
-  loginThrottle = new LoginThrottle();
   /** Per-address limit of introspection by callers that do not authenticate; set by the rate-limit feature. */
   publicIntrospectionLimit: PublicIntrospectionLimit | undefined;
   readonly host: ProviderHost;
@@ -76,7 +77,8 @@ export class OidcServices {
     this.users = new UserService(dataSource, config.bcryptRounds, audit);
     // SQLite's change counter lets the client and revocation caches notice other processes' writes.
     const changeCounter = database.changeCounter();
-    this.clients = new ClientService(dataSource, deriveKey(config.secret, 'client-secret'), audit, { bus, logger, changeCounter });
+    const clientUrls = new ClientUrlPolicy({ production: config.production, allowedCidrs: config.clientUrlAllowedCidrs });
+    this.clients = new ClientService(dataSource, deriveKey(config.secret, 'client-secret'), audit, { bus, logger, changeCounter }, clientUrls);
     this.accounts = new AccountDirectory(this.users);
     this.resourceServers = new ResourceServerStore(dataSource, config.issuer, bus, audit);
     this.signingKeys = new SigningKeyStore(dataSource, deriveKey(config.secret, 'signing-keys'), keyRetentionSeconds(config));
@@ -109,14 +111,16 @@ export class OidcServices {
         resourceServers: this.resourceServers,
         extraTokenClaims: this.extraTokenClaims,
         accessTokenTtls: this.accessTokenTtls,
-        jwks: { keys: ring.privateJwks },
+        jwks: { keys: lowSSigningKeys(ring.privateJwks) },
         signingKid: ring.signingKid,
+        fetch: guardedFetch(clientUrls),
       }),
       setup: (provider) => {
         compareHashedClientSecrets(provider, this.clients);
         reuseEngineClients(provider, this.clients);
         installStructuredTokenSupport(provider, this.accessTokens, () => this.publicIntrospectionLimit);
         answerUnavailableDuringOutage(provider, database);
+        ignoreQueryOnResume(provider);
         observeProvider(provider, deps.metrics, logger);
       },
     });

@@ -1,10 +1,11 @@
 import type { RateLimitDefaults, RateLimitPolicies } from '../config/config.js';
 
 /**
- * The limiters of SPEC §5 (plus `introspection_ip`, unauthenticated introspection per address);
- * also the `limiter` label of `keyport_rate_limit_rejections_total`.
+ * The limiters of SPEC §5 (`login` is the password-guessing brake of the sign-in pages; plus
+ * `introspection_ip`, unauthenticated introspection per address); also the `limiter` label of
+ * `keyport_rate_limit_rejections_total`.
  */
-export type LimiterName = 'api_key' | 'client' | 'login_ip' | 'failed_key_ip' | 'introspection_ip';
+export type LimiterName = 'api_key' | 'client' | 'login_ip' | 'login' | 'failed_key_ip' | 'introspection_ip';
 
 /** A fixed window: its name (as it appears in the RateLimit headers) and its length. */
 export interface WindowSpec {
@@ -24,9 +25,15 @@ export interface WindowLengths {
   readonly hour: number;
   /** The one window of the client and per-address limiters. */
   readonly single: number;
+  /** The windows of failed password sign-ins. */
+  readonly loginFailures: number;
 }
 
-export const DEFAULT_WINDOW_LENGTHS: WindowLengths = Object.freeze({ burst: 10, minute: 60, hour: 3600, single: 60 });
+export const DEFAULT_WINDOW_LENGTHS: WindowLengths = Object.freeze({ burst: 10, minute: 60, hour: 3600, single: 60, loginFailures: 15 * 60 });
+
+/** Failed password sign-ins allowed per address and email, and per address, in a window (README "Security decisions"). */
+export const LOGIN_FAILURES_PER_ACCOUNT = 5;
+export const LOGIN_FAILURES_PER_ADDRESS = 30;
 
 /**
  * A key's own limits, stored with the key (SPEC §3 "optional rate-limit override"). A missing,
@@ -54,8 +61,19 @@ export function apiKeyWindows(defaults: RateLimitDefaults, lengths: WindowLength
   ];
 }
 
+/**
+ * The two windows of the `login` limiter: failed sign-ins per address and email (a targeted
+ * guess), and per address (stuffing many accounts).
+ */
+export function loginFailureWindows(lengths: WindowLengths): { account: WindowPolicy; address: WindowPolicy } {
+  return {
+    account: { name: 'login_account', seconds: lengths.loginFailures, limit: LOGIN_FAILURES_PER_ACCOUNT },
+    address: { name: 'login_address', seconds: lengths.loginFailures, limit: LOGIN_FAILURES_PER_ADDRESS },
+  };
+}
+
 /** The single window of each of the other limiters. */
-export function singleWindow(limiter: Exclude<LimiterName, 'api_key'>, policies: RateLimitPolicies, lengths: WindowLengths): WindowPolicy {
+export function singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login'>, policies: RateLimitPolicies, lengths: WindowLengths): WindowPolicy {
   const limit = {
     client: policies.clientPerMinute,
     login_ip: policies.loginPerIpPerMinute,

@@ -1,10 +1,11 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 import type { CircuitBreaker } from '../lib/circuit_breaker.js';
 import type { Logger } from '../lib/logger.js';
 import { decide, type CounterReading, type RateLimitDecision, type WindowReading } from './decision.js';
 import {
-  apiKeyWindows, DEFAULT_WINDOW_LENGTHS, singleWindow,
+  apiKeyWindows, DEFAULT_WINDOW_LENGTHS, loginFailureWindows, singleWindow,
   type ApiKeyLimitOverrides, type KeyEnvironment, type LimiterName, type WindowLengths, type WindowPolicy,
 } from './policies.js';
 import { CounterStore, type StoreBackend, type WindowCounter } from './store.js';
@@ -39,6 +40,13 @@ export interface RateLimitStatus {
 interface CountedWindow {
   readonly window: WindowPolicy;
   readonly counter: WindowCounter;
+  /** Whom this window counts, when not the subject of the call (the `login` limiter counts two). */
+  readonly subject?: string;
+}
+
+/** The account half of a login subject: a digest, so no email address is written to Redis. */
+function emailDigest(email: string): string {
+  return createHash('sha256').update(email.trim().toLowerCase().slice(0, 254)).digest('base64url').slice(0, 22);
 }
 
 /** RATE_LIMIT_DISABLED: the policy as it stands, with nothing counted. */
@@ -107,6 +115,23 @@ export class RateLimits {
     return this.consume('login_ip', this.singleWindow('login_ip'), ipBucket(ip));
   }
 
+  /**
+   * Books a failed password sign-in before the password is checked: one atomic increment per
+   * window (address + email, and address), so parallel guesses cannot all pass a check made
+   * before any of them was counted. Refused: do not check the password. Allowed: check it, and
+   * on success call `forgivePasswordFailure`.
+   */
+  consumePasswordFailure(ip: string, email: string): Promise<RateLimitDecision> {
+    return this.consume('login', this.loginFailureWindows(ip, email), ipBucket(ip));
+  }
+
+  /** The password was right: the booked failure is taken back and the account's count starts again. */
+  async forgivePasswordFailure(ip: string, email: string): Promise<void> {
+    if (this.disabled) return;
+    const [account, address] = this.loginFailureWindows(ip, email);
+    await Promise.all([account!.counter.clear(account!.subject!), address!.counter.refund(address!.subject!)]);
+  }
+
   /** Records one failed API-key check from an address; the decision says whether it may try again. */
   async consumeFailedKeyIp(ip: string): Promise<RateLimitDecision> {
     const windows = this.singleWindow('failed_key_ip');
@@ -135,15 +160,25 @@ export class RateLimits {
     return this.apiKeyWindows(subject.overrides).map((window) => ({ window, counter: this.store.counter(`key:${subject.env}:${window.name}`, window.seconds) }));
   }
 
+  /** Counted under `rl:login_account:<address>|<email digest>` and `rl:login_address:<address>`. */
+  private loginFailureWindows(ip: string, email: string): CountedWindow[] {
+    const { account, address } = loginFailureWindows(this.lengths);
+    const bucket = ipBucket(ip);
+    return [
+      { window: account, counter: this.store.counter(account.name, account.seconds), subject: `${bucket}|${emailDigest(email)}` },
+      { window: address, counter: this.store.counter(address.name, address.seconds), subject: bucket },
+    ];
+  }
+
   /** Counted under `rl:<limiter>:<subject>`. */
-  private singleWindow(limiter: Exclude<LimiterName, 'api_key'>): CountedWindow[] {
+  private singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login'>): CountedWindow[] {
     const window = singleWindow(limiter, this.options.config.rateLimitPolicies, this.lengths);
     return [{ window, counter: this.store.counter(limiter, window.seconds) }];
   }
 
   private async consume(limiter: LimiterName, windows: CountedWindow[], subject: string): Promise<RateLimitDecision> {
     if (this.disabled) return untouched(limiter, windows);
-    const readings = await Promise.all(windows.map(({ counter }) => counter.hit(subject)));
+    const readings = await Promise.all(windows.map((counted) => counted.counter.hit(counted.subject ?? subject)));
     const results: WindowReading[] = windows.map(({ window }, i) => ({ window, reading: readings[i]! }));
     if (!results.some(({ window, reading }) => reading!.consumed > window.limit)) return decide(limiter, results, 'consumed');
 
@@ -151,7 +186,7 @@ export class RateLimits {
     const refunds: Array<Promise<void>> = [];
     const adjusted = results.map(({ window, reading }, i): WindowReading => {
       if (!reading || reading.consumed > window.limit) return { window, reading };
-      refunds.push(windows[i]!.counter.refund(subject));
+      refunds.push(windows[i]!.counter.refund(windows[i]!.subject ?? subject));
       const back: CounterReading = { consumed: reading.consumed - 1, msBeforeReset: reading.msBeforeReset };
       return { window, reading: back };
     });
@@ -161,7 +196,7 @@ export class RateLimits {
 
   private async peek(limiter: LimiterName, windows: CountedWindow[], subject: string): Promise<RateLimitDecision> {
     if (this.disabled) return untouched(limiter, windows);
-    const readings = await Promise.all(windows.map(({ counter }) => counter.peek(subject)));
+    const readings = await Promise.all(windows.map((counted) => counted.counter.peek(counted.subject ?? subject)));
     return decide(limiter, windows.map(({ window }, i) => ({ window, reading: readings[i] ?? null })), 'peek');
   }
 }

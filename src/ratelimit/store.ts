@@ -54,6 +54,11 @@ class ReportingInsurance extends RateLimiterMemory {
     return this.insurance.reward(key, points, options);
   }
 
+  override delete(key: string | number, options?: Record<string, unknown>): Promise<boolean> {
+    this.onFallback();
+    return this.insurance.delete(key, options);
+  }
+
   /** Never null: "nothing counted" comes back tagged too, so the caller can tell it from Redis's null. */
   override async get(key: string | number, options?: Record<string, unknown>): Promise<RateLimiterRes | null> {
     this.onFallback();
@@ -70,6 +75,8 @@ export interface WindowCounter {
   refund(subject: string): Promise<void>;
   /** The current count without counting; `null` when nothing was counted in this window. */
   peek(subject: string): Promise<CounterReading | null>;
+  /** Forgets the subject's count in this window. */
+  clear(subject: string): Promise<void>;
 }
 
 export type StoreBackend = 'memory' | 'redis';
@@ -125,6 +132,7 @@ export class CounterStore {
         hit: async (subject) => toReading(await memory.consume(subject, 1)),
         refund: async (subject) => { await memory.reward(subject, 1); },
         peek: async (subject) => currentReading(await memory.get(subject)),
+        clear: async (subject) => { await memory.delete(subject); },
       };
     }
     const insurance = new InsuranceLimiter({ keyPrefix, duration });
@@ -152,6 +160,9 @@ export class CounterStore {
       },
       refund: async (subject) => {
         await limiter().reward(subject, 1);
+      },
+      clear: async (subject) => {
+        await limiter().delete(subject);
       },
       peek: async (subject) => {
         const chosen = limiter();

@@ -27,7 +27,7 @@ describe('admin API: /admin/agents refuses bad input', () => {
       [{ name: ['a'] }, /name/],
       [{ name: '' }, /agent name: must not be empty/],
       [{ name: '   ' }, /agent name: must not be empty/],
-      [{ name: 'x'.repeat(101) }, /name must be shorter than or equal to 100/],
+      [{ name: 'x'.repeat(101) }, /name is too long \(at most 100 characters\)/],
       [{ name: 'tab\there' }, /agent name: must not contain control characters/],
       [{ name: 'ok', key_name: 5 }, /key_name/],
       [{ name: 'ok', key_name: 'x'.repeat(101) }, /key_name/],

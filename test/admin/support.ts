@@ -1,7 +1,9 @@
 import { expect } from 'chai';
-import { SignJWT, importJWK, type JWTPayload } from 'jose';
+import { createPrivateKey, sign, type JsonWebKey } from 'node:crypto';
+import type { JWTPayload } from 'jose';
 import type supertest from 'supertest';
 import type { NewClient } from '../../src/clients/client_service.js';
+import { toLowS } from '../../src/oidc/ecdsa_low_s.js';
 import type { TestApp } from '../support/app.js';
 
 export { expectError, dumpDatabase, secretTail } from '../keys/helpers.js';
@@ -62,17 +64,27 @@ export async function adminCaller(app: TestApp): Promise<AdminSession> {
   return { ...callerWith(app, token), token, client };
 }
 
+/** The token with its ES256 signature in the low-S form, the only one Keyport signs and accepts. */
+export function withLowS(token: string): string {
+  const [header, payload, signature] = token.split('.') as [string, string, string];
+  return `${header}.${payload}.${toLowS(Buffer.from(signature, 'base64url')).toString('base64url')}`;
+}
+
 /**
  * Signs an access token with the server's own signing key, for what the real flows cannot produce
  * on demand (an expired token, a token from the API-key exchange). Starts from a real token's
- * claims so only what the test changes differs. `header` overrides the protected header (e.g. a wrong `typ`).
+ * claims so only what the test changes differs; `header` adds or overrides header parameters.
  */
-export async function signWithServerKey(app: TestApp, claims: JWTPayload, header: { typ?: string } = {}): Promise<string> {
+export async function signWithServerKey(app: TestApp, claims: JWTPayload, header: Record<string, unknown> = {}): Promise<string> {
   await app.services.oidc.ready();
   const ring = app.services.oidc.host.keyRing;
   const jwk = ring.privateJwks.find((key) => key.kid === ring.signingKid)!;
-  const key = await importJWK(jwk as never, 'ES256');
-  return new SignJWT(claims).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: ring.signingKid, ...header }).sign(key);
+  // Signed by hand rather than with jose, which refuses to sign headers such as `crit` that tests need.
+  const signingInput = [{ alg: 'ES256', typ: 'at+jwt', kid: ring.signingKid, ...header }, claims]
+    .map((part) => Buffer.from(JSON.stringify(part)).toString('base64url')).join('.');
+  const key = createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+  const signature = sign('sha256', Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' });
+  return withLowS(`${signingInput}.${signature.toString('base64url')}`);
 }
 
 /** The claims of a JWT, unverified (the test minted it). */

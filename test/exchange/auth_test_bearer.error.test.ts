@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { SignJWT, exportJWK, generateKeyPair, importJWK } from 'jose';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { ApiKeySession } from '../../src/db/entities/api_key_session.js';
+import { signWithServerKey } from '../admin/support.js';
 import { agentKey, claimsOf, expectError, fixture, login, type ExchangeFixture } from './support.js';
 
 /** GET /auth/test with a bearer token that is not (or no longer) good: 401 invalid_token, never a 500. */
@@ -44,15 +45,10 @@ describe('exchange: GET /auth/test refuses bad bearer tokens (401 invalid_token)
     const second = await login(fx.app, apiKey, { session_id: 'short' });
     expect(second.body.access_token).not.to.equal(first.body.access_token);
     // ... and a token past its exp is refused (signed by Keyport's own key, so only the expiry is wrong).
-    const ring = fx.app.services.oidc.host.keyRing;
-    const jwk = ring.privateJwks.find((candidate) => candidate.kid === ring.signingKid)!;
-    const signer = await importJWK(jwk as Parameters<typeof importJWK>[0], 'ES256');
     const now = Math.floor(Date.now() / 1000);
-    const stale = await new SignJWT({ ...claimsOf(second.body.access_token), iat: now - 120, exp: now - 60 })
-      .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: jwk.kid as string })
-      .sign(signer);
+    const stale = await signWithServerKey(fx.app, { ...claimsOf(second.body.access_token), iat: now - 120, exp: now - 60 });
     expectError(await check(stale), 401, 'invalid_token');
-    const fresh = await new SignJWT({ ...claimsOf(second.body.access_token), jti: 'fresh-copy' }).setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: jwk.kid as string }).sign(signer);
+    const fresh = await signWithServerKey(fx.app, { ...claimsOf(second.body.access_token), jti: 'fresh-copy' });
     expect((await check(fresh)).status, 'the same claims with a valid exp pass: only the expiry refused the other').to.equal(200);
   });
 

@@ -31,8 +31,8 @@ describe('exchange: per-key rate limits on /auth/login, /auth/test, /auth/sessio
     const refused = await login(app, apiKey, { session_id: 'a' });
     expect(refused.status).to.equal(429);
     expect(refused.body.error.code).to.equal('rate_limit_exceeded');
-    expect(refused.body.retry_after).to.be.a('number').within(1, 10);
-    expect(refused.headers['retry-after']).to.equal(String(refused.body.retry_after));
+    expect(refused.body.error.retry_after).to.be.a('number').within(1, 10);
+    expect(refused.headers['retry-after']).to.equal(String(refused.body.error.retry_after));
     expect(refused.body).not.to.have.property('access_token');
   });
 

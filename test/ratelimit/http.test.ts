@@ -12,7 +12,7 @@ function expect429(res: { status: number; body: unknown; headers: Record<string,
   expect(res.body).to.have.nested.property('error.code', 'rate_limit_exceeded');
   expect(res.body).to.have.nested.property('error.message').that.is.a('string').and.not.empty;
   expect(res.body).to.have.nested.property('error.request_id', res.headers['x-request-id']);
-  const retryAfter = (res.body as { retry_after: number }).retry_after;
+  const retryAfter = (res.body as { error: { retry_after: number } }).error.retry_after;
   expect(retryAfter).to.be.a('number').and.to.be.at.least(1);
   expect(res.headers['retry-after']).to.equal(String(retryAfter));
   expect(res.headers['x-ratelimit-remaining']).to.equal('0');
@@ -72,7 +72,7 @@ describe('rate limits over HTTP', function () {
     for (let i = 0; i < 3; i += 1) await mounted.http().get('/limited/key/key_refused').expect(200);
     const refused = await mounted.http().get('/limited/key/key_refused');
     expect429(refused);
-    expect(refused.body.retry_after).to.be.at.most(10);
+    expect(refused.body.error.retry_after).to.be.at.most(10);
     expect(refused.headers['x-ratelimit-limit']).to.equal('3');
     expect(refused.headers.ratelimit).to.match(/^"burst";r=0;t=\d+, "minute";r=2;t=\d+, "hour";r=97;t=\d+$/);
     const metrics = await app.http().get('/metrics').expect(200);
@@ -93,7 +93,7 @@ describe('rate limits over HTTP', function () {
     await mounted.http().post('/limited/login').send({}).expect(200);
     const refused = await mounted.http().post('/limited/login').send({});
     expect429(refused);
-    expect(refused.body.retry_after).to.be.within(55, 60);
+    expect(refused.body.error.retry_after).to.be.within(55, 60);
   });
 
   it('answers an address that failed too many key checks with 429 before checking its key', async () => {
@@ -124,7 +124,7 @@ describe('rate limits over HTTP', function () {
       await reset.http().get('/quick').expect(200);
       const refused = await reset.http().get('/quick');
       expect429(refused);
-      expect(refused.body.retry_after).to.equal(1);
+      expect(refused.body.error.retry_after).to.equal(1);
       await sleep(1100);
       const again = await reset.http().get('/quick').expect(200);
       expect(again.headers['x-ratelimit-remaining']).to.equal('0');

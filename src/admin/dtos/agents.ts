@@ -2,12 +2,7 @@ import { IsDefined, IsEmail, IsIn, IsOptional, IsString, MaxLength } from 'class
 import { MAX_LIST_LIMIT } from '../../keys/api_keys.js';
 import { NAME_MAX_LENGTH } from '../../keys/key_settings.js';
 import { KeyOptionsBody } from './keys.js';
-import { IsWholeNumberText } from './validators.js';
-
-/*
- * Decorators apply right to left and validation stops at the first failure, so on each field the
- * type check is written last: a number where a string belongs is "must be a string", not "too long".
- */
+import { IsOmittable, IsWholeNumberText } from './validators.js';
 
 /** `POST /admin/agents`: the agent and the options of its first key, like `agent:create`. */
 export class CreateAgentBody extends KeyOptionsBody {
@@ -19,15 +14,15 @@ export class CreateAgentBody extends KeyOptionsBody {
   contact_email?: string | null;
 
   /** A label for the first key (default `default`). */
-  @IsOptional() @MaxLength(NAME_MAX_LENGTH) @IsString()
+  @IsOmittable() @MaxLength(NAME_MAX_LENGTH) @IsString()
   key_name?: string;
 }
 
 /** `GET /admin/agents`. */
 export class ListAgentsQuery {
-  @IsOptional() @IsIn(['active', 'revoked']) @IsString()
+  @IsOmittable() @IsIn(['active', 'revoked']) @IsString()
   status?: 'active' | 'revoked';
 
-  @IsOptional() @IsWholeNumberText({ min: 1, max: MAX_LIST_LIMIT })
+  @IsOmittable() @IsWholeNumberText({ min: 1, max: MAX_LIST_LIMIT })
   limit?: string;
 }

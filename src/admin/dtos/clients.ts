@@ -1,11 +1,6 @@
-import { IsBoolean, IsDefined, IsObject, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsBoolean, IsDefined, IsObject, IsString, MaxLength } from 'class-validator';
 import type { NewClient } from '../../clients/client_service.js';
-import { IsBoundedStringList, IsStringOrStringList } from './validators.js';
-
-/*
- * Decorators apply right to left and validation stops at the first failure, so on each field the
- * type check is written last: a number where a string belongs is "must be a string", not "too long".
- */
+import { IsBoundedStringList, IsOmittable, IsStringOrStringList } from './validators.js';
 
 /** `POST /admin/clients`, the fields of `client:create` (snake_case, as the client's JSON shows them). */
 export class CreateClientBody {
@@ -16,24 +11,24 @@ export class CreateClientBody {
   @IsBoundedStringList({ maxItems: 8, maxLength: 64 }) @IsDefined()
   grant_types: string[];
 
-  @IsOptional() @IsBoundedStringList({ maxItems: 20, maxLength: 2000 })
+  @IsOmittable() @IsBoundedStringList({ maxItems: 20, maxLength: 2000 })
   redirect_uris?: string[];
 
-  @IsOptional() @IsBoundedStringList({ maxItems: 20, maxLength: 2000 })
+  @IsOmittable() @IsBoundedStringList({ maxItems: 20, maxLength: 2000 })
   post_logout_redirect_uris?: string[];
 
   /** A list or one space/comma-separated string. */
-  @IsOptional() @IsStringOrStringList({ maxItems: 50, maxLength: 64 })
+  @IsOmittable() @IsStringOrStringList({ maxItems: 50, maxLength: 64 })
   scopes?: string[] | string;
 
-  @IsOptional() @IsBoolean()
+  @IsOmittable() @IsBoolean()
   'public'?: boolean;
 
   /** Public keys for private_key_jwt client authentication. */
-  @IsOptional() @IsObject()
+  @IsOmittable() @IsObject()
   jwks?: { keys: Array<Record<string, unknown>> };
 
-  @IsOptional() @MaxLength(2000) @IsString()
+  @IsOmittable() @MaxLength(2000) @IsString()
   jwks_uri?: string;
 }
 

@@ -5,12 +5,7 @@ import type { KeyOptionsInput } from '../../keys/index.js';
 import { NAME_MAX_LENGTH } from '../../keys/key_settings.js';
 import { MAX_ALLOW_LIST_ENTRIES } from '../../keys/ip_allow_list.js';
 import { ACCESS_TYPES, KEY_ENVS } from '../../keys/scopes.js';
-import { IsSecondsOrDuration, IsStringOrStringList, IsWholeNumberText } from './validators.js';
-
-/*
- * Decorators apply right to left and validation stops at the first failure, so on each field the
- * type check is written last: a number where a string belongs is "must be a string", not "too long".
- */
+import { IsOmittable, IsSecondsOrDuration, IsStringOrStringList, IsWholeNumberText } from './validators.js';
 
 /** The same shape as `rate_limit` in a key's JSON; a field left out (or null) keeps the default. */
 export class RateLimitBody {
@@ -29,22 +24,22 @@ export class RateLimitBody {
  * allow lists may be lists or comma-separated strings, durations seconds or `90d`.
  */
 export class KeyOptionsBody {
-  @IsOptional() @IsStringOrStringList({ maxItems: 64, maxLength: 64 })
+  @IsOmittable() @IsStringOrStringList({ maxItems: 64, maxLength: 64 })
   scopes?: string[] | string;
 
-  @IsOptional() @IsIn(KEY_ENVS) @IsString()
+  @IsOmittable() @IsIn(KEY_ENVS) @IsString()
   env?: string;
 
-  @IsOptional() @IsIn(ACCESS_TYPES) @IsString()
+  @IsOmittable() @IsIn(ACCESS_TYPES) @IsString()
   access_type?: string;
 
-  @IsOptional() @IsSecondsOrDuration()
+  @IsOmittable() @IsSecondsOrDuration()
   expires_in?: number | string;
 
-  @IsOptional() @IsISO8601({ strict: true }) @MaxLength(64) @IsString()
+  @IsOmittable() @IsISO8601({ strict: true }) @MaxLength(64) @IsString()
   expires_at?: string;
 
-  @IsOptional() @IsStringOrStringList({ maxItems: MAX_ALLOW_LIST_ENTRIES, maxLength: 64 })
+  @IsOmittable() @IsStringOrStringList({ maxItems: MAX_ALLOW_LIST_ENTRIES, maxLength: 64 })
   allow_ips?: string[] | string;
 
   @IsOptional() @Type(() => RateLimitBody) @ValidateNested() @IsObject()
@@ -56,7 +51,7 @@ export class CreateKeyBody extends KeyOptionsBody {
   @MaxLength(64) @IsString() @IsDefined()
   agent_id: string;
 
-  @IsOptional() @MaxLength(NAME_MAX_LENGTH) @IsString()
+  @IsOmittable() @MaxLength(NAME_MAX_LENGTH) @IsString()
   name?: string;
 
   /** Defaults to the agent's contact. */
@@ -67,16 +62,16 @@ export class CreateKeyBody extends KeyOptionsBody {
 /** `POST /admin/keys/:id/rotate`. */
 export class RotateKeyBody {
   /** How long the old key keeps working: seconds or `24h`; 0 revokes it at once. Default 24 h. */
-  @IsOptional() @IsSecondsOrDuration()
+  @IsOmittable() @IsSecondsOrDuration()
   grace?: number | string;
 }
 
 /** `GET /admin/keys`. */
 export class ListKeysQuery {
-  @IsOptional() @MaxLength(64) @IsString()
+  @IsOmittable() @MaxLength(64) @IsString()
   agent_id?: string;
 
-  @IsOptional() @IsWholeNumberText({ min: 1, max: MAX_LIST_LIMIT })
+  @IsOmittable() @IsWholeNumberText({ min: 1, max: MAX_LIST_LIMIT })
   limit?: string;
 }
 

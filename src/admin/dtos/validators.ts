@@ -1,10 +1,21 @@
-import { ValidateBy, type ValidationOptions } from 'class-validator';
+import { ValidateBy, ValidateIf, type ValidationOptions } from 'class-validator';
 
 /**
  * Shape checks the admin API's DTOs share. They check types and sizes only; what a value means
  * (a known scope, a valid CIDR, a sane duration) is the domain's to judge, once, for CLI, API
  * and dashboard alike.
  */
+
+/**
+ * The field may be left out. Unlike class-validator's @IsOptional, `null` does not count as left
+ * out: it is checked like any value (and refused by the type check, "must be a string, not
+ * null"), so the domain never gets a null the DTO's type does not declare (`expires_in: null`
+ * and `scopes: null` used to pass and crash the key service with a 500, found by the fuzz suite).
+ * Keep @IsOptional for the fields where null means something (`contact_email: null`: no contact).
+ */
+export function IsOmittable(options?: ValidationOptions): PropertyDecorator {
+  return ValidateIf((_object, value) => value !== undefined, options);
+}
 
 /** A list of strings or one comma/space-separated string (like the CLI's flags), bounded. */
 export function IsStringOrStringList(limits: { maxItems: number; maxLength: number }, options?: ValidationOptions): PropertyDecorator {

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { KeyportContext, Middleware } from '../../http/context.js';
+import { signInWithPassword } from '../../http/password_sign_in.js';
 import { Forbidden } from '../../lib/errors.js';
 import { CsrfTokens } from '../csrf.js';
 import { CsrfOnlyForm, SignInForm } from '../forms.js';
@@ -58,24 +59,16 @@ export function signInRoutes(router: Router<KeyportContext['state'], KeyportCont
     const form = formOf<SignInForm>(ctx);
     const email = (form.email ?? '').trim();
     const next = safeNext(form.next);
-    const { loginThrottle, users } = ctx.services.oidc;
     const { audit, dashboard } = ctx.services;
 
-    // The same throttle as the OAuth login page: both pages check the same accounts.
-    const allowed = await loginThrottle.check(ctx.ip, email);
-    if (!allowed.allowed) {
-      ctx.set('Retry-After', String(allowed.retryAfterSeconds));
-      const minutes = Math.ceil(allowed.retryAfterSeconds / 60);
-      return renderSignIn(ctx, 429, { email, next, error: `Too many failed sign-in attempts. Wait ${minutes} minute${minutes === 1 ? '' : 's'} and try again.` });
-    }
-
-    const user = email && form.password ? await users.verifyPassword(email, form.password) : undefined;
-    if (!user) {
-      await loginThrottle.recordFailure(ctx.ip, email);
+    // The same sign-in and limits as the OAuth login page: both pages check the same accounts.
+    const attempt = await signInWithPassword(ctx, email, form.password);
+    if (attempt.outcome === 'throttled') return renderSignIn(ctx, 429, { email, next, error: attempt.message });
+    if (attempt.outcome === 'refused') {
       await audit.record({ action: 'dashboard.sign_in_failed', actor: 'anonymous', ip: ctx.ip, details: { email: email.slice(0, 254) } });
       return renderSignIn(ctx, 400, { email, next, error: 'Incorrect email or password.' });
     }
-    await loginThrottle.recordSuccess(ctx.ip, email);
+    const { user } = attempt;
     if (!user.isAdmin) {
       await audit.record({ action: 'dashboard.sign_in_refused', actor: `user:${user.id}`, ip: ctx.ip, targetType: 'user', targetId: user.id, details: { reason: 'not_admin' } });
       throw new Forbidden(`The dashboard is for Keyport administrators only, and ${user.email} is not one. Ask an administrator for access.`);

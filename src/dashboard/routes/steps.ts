@@ -2,7 +2,7 @@ import type { DashboardSession } from '../../db/entities/dashboard_session.js';
 import type { User } from '../../db/entities/user.js';
 import type { KeyportContext, Middleware } from '../../http/context.js';
 import { toKeyportError } from '../../http/error_handler.js';
-import { validateBody } from '../../http/validate.js';
+import { validateRequestBody } from '../../http/validate.js';
 import type { ActionContext } from '../../keys/index.js';
 import { Forbidden } from '../../lib/errors.js';
 import { CsrfTokens } from '../csrf.js';
@@ -158,7 +158,7 @@ export const checkCsrf: Middleware = async function checkCsrf(ctx, next) {
 /** Shape-checks the form body (unknown fields, wrong types: a 400 page). */
 export function parseForm<T extends object>(dto: new () => T): Middleware {
   return async function parseFormBody(ctx, next) {
-    dashboardState(ctx).form = await validateBody(dto, (ctx.request as { body?: unknown }).body ?? {});
+    dashboardState(ctx).form = await validateRequestBody(ctx, dto);
     await next();
   };
 }

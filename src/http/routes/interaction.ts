@@ -7,7 +7,8 @@ import { errors, type Interaction, type Provider } from '../../oidc/engine.js';
 import { PAGE_HEADERS, renderPage } from '../../oidc/views.js';
 import type { KeyportContext, Middleware } from '../context.js';
 import { toKeyportError } from '../error_handler.js';
-import { validateBody } from '../validate.js';
+import { signInWithPassword } from '../password_sign_in.js';
+import { validateRequestBody } from '../validate.js';
 
 /**
  * Login and consent pages of the authorization-code flow (`/interaction/:uid`), server-rendered
@@ -112,7 +113,7 @@ function requirePrompt(name: 'login' | 'consent'): Middleware {
 
 function parseForm<T extends object>(dto: new () => T): Middleware {
   return async function parseFormBody(ctx, next) {
-    ctx.state.form = await validateBody(dto, (ctx.request as { body?: unknown }).body ?? {});
+    ctx.state.form = await validateRequestBody(ctx, dto);
     await next();
   };
 }
@@ -183,24 +184,16 @@ export function interactionRoutes(): Router<KeyportContext['state'], KeyportCont
     if (form.cancel) return finish(ctx, ABORTED, false);
 
     const email = (form.email ?? '').trim();
-    const { loginThrottle, users } = ctx.services.oidc;
-    const allowed = await loginThrottle.check(ctx.ip, email);
-    if (!allowed.allowed) {
-      ctx.services.metrics.rateLimitRejections.inc({ limiter: 'login' });
-      ctx.services.logger.warn('login throttled', { request_id: ctx.state.requestId, ip: ctx.ip, retry_after: allowed.retryAfterSeconds });
-      ctx.set('Retry-After', String(allowed.retryAfterSeconds));
-      const minutes = Math.ceil(allowed.retryAfterSeconds / 60);
-      return renderLogin(ctx, 429, { email, error: `Too many failed sign-in attempts. Wait ${minutes} minute${minutes === 1 ? '' : 's'} and try again.` });
+    const attempt = await signInWithPassword(ctx, email, form.password);
+    if (attempt.outcome === 'throttled') {
+      ctx.services.logger.warn('login throttled', { request_id: ctx.state.requestId, ip: ctx.ip, retry_after: attempt.retryAfterSeconds });
+      return renderLogin(ctx, 429, { email, error: attempt.message });
     }
-
-    const user = email && form.password ? await users.verifyPassword(email, form.password) : undefined;
-    if (!user) {
-      await loginThrottle.recordFailure(ctx.ip, email);
+    if (attempt.outcome === 'refused') {
       ctx.services.logger.info('login failed', { request_id: ctx.state.requestId, ip: ctx.ip, client_id: interactionOf(ctx).params.client_id });
       return renderLogin(ctx, 400, { email, error: 'Incorrect email or password.' });
     }
-    await loginThrottle.recordSuccess(ctx.ip, email);
-    return finish(ctx, { login: { accountId: user.id } }, false);
+    return finish(ctx, { login: { accountId: attempt.user.id } }, false);
   });
 
   router.post('/:uid/consent', loadInteraction, requirePrompt('consent'), parseForm(ConsentForm), checkCsrf, async function consent(ctx) {

@@ -1,0 +1,21 @@
+import { ROUTES } from './configuration.js';
+import type { Provider } from './engine.js';
+
+/** Under the authorization endpoint the engine serves only its resume route, `GET /oauth/authorize/:uid` (trailing slash too). */
+const RESUME_PREFIX = `${ROUTES.authorization}/`;
+
+/**
+ * The resume route takes its parameters from the stored interaction, never from the query. But
+ * when it fails (an unknown or expired uid) the engine's authorization error handler falls back
+ * to the query's `client_id` and, for a client with one redirect URI, reads `redirect_uri` from
+ * parameters that do not exist: a TypeError and a 500 (oidc-provider 9.13,
+ * shared/authorization_error_handler.js → oneRedirectUriClients; found by the fuzz suite). The
+ * query string of that route is dropped before the engine sees it, so the failure is the
+ * engine's ordinary 400 page.
+ */
+export function ignoreQueryOnResume(provider: Provider): void {
+  provider.use(async function ignoreQueryOnResume(ctx, next) {
+    if (ctx.querystring !== '' && ctx.path.startsWith(RESUME_PREFIX)) ctx.querystring = '';
+    await next();
+  });
+}
