@@ -1,7 +1,4 @@
-import { loadConfig } from '../config/config.js';
-import { Database } from '../db/database.js';
-import { createLogger } from '../lib/logger.js';
-import { buildServices, closeServices, type Services } from '../services.js';
+import type { Services } from '../services.js';
 
 /** Raised by a command for a user mistake: printed as one line, exit code 1. */
 export class CliError extends Error {
@@ -23,6 +20,14 @@ export interface CliRuntime {
  * closes them afterwards. Logs go to stderr so `--json` stdout stays one JSON object.
  */
 export async function withServices<T>(runtime: CliRuntime, action: (services: Services) => Promise<T>, options: { migrate?: boolean } = {}): Promise<T> {
+  // Loaded here, not at the top: `--help` and argument mistakes need none of the server graph,
+  // and importing it costs most of a command's start-up.
+  const [{ loadConfig }, { Database }, { createLogger }, { buildServices, closeServices }] = await Promise.all([
+    import('../config/config.js'),
+    import('../db/database.js'),
+    import('../lib/logger.js'),
+    import('../services.js'),
+  ]);
   const config = loadConfig(runtime.env);
   const logger = createLogger(runtime.env.LOG_LEVEL ? config.logLevel : 'warn', runtime.stderr);
   const database = await Database.open(config.database, logger, { migrate: options.migrate ?? true, limits: config.databaseLimits, secret: config.secret });
