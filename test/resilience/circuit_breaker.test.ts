@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
@@ -115,6 +116,9 @@ describe('resilience: circuit breaker', () => {
         b.subscribe('test.channel', (message) => onB.push(message));
         let reconnected = 0;
         a.subscribe(BUS_RECONNECTED_CHANNEL, () => { reconnected += 1; });
+        // The publishing clients refuse commands until connected (no offline queue, as in production,
+        // where connectRedis waits for this): publishing earlier would open A's circuit at once.
+        await Promise.all(clients.map((client) => (client.status === 'ready' ? undefined : once(client, 'ready'))));
         await Promise.all([a.whenSubscribed(), b.whenSubscribed()]);
 
         await a.publish('test.channel', 'while closed');

@@ -1,5 +1,6 @@
 import { openSync, closeSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { percentile } from '../../bench/lib/load.js';
 import { runLoad, type LoadRun, type Sample } from './load.js';
@@ -59,8 +60,14 @@ export const TEST_TIMING: Timing = { beforeMs: 1000, faultMs: 3000, afterMs: 200
 /** A database fault must outlast DB_QUERY_TIMEOUT_MS (3 s) to show what its timeouts do. */
 const DATABASE_FAULT_MS = 4000;
 
-/** Fills the tmpfs the SQLite data lives on, so every write that needs space fails (SQLITE_FULL). */
-function fillDisk(stack: FaultStack): void {
+/**
+ * Fills the tmpfs the SQLite data lives on, so every write that needs space fails (SQLITE_FULL).
+ * The write-ahead log is emptied first: SQLite reuses a WAL file's length after each checkpoint,
+ * so with a WAL already grown by the load the writes of the fault's few seconds could fit in it
+ * and the fault would not take (seen on Node 24, where the load runs faster).
+ */
+async function fillDisk(stack: FaultStack): Promise<void> {
+  await truncateWriteAheadLog(join(stack.dataDir, 'keyport.db'));
   const fd = openSync(join(stack.dataDir, 'filler'), 'w');
   const chunk = Buffer.alloc(1 << 20);
   try {
@@ -69,6 +76,25 @@ function fillDisk(stack: FaultStack): void {
     if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The driver Keyport's SQLite runs on (it ships no types; the two calls used here are typed by hand). */
+const Database = createRequire(import.meta.url)('better-sqlite3') as new (file: string) => { pragma(statement: string): unknown; close(): void };
+
+/** `PRAGMA wal_checkpoint(TRUNCATE)` from a connection of our own, retried while Keyport's writers keep it busy. */
+async function truncateWriteAheadLog(file: string): Promise<void> {
+  const db = new Database(file);
+  try {
+    db.pragma('busy_timeout = 1000');
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const [result] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+      if (result?.busy === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    throw new Error(`could not empty the write-ahead log of ${file}: Keyport's writers kept it busy`);
+  } finally {
+    db.close();
   }
 }
 
