@@ -1,5 +1,5 @@
 /**
- * Rate limiting (SPEC §5): the service lives on `services.rateLimits`; routes use the koa steps.
+ * Rate limiting (docs/reference.md §5): the service lives on `services.rateLimits`; routes use the koa steps.
  * See README "Rate limits" for where each limit plugs in.
  */
 export { rateLimitSummary, type RateLimitDecision, type WindowState } from './decision.js';
