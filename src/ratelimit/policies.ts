@@ -31,7 +31,7 @@ export interface WindowLengths {
 
 export const DEFAULT_WINDOW_LENGTHS: WindowLengths = Object.freeze({ burst: 10, minute: 60, hour: 3600, single: 60, loginFailures: 15 * 60 });
 
-/** Failed password sign-ins allowed per address and email, and per address, in a window (README "Security decisions"). */
+/** Failed password sign-ins allowed per address and email, and per address, in a window (docs/oauth.md "Security decisions"). */
 export const LOGIN_FAILURES_PER_ACCOUNT = 5;
 export const LOGIN_FAILURES_PER_ADDRESS = 30;
 

@@ -14,7 +14,7 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 /** Where the key from the page is used: the exchange for a bearer token (docs/reference.md §3). */
 const KEY_ENDPOINT = '/auth/login';
 
-/** With KEYPORT_SCREENSHOTS=1 the pages are saved for the README under docs/screenshots/. */
+/** With KEYPORT_SCREENSHOTS=1 the pages are saved under docs/screenshots/ for docs/dashboard.md. */
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const KEEP_SCREENSHOTS = process.env.KEYPORT_SCREENSHOTS === '1';
 
