@@ -81,7 +81,7 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   app.use(onlyProviderPath(services.oidc.middleware));
 
   const routers = keyportRouters();
-  // A known path with another method: 405 in the SPEC §4 body (after every router had its turn).
+  // A known path with another method: 405 in the docs/reference.md §4 body (after every router had its turn).
   app.use(answerOtherMethods(routers));
   for (const router of routers) app.use(router.routes());
 

@@ -20,7 +20,7 @@ export interface RunningServer {
   readonly server: Server;
   readonly services: Services;
   /**
-   * Graceful shutdown (SPEC §9): readiness off and `Connection: close` on every answer, stop
+   * Graceful shutdown (docs/reference.md §9): readiness off and `Connection: close` on every answer, stop
    * accepting, close idle keep-alive connections, let the requests in flight finish, then close
    * the services (usage flushed, pools and Redis closed) and the database. Requests still running
    * `SHUTDOWN_CLOSE_RESERVE_MS` before SHUTDOWN_GRACE_MS ends are cut, so the closing has its time.

@@ -47,7 +47,7 @@ export interface Services {
   readonly redisBreaker: CircuitBreaker | undefined;
   /** Serving or draining for shutdown (readiness, `Connection: close`). */
   readonly lifecycle: Lifecycle;
-  /** Rate limits of SPEC §5 (per API key, per client, per IP); shared through Redis when configured. */
+  /** Rate limits of docs/reference.md §5 (per API key, per client, per IP); shared through Redis when configured. */
   readonly rateLimits: RateLimits;
   /** The /dashboard web UI's own state: sign-in sessions, CSRF, per-key usage counts (src/dashboard). */
   readonly dashboard: DashboardServices;

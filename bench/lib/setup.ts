@@ -19,7 +19,7 @@ const NEEDS_KEY: readonly ScenarioId[] = ['3', '4', '5', '6c', '7'];
 const notNeeded = unavailable('not needed by the selected scenarios');
 
 /**
- * Creates what the scenarios need through the CLI, as an operator would (SPEC §6 shapes). A
+ * Creates what the scenarios need through the CLI, as an operator would (docs/reference.md §6 shapes). A
  * command that does not exist yet or fails makes its scenarios "unavailable" with the reason.
  */
 async function createClientCredentialsClient(instance: KeyportInstance): Promise<Available<{ id: string; secret: string }>> {

@@ -6,7 +6,7 @@ import { API_KEY_CLIENT_ID } from '../exchange/api_key_client.js';
 import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
 import { isDerived } from '../oidc/token_lineage.js';
 
-/** The scope every admin API call needs (SPEC §7). */
+/** The scope every admin API call needs (docs/reference.md §7). */
 export const ADMIN_SCOPE = 'admin';
 /** RFC 6750 §3 realm of the admin API's challenges. */
 export const ADMIN_REALM = 'keyport';
@@ -55,7 +55,7 @@ const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 /**
  * Reads `Authorization: Bearer <token>` into `ctx.state.adminCredential`. No Authorization header, or
  * another scheme, is a 401 `unauthorized` with a plain challenge; a Bearer header with a malformed
- * credential or an API key is 401 `invalid_token`: SPEC §7 wants an access token here, and an API
+ * credential or an API key is 401 `invalid_token`: docs/reference.md §7 wants an access token here, and an API
  * key becomes one at `POST /auth/login`.
  */
 export const readBearerToken: Middleware = async function readBearerToken(ctx, next) {

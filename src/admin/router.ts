@@ -12,7 +12,7 @@ export type AdminRouteStep = RouterMiddleware<KeyportContext['state'], KeyportCo
 export const ADMIN_PREFIX = '/admin';
 
 /**
- * The admin API (SPEC §7): agents, keys and OAuth clients over JSON, for callers holding an
+ * The admin API (docs/reference.md §7): agents, keys and OAuth clients over JSON, for callers holding an
  * access token with the `admin` scope. Every route is `...authenticateAdmin, handler`; the
  * handlers call the same domain services as the CLI and answer with the same presenters.
  */

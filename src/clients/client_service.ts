@@ -32,7 +32,7 @@ export interface NewClient {
   jwksUri?: string;
 }
 
-/** The SPEC §6 shape of a client (what `client:create --json` and `client:list --json` print). */
+/** The docs/reference.md §6 shape of a client (what `client:create --json` and `client:list --json` print). */
 export interface ClientView {
   client_id: string;
   client_name: string;

@@ -1,5 +1,5 @@
 /**
- * The grant names of `keyport client:create --grant` (SPEC §6) and the OAuth values stored and
+ * The grant names of `keyport client:create --grant` (docs/reference.md §6) and the OAuth values stored and
  * shown in client metadata.
  */
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';

@@ -20,7 +20,7 @@ export interface RateLimitDefaults {
   readonly burst: number;
 }
 
-/** The limits that are not per API key (SPEC §5). Each counts in a one-minute window. */
+/** The limits that are not per API key (docs/reference.md §5). Each counts in a one-minute window. */
 export interface RateLimitPolicies {
   /** `RATE_LIMIT_DISABLED`: count nothing and refuse nothing (benchmarks only; logged at start). */
   readonly disabled: boolean;

@@ -1,7 +1,7 @@
 /**
  * The "Sessions" section of an agent's page reads API-key sessions through this interface. The
  * token-exchange feature owns the sessions table (a session is identified by (key, session_id),
- * SPEC §3); until it plugs its implementation in (the `apiKeySessions` dependency of
+ * docs/reference.md §3); until it plugs its implementation in (the `apiKeySessions` dependency of
  * `buildDashboardServices`), the dashboard uses `NO_API_KEY_SESSIONS`, which has none.
  */
 

@@ -25,7 +25,7 @@ type SessionAccount = Account & { [SESSION_FACTS]?: SessionFacts };
 
 const epoch = (): number => Math.floor(Date.now() / 1000);
 
-/** The built-in public client of SPEC §3: no secret (the API key is the credential), never in the clients table. */
+/** The built-in public client of docs/reference.md §3: no secret (the API key is the credential), never in the clients table. */
 export function apiKeyClientMetadata(config: Pick<Config, 'extraScopes'>): Record<string, unknown> & { client_id: string } {
   return {
     client_id: API_KEY_CLIENT_ID,
@@ -61,7 +61,7 @@ export type KeyUseLimit = (ctx: KoaContextWithOIDC, subject: ApiKeySubject) => P
  * must be on the key's allow list (invalid_grant otherwise) and the request counts against the
  * key's rate limits (429 rate_limit_exceeded). The engine looks the account up before it consumes
  * the refresh token, so a refused refresh leaves the token usable. `/auth/refresh` checks and counts
- * in front of the engine (with SPEC §4 codes) and dispatches with `apiKeyChecked`: not counted twice.
+ * in front of the engine (with docs/reference.md §4 codes) and dispatches with `apiKeyChecked`: not counted twice.
  */
 export function agentAccountResolver(exchange: ExchangeService, limitKeyUse?: KeyUseLimit) {
   return async function findAgentAccount(agentId: string, source?: unknown, ctx?: KoaContextWithOIDC): Promise<Account | undefined> {

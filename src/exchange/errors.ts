@@ -4,7 +4,7 @@ import { KeyportError, type ErrorCode } from '../lib/errors.js';
 export type OAuthErrorCode = 'invalid_request' | 'invalid_grant' | 'invalid_scope' | 'invalid_target' | 'unauthorized_client';
 
 /**
- * A refusal that has no SPEC §4 code of its own but a precise OAuth one (e.g. an unknown audience
+ * A refusal that has no docs/reference.md §4 code of its own but a precise OAuth one (e.g. an unknown audience
  * is `invalid_target`). Keyport's own endpoints render `code`; the grant renders `oauthError`.
  */
 export class ExchangeRefused extends KeyportError {

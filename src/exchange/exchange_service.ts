@@ -609,7 +609,7 @@ export class ExchangeService {
   /**
    * `POST /auth/refresh`: the engine's own refresh grant for `keyport-api-key` (rotation, reuse
    * detection), run in-process. The route has found the session (`sessionOfRefreshToken`) and
-   * judged its key (status, allow list, rate limit: `keyStatus`, `keyUseRefusal`) with SPEC §4
+   * judged its key (status, allow list, rate limit: `keyStatus`, `keyUseRefusal`) with docs/reference.md §4
    * codes first, so the dispatch says so and the engine's hooks do not count the use again.
    */
   async refreshSession(session: ApiKeySession, refreshToken: string, origin: DispatchOrigin): Promise<ExchangeResult> {
@@ -634,7 +634,7 @@ export class ExchangeService {
     throw new InvalidRequest(description ? `The refresh request was refused (${description}).` : undefined);
   }
 
-  /** The refresh token's session, for `/auth/refresh` to answer with SPEC §4 codes before the engine decides. */
+  /** The refresh token's session, for `/auth/refresh` to answer with docs/reference.md §4 codes before the engine decides. */
   async sessionOfRefreshToken(value: string): Promise<{ session: ApiKeySession } | undefined> {
     await this.deps.oidc.ready();
     const provider = this.deps.oidc.host.provider;

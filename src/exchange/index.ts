@@ -20,9 +20,9 @@ export interface ExchangeBuildDependencies {
   readonly bus: EventBus;
   readonly keys: KeyServices;
   readonly oidc: OidcServices;
-  /** Per-key limits and the key-guessing guard of the RFC 8693 grant (SPEC §5). */
+  /** Per-key limits and the key-guessing guard of the RFC 8693 grant (docs/reference.md §5). */
   readonly grantLimits: TokenExchangeOptions;
-  /** Per-key limits of a refresh of an API-key session at the token endpoint (SPEC §5). */
+  /** Per-key limits of a refresh of an API-key session at the token endpoint (docs/reference.md §5). */
   readonly keyUseLimit?: KeyUseLimit;
 }
 

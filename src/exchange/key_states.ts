@@ -43,7 +43,7 @@ export function keyStateStatus(state: KeyState, now = Date.now()): KeyStatus {
 /**
  * Whether the key behind a session may be used now from `ip`, judged as the key verifier judges a
  * presented key (status and expiry first, then the allow list): undefined when it may, otherwise
- * the verifier's refusal reason. Every refresh of an API-key session asks (SPEC §3: a refresh is a
+ * the verifier's refusal reason. Every refresh of an API-key session asks (docs/reference.md §3: a refresh is a
  * use of the key).
  */
 export function keyUseRefusal(state: KeyState, ip: string | undefined, now = Date.now()): Exclude<VerifyFailureReason, 'missing' | 'invalid'> | undefined {

@@ -22,7 +22,7 @@ declare module '../http/context.js' {
   }
 }
 
-/** `POST /auth/login` body (SPEC §3). The key may come from a header instead. */
+/** `POST /auth/login` body (docs/reference.md §3). The key may come from a header instead. */
 class LoginBody {
   @IsOptional() @IsString() @MaxLength(256)
   api_key?: string;
@@ -61,7 +61,7 @@ function pathSessionId(ctx: KeyportContext): string {
   return parseSessionId(raw, 'The session ID in the path');
 }
 
-/** SPEC §3 answer of `/auth/login` and `/auth/refresh`. */
+/** docs/reference.md §3 answer of `/auth/login` and `/auth/refresh`. */
 function tokenResponse(ctx: KeyportContext, result: ExchangeResult): void {
   ctx.set('Cache-Control', 'no-store');
   ctx.set('Pragma', 'no-cache');
@@ -105,7 +105,7 @@ async function checkSessionKey(ctx: KeyportContext, next: Next): Promise<void> {
   await next();
 }
 
-/** …and counts against the key's rate limits (SPEC §5), with the same headers and 429 as `/auth/login`. */
+/** …and counts against the key's rate limits (docs/reference.md §5), with the same headers and 429 as `/auth/login`. */
 async function limitSessionKey(ctx: KeyportContext, next: Next): Promise<void> {
   const decision = await ctx.services.rateLimits.consumeApiKey(keyStateSubject(ctx.state.refresh!.key!));
   setRateLimitHeaders(ctx, decision);
@@ -134,7 +134,7 @@ async function endKeySession(ctx: KeyportContext): Promise<void> {
 }
 
 /**
- * Keyport's own API-key exchange endpoints (SPEC §3). Each is a list of named steps: body
+ * Keyport's own API-key exchange endpoints (docs/reference.md §3). Each is a list of named steps: body
  * validation, then key authentication (a per-key rate limit slots in right after it), then the work.
  * DELETE bodies are not read (the body parser skips them), so `DELETE /auth/sessions/…` takes the
  * key from a header (or the query, when allowed).

@@ -51,7 +51,7 @@ function requestedAudience(params: Record<string, unknown>): string | undefined 
 
 /**
  * invalid_grant with the reason shown: the engine's own InvalidGrant hides it (right for codes and
- * refresh tokens), but an API-key holder is told why, as SPEC §4 tells `/auth/login` callers.
+ * refresh tokens), but an API-key holder is told why, as docs/reference.md §4 tells `/auth/login` callers.
  */
 export function invalidGrant(description: string): Error {
   return Object.assign(new errors.InvalidGrant(description), { error_description: description });
@@ -169,7 +169,7 @@ export interface TokenExchangeOptions {
  * `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693) at the token endpoint.
  * The engine has authenticated the client (or taken `client_id` of a public one) and checked that
  * its grant types include this one; the exchange itself is the shared domain service. Domain
- * refusals (SPEC §4 errors) become RFC 6749 errors here.
+ * refusals (docs/reference.md §4 errors) become RFC 6749 errors here.
  */
 export function tokenExchangeHandler(exchange: ExchangeService, keys: KeyServices, options: TokenExchangeOptions = {}) {
   const steps: TokenExchangeStep[] = [
@@ -190,7 +190,7 @@ export function tokenExchangeHandler(exchange: ExchangeService, keys: KeyService
   };
 }
 
-/** Why an API key was refused, for `error_description` (RFC 6749 errors carry no SPEC §4 code). */
+/** Why an API key was refused, for `error_description` (RFC 6749 errors carry no docs/reference.md §4 code). */
 export function refusalOf(reason: string): string {
   switch (reason) {
     case 'expired': return 'the API key has expired';

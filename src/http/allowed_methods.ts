@@ -15,7 +15,7 @@ function methodsFor(routers: readonly KeyportRouter[], path: string): string[] {
 
 /**
  * What no route answered: a path some route serves with another method is 405
- * method_not_allowed with `Allow` (OPTIONS: 204 with `Allow`), in the SPEC §4 body like every
+ * method_not_allowed with `Allow` (OPTIONS: 204 with `Allow`), in the docs/reference.md §4 body like every
  * other error; any other path stays unanswered, which the error handler turns into 404. Replaces
  * the routers' own `allowedMethods()`, which answered in plain text and said 501 for a method
  * they do not implement (e.g. PROPFIND) even on paths that do not exist.

@@ -4,7 +4,7 @@ import { ExpiredApiKey, InvalidApiKey, InvalidRequest, IpNotAllowed, KeyportErro
 import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
 import type { KeyportContext, Middleware } from './context.js';
 
-/** Where a key was found (SPEC §3). */
+/** Where a key was found (docs/reference.md §3). */
 export type ApiKeySource = 'authorization' | 'x-api-key' | 'body' | 'query';
 
 export interface PresentedApiKey {
@@ -28,7 +28,7 @@ declare module './context.js' {
   }
 }
 
-/** The query parameter of SPEC §3, honoured only with ALLOW_QUERY_API_KEY=true. */
+/** The query parameter of docs/reference.md §3, honoured only with ALLOW_QUERY_API_KEY=true. */
 export const QUERY_PARAMETER = 'access_token_query';
 export const BODY_FIELD = 'api_key';
 
@@ -62,7 +62,7 @@ function queryValue(value: string | string[] | undefined, what: string): string 
 }
 
 /**
- * Collects the API key from every place SPEC §3 allows. Several places holding the same value
+ * Collects the API key from every place docs/reference.md §3 allows. Several places holding the same value
  * are fine; different values are a 400, never a silent pick. Returns undefined when no key is
  * presented (a non-key bearer token does not count: see `bearerToken`).
  */
@@ -93,7 +93,7 @@ export function presentedApiKey(ctx: KeyportContext): PresentedApiKey | undefine
   return first;
 }
 
-/** Maps a verification failure to its SPEC §4 error. */
+/** Maps a verification failure to its docs/reference.md §4 error. */
 export function verificationError(reason: VerifyFailureReason): KeyportError {
   switch (reason) {
     case 'missing': return new MissingApiKey();

@@ -8,7 +8,7 @@ const PARSER_ERRORS: Readonly<Record<string, { code: ErrorCode; message: string 
   HPE_HEADER_OVERFLOW: { code: 'headers_too_large', message: 'The request line and headers are larger than 16 KiB.' },
 };
 
-/** A SPEC §4 error written straight to the socket (there is no koa context here), then the connection closes. */
+/** A docs/reference.md §4 error written straight to the socket (there is no koa context here), then the connection closes. */
 function answerOnSocket(socket: Duplex, code: ErrorCode, message: string, options: { head: boolean; headers?: Record<string, string> }): void {
   const status = ERROR_CODES[code].status;
   const requestId = newId('req');
@@ -28,7 +28,7 @@ function answerOnSocket(socket: Duplex, code: ErrorCode, message: string, option
 }
 
 /**
- * Requests that never reach koa got no SPEC §4 answer: those Node's HTTP parser refuses
+ * Requests that never reach koa got no docs/reference.md §4 answer: those Node's HTTP parser refuses
  * (headers or URL over 16 KiB, a malformed request line or header: a bare `400`/`431` with no
  * body and no X-Request-Id) and CONNECT (Node hung up without a word). They now get the error
  * body like every other refusal. A socket that timed out or already carries a response is only

@@ -10,9 +10,9 @@ export class BudgetSpent extends ServiceUnavailable {
 }
 
 /**
- * Every request's time budget (REQUEST_TIMEOUT_MS, SPEC §9): when it runs out, the client gets
+ * Every request's time budget (REQUEST_TIMEOUT_MS, docs/reference.md §9): when it runs out, the client gets
  * 503 with Retry-After at once, whatever the request is still waiting for, never a hang. Keyport's
- * own routes answer `service_unavailable` (SPEC §4, through the error handler above this step),
+ * own routes answer `service_unavailable` (docs/reference.md §4, through the error handler above this step),
  * the engine's `temporarily_unavailable` (RFC 6749).
  *
  * The work itself is not cancelled: it runs on until its own bounds end it (database acquire and

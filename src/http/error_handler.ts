@@ -53,7 +53,7 @@ function logFailure(ctx: KeyportContext, error: KeyportError, thrown: unknown): 
   logger.error('request failed', { request_id: ctx.state.requestId, code: error.code, err: cause, stack });
 }
 
-/** The one place that maps errors to HTTP for Keyport's own routes (SPEC §4). */
+/** The one place that maps errors to HTTP for Keyport's own routes (docs/reference.md §4). */
 export const errorHandler: Middleware = async function errorHandler(ctx, next) {
   try {
     await next();

@@ -18,7 +18,7 @@ function minutes(seconds: number): string {
  * A password sign-in, as the OAuth login page and the dashboard both do it (same accounts, same
  * limits). Every attempt counts against the address (`RATE_LIMIT_LOGIN_PER_IP` a minute), and is
  * booked as a failure of the address + email and of the address *before* bcrypt runs, so parallel
- * guesses are counted one by one (README "Security decisions": 5 and 30 per 15 minutes); a
+ * guesses are counted one by one (docs/oauth.md "Security decisions": 5 and 30 per 15 minutes); a
  * correct password takes its booking back. A refused attempt never reaches bcrypt. Sets the
  * rate-limit fields, and `Retry-After` when throttled.
  */

@@ -1,7 +1,7 @@
 import { deriveKey, keyedHash, randomAlphanumeric } from '../lib/crypto.js';
 import type { KeyEnv } from './scopes.js';
 
-/** `ak_live_` or `ak_test_` followed by 32 characters of [A-Za-z0-9] (SPEC §3): about 190 bits of entropy. */
+/** `ak_live_` or `ak_test_` followed by 32 characters of [A-Za-z0-9] (docs/reference.md §3): about 190 bits of entropy. */
 export const API_KEY_PATTERN = /^ak_(live|test)_[A-Za-z0-9]{32}$/;
 export const API_KEY_RANDOM_LENGTH = 32;
 /** Characters kept for display (`ak_live_AbCd`): the env marker plus four random characters. */

@@ -1,6 +1,6 @@
 import { InvalidRequest } from '../lib/errors.js';
 
-/** Scopes every Keyport installation knows (SPEC §3). KEYPORT_EXTRA_SCOPES adds more. */
+/** Scopes every Keyport installation knows (docs/reference.md §3). KEYPORT_EXTRA_SCOPES adds more. */
 export const BASE_SCOPES = ['read', 'write', 'delete', 'admin'] as const;
 
 /** A scope name: lowercase, no spaces (OAuth scope strings are space-separated) and no commas (the CLI splits on them). */
@@ -12,7 +12,7 @@ export type AccessType = (typeof ACCESS_TYPES)[number];
 export const KEY_ENVS = ['live', 'test'] as const;
 export type KeyEnv = (typeof KEY_ENVS)[number];
 
-/** A key created without scopes gets this (SPEC §6). */
+/** A key created without scopes gets this (docs/reference.md §6). */
 export const DEFAULT_SCOPES: readonly string[] = ['read'];
 export const DEFAULT_ACCESS_TYPE: AccessType = 'integrations';
 export const DEFAULT_ENV: KeyEnv = 'live';

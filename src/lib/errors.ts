@@ -1,5 +1,5 @@
 /**
- * The one error hierarchy of Keyport's own endpoints (SPEC §4). Domain code throws these;
+ * The one error hierarchy of Keyport's own endpoints (docs/reference.md §4). Domain code throws these;
  * `http/error_handler.ts` is the one place that turns them into responses. Anything else that
  * escapes becomes a generic `server_error` with no internals.
  */
@@ -32,7 +32,7 @@ export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class KeyportError extends Error {
   readonly status: number;
-  /** Extra fields inside the body's `error` object (e.g. `retry_after`, SPEC §4). */
+  /** Extra fields inside the body's `error` object (e.g. `retry_after`, docs/reference.md §4). */
   readonly details: Readonly<Record<string, unknown>>;
   /** Extra top-level fields for the error body. */
   readonly extra: Readonly<Record<string, unknown>>;
@@ -97,7 +97,7 @@ export class UnsupportedMediaType extends KeyportError {
 export class RateLimitExceeded extends KeyportError {
   constructor(readonly retryAfterSeconds: number, headers: Record<string, string> = {}) {
     super('rate_limit_exceeded', `Too many requests; retry in ${retryAfterSeconds} s.`, {
-      // Inside `error` (SPEC §4); the top-level copy is what clients of earlier versions read.
+      // Inside `error` (docs/reference.md §4); the top-level copy is what clients of earlier versions read.
       details: { retry_after: retryAfterSeconds },
       extra: { retry_after: retryAfterSeconds },
       headers: { ...headers, 'Retry-After': String(retryAfterSeconds) },

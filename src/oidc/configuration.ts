@@ -38,7 +38,7 @@ const FETCH_RESPONSE_BODY_LIMITS = {
   sector_identifier_uri: 64 * 1024,
 };
 
-/** Engine routes, all under /oauth/ (SPEC §2: the default /auth would shadow Keyport's /auth/*). */
+/** Engine routes, all under /oauth/ (docs/reference.md §2: the default /auth would shadow Keyport's /auth/*). */
 export const ROUTES = {
   authorization: '/oauth/authorize',
   backchannel_authentication: '/oauth/backchannel',
@@ -136,7 +136,7 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
     },
     clockTolerance: CLOCK_TOLERANCE,
     pkce: {
-      // SPEC §2: PKCE S256 is required for public clients; confidential clients may use it.
+      // docs/reference.md §2: PKCE S256 is required for public clients; confidential clients may use it.
       required: (_ctx, client) => client.clientAuthMethod === 'none',
     },
     rotateRefreshToken: true,

@@ -2,7 +2,7 @@
  * The one place Keyport loads oidc-provider from; import the engine from here.
  *
  * The package entry (oidc-provider/lib/index.js) adds nothing but a runtime check that prints
- * "Unsupported runtime. Use Node.js v22.x LTS" on Node 20, which Keyport supports (SPEC §1) and
+ * "Unsupported runtime. Use Node.js v22.x LTS" on Node 20, which Keyport supports (docs/reference.md §1) and
  * which oidc-provider runs on. Loading the Provider class and the error classes from their own
  * modules skips that single line; every other engine warning still reaches stderr.
  */

@@ -12,7 +12,7 @@ interface ResponseContext {
 }
 
 /**
- * SPEC §4's service_unavailable in RFC 6749 form, for the engine's endpoints: 503
+ * docs/reference.md §4's service_unavailable in RFC 6749 form, for the engine's endpoints: 503
  * `temporarily_unavailable` with Retry-After. HTML pages (the engine's error page) keep their body.
  */
 export function renderTemporarilyUnavailable(ctx: ResponseContext, retryAfterSeconds = OUTAGE_RETRY_AFTER_SECONDS): void {

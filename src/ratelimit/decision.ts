@@ -96,7 +96,7 @@ export function decide(limiter: LimiterName, readings: readonly WindowReading[],
   };
 }
 
-/** What `GET /auth/test` reports as `rate_limit` (SPEC §3). */
+/** What `GET /auth/test` reports as `rate_limit` (docs/reference.md §3). */
 export function rateLimitSummary(decision: RateLimitDecision): { limit: number; remaining: number; reset: number } {
   return { limit: decision.limit, remaining: decision.remaining, reset: decision.resetEpochSeconds };
 }

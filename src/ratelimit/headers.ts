@@ -6,7 +6,7 @@ function sfString(value: string): string {
 }
 
 /**
- * The response fields of a limited request (SPEC §5):
+ * The response fields of a limited request (docs/reference.md §5):
  * - `X-RateLimit-Limit` / `-Remaining` / `-Reset` (epoch seconds) describe the most restrictive
  *   window, the de-facto convention (GitHub, Stripe) most client libraries read;
  * - `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers) list every

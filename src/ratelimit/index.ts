@@ -1,6 +1,6 @@
 /**
- * Rate limiting (SPEC §5): the service lives on `services.rateLimits`; routes use the koa steps.
- * See README "Rate limits" for where each limit plugs in.
+ * Rate limiting (docs/reference.md §5): the service lives on `services.rateLimits`; routes use the koa steps.
+ * See docs/rate-limits.md for where each limit plugs in.
  */
 export { rateLimitSummary, type RateLimitDecision, type WindowState } from './decision.js';
 export { RATE_LIMIT_HEADER_NAMES, rateLimitHeaders } from './headers.js';

@@ -53,7 +53,7 @@ export function enforceRateLimit(decideFor: (ctx: KeyportContext) => Promise<Rat
 }
 
 /**
- * Per API key (SPEC §5): put right after `authenticateApiKey`. Counts the request against the
+ * Per API key (docs/reference.md §5): put right after `authenticateApiKey`. Counts the request against the
  * key's burst, minute and hour windows; requests authenticated otherwise pass untouched.
  */
 export const limitApiKey: Middleware = async function limitApiKey(ctx, next) {

@@ -1,7 +1,7 @@
 import type { RateLimitDefaults, RateLimitPolicies } from '../config/config.js';
 
 /**
- * The limiters of SPEC §5 (`login` is the password-guessing brake of the sign-in pages; plus
+ * The limiters of docs/reference.md §5 (`login` is the password-guessing brake of the sign-in pages; plus
  * `introspection_ip`, unauthenticated introspection per address); also the `limiter` label of
  * `keyport_rate_limit_rejections_total`.
  */
@@ -31,12 +31,12 @@ export interface WindowLengths {
 
 export const DEFAULT_WINDOW_LENGTHS: WindowLengths = Object.freeze({ burst: 10, minute: 60, hour: 3600, single: 60, loginFailures: 15 * 60 });
 
-/** Failed password sign-ins allowed per address and email, and per address, in a window (README "Security decisions"). */
+/** Failed password sign-ins allowed per address and email, and per address, in a window (docs/oauth.md "Security decisions"). */
 export const LOGIN_FAILURES_PER_ACCOUNT = 5;
 export const LOGIN_FAILURES_PER_ADDRESS = 30;
 
 /**
- * A key's own limits, stored with the key (SPEC §3 "optional rate-limit override"). A missing,
+ * A key's own limits, stored with the key (docs/reference.md §3 "optional rate-limit override"). A missing,
  * null or non-positive value means "use the configured default" for that window.
  */
 export interface ApiKeyLimitOverrides {

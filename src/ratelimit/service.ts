@@ -55,7 +55,7 @@ function untouched(limiter: LimiterName, windows: readonly CountedWindow[]): Rat
 }
 
 /**
- * The limits of SPEC §5, as decisions (allowed or not, with what is left) that routes turn into
+ * The limits of docs/reference.md §5, as decisions (allowed or not, with what is left) that routes turn into
  * headers and 429s. Knows nothing of koa. Every method counts one request unless it says
  * "peek"; a request refused by one window is taken back from the others, so refusals do not
  * use up the longer windows.

@@ -13,7 +13,7 @@ const CHECKED = Symbol('keyport.clientLimitChecked');
 
 type TokenContext = KoaContextWithOIDC & { [CHECKED]?: true };
 
-/** RFC 6749-style error (the token endpoint's error format, SPEC §2) with status 429. */
+/** RFC 6749-style error (the token endpoint's error format, docs/reference.md §2) with status 429. */
 export function oauthRateLimitError(decision: RateLimitDecision): InstanceType<typeof errors.OIDCProviderError> {
   const error = new errors.OIDCProviderError(429, 'rate_limit_exceeded');
   error.error_description = `too many requests; retry in ${decision.retryAfterSeconds} s`;
@@ -37,7 +37,7 @@ export function enforceOAuthRateLimit(ctx: { set(fields: Record<string, string>)
 }
 
 /**
- * Per-client limits at the token endpoint (SPEC §5), for oidc-provider, where the client is
+ * Per-client limits at the token endpoint (docs/reference.md §5), for oidc-provider, where the client is
  * only known inside the provider's own middleware chain:
  *
  * - before: the client's standing is peeked (not counted) when client authentication looks the
@@ -75,7 +75,7 @@ export function limitTokenRequestsPerClient(provider: Provider, services: Pick<S
 }
 
 /**
- * The limits of the RFC 8693 grant with an API key as subject (SPEC §5), as the grant's step
+ * The limits of the RFC 8693 grant with an API key as subject (docs/reference.md §5), as the grant's step
  * options: an address that keeps failing key checks is refused before its key is looked at, each
  * unknown key counts against its address, and an authenticated key counts against its own windows.
  */
@@ -98,7 +98,7 @@ export function apiKeyExchangeLimits(services: Pick<Services, 'rateLimits' | 'me
 
 /**
  * One use of an API key inside the engine that is not an exchange (the refresh grant of an API-key
- * session, SPEC §3/§5): counts against the key's windows, 429 in the OAuth error format when over.
+ * session, docs/reference.md §3/§5): counts against the key's windows, 429 in the OAuth error format when over.
  */
 export function apiKeyUseLimit(services: Pick<Services, 'rateLimits' | 'metrics'>) {
   return async function limitApiKeyUse(ctx: KoaContextWithOIDC, subject: ApiKeySubject): Promise<void> {

@@ -41,7 +41,7 @@ function expectChallenge(res: Response, challenge: string): void {
 const INVALID = 'Bearer error="invalid_token"';
 const INSUFFICIENT = 'Bearer error="insufficient_scope", scope="admin"';
 
-describe('admin API: bearer-token authentication (SPEC §7)', () => {
+describe('admin API: bearer-token authentication (docs/reference.md §7)', () => {
   let app: TestApp;
   before(async () => { app = await startOidcApp(); });
   after(async () => { await app.close(); });

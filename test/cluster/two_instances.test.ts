@@ -34,7 +34,7 @@ async function within(ms: number, check: () => Promise<boolean | { ok: boolean; 
 }
 
 /**
- * SPEC §1/§5, issue 6: two Keyport instances on one MariaDB and one Redis behave as one. Each
+ * docs/reference.md §1/§5, issue 6: two Keyport instances on one MariaDB and one Redis behave as one. Each
  * instance is a full app with its own services (caches, limiter, bus connection, engine); they
  * share only what a scaled-out deployment shares.
  */

@@ -11,10 +11,10 @@ import { ADMIN_PASSWORD } from './helpers.js';
 export const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
-/** Where the key from the page is used: the exchange for a bearer token (SPEC §3). */
+/** Where the key from the page is used: the exchange for a bearer token (docs/reference.md §3). */
 const KEY_ENDPOINT = '/auth/login';
 
-/** With KEYPORT_SCREENSHOTS=1 the pages are saved for the README under docs/screenshots/. */
+/** With KEYPORT_SCREENSHOTS=1 the pages are saved under docs/screenshots/ for docs/dashboard.md. */
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const KEEP_SCREENSHOTS = process.env.KEYPORT_SCREENSHOTS === '1';
 

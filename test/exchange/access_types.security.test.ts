@@ -5,7 +5,7 @@ import {
   ACCESS_TOKEN_TYPE, agentKey, API_KEY_CLIENT, API_KEY_TYPE, claimsOf, exchangeForm, expectError, expectOAuthError, fixture, introspect, login, type ExchangeFixture,
 } from './support.js';
 
-/** Access types mean something on the token side too (README "API keys" and "Exchanging API keys"). */
+/** Access types mean something on the token side too (docs/api-keys.md "API keys" and "Exchanging API keys for tokens"). */
 describe('exchange: access types and the built-in client', () => {
   let fx: ExchangeFixture;
   before(async () => { fx = await fixture({ env: { KEYPORT_EXTRA_SCOPES: 'billing' } }); });

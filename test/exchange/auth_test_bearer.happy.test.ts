@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { agentKey, client, expectError, fixture, login, registerClient, type ExchangeFixture } from './support.js';
 
-/** GET /auth/test with a bearer access token instead of an API key (SPEC §3). */
+/** GET /auth/test with a bearer access token instead of an API key (docs/reference.md §3). */
 describe('exchange: GET /auth/test with a bearer token', () => {
   let fx: ExchangeFixture;
   before(async () => {

@@ -3,8 +3,8 @@ import { ApiKeySession } from '../../src/db/entities/api_key_session.js';
 import { updateKeyRow } from '../keys/helpers.js';
 import { agentKey, expectError, fixture, login, type ExchangeFixture } from './support.js';
 
-/** Every bad request gets its SPEC §4 error; none gets a 500, none leaves a session behind. */
-describe('exchange: POST /auth/login failures (SPEC §4)', () => {
+/** Every bad request gets its docs/reference.md §4 error; none gets a 500, none leaves a session behind. */
+describe('exchange: POST /auth/login failures (docs/reference.md §4)', () => {
   let fx: ExchangeFixture;
   let apiKey: string;
   let keyId: string;

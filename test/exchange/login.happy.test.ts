@@ -10,7 +10,7 @@ describe('exchange: POST /auth/login', () => {
 
   const sessions = () => fx.app.services.database.dataSource.getRepository(ApiKeySession);
 
-  it('answers the SPEC §3 shape with a JWT that verifies locally against the JWKS (RFC 9068)', async () => {
+  it('answers the docs/reference.md §3 shape with a JWT that verifies locally against the JWKS (RFC 9068)', async () => {
     const { apiKey, key, agent } = await agentKey(fx.app, { env: 'test' });
     const res = await login(fx.app, apiKey, { session_id: 'worker-1' });
     expect(res.status, res.text).to.equal(200);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { TestApp } from '../support/app.js';
 import { agentKey, exchangeForm, fixture, login, type ExchangeFixture } from './support.js';
 
-/** SPEC §5: every request authenticated with an API key counts against that key's limits. */
+/** docs/reference.md §5: every request authenticated with an API key counts against that key's limits. */
 describe('exchange: per-key rate limits on /auth/login, /auth/test, /auth/sessions and RFC 8693', () => {
   let fx: ExchangeFixture;
   let app: TestApp;

@@ -12,7 +12,7 @@ function refreshAtTokenEndpoint(app: TestApp, refreshToken: string) {
   return postForm(app, '/oauth/token', { grant_type: 'refresh_token', client_id: API_KEY_CLIENT, refresh_token: refreshToken });
 }
 
-/** A refresh token works until its key, agent or session stops; bad requests get SPEC §4 / RFC 6749 errors. */
+/** A refresh token works until its key, agent or session stops; bad requests get docs/reference.md §4 / RFC 6749 errors. */
 describe('exchange: refresh refusals', () => {
   let fx: ExchangeFixture;
   before(async () => { fx = await fixture(); });

@@ -1,6 +1,6 @@
 import { agentKey, expectError, fixture, login, type ExchangeFixture } from './support.js';
 
-describe('exchange: /auth/sessions failures (SPEC §4)', () => {
+describe('exchange: /auth/sessions failures (docs/reference.md §4)', () => {
   let fx: ExchangeFixture;
   before(async () => { fx = await fixture(); });
   after(async () => { await fx.app.close(); });

@@ -19,7 +19,7 @@ function failure(env: Record<string, string>): ConfigError {
 }
 
 describe('configuration', () => {
-  it('has the SPEC §1 defaults', () => {
+  it('has the docs/reference.md §1 defaults', () => {
     const cwd = mkdtempSync(join(tmpdir(), 'kp-cfg-'));
     const config = loadConfig({ KEYPORT_SECRET: SECRET }, cwd);
     expect(config.port).to.equal(3000);

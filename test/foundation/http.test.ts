@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { startTestApp, type TestApp } from '../support/app.js';
 
-/** SPEC §4 body shape. */
+/** docs/reference.md §4 body shape. */
 function expectErrorBody(body: unknown, code: string): void {
   expect(body).to.have.nested.property('error.code', code);
   expect(body).to.have.nested.property('error.message').that.is.a('string').and.not.empty;
@@ -30,7 +30,7 @@ describe('HTTP skeleton', () => {
     expect(replaced.headers['x-request-id']).to.match(/^req_/);
   });
 
-  it('answers an unknown route with a 404 in the SPEC error body', async () => {
+  it('answers an unknown route with a 404 in the reference §4 error body', async () => {
     const res = await app.http().get('/no/such/route').expect(404);
     expectErrorBody(res.body, 'not_found');
     expect(res.body.error.request_id).to.equal(res.headers['x-request-id']);

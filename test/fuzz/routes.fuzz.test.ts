@@ -94,7 +94,7 @@ describe('fuzz: hostile requests to every route (seeded, bounded)', function () 
   });
   after(async () => { await fixture?.app.close(); });
 
-  it('Keyport routes: no 5xx, SPEC §4 errors with the request ID, no internals or secrets, refusals write nothing, /healthz answers', async () => {
+  it('Keyport routes: no 5xx, docs/reference.md §4 errors with the request ID, no internals or secrets, refusals write nothing, /healthz answers', async () => {
     await fuzz(fixture, 'keyport', keyportTargets(), settings);
   });
 

@@ -4,7 +4,7 @@ import { createAgentWithKey, expectError, updateKeyRow, sleep } from './helpers.
 
 const JWT = 'eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl';
 
-describe('GET /auth/test failures (SPEC §4)', () => {
+describe('GET /auth/test failures (docs/reference.md §4)', () => {
   let app: TestApp;
   before(async () => { app = await startTestApp(); });
   after(async () => { await app.close(); });

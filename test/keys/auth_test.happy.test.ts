@@ -8,7 +8,7 @@ describe('GET /auth/test with a valid API key', () => {
   before(async () => { app = await startTestApp({ env: { ALLOW_QUERY_API_KEY: 'true' } }); });
   after(async () => { await app.close(); });
 
-  it('answers the SPEC §3 shape for a key in Authorization: Bearer', async () => {
+  it('answers the docs/reference.md §3 shape for a key in Authorization: Bearer', async () => {
     const created = await createAgentWithKey(app, { scopes: ['read', 'write'], env: 'test', accessType: 'transactional' }, { name: 'billing-bot', contactEmail: 'Ops@Example.com' });
     const res = await app.http().get('/auth/test').set('Authorization', `Bearer ${created.apiKey}`).expect(200);
     expect(res.headers['cache-control']).to.equal('no-store');

@@ -70,7 +70,7 @@ describe('API keys: IP allow lists with TRUST_PROXY=true', () => {
 
 describe('API keys: secrets stay out of logs and the audit trail', () => {
   let app: TestApp;
-  // Twenty unknown keys from one address would trip the key-guessing guard (SPEC §5) before the
+  // Twenty unknown keys from one address would trip the key-guessing guard (docs/reference.md §5) before the
   // audit rows this describes are written; that guard has its own tests.
   before(async () => { app = await startTestApp({ env: { RATE_LIMIT_KEY_FAILURES_PER_IP: '1000' } }); });
   after(async () => { await app.close(); });

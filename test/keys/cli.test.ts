@@ -64,7 +64,7 @@ describe('CLI: agents and keys, end to end', function () {
     await app.http().get('/auth/test').set('X-API-Key', keys[0]!).expect(200);
   });
 
-  it('key:create --json adds a key to the agent with the SPEC shape', async () => {
+  it('key:create --json adds a key to the agent with the documented shape', async () => {
     const out = json(await runKeyport(['key:create', '--agent', agentId, '--scopes', 'read,write,delete', '--name', 'second', '--rate-limit-per-hour', '100', '--rate-limit-burst', '5', '--json'], app.env));
     expect(out).to.have.all.keys('key', 'api_key');
     expect(out.key).to.deep.include({ agent_id: agentId, name: 'second', scopes: ['read', 'write', 'delete'], env: 'live', access_type: 'integrations', contact_email: 'ops@example.com' });

@@ -15,7 +15,7 @@ export async function createAgentWithKey(app: TestApp, key: KeyOptionsInput = {}
   return app.services.keys.agents.createWithKey({ name: agent.name ?? `agent-${counter}`, contactEmail: agent.contactEmail, key }, TEST_ACTOR);
 }
 
-/** SPEC §4 error body with this status and code, and nothing internal. */
+/** docs/reference.md §4 error body with this status and code, and nothing internal. */
 export function expectError(res: Response, status: number, code: string): void {
   expect(res.status, `status for ${code}: ${JSON.stringify(res.body)}`).to.equal(status);
   expect(res.body).to.have.nested.property('error.code', code);

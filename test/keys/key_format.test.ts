@@ -30,7 +30,7 @@ describe('API keys: format and storage', () => {
     }
   });
 
-  it('creates keys through the service with the SPEC shape and a 12-character prefix', async () => {
+  it('creates keys through the service with the documented shape and a 12-character prefix', async () => {
     const created = await createAgentWithKey(app, { env: 'test' });
     expect(created.apiKey).to.match(/^ak_test_[A-Za-z0-9]{32}$/);
     expect(created.key.id).to.match(/^key_[A-Za-z0-9]{20}$/);

@@ -6,7 +6,7 @@ import { RateLimits } from '../../src/ratelimit/service.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { serveWithRoutes, sleep, type MountedApp, type TestRouter } from './support.js';
 
-/** SPEC §4 body of a 429. */
+/** docs/reference.md §4 body of a 429. */
 function expect429(res: { status: number; body: unknown; headers: Record<string, string> }): void {
   expect(res.status).to.equal(429);
   expect(res.body).to.have.nested.property('error.code', 'rate_limit_exceeded');
@@ -68,7 +68,7 @@ describe('rate limits over HTTP', function () {
     expect(responses[1]!.body.rate_limit).to.deep.equal({ limit: 3, remaining: 1, reset: Number(responses[1]!.headers['x-ratelimit-reset']) });
   });
 
-  it('refuses with 429, Retry-After and the SPEC body, and counts the rejection in /metrics', async () => {
+  it('refuses with 429, Retry-After and the reference §4 error body, and counts the rejection in /metrics', async () => {
     for (let i = 0; i < 3; i += 1) await mounted.http().get('/limited/key/key_refused').expect(200);
     const refused = await mounted.http().get('/limited/key/key_refused');
     expect429(refused);

@@ -79,7 +79,7 @@ describe('resource-server kit: caller helper', () => {
     expect(refused.message).not.to.include(apiKey);
   });
 
-  it('reports a bad key with its SPEC code', async () => {
+  it('reports a bad key with its documented code', async () => {
     const apiKey = `ak_live_${'x'.repeat(32)}`;
     const error = await createCaller({ issuer: fx.app.config.issuer, apiKey }).accessToken().then(() => undefined, (e: unknown) => e) as KeyportCallerError;
     expect(error).to.be.instanceOf(KeyportCallerError);

@@ -4,7 +4,7 @@ import { agentKey, expectError } from '../exchange/support.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 
 /**
- * SPEC §4 error bodies where they were missing (audit LOW): 405 answered in plain text (and an
+ * docs/reference.md §4 error bodies where they were missing (audit LOW): 405 answered in plain text (and an
  * unknown method such as PROPFIND with a plain-text 501, even on paths that do not exist), and
  * 429 carried `retry_after` beside `error` instead of inside it.
  */
@@ -13,7 +13,7 @@ describe('security: error bodies of Keyport routes', () => {
   before(async () => { app = await startTestApp({ env: { RATE_LIMIT_BURST: '2' } }); });
   after(async () => { await app.close(); });
 
-  it('405 method_not_allowed with Allow, in the SPEC §4 body, on every router', async () => {
+  it('405 method_not_allowed with Allow, in the docs/reference.md §4 body, on every router', async () => {
     const cases: Array<[string, string, string]> = [
       ['POST', '/healthz', 'HEAD, GET'],
       ['DELETE', '/metrics', 'HEAD, GET'],
@@ -51,7 +51,7 @@ describe('security: error bodies of Keyport routes', () => {
     expect(res.headers.get('allow')).to.equal('HEAD, GET, POST');
   });
 
-  it('requests Node refuses before koa (headers over 16 KiB, CONNECT) get the SPEC §4 body with a request ID', async () => {
+  it('requests Node refuses before koa (headers over 16 KiB, CONNECT) get the docs/reference.md §4 body with a request ID', async () => {
     const huge = await send(app.url, { method: 'GET', path: `/auth/test?pad=${'x'.repeat(20_000)}`, headers: {} });
     expect(huge.status).to.equal(431);
     const body = JSON.parse(huge.body.toString()) as { error: { code: string; request_id: string } };

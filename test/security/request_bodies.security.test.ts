@@ -14,7 +14,7 @@ type RawResponse = Pick<Response, 'status' | 'text' | 'body' | 'headers'>;
  * Hostile request bodies and URLs on Keyport's own routes (audit LOW findings): deep nesting
  * (a 500 from class-transformer's recursion), a Content-Encoding the body does not have (a 500
  * from zlib), bytes that are not UTF-8 and undecodable percent-encoding (taken as literal IDs).
- * Each is a 400 invalid_request in the SPEC §4 body, and nothing is written.
+ * Each is a 400 invalid_request in the docs/reference.md §4 body, and nothing is written.
  */
 describe('security: request bodies and URLs', () => {
   let app: TestApp;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 
-/** The suite runs on SQLite unless DATABASE_URL names a MySQL/MariaDB server (SPEC §1). */
+/** The suite runs on SQLite unless DATABASE_URL names a MySQL/MariaDB server (docs/reference.md §1). */
 export const TEST_DATABASE_URL = process.env.DATABASE_URL;
 export const onMysql = Boolean(TEST_DATABASE_URL && /^(mysql|mariadb):\/\//.test(TEST_DATABASE_URL));
 

@@ -8,7 +8,7 @@ export type PresentedCredential =
 const BEARER = /^Bearer(?:[ \t]+(.*))?$/i;
 /** b64token (RFC 6750 §2.1). */
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
-/** Keyport's API keys and agent access tokens (SPEC §3): credentials for POST /auth/login, not for APIs. */
+/** Keyport's API keys and agent access tokens (docs/reference.md §3): credentials for POST /auth/login, not for APIs. */
 const API_KEY = /^(?:ak_(?:live|test)_|agt_)[A-Za-z0-9]{32}$/;
 /** Far above any Keyport token; bounds the work done on a hostile header. */
 export const MAX_TOKEN_LENGTH = 8192;

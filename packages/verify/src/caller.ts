@@ -23,13 +23,13 @@ export interface CallerOptions {
   readonly now?: () => number;
 }
 
-/** Keyport refused or could not be reached. Carries SPEC §4's code and request ID, never the key. */
+/** Keyport refused or could not be reached. Carries docs/reference.md §4's code and request ID, never the key. */
 export class KeyportCallerError extends Error {
   constructor(
     message: string,
     /** HTTP status; 0 when Keyport could not be reached. */
     readonly status: number,
-    /** SPEC §4 code, e.g. `invalid_api_key`, `rate_limit_exceeded`. */
+    /** docs/reference.md §4 code, e.g. `invalid_api_key`, `rate_limit_exceeded`. */
     readonly code: string,
     readonly requestId: string | undefined,
     /** What Keyport asked for on a 429/503 that was not retried (more retries than allowed, or too long a wait). */

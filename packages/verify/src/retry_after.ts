@@ -1,6 +1,6 @@
 /**
  * Seconds to wait before retrying, from a `Retry-After` header (delta-seconds or an HTTP date,
- * RFC 9110 §10.2.3) or, failing that, Keyport's `error.retry_after` (SPEC §4; also read at the top
+ * RFC 9110 §10.2.3) or, failing that, Keyport's `error.retry_after` (docs/reference.md §4; also read at the top
  * level of the body). Undefined when neither says.
  */
 export function retryAfterSeconds(header: string | null, body: unknown, now = Date.now()): number | undefined {

@@ -8,7 +8,7 @@ function agentLine(agent: AgentRecord): string {
   return [agent.id, agent.status.padEnd(7), JSON.stringify(agent.name), agent.contactEmail ?? '-', agent.createdAt.toISOString()].join('  ');
 }
 
-/** `agent:create`, `agent:list`, `agent:revoke` (SPEC §6). */
+/** `agent:create`, `agent:list`, `agent:revoke` (docs/reference.md §6). */
 export function registerAgents(program: Command, runtime: CliRuntime): void {
   addKeyOptions(program
     .command('agent:create')

@@ -41,7 +41,7 @@ interface CreateOptions {
   json?: boolean;
 }
 
-/** `keyport client:create | client:list | client:delete` (SPEC §6). */
+/** `keyport client:create | client:list | client:delete` (docs/reference.md §6). */
 export function registerClients(program: Command, runtime: CliRuntime): void {
   program
     .command('client:create')

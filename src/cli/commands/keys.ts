@@ -90,7 +90,7 @@ export function secretLines(apiKey: string): string[] {
   return ['', `  ${apiKey}`, '', 'Store this key now: it is shown only once and cannot be recovered.'];
 }
 
-/** `key:create`, `key:list`, `key:show`, `key:rotate`, `key:revoke` (SPEC §6). */
+/** `key:create`, `key:list`, `key:show`, `key:rotate`, `key:revoke` (docs/reference.md §6). */
 export function registerKeys(program: Command, runtime: CliRuntime): void {
   addKeyOptions(program
     .command('key:create')

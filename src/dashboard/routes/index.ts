@@ -9,7 +9,7 @@ import { signInRoutes } from './sign_in.js';
 import { loadSession, renderPageErrors, requireAdmin, seeOther, startPage } from './steps.js';
 
 /**
- * `/dashboard`: server-rendered key management for admin users (SPEC §8). Plain HTML forms that
+ * `/dashboard`: server-rendered key management for admin users (docs/reference.md §8). Plain HTML forms that
  * work without JavaScript; every change goes through the same services as the CLI and admin API,
  * which validate and write the audit trail (actor `user:usr_…`, the caller's address).
  */

@@ -59,7 +59,7 @@ function removeCorsHeaders(ctx: KeyportContext): void {
 }
 
 /**
- * CORS for the token and exchange endpoints (SPEC §1 `CORS_ORIGINS`). An allowed origin gets
+ * CORS for the token and exchange endpoints (docs/reference.md §1 `CORS_ORIGINS`). An allowed origin gets
  * the usual headers (no credentials: these endpoints take keys and secrets, never cookies); a
  * refused one gets none, so the browser withholds the response. Preflights are answered here,
  * before routing, so they never reach a route or count against a rate limit.

@@ -9,7 +9,7 @@ import type { Middleware } from '../context.js';
 export const PLAIN_HTTP_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * SPEC §5: with REQUIRE_HTTPS a plain-HTTP request gets 403 insecure_connection. "HTTPS" is
+ * docs/reference.md §5: with REQUIRE_HTTPS a plain-HTTP request gets 403 insecure_connection. "HTTPS" is
  * koa's `ctx.secure`: a TLS socket, or `X-Forwarded-Proto: https` only when TRUST_PROXY is on
  * (koa's `proxy` setting); an untrusted caller cannot claim HTTPS with a header. Runs before
  * body parsing and routing, so nothing sent over plain HTTP is looked at.

@@ -75,7 +75,7 @@ async function describeTokenCaller(ctx: KeyportContext): Promise<void> {
 }
 
 /**
- * `GET /auth/test` (SPEC §3): who am I, with which key (or bearer token), scopes and limits. POST
+ * `GET /auth/test` (docs/reference.md §3): who am I, with which key (or bearer token), scopes and limits. POST
  * answers the same, for clients that present the key as the JSON body field `api_key` (bodies of
  * GET requests are not parsed).
  */

@@ -20,7 +20,7 @@ function redisReadiness(ctx: KeyportContext): RedisReadiness | undefined {
 }
 
 /**
- * `/healthz` (process up), `/readyz` (SPEC §9), `/metrics` (Prometheus text).
+ * `/healthz` (process up), `/readyz` (docs/reference.md §9), `/metrics` (Prometheus text).
  *
  * `/readyz` is 503 while the instance drains for shutdown or the database is unreachable or
  * refuses writes; 200 `ready` otherwise, or 200 `degraded` when Redis is away (Keyport serves on

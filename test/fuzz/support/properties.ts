@@ -30,10 +30,10 @@ function json(res: FuzzResponse): Record<string, unknown> {
   }
 }
 
-/** SPEC §4: `{"error": {"code", "message", "request_id"}}`, the code one of Keyport's, the ID the response's. */
+/** docs/reference.md §4: `{"error": {"code", "message", "request_id"}}`, the code one of Keyport's, the ID the response's. */
 function checkKeyportError(res: FuzzResponse, requestId: string): void {
   const error = json(res).error as Record<string, unknown> | undefined;
-  if (!error || typeof error !== 'object') throw new Error('a Keyport error without the SPEC §4 "error" object');
+  if (!error || typeof error !== 'object') throw new Error('a Keyport error without the docs/reference.md §4 "error" object');
   if (typeof error.code !== 'string' || !(error.code in ERROR_CODES)) throw new Error(`unknown error code ${JSON.stringify(error.code)}`);
   if (ERROR_CODES[error.code as keyof typeof ERROR_CODES].status !== res.status) throw new Error(`code ${error.code} with status ${res.status}`);
   if (typeof error.message !== 'string' || error.message.length === 0) throw new Error('an error without a message');
@@ -71,7 +71,7 @@ export type Family = 'keyport' | 'engine';
 
 /**
  * The properties every answer must have, whatever was sent: never a 5xx; an X-Request-Id; an
- * error in the body shape of its family (SPEC §4 for Keyport, RFC 6749 for the engine), with
+ * error in the body shape of its family (docs/reference.md §4 for Keyport, RFC 6749 for the engine), with
  * the request ID; no stack trace, internal error text or secret (other than what the request
  * itself carried, `sent`) anywhere in it.
  */
