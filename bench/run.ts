@@ -9,8 +9,9 @@ import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:o
 import { dirname, join } from 'node:path';
 import { baselineScenarios, startBaseline } from './lib/baseline.js';
 import { checkMysqlServer } from './lib/databases.js';
-import { startKeyport, type KeyportInstance } from './lib/keyport.js';
+import { startKeyport, type Available, type KeyportInstance } from './lib/keyport.js';
 import { measureLarge } from './lib/large.js';
+import type { Measurement } from './lib/load.js';
 import { profileReport } from './lib/profile.js';
 import { parseOptions, type BenchOptions, type DbKind, type ScenarioId } from './lib/options.js';
 import { REPO_ROOT } from './lib/paths.js';
@@ -19,7 +20,7 @@ import { largeLines, markdownReport, terminalTable, type RunInfo } from './lib/r
 import type { LargeResult, Row } from './lib/results.js';
 import { sampleMemory } from './lib/rss.js';
 import { SERVER_NODE_OPTIONS } from '../src/server_node_options.js';
-import { scenarioById, type BenchTarget, type RunSettings } from './lib/scenarios.js';
+import { scenarioById, type BenchTarget, type Prepared, type RunSettings } from './lib/scenarios.js';
 import { keyportTarget } from './lib/setup.js';
 
 const log = (line: string): void => {
@@ -51,7 +52,7 @@ async function runScenarios(target: BenchTarget, server: ServerProcess, db: DbKi
       rows.push({ ...base, outcome: { kind: 'unavailable', reason: `${server.name} exited (${server.exitStatus}) during the run` } });
       continue;
     }
-    let prepared;
+    let prepared: Available<Prepared>;
     try {
       prepared = await scenario.prepare(target, settings.connections);
     } catch (err) {
@@ -63,7 +64,7 @@ async function runScenarios(target: BenchTarget, server: ServerProcess, db: DbKi
       continue;
     }
     const memory = sampleMemory(server.pid);
-    let measurement;
+    let measurement: Measurement;
     try {
       measurement = await prepared.value.measure({ ...settings, serverPid: server.pid });
     } catch (err) {

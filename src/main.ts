@@ -1,12 +1,12 @@
 import { constants as osConstants } from 'node:os';
-import { loadConfig } from './config/config.js';
+import { loadConfig, type Config } from './config/config.js';
 import { ConfigError } from './config/errors.js';
 import { createLogger } from './lib/logger.js';
 import { startServer } from './server.js';
 
 /** The process entry point: the only place that reads `process.env`. */
 async function main(): Promise<void> {
-  let config;
+  let config: Config;
   try {
     config = loadConfig(process.env);
   } catch (err) {

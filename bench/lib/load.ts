@@ -68,8 +68,8 @@ function toMeasurement({ result, latencies }: Run): Measurement {
   const sorted = latencies ? latencies.slice().sort() : undefined;
   return {
     perSecond: result['2xx'] / seconds,
-    p50Ms: sorted && sorted.length ? percentile(sorted, 50) : result.latency.p50,
-    p99Ms: sorted && sorted.length ? percentile(sorted, 99) : result.latency.p99,
+    p50Ms: sorted?.length ? percentile(sorted, 50) : result.latency.p50,
+    p99Ms: sorted?.length ? percentile(sorted, 99) : result.latency.p99,
     completed: result['2xx'],
     errors: result.errors + result.timeouts + result.non2xx,
     failures,

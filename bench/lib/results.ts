@@ -50,6 +50,6 @@ export function ratioToBaseline(row: Row, rows: readonly Row[]): number | undefi
   if (row.server !== 'keyport' || row.outcome.kind !== 'measured') return undefined;
   const baseId = baselineIdFor(row.id);
   const base = rows.find((r) => r.server === 'bare' && r.id === baseId);
-  if (!base || base.outcome.kind !== 'measured' || base.outcome.measurement.perSecond <= 0) return undefined;
+  if (base?.outcome.kind !== 'measured' || base.outcome.measurement.perSecond <= 0) return undefined;
   return row.outcome.measurement.perSecond / base.outcome.measurement.perSecond;
 }

@@ -56,7 +56,13 @@ function httpLoad(target: BenchTarget, connections: number, requests: autocannon
 /** A request whose body changes every time (a fresh session ID, say). */
 function varying(base: autocannon.RequestParams, body: (n: number) => string): autocannon.Request {
   let n = 0;
-  return { ...base, setupRequest: (request) => ({ ...request, body: body((n += 1)) }) };
+  return {
+    ...base,
+    setupRequest: (request) => {
+      n += 1;
+      return { ...request, body: body(n) };
+    },
+  };
 }
 
 /** A unique prefix per prepared scenario, so session IDs never repeat across scenarios or runs. */

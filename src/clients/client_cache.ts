@@ -74,7 +74,7 @@ export class ClientCache {
 
   async get(id: string): Promise<OAuthClient | undefined> {
     const sweeping = this.sweep.ensureFresh();
-    if (sweeping) await sweeping;
+    if (sweeping !== undefined) await sweeping;
     const now = Date.now();
     const slot = this.slots.get(id);
     if (slot && slot.expiresAt > now) return slot.client;

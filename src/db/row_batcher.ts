@@ -50,7 +50,9 @@ export class RowBatcher<Row, Result> {
         // Nothing of the statement was written: each row on its own tells its caller what went wrong.
       }
       if (results) {
-        chunk.forEach((queued, index) => queued.resolve(results[index] as Result));
+        chunk.forEach((queued, index) => {
+          queued.resolve(results[index] as Result);
+        });
         return;
       }
     }

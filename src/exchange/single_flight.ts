@@ -7,7 +7,7 @@ export class SingleFlight<T> {
 
   run(key: string, work: () => Promise<T>): Promise<T> {
     const running = this.inFlight.get(key);
-    if (running) return running;
+    if (running !== undefined) return running;
     const started = work().finally(() => { this.inFlight.delete(key); });
     this.inFlight.set(key, started);
     return started;

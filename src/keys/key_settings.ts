@@ -55,7 +55,7 @@ export function validateName(value: unknown, what: string, fallback?: string): s
   const name = value.trim();
   if (name.length === 0) throw new InvalidRequest(`${what}: must not be empty.`);
   if (name.length > NAME_MAX_LENGTH) throw new InvalidRequest(`${what}: at most ${NAME_MAX_LENGTH} characters.`);
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point of this check
   if (/[\u0000-\u001f\u007f]/.test(name)) throw new InvalidRequest(`${what}: must not contain control characters.`);
   return name;
 }

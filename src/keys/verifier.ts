@@ -47,7 +47,7 @@ export class KeyVerifier {
 
     const hash = this.hasher.hash(rawKey);
     const sweeping = this.sweep.ensureFresh(now);
-    if (sweeping) await sweeping;
+    if (sweeping !== undefined) await sweeping;
     const entry = this.cache.get(hash, now) ?? (await this.load(hash, now));
     if (!entry) return this.fail({ reason: 'invalid', ip }, now);
     return this.judge(entry, ip, now);

@@ -154,7 +154,7 @@ export class RevocationRegistry {
     const caching = this.cachesNegatives;
     let now = Date.now();
     const sweeping = caching ? this.sweep.ensureFresh(now) : undefined;
-    if (sweeping) {
+    if (sweeping !== undefined) {
       await sweeping;
       now = Date.now();
     }

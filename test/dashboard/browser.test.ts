@@ -8,7 +8,7 @@ import { startTestApp, type TestApp } from '../support/app.js';
 import { runKeyport } from '../support/cli.js';
 import { ADMIN_PASSWORD } from './helpers.js';
 
-export const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
 /** Where the key from the page is used: the exchange for a bearer token (docs/reference.md §3). */

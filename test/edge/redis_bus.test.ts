@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { connectRedis, subscriberConnection, closeRedis } from '../../src/lib/redis.js';
 import { BUS_RECONNECTED_CHANNEL, RedisBus } from '../../src/lib/redis_bus.js';
 import { hasRedisServer, memoryLogger, randomPrefix, RedisServer, sleep } from '../ratelimit/support.js';

@@ -72,7 +72,7 @@ async function fuzz(fixture: FuzzFixture, family: Family, targets: readonly Targ
     const health = await send(url, { method: 'GET', path: '/healthz', headers: {} }, 5000);
     if (health.status !== 200) throw new Error(`/healthz answered ${health.status} after this request`);
   });
-  const details = await fc.check(property, { seed: settings.seed, numRuns: settings.runs, path: settings.path, endOnFailure: settings.path === undefined ? false : true });
+  const details = await fc.check(property, { seed: settings.seed, numRuns: settings.runs, path: settings.path, endOnFailure: settings.path !== undefined });
   if (!details.failed) return;
   const request = details.counterexample?.[0];
   const replay = `npm run fuzz -- --seed ${details.seed} --path "${details.counterexamplePath}"`;

@@ -1,15 +1,28 @@
 import { expect } from 'chai';
+import type { AgentJson, ApiKeyJson } from '../../src/keys/presenters.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { runKeyport, type CliResult } from '../support/cli.js';
 import { dumpDatabase, expectError, secretTail } from './helpers.js';
 
 const KEY_FIELDS = ['id', 'agent_id', 'name', 'prefix', 'scopes', 'access_type', 'env', 'status', 'expires_at', 'ip_allow_list', 'rate_limit', 'effective_rate_limit', 'contact_email', 'created_at', 'last_used_at', 'revoked_at', 'replaced_by', 'grace_until'];
 
-function json(result: CliResult): Record<string, any> {
+/** What the agent and key commands print with --json: each prints some of these fields (the tests check which). */
+interface CommandJson {
+  agent: AgentJson;
+  agents: AgentJson[];
+  key: ApiKeyJson;
+  keys: ApiKeyJson[];
+  previous_key: ApiKeyJson;
+  api_key: string;
+  revoked_keys: string[];
+  already_revoked: boolean;
+}
+
+function json(result: CliResult): CommandJson {
   expect(result.code, result.stderr).to.equal(0);
   const lines = result.stdout.trim().split('\n');
   expect(lines, 'stdout is one JSON object').to.have.length(1);
-  return JSON.parse(lines[0]!) as Record<string, any>;
+  return JSON.parse(lines[0]!) as CommandJson;
 }
 
 /** A user mistake: exit 1, one line on stderr, nothing on stdout. */
@@ -40,7 +53,7 @@ describe('CLI: agents and keys, end to end', function () {
     expect(out.key).to.deep.include({ agent_id: out.agent.id, name: 'deploy', scopes: ['read', 'write'], access_type: 'integrations', env: 'test', status: 'active', ip_allow_list: ['127.0.0.1', '10.0.0.0/8'], contact_email: 'ops@example.com' });
     expect(out.key.rate_limit).to.deep.equal({ per_minute: 30, per_hour: null, burst: null });
     expect(out.key.effective_rate_limit).to.deep.equal({ per_minute: 30, per_hour: 1000, burst: 20 });
-    expect(Date.parse(out.key.expires_at) - Date.now()).to.be.closeTo(90 * 86_400_000, 60_000);
+    expect(Date.parse(out.key.expires_at!) - Date.now()).to.be.closeTo(90 * 86_400_000, 60_000);
     expect(out.api_key).to.match(/^ak_test_[A-Za-z0-9]{32}$/);
     expect(out.key.prefix).to.equal(out.api_key.slice(0, 12));
     agentId = out.agent.id;
@@ -98,7 +111,7 @@ describe('CLI: agents and keys, end to end', function () {
     expect(rotated).to.have.all.keys('key', 'api_key', 'previous_key');
     expect(rotated.key).to.deep.include({ agent_id: agentId, name: 'deploy', scopes: ['read', 'write'], env: 'test', ip_allow_list: ['127.0.0.1', '10.0.0.0/8'] });
     expect(rotated.previous_key).to.include({ id: firstKey.id, replaced_by: rotated.key.id, status: 'active' });
-    expect(Date.parse(rotated.previous_key.grace_until) - Date.now()).to.be.closeTo(2 * 3600_000, 60_000);
+    expect(Date.parse(rotated.previous_key.grace_until!) - Date.now()).to.be.closeTo(2 * 3600_000, 60_000);
     await app.http().get('/auth/test').set('X-API-Key', firstKey.apiKey).expect(200);
     await app.http().get('/auth/test').set('X-API-Key', rotated.api_key).expect(200);
 
@@ -166,7 +179,9 @@ describe('CLI: agents and keys, end to end', function () {
     for (let start = 0; start < cases.length; start += 4) {
       results.push(...await Promise.all(cases.slice(start, start + 4).map(([args]) => runKeyport(args, app.env))));
     }
-    results.forEach((result, index) => refused(result, cases[index]![1]));
+    results.forEach((result, index) => {
+      refused(result, cases[index]![1]);
+    });
     const agents = json(await runKeyport(['agent:list', '--json'], app.env));
     expect(agents.agents.filter((agent: { name: string }) => agent.name === 'x'), 'refused commands create nothing').to.have.length(0);
     expect((await dumpDatabase(app)).length).to.equal(before.length);

@@ -223,7 +223,10 @@ async function checkSessions(stack: FaultStack, samples: readonly Sample[], pref
   for (const sample of samples) {
     if (sample.kind !== 'login' || sample.status !== 200 || !sample.sessionId || !sample.token) continue;
     let seen = tokens.get(sample.sessionId);
-    if (!seen) tokens.set(sample.sessionId, seen = new Set());
+    if (!seen) {
+      seen = new Set();
+      tokens.set(sample.sessionId, seen);
+    }
     seen.add(sample.token);
   }
   const settled = new Map<string, string>();

@@ -45,7 +45,7 @@ export class RemoteKeySet {
       return await this.keys!(header, token);
     } catch (error) {
       if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
-      if (this.loading) await this.loading;
+      if (this.loading !== undefined) await this.loading;
       else if (this.now() - this.unknownKidReloadAt >= this.options.cooldownMs) {
         this.unknownKidReloadAt = this.now();
         await this.reload();

@@ -23,8 +23,14 @@ function promptHidden(input: Input, out: NodeJS.WritableStream, question: string
     };
     const onData = (chunk: string): void => {
       for (const char of chunk) {
-        if (char === '\r' || char === '\n' || char === '\u0004') return done();
-        if (char === '\u0003') return done(new CliError('cancelled'));
+        if (char === '\r' || char === '\n' || char === '\u0004') {
+          done();
+          return;
+        }
+        if (char === '\u0003') {
+          done(new CliError('cancelled'));
+          return;
+        }
         if (char === '\u007f' || char === '\b') value = value.slice(0, -1);
         else value += char;
       }

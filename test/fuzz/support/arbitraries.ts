@@ -42,6 +42,7 @@ const OAUTH_VALUES = [
 const NASTY_STRINGS = [
   '', ' ', '\u0000', 'a\u0000b', '\r\n', '\u202e', '\u200b', '\ud800', '\udfff', '😀', 'é', 'e\u0301', '%FF', '%', '%00', '%%',
   '../../etc/passwd', '..', '{}', '[]', 'null', 'true', '-1', '1e309', 'NaN', '0x10', '<script>alert(1)</script>', "' OR 1=1 --",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal template-injection probe, not a template
   '${7*7}', '{{7*7}}', '\\', '"', 'ak_live_', 'ak_live_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', 'eyJhbGciOiJub25lIn0.e30.', 'agt_', 'key_',
   'cli_', 'usr_', '__proto__', 'constructor', 'ｆｕｌｌｗｉｄｔｈ', 'x'.repeat(300), 'y'.repeat(5000),
 ] as const;

@@ -26,7 +26,7 @@ describe('oidc: garbage at every endpoint', () => {
         app.http().post(path).set('Authorization', basic()).type('form').send({ token: huge }),
         app.http().post(path).set('Authorization', basic()).set('Content-Type', 'application/xml').send('<token/>'),
         app.http().post(path).set('Authorization', basic()).type('form').send('token=a&token=b&client_id=x&client_id=y'),
-        app.http().post(path).set('Authorization', 'Basic ' + 'A'.repeat(5000)).type('form').send({ token: 'x' }),
+        app.http().post(path).set('Authorization', `Basic ${'A'.repeat(5000)}`).type('form').send({ token: 'x' }),
         app.http().post(path).set('Authorization', 'Basic Og==').type('form').send({ token: 'x' }),
         app.http().post(path).type('form').send({ token: 'x', client_id: '\u0000\u0001', client_secret: 's' }),
       ];

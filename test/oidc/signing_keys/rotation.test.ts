@@ -10,7 +10,7 @@ import { SigningKeyStore } from '../../../src/oidc/signing_keys.js';
 import { TEST_SECRET, startTestApp, type TestApp } from '../../support/app.js';
 import { runKeyport } from '../../support/cli.js';
 import { createScratchDatabase } from '../../support/database.js';
-import { client, discover, postForm, registerClient, startOidcApp, type RegisteredClient } from '../support.js';
+import { client, postForm, registerClient, startOidcApp, type RegisteredClient } from '../support.js';
 
 describe('oidc: signing keys', () => {
   let app: TestApp;
