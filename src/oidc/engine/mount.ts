@@ -1,3 +1,4 @@
+import type { Next } from 'koa';
 import compose from 'koa-compose';
 import type { Provider } from './modules.js';
 
@@ -24,6 +25,6 @@ export function engineStack(provider: Provider): EngineStack {
       size = stack().length;
       dispatch = compose(stack());
     }
-    return dispatch(ctx, next as compose.Next);
+    return dispatch(ctx, next as Next);
   };
 }

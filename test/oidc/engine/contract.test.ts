@@ -46,15 +46,13 @@ function moved(what: string, file: string): string {
 function bareProvider(): Provider {
   return new Provider(ISSUER, {
     clients: [
-      { client_id: 'svc', client_secret: SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic' },
+      { client_id: 'svc', client_secret: SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_post' },
       { client_id: 'web', client_secret: SECRET, grant_types: ['authorization_code'], redirect_uris: ['https://client.example.com/cb'], response_types: ['code'] },
     ],
     features: { clientCredentials: { enabled: true }, introspection: { enabled: true }, devInteractions: { enabled: false } },
     routes: ROUTES,
   });
 }
-
-const basic = (id: string, secret: string): string => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
 describe('oidc: engine contract (src/oidc/engine/)', () => {
   describe('version pin and deep imports (modules.ts)', () => {
@@ -130,6 +128,7 @@ describe('oidc: engine contract (src/oidc/engine/)', () => {
       expect(source, moved('its body reader (lib/shared/selective_body.js no longer checks req.readable)', 'body_replay.ts')).to.include('ctx.req.readable');
       expect(source, moved('its body reader (lib/shared/selective_body.js no longer reads req.iterator)', 'body_replay.ts')).to.include('req.iterator({ destroyOnReturn: false })');
 
+      const FORM = `token=opaque-token&client_id=svc&client_secret=${SECRET}`;
       const provider = bareProvider();
       let text: string | undefined;
       provider.use(async (ctx, next) => {
@@ -141,10 +140,10 @@ describe('oidc: engine contract (src/oidc/engine/)', () => {
         await next();
       });
       const res = await inject(provider.callback(), {
-        method: 'POST', url: ROUTES.introspection, payload: 'token=opaque-token',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: basic('svc', SECRET) },
+        method: 'POST', url: ROUTES.introspection, payload: FORM,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
       });
-      expect(text).to.equal('token=opaque-token');
+      expect(text).to.equal(FORM);
       // The engine parsed the replayed body: it authenticated the client and looked the token up.
       expect(res.statusCode, moved('how it reads a replayed body', 'body_replay.ts')).to.equal(200);
       expect(res.json(), moved('how it reads a replayed body', 'body_replay.ts')).to.deep.equal({ active: false });
@@ -195,7 +194,7 @@ describe('oidc: engine contract (src/oidc/engine/)', () => {
       });
       const answer = await postFormToEngine(provider, ROUTES.token, { grant_type: 'client_credentials', client_id: 'svc', client_secret: 'presented' }, { host: 'auth.example.com', secure: false });
       expect(looked, moved('client authentication (no longer through Client.find)', 'client_lookup.ts')).to.include('svc');
-      expect(compared, moved('client_secret_post (no longer through Client#compareClientSecret(actual))', 'client_lookup.ts')).to.deep.equal([[SECRET, 'presented']]);
+      expect(compared, moved('client secret authentication (no longer through Client#compareClientSecret(actual))', 'client_lookup.ts')).to.deep.equal([[SECRET, 'presented']]);
       expect(answer.status, moved('client authentication with a replaced secret comparison', 'client_lookup.ts')).to.equal(200);
 
       expect((await authenticateWithSecret(provider, 'svc', 'presented'))?.clientId, moved('Client#checkClientSecretExpiration or #compareClientSecret', 'client_lookup.ts')).to.equal('svc');
@@ -232,9 +231,10 @@ describe('oidc: engine contract (src/oidc/engine/)', () => {
       onGrantTypeRegistered(provider, (name) => names.push(name));
       provider.registerGrantType('urn:test:contract', async (ctx) => { ctx.body = { access_token: 'x', token_type: 'Bearer' }; });
       expect(names).to.deep.equal(['urn:test:contract']);
-      // The engine registered it (the wrapper passed it on): the grant reaches the token endpoint.
+      // The engine registered it (the wrapper passed it on): the token endpoint knows the grant and
+      // only refuses it for a client not registered for it (not `unsupported_grant_type`).
       const answer = await postFormToEngine(provider, ROUTES.token, { grant_type: 'urn:test:contract', client_id: 'svc', client_secret: SECRET }, { host: 'auth.example.com', secure: false });
-      expect(answer.body.error, moved('registerGrantType', 'grant_types.ts')).to.equal('unauthorized_client');
+      expect(answer.body.error, moved('registerGrantType', 'grant_types.ts')).to.be.a('string').and.not.equal('unsupported_grant_type');
     });
   });
 
@@ -263,7 +263,9 @@ describe('oidc: engine contract (src/oidc/engine/)', () => {
 
     it('still fails with a 500 without the seam (when this fails, the engine fixed it: the seam may go)', async () => {
       expect(engineSelfCheck.engineLibSource('shared/authorization_error_handler.js'), moved('the authorization error handler\'s recovery (oneRedirectUriClients)', 'resume_query.ts')).to.include('oneRedirectUriClients');
-      const res = await resume(bareProvider());
+      const provider = bareProvider();
+      provider.silent = true; // koa would print the TypeError's stack
+      const res = await resume(provider);
       expect(res.statusCode, `oidc-provider ${installed.version} no longer fails on the resume route's query: seam in src/oidc/engine/resume_query.ts may be removed`).to.equal(500);
     });
   });
