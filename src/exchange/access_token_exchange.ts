@@ -1,6 +1,6 @@
 import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
 import { apiScopesOf } from '../oidc/configuration.js';
-import type { EngineClient } from '../oidc/engine.js';
+import type { EngineClient } from '../oidc/engine/index.js';
 import { isOidcScope } from '../oidc/policy.js';
 import type { ResourceServerPolicy } from '../oidc/resource_servers.js';
 import type { OidcServices } from '../oidc/services.js';

@@ -11,7 +11,7 @@ import { newId } from '../lib/ids.js';
 import type { Logger } from '../lib/logger.js';
 import { looksLikeJwt, type VerifiedAccessToken } from '../oidc/access_tokens.js';
 import { apiScopesOf, ROUTES } from '../oidc/configuration.js';
-import type { EngineClient, Provider } from '../oidc/engine.js';
+import type { EngineClient, Provider } from '../oidc/engine/index.js';
 import { CLOCK_TOLERANCE, maxAccessTokenTtl, splitScope, TTL } from '../oidc/policy.js';
 import type { ResourceServerPolicy } from '../oidc/resource_servers.js';
 import type { OidcServices } from '../oidc/services.js';

@@ -1,7 +1,7 @@
 import { TOKEN_EXCHANGE_GRANT } from '../clients/grant_types.js';
 import type { AgentRecord, ApiKeyRecord, KeyServices } from '../keys/index.js';
 import { KeyportError } from '../lib/errors.js';
-import { errors, type KoaContextWithOIDC } from '../oidc/engine.js';
+import { errors, type KoaContextWithOIDC } from '../oidc/engine/index.js';
 import { oauthErrorOf } from './errors.js';
 import type { ExchangeResult, ExchangeService } from './exchange_service.js';
 import { parseScopeParameter } from './scopes.js';

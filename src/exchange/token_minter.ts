@@ -1,5 +1,5 @@
 import { TOKEN_EXCHANGE_GRANT } from '../clients/grant_types.js';
-import type { EngineClient, Provider, ResourceServerInfo } from '../oidc/engine.js';
+import type { EngineClient, Provider, ResourceServerInfo } from '../oidc/engine/index.js';
 import { SIGNING_ALG } from '../oidc/policy.js';
 import type { ResourceServerPolicy } from '../oidc/resource_servers.js';
 

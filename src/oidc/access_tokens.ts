@@ -1,4 +1,4 @@
-import type { AccessToken, ClientCredentials, Provider } from './engine.js';
+import type { AccessToken, ClientCredentials, Provider } from './engine/index.js';
 import type { PayloadStore } from './adapter.js';
 import { Es256KeySet, SignatureError, decodeJwsHeader } from './jwt_signature.js';
 import { CLOCK_TOLERANCE, splitScope } from './policy.js';

@@ -1,5 +1,5 @@
 import type { UserService } from '../users/user_service.js';
-import type { Account, KoaContextWithOIDC } from './engine.js';
+import type { Account, KoaContextWithOIDC } from './engine/index.js';
 
 /**
  * Resolves an account id the engine stores in grants and tokens (`sub`). `source` is the token or

@@ -4,7 +4,7 @@ import { RawTable } from '../db/raw_table.js';
 import { StatementsByCount } from '../db/statements_by_count.js';
 import { SerialFlush } from '../lib/serial_flush.js';
 import { RowBatcher } from '../db/row_batcher.js';
-import type { Adapter, AdapterPayload } from './engine.js';
+import type { Adapter, AdapterPayload } from './engine/index.js';
 import { CLOCK_TOLERANCE } from './policy.js';
 import type { RevocationRegistry } from './revocations.js';
 import { CLEAR_ID_MODELS, type TokenIds } from './token_ids.js';

@@ -1,6 +1,6 @@
 import { ClientService } from '../clients/client_service.js';
 import type { OAuthClient } from '../db/entities/oauth_client.js';
-import type { Adapter, AdapterPayload, EngineClient, Provider } from './engine.js';
+import { replaceClientSecretComparison, wrapClientFind, type Adapter, type AdapterPayload, type EngineClient, type Provider } from './engine/index.js';
 
 /**
  * Client metadata property carrying the API scopes (non-OIDC scopes) a client may receive in
@@ -63,11 +63,10 @@ export class ClientAdapter implements Adapter {
  * to compare hashes.
  */
 export function compareHashedClientSecrets(provider: Provider, clients: ClientService): void {
-  const prototype = provider.Client.prototype as unknown as { clientSecret?: string; compareClientSecret(actual: string): boolean };
-  prototype.compareClientSecret = function compareClientSecret(this: { clientSecret?: string }, actual: string): boolean {
-    if (typeof this.clientSecret !== 'string' || typeof actual !== 'string' || actual.length === 0 || actual.length > 512) return false;
-    return clients.secretMatches(this.clientSecret, actual);
-  };
+  replaceClientSecretComparison(provider, (stored, actual) => {
+    if (typeof stored !== 'string' || typeof actual !== 'string' || actual.length === 0 || actual.length > 512) return false;
+    return clients.secretMatches(stored, actual);
+  });
 }
 
 /**
@@ -77,12 +76,11 @@ export function compareHashedClientSecrets(provider: Provider, clients: ClientSe
  * of the larger per-request costs. While ClientCache keeps a client's row, it hands out the same
  * row object, so the instance built for that object is reused; a changed or deleted client is a
  * new row object (or none) and goes through the engine again. Per provider, as instances are.
+ * (The patch of `Client.find` itself is the seam in engine/client_lookup.ts.)
  */
 export function reuseEngineClients(provider: Provider, clients: ClientService): void {
-  const { Client } = provider;
-  const find = Client.find.bind(Client);
   const built = new WeakMap<OAuthClient, EngineClient>();
-  Client.find = async function findReusingClients(id: string): Promise<EngineClient | undefined> {
+  wrapClientFind(provider, async function findReusingClients(id, find) {
     if (typeof id !== 'string' || clients.builtIn(id)) return find(id);
     const row = await clients.getForAuthentication(id);
     // No row: unknown to the adapter too (no static clients, no dynamic registration, no client
@@ -93,5 +91,5 @@ export function reuseEngineClients(provider: Provider, clients: ClientService): 
     const client = await find(id);
     if (client) built.set(row, client);
     return client;
-  };
+  });
 }

@@ -1,7 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { AccountDirectory } from './accounts.js';
 import { API_SCOPE_METADATA } from './client_glue.js';
-import { errors, type AccessToken, type Adapter, type Configuration, type EngineClient, type ExternalSigningKey, type KoaContextWithOIDC, type ResourceServerInfo } from './engine.js';
+import { errors, type AccessToken, type Adapter, type Configuration, type EngineClient, type ExternalSigningKey, type KoaContextWithOIDC, type ResourceServerInfo } from './engine/index.js';
 import { CLOCK_TOLERANCE, DEFAULT_ACCESS_TOKEN_TTL, OIDC_SCOPES, SIGNING_ALG, TTL, splitScope } from './policy.js';
 import type { ResourceServerStore } from './resource_servers.js';
 import { PAGE_HEADERS, renderPage } from './views.js';

@@ -1,7 +1,7 @@
 import { isDatabaseOutage } from '../db/outage.js';
 import type { Logger } from '../lib/logger.js';
 import type { Metrics } from '../lib/metrics.js';
-import { Provider, type KoaContextWithOIDC } from './engine.js';
+import { Provider, type KoaContextWithOIDC } from './engine/index.js';
 
 /** The grant behind a token: the token endpoint's grant_type when there is a request, else the token's own record. */
 function grantOf(token: { gty?: string; kind?: string }): string {

@@ -2,9 +2,8 @@ import * as querystring from 'node:querystring';
 import type { KeyportContext, Middleware } from '../http/context.js';
 import { looksLikeJwt, type AccessTokenService } from './access_tokens.js';
 import { ROUTES } from './configuration.js';
-import type { AccessToken, ClientCredentials, EngineClient, Provider } from './engine.js';
+import { authenticateWithSecret, engineIntrospectionAnswer, ReplayableBody, type Provider } from './engine/index.js';
 import type { ProviderHost } from './provider_host.js';
-import { ReplayableBody } from './replayable_body.js';
 
 /** Bodies up to this size are read ahead; larger ones go straight to the engine (a JWT is at most 8 KiB). */
 export const FAST_PATH_MAX_BODY_BYTES = 12 * 1024;
@@ -83,48 +82,7 @@ function credentialsOf(authorization: string | undefined, params: Record<string,
   return { clientId, secret };
 }
 
-/** The engine's client authentication for a client with a secret; undefined for anything else. */
-async function authenticate(provider: Provider, credentials: Credentials): Promise<EngineClient | undefined> {
-  const client = await provider.Client.find(credentials.clientId);
-  if (!client) return undefined;
-  if (client.clientAuthMethod !== 'client_secret_basic' && client.clientAuthMethod !== 'client_secret_post') return undefined;
-  const engineClient = client as unknown as { checkClientSecretExpiration(message: string): void; compareClientSecret(secret: string): Promise<boolean> | boolean };
-  try {
-    engineClient.checkClientSecretExpiration('expired');
-  } catch {
-    return undefined;
-  }
-  return (await engineClient.compareClientSecret(credentials.secret)) ? client : undefined;
-}
-
-/**
- * The engine's answer for an active opaque token, built as lib/actions/introspection.js
- * (renderTokenResponse) builds it, in the same key order, for the cases handled here: no rich
- * authorization details, no sender constraint, public subject identifiers.
- */
-function engineAnswer(provider: Provider, token: AccessToken | ClientCredentials, tokenValue: string): Record<string, unknown> {
-  const model = token as AccessToken & { sid?: string };
-  const body: Record<string, unknown> = { active: false };
-  if (model.accountId) body.sub = model.accountId;
-  Object.assign(body, {
-    ...model.extra,
-    active: true,
-    client_id: model.clientId,
-    exp: model.exp,
-    iat: model.iat,
-    sid: model.sid,
-    iss: provider.issuer,
-    jti: model.jti !== tokenValue ? model.jti : undefined,
-    aud: model.aud,
-    authorization_details: undefined,
-    scope: model.scope || undefined,
-    cnf: undefined,
-    token_type: model.tokenType,
-  });
-  return body;
-}
-
-/** The opaque token's answer when it is active and plain (see engineAnswer); undefined otherwise. */
+/** The opaque token's answer when it is active and plain (see engineIntrospectionAnswer); undefined otherwise. */
 async function answerOpaque(provider: Provider, accessTokens: AccessTokenService, tokenValue: string): Promise<Record<string, unknown> | undefined> {
   const token = await accessTokens.findOpaqueModel(tokenValue);
   if (!token || (token as { rar?: unknown }).rar !== undefined || token.isSenderConstrained()) return undefined;
@@ -135,7 +93,7 @@ async function answerOpaque(provider: Provider, accessTokens: AccessTokenService
     if (!owner || owner.subjectType === 'pairwise') return undefined;
   }
   if (!(await accessTokens.isActive(accessTokens.fromModel(token)))) return undefined;
-  return engineAnswer(provider, token, tokenValue);
+  return engineIntrospectionAnswer(provider, token, tokenValue);
 }
 
 export interface IntrospectionFastPathDependencies {
@@ -208,7 +166,7 @@ async function answerFor(ctx: KeyportContext, provider: Provider, accessTokens: 
   if (!params) return undefined;
   const credentials = credentialsOf(ctx.request.headers.authorization, params);
   if (!credentials) return undefined;
-  const caller = await authenticate(provider, credentials);
+  const caller = await authenticateWithSecret(provider, credentials.clientId, credentials.secret);
   if (!caller) return undefined;
 
   const token = params.token!;

@@ -1,5 +1,5 @@
 import { createPublicKey, webcrypto, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { ExternalSigningKey, type JWK } from './engine.js';
+import { KeyportSigningKey, type ExternalSigningKey, type JWK } from './engine/index.js';
 import { toLowS } from './ecdsa_low_s.js';
 import { SIGNING_ALG } from './policy.js';
 
@@ -10,14 +10,12 @@ import { SIGNING_ALG } from './policy.js';
  * path does — and returns the low-S form of the signature (see ecdsa_low_s.ts). The engine
  * publishes the public half through `keyObject()`.
  */
-class LowSSigningKey extends ExternalSigningKey {
+class LowSSigningKey extends KeyportSigningKey {
   private readonly publicKey: KeyObject;
   private privateKey: Promise<webcrypto.CryptoKey> | undefined;
 
   constructor(private readonly jwk: JWK & { kid: string }) {
-    super();
-    // The engine's class has setters for these; its typings declare only the getters.
-    Object.assign(this, { kid: jwk.kid, alg: SIGNING_ALG });
+    super(jwk.kid, SIGNING_ALG);
     this.publicKey = createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } as JsonWebKey, format: 'jwk' });
   }
 

@@ -1,5 +1,5 @@
 import { resourceServerInfo } from './configuration.js';
-import { errors, type AccessToken, type KoaContextWithOIDC } from './engine.js';
+import { errors, type AccessToken, type KoaContextWithOIDC } from './engine/index.js';
 import type { ProviderHost } from './provider_host.js';
 import type { ResourceServerStore } from './resource_servers.js';
 

@@ -1,33 +1,11 @@
 import type { Middleware } from '../http/context.js';
 import type { EventBus } from '../lib/bus.js';
 import type { Logger } from '../lib/logger.js';
-import { Provider, type Configuration } from './engine.js';
+import { engineStack, onGrantTypeRegistered, Provider, type Configuration, type EngineStack } from './engine/index.js';
 import type { KeyRing, SigningKeyStore } from './signing_keys.js';
 
 /** Configures a freshly built provider (grant types, event listeners, pre-middleware). */
 export type ProviderSetup = (provider: Provider) => void;
-
-type KoaNext = () => Promise<unknown>;
-type EngineMiddleware = (ctx: unknown, next: KoaNext) => unknown;
-
-/** koa-compose, for running the provider's middleware stack on Keyport's own context (what koa-mount does). */
-function compose(stack: readonly EngineMiddleware[]): (ctx: unknown, next: KoaNext) => Promise<unknown> {
-  return (ctx, next) => {
-    let last = -1;
-    const dispatch = (i: number): Promise<unknown> => {
-      if (i <= last) return Promise.reject(new Error('next() called multiple times'));
-      last = i;
-      const fn = i === stack.length ? next : stack[i];
-      if (!fn) return Promise.resolve();
-      try {
-        return Promise.resolve(fn(ctx, () => dispatch(i + 1)));
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    };
-    return dispatch(0);
-  };
-}
 
 /** Grant types the engine registers itself with Keyport's configuration. */
 const BUILT_IN_GRANT_TYPES = ['authorization_code', 'client_credentials', 'refresh_token'];
@@ -57,7 +35,7 @@ export interface ProviderHostOptions {
  * grant types and listeners survive a rebuild.
  */
 export class ProviderHost {
-  private current: { provider: Provider; ring: KeyRing; dispatch: ReturnType<typeof compose>; stackSize: number } | undefined;
+  private current: { provider: Provider; ring: KeyRing; dispatch: EngineStack } | undefined;
   private starting: Promise<Provider> | undefined;
   private reloading: Promise<void> = Promise.resolve();
   private readonly extensions: ProviderSetup[] = [];
@@ -129,13 +107,7 @@ export class ProviderHost {
     // Started once before the server listens; awaiting the settled start on every request would
     // only add a promise and a tick.
     if (!this.current) await this.ready();
-    const current = this.current!;
-    // provider.use() may have added middleware since the stack was composed.
-    if (current.stackSize !== current.provider.middleware.length) {
-      current.dispatch = compose(current.provider.middleware as unknown as EngineMiddleware[]);
-      current.stackSize = current.provider.middleware.length;
-    }
-    return current.dispatch(ctx, next);
+    return this.current!.dispatch(ctx, next);
   };
 
   close(): void {
@@ -152,7 +124,7 @@ export class ProviderHost {
     this.trackGrantTypes(provider);
     this.options.setup(provider);
     for (const setup of this.extensions) this.apply(provider, setup);
-    this.current = { provider, ring, dispatch: compose(provider.middleware as unknown as EngineMiddleware[]), stackSize: provider.middleware.length };
+    this.current = { provider, ring, dispatch: engineStack(provider) };
   }
 
   private apply(provider: Provider, setup: ProviderSetup): void {
@@ -160,11 +132,7 @@ export class ProviderHost {
   }
 
   private trackGrantTypes(provider: Provider): void {
-    const register = provider.registerGrantType.bind(provider);
-    provider.registerGrantType = ((name: string, ...rest: unknown[]) => {
-      this.grantTypes.add(name);
-      return (register as (...args: unknown[]) => void)(name, ...rest);
-    }) as Provider['registerGrantType'];
+    onGrantTypeRegistered(provider, (name) => this.grantTypes.add(name));
   }
 
   private watch(): void {

@@ -9,8 +9,8 @@ import { AccessTokenService } from './access_tokens.js';
 import { AccountDirectory } from './accounts.js';
 import { PayloadStore } from './adapter.js';
 import { ClientAdapter, compareHashedClientSecrets, reuseEngineClients } from './client_glue.js';
-import { buildProviderConfiguration, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
-import type { Provider } from './engine.js';
+import { buildProviderConfiguration, ROUTES, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
+import { ignoreQueryOnResume, type Provider } from './engine/index.js';
 import { observeProvider } from './events.js';
 import { lowSSigningKeys } from './low_s_signing_key.js';
 import { guardedFetch } from './guarded_fetch.js';
@@ -18,7 +18,6 @@ import { TokenMinter } from './mint.js';
 import { CLOCK_TOLERANCE, keyRetentionSeconds, maxAccessTokenTtl } from './policy.js';
 import { ProviderHost, SIGNING_KEYS_CHANNEL, type ProviderSetup } from './provider_host.js';
 import { ResourceServerStore } from './resource_servers.js';
-import { ignoreQueryOnResume } from './resume_query.js';
 import { RevocationRegistry } from './revocations.js';
 import { SigningKeyStore, type SigningKeySummary } from './signing_keys.js';
 import { installJwtIntrospectionStep, installStructuredTokenSupport, type PublicIntrospectionLimit } from './structured_tokens.js';
@@ -120,7 +119,7 @@ export class OidcServices {
         reuseEngineClients(provider, this.clients);
         installStructuredTokenSupport(provider, this.accessTokens, () => this.publicIntrospectionLimit);
         answerUnavailableDuringOutage(provider, database);
-        ignoreQueryOnResume(provider);
+        ignoreQueryOnResume(provider, ROUTES.authorization);
         observeProvider(provider, deps.metrics, logger);
       },
     });

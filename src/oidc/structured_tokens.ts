@@ -1,5 +1,5 @@
 import { looksLikeJwt, type AccessTokenService } from './access_tokens.js';
-import { errors, introspectionSteps, type EngineStep, type KoaContextWithOIDC, type Provider } from './engine.js';
+import { errors, replaceStructuredTokenStep, withEngineStructuredTokenStep, type KoaContextWithOIDC, type Provider } from './engine/index.js';
 
 /**
  * Counts one introspection request by a caller that did not authenticate (a public client, such as
@@ -14,8 +14,6 @@ interface Answerer {
 }
 
 const answerers = new WeakMap<object, Answerer>();
-let introspectionStepInstalled: boolean | undefined;
-let originalStep: { index: number; step: EngineStep } | undefined;
 /** Requests whose public caller was counted already (by the step; the answer wrapper counts the others). */
 const counted = new WeakSet<object>();
 
@@ -50,21 +48,13 @@ async function limitPublicCaller(ctx: KoaContextWithOIDC, answerer: Answerer): P
  * Returns whether the step is in place.
  */
 export function installJwtIntrospectionStep(): boolean {
-  if (introspectionStepInstalled !== undefined) return introspectionStepInstalled;
-  const index = introspectionSteps.findIndex((step) => typeof step === 'function' && step.name === 'rejectStructuredTokens');
-  introspectionStepInstalled = index !== -1;
-  if (index === -1) return false;
-  const original = introspectionSteps[index]!;
-  originalStep = { index, step: original };
-  const replacement: EngineStep = async function introspectJwtOrContinue(ctx, next) {
+  return replaceStructuredTokenStep('introspectJwtOrContinue', async (ctx, next, engineStep) => {
     const answerer = answerers.get(ctx.oidc.provider);
     if (answerer) await limitPublicCaller(ctx, answerer);
     const token = ctx.oidc.params?.token;
-    if (!answerer || typeof token !== 'string' || !looksLikeJwt(token)) return original(ctx, next);
+    if (!answerer || typeof token !== 'string' || !looksLikeJwt(token)) return engineStep(ctx, next);
     await introspectJwt(ctx, answerer.accessTokens, token);
-  };
-  introspectionSteps[index] = replacement;
-  return true;
+  });
 }
 
 /**
@@ -74,15 +64,7 @@ export function installJwtIntrospectionStep(): boolean {
  */
 export async function withEngineIntrospectionStep<T>(build: () => Promise<T>): Promise<T> {
   installJwtIntrospectionStep();
-  if (!originalStep) return build();
-  const { index, step } = originalStep;
-  const replacement = introspectionSteps[index]!;
-  introspectionSteps[index] = step;
-  try {
-    return await build();
-  } finally {
-    introspectionSteps[index] = replacement;
-  }
+  return withEngineStructuredTokenStep(build);
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { DatabaseHealth } from '../db/health.js';
 import { toKeyportError } from '../http/error_handler.js';
 import { OUTAGE_RETRY_AFTER_SECONDS } from '../lib/errors.js';
-import type { Provider } from './engine.js';
+import type { Provider } from './engine/index.js';
 
 /** The koa context surface the RFC 6749 answer needs (Keyport's or the engine's context). */
 interface ResponseContext {

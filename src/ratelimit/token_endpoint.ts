@@ -1,4 +1,4 @@
-import { errors, Provider, type KoaContextWithOIDC } from '../oidc/engine.js';
+import { errors, Provider, wrapClientFind, type KoaContextWithOIDC } from '../oidc/engine/index.js';
 import type { Services } from '../services.js';
 import type { ApiKeyRecord } from '../keys/index.js';
 import { apiKeySubject } from './api_key_subject.js';
@@ -52,9 +52,7 @@ export function enforceOAuthRateLimit(ctx: { set(fields: Record<string, string>)
  * `limitTokenRequestsPerClient(provider, services, (id) => id === 'keyport-api-key')`.
  */
 export function limitTokenRequestsPerClient(provider: Provider, services: Pick<Services, 'rateLimits' | 'metrics'>, exempt: ClientExemption = () => false): void {
-  const { Client } = provider;
-  const find = Client.find.bind(Client);
-  Client.find = async function findCheckingClientLimit(id: string) {
+  wrapClientFind(provider, async function findCheckingClientLimit(id, find) {
     const client = await find(id);
     const ctx = (Provider as unknown as { ctx?: TokenContext }).ctx;
     if (!client || !ctx || ctx[CHECKED] || ctx.oidc?.route !== 'token' || exempt(id)) return client;
@@ -63,7 +61,7 @@ export function limitTokenRequestsPerClient(provider: Provider, services: Pick<S
     const standing = await services.rateLimits.peekClient(id);
     if (!standing.allowed) enforceOAuthRateLimit(ctx, standing, services.metrics);
     return client;
-  };
+  });
 
   provider.use(async function countTokenRequestsPerClient(ctx, next) {
     await next();

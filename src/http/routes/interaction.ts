@@ -3,7 +3,7 @@ import Router from '@koa/router';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { constantTimeEqual } from '../../lib/crypto.js';
 import { InvalidRequest, KeyportError } from '../../lib/errors.js';
-import { errors, type Interaction, type Provider } from '../../oidc/engine.js';
+import { errors, type Interaction, type Provider } from '../../oidc/engine/index.js';
 import { PAGE_HEADERS, renderPage } from '../../oidc/views.js';
 import type { KeyportContext, Middleware } from '../context.js';
 import { toKeyportError } from '../error_handler.js';

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { errors } from '../../../src/oidc/engine.js';
+import { errors } from '../../../src/oidc/engine/index.js';
 import type { TestApp } from '../../support/app.js';
 import { expectOAuthError, postForm, registerClient, startOidcApp, type RegisteredClient } from '../support.js';
 

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { Response } from 'supertest';
-import { introspectionSteps } from '../../../src/oidc/engine.js';
+import { introspectionStepNames } from '../../../src/oidc/engine/index.js';
 import { installJwtIntrospectionStep, withEngineIntrospectionStep } from '../../../src/oidc/structured_tokens.js';
 import { agentKey, API_KEY_CLIENT, exchangeKey, login } from '../../exchange/support.js';
 import type { TestApp } from '../../support/app.js';
@@ -48,7 +48,7 @@ function confidentialIntrospect(app: TestApp, from: string, caller: RegisteredCl
 describe('oidc: introspection by a caller that does not authenticate (security)', () => {
   it('the engine still has the introspection step Keyport replaces (an engine upgrade that moves it fails here)', () => {
     expect(installJwtIntrospectionStep(), 'oidc-provider lib/actions/introspection.js has a step named rejectStructuredTokens').to.equal(true);
-    expect(introspectionSteps.map((step) => step.name)).to.include('introspectJwtOrContinue').and.not.include('rejectStructuredTokens');
+    expect(introspectionStepNames()).to.include('introspectJwtOrContinue').and.not.include('rejectStructuredTokens');
   });
 
   for (const path of ['the replaced engine step', 'the error-event fallback'] as const) {

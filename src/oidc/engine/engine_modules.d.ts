@@ -1,4 +1,4 @@
-// Deep imports of oidc-provider (see engine.ts). Typed there by casting to the public typings.
+// Deep imports of oidc-provider (see modules.ts). Typed there by casting to the public typings.
 declare module 'oidc-provider/lib/provider.js' {
   export const Provider: unknown;
 }

@@ -1,5 +1,6 @@
 /**
- * The one place Keyport loads oidc-provider from; import the engine from here.
+ * The deep imports of oidc-provider (typed in engine_modules.d.ts). Only files in this folder
+ * import this module; everything else imports the engine through ./index.ts.
  *
  * The package entry (oidc-provider/lib/index.js) adds nothing but a runtime check that prints
  * "Unsupported runtime. Use Node.js v22.x LTS" on Node 20, which Keyport supports (docs/reference.md §1) and
@@ -20,7 +21,7 @@ export const errors = errorModule as unknown as typeof Engine.errors;
 
 /**
  * A signing key the engine calls to sign instead of holding the private JWK
- * (`features.externalSigningSupport`); see low_s_signing_key.ts.
+ * (`features.externalSigningSupport`); see external_signing_key.ts.
  */
 export const ExternalSigningKey = ExternalSigningKeyClass as typeof Engine.ExternalSigningKey;
 export type ExternalSigningKey = Engine.ExternalSigningKey;
@@ -30,7 +31,7 @@ export type EngineStep = (ctx: Engine.KoaContextWithOIDC, next: () => Promise<vo
 
 /**
  * The steps of the engine's introspection endpoint, as the array every Provider spreads into its
- * router when it is constructed (lib/helpers/initialize_app.js). See structured_tokens.ts.
+ * router when it is constructed (lib/helpers/initialize_app.js). See introspection_step.ts.
  */
 export const introspectionSteps = introspectionAction as EngineStep[];
 

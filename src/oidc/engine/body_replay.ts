@@ -1,6 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 
 /**
+ * Seam: `req.readable` and `req.iterator` redefined on a request whose body Keyport read first.
+ *
  * A small request body read ahead of oidc-provider, which can be handed back to the engine
  * untouched when Keyport decides not to answer the request itself.
  *
