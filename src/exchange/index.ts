@@ -35,7 +35,8 @@ export interface ExchangeBuildDependencies {
  * - the token checks every verification runs (registry keys api_key / agent / session, key status);
  * - key and agent revocation ending sessions and tokens (here and, through the registry and the
  *   bus, on every instance).
- * The CLI builds this too, so a `keyport key:revoke` ends sessions from its own process.
+ * The CLI does not build this: its key-revoking commands run the registry part of the revocation
+ * hook (src/exchange/revoked_keys.ts), so a `keyport key:revoke` ends sessions from its own process.
  */
 export function buildExchange(deps: ExchangeBuildDependencies): { exchange: ExchangeService; close: () => void } {
   const { oidc, keys, config } = deps;

@@ -2,7 +2,7 @@ import type { Middleware } from '../http/context.js';
 import type { EventBus } from '../lib/bus.js';
 import type { Logger } from '../lib/logger.js';
 import { engineStack, onGrantTypeRegistered, Provider, type Configuration, type EngineStack } from './engine/index.js';
-import type { KeyRing, SigningKeyStore } from './signing_keys.js';
+import { SIGNING_KEYS_CHANNEL, type KeyRing, type SigningKeyStore } from './signing_keys.js';
 
 /** Configures a freshly built provider (grant types, event listeners, pre-middleware). */
 export type ProviderSetup = (provider: Provider) => void;
@@ -10,7 +10,7 @@ export type ProviderSetup = (provider: Provider) => void;
 /** Grant types the engine registers itself with Keyport's configuration. */
 const BUILT_IN_GRANT_TYPES = ['authorization_code', 'client_credentials', 'refresh_token'];
 
-export const SIGNING_KEYS_CHANNEL = 'keyport.signing-keys';
+export { SIGNING_KEYS_CHANNEL };
 const RELOAD_INTERVAL_MS = 60_000;
 
 export interface ProviderHostOptions {

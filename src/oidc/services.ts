@@ -1,13 +1,11 @@
 import type { Services } from '../services.js';
-import { ClientService } from '../clients/client_service.js';
-import { ClientUrlPolicy } from '../clients/url_policy.js';
+import type { ClientService } from '../clients/client_service.js';
 import type { Middleware } from '../http/context.js';
-import { InProcessBus } from '../lib/bus.js';
 import { deriveKey } from '../lib/crypto.js';
-import { UserService, type Actor } from '../users/user_service.js';
+import type { UserService, Actor } from '../users/user_service.js';
 import { AccessTokenService } from './access_tokens.js';
 import { AccountDirectory } from './accounts.js';
-import { PayloadStore } from './adapter.js';
+import type { PayloadStore } from './adapter.js';
 import { ClientAdapter, compareHashedClientSecrets, reuseEngineClients } from './client_glue.js';
 import { buildProviderConfiguration, ROUTES, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
 import { ignoreQueryOnResume, type Provider } from './engine/index.js';
@@ -15,20 +13,15 @@ import { observeProvider } from './events.js';
 import { lowSSigningKeys } from './low_s_signing_key.js';
 import { guardedFetch } from './guarded_fetch.js';
 import { TokenMinter } from './mint.js';
-import { CLOCK_TOLERANCE, keyRetentionSeconds, maxAccessTokenTtl } from './policy.js';
-import { ProviderHost, SIGNING_KEYS_CHANNEL, type ProviderSetup } from './provider_host.js';
-import { ResourceServerStore } from './resource_servers.js';
-import { RevocationRegistry } from './revocations.js';
-import { SigningKeyStore, type SigningKeySummary } from './signing_keys.js';
+import { maxAccessTokenTtl } from './policy.js';
+import { ProviderHost, type ProviderSetup } from './provider_host.js';
+import type { ResourceServerStore } from './resource_servers.js';
+import type { RevocationRegistry } from './revocations.js';
+import type { SigningKeyStore, SigningKeySummary } from './signing_keys.js';
+import { buildClientService, buildPayloadStore, buildResourceServerStore, buildRevocationRegistry, buildSigningKeyStore, buildUserService, clientUrlPolicy, endTokensOfDeletedClients, rotateSigningKey } from './stores.js';
 import { installJwtIntrospectionStep, installStructuredTokenSupport, type PublicIntrospectionLimit } from './structured_tokens.js';
 import { tokenIdsFor, type TokenIds } from './token_ids.js';
 import { answerUnavailableDuringOutage } from './unavailable.js';
-
-/** How long a "not revoked" answer is kept (with Redis); the bus and the sweep, not this, bound staleness. */
-const NEGATIVE_REVOCATION_CACHE_MS = 30_000;
-
-/** How far past a client's deletion its tokens count as revoked: well beyond the client cache's sweep interval. */
-const DELETED_CLIENT_GRACE_MS = 10_000;
 
 /** How often expired engine rows and revocation records are deleted. */
 const CLEANUP_INTERVAL_MS = 10 * 60_000;
@@ -69,27 +62,18 @@ export class OidcServices {
   private closed = false;
 
   constructor(private readonly deps: OidcDependencies) {
-    const { config, database, bus, audit, logger } = deps;
-    const dataSource = database.dataSource;
+    const { config, database, bus, logger } = deps;
     const maxTtl = maxAccessTokenTtl(config);
 
-    this.users = new UserService(dataSource, config.bcryptRounds, audit);
-    // SQLite's change counter lets the client and revocation caches notice other processes' writes.
-    const changeCounter = database.changeCounter();
-    const clientUrls = new ClientUrlPolicy({ production: config.production, allowedCidrs: config.clientUrlAllowedCidrs });
-    this.clients = new ClientService(dataSource, deriveKey(config.secret, 'client-secret'), audit, { bus, logger, changeCounter }, clientUrls);
+    this.users = buildUserService(deps);
+    const clientUrls = clientUrlPolicy(config);
+    this.clients = buildClientService(deps, clientUrls);
     this.accounts = new AccountDirectory(this.users);
-    this.resourceServers = new ResourceServerStore(dataSource, config.issuer, bus, audit);
-    this.signingKeys = new SigningKeyStore(dataSource, deriveKey(config.secret, 'signing-keys'), keyRetentionSeconds(config));
-    // "Not revoked" answers are cached where staleness can be detected cheaply: a shared bus
-    // (Redis) or SQLite's change counter; see RevocationRegistry.
-    this.revocations = new RevocationRegistry(dataSource, bus, logger, {
-      negativeCacheMs: NEGATIVE_REVOCATION_CACHE_MS,
-      sharedBus: !(bus instanceof InProcessBus),
-      changeCounter,
-    });
+    this.resourceServers = buildResourceServerStore(deps);
+    this.signingKeys = buildSigningKeyStore(deps);
+    this.revocations = buildRevocationRegistry(deps);
     this.tokenIds = tokenIdsFor(config.secret);
-    this.payloads = new PayloadStore(dataSource, this.revocations, maxTtl, this.tokenIds);
+    this.payloads = buildPayloadStore(deps, this.revocations, this.tokenIds);
     this.csrfKey = deriveKey(config.secret, 'interaction-csrf');
 
     // Before the first provider is built: providers copy the engine's endpoint steps when constructed.
@@ -128,15 +112,7 @@ export class OidcServices {
     this.middleware = this.host.middleware;
 
     // A deleted client's opaque tokens, codes and grants go; its JWTs are refused from now on.
-    this.clients.onDelete(async (clientId) => {
-      await this.payloads.deleteByClient(clientId);
-      // Instances without Redis drop the client from their client cache within its sweep interval
-      // (ClientCache); tokens they mint meanwhile are covered by dating the revocation later. Client
-      // ids are never reused, so nothing legitimate is issued to this id afterwards.
-      await this.revocations.revoke({ kind: 'client', value: clientId }, new Date(Date.now() + (maxTtl + CLOCK_TOLERANCE) * 1000), {
-        coverIssuedUntil: new Date(Date.now() + DELETED_CLIENT_GRACE_MS),
-      });
-    });
+    endTokensOfDeletedClients(this.clients, this.payloads, this.revocations, config);
   }
 
   /** The current oidc-provider instance (rebuilt on key rotation: do not keep a reference). */
@@ -179,15 +155,7 @@ export class OidcServices {
 
   /** `keyport signing-key:rotate`: a new key signs from now on; every instance reloads. */
   async rotateSigningKey(by: Actor = { actor: 'cli' }): Promise<SigningKeySummary> {
-    const { key, retired } = await this.signingKeys.rotate();
-    await this.deps.bus.publish(SIGNING_KEYS_CHANNEL, key.kid);
-    await this.deps.audit.record({
-      action: 'signing_key.rotated', actor: by.actor, ip: by.ip, targetType: 'signing_key', targetId: key.id,
-      details: { kid: key.kid, alg: key.alg, retired_kids: retired.map((old) => old.kid) },
-    });
-    const summary = (await this.signingKeys.list()).find((entry) => entry.id === key.id);
-    if (!summary) throw new Error('rotated key not found');
-    return summary;
+    return rotateSigningKey({ signingKeys: this.signingKeys, bus: this.deps.bus, audit: this.deps.audit }, by);
   }
 
   /** Deletes expired engine rows and revocation records. */

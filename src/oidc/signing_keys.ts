@@ -10,6 +10,9 @@ import { SIGNING_ALG } from './policy.js';
 /** The fixed id of the first key: two instances starting together cannot both create one. */
 export const INITIAL_KEY_ID = 'sig_initial';
 
+/** Bus channel: a new signing key was added (the message is its kid); every instance rebuilds its provider. */
+export const SIGNING_KEYS_CHANNEL = 'keyport.signing-keys';
+
 export interface KeyRing {
   /** Private JWKs for the engine: the signing key first (the engine signs ID tokens with the first match). */
   readonly privateJwks: JWK[];

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { AgentRecord } from '../../keys/index.js';
 import { agentJson, apiKeyJson } from '../../keys/presenters.js';
-import { output, withServices, type CliRuntime } from '../context.js';
+import { output, type CliRuntime } from '../context.js';
+import { withKeys } from '../dependencies.js';
 import { CLI_ACTOR, addKeyOptions, keyDetails, keyOptionsFromFlags, secretLines, type KeyFlags } from './keys.js';
 
 function agentLine(agent: AgentRecord): string {
@@ -18,20 +19,20 @@ export function registerAgents(program: Command, runtime: CliRuntime): void {
     .option('--key-name <name>', 'a label for the first key (default: "default")'))
     .option('--json', 'print one JSON object')
     .action(async (flags: KeyFlags & { name: string; keyName?: string }) => {
-      await withServices(runtime, async (services) => {
+      await withKeys(runtime, {}, async (keys, { config }) => {
         // --contact belongs to the agent; the key inherits it.
-        const created = await services.keys.agents.createWithKey(
+        const created = await keys.agents.createWithKey(
           { name: flags.name, contactEmail: flags.contact, key: keyOptionsFromFlags({ ...flags, contact: undefined }, flags.keyName) },
           CLI_ACTOR,
         );
         output(runtime, Boolean(flags.json), {
           agent: agentJson(created.agent),
-          key: apiKeyJson(created.key, services.config.rateLimit),
+          key: apiKeyJson(created.key, config.rateLimit),
           api_key: created.apiKey,
         }, [
           `created agent ${created.agent.id} (${created.agent.name})`,
           `created key ${created.key.id}`,
-          ...keyDetails(created.key, services.config),
+          ...keyDetails(created.key, config),
           ...secretLines(created.apiKey),
         ]);
       });
@@ -42,8 +43,8 @@ export function registerAgents(program: Command, runtime: CliRuntime): void {
     .description('list agents, newest first')
     .option('--json', 'print one JSON object')
     .action(async (flags: { json?: boolean }) => {
-      await withServices(runtime, async (services) => {
-        const agents = await services.keys.agents.list({ limit: 1000 });
+      await withKeys(runtime, {}, async (keys) => {
+        const agents = await keys.agents.list({ limit: 1000 });
         output(runtime, Boolean(flags.json), { agents: agents.map(agentJson) }, agents.length ? agents.map(agentLine) : ['no agents']);
       });
     });
@@ -54,8 +55,8 @@ export function registerAgents(program: Command, runtime: CliRuntime): void {
     .requiredOption('--id <id>', 'the agent id (agt_…)')
     .option('--json', 'print one JSON object')
     .action(async (flags: { id: string; json?: boolean }) => {
-      await withServices(runtime, async (services) => {
-        const revoked = await services.keys.agents.revoke(flags.id, CLI_ACTOR);
+      await withKeys(runtime, { revokes: true }, async (keys) => {
+        const revoked = await keys.agents.revoke(flags.id, CLI_ACTOR);
         output(runtime, Boolean(flags.json), { agent: agentJson(revoked.agent), revoked_keys: [...revoked.revokedKeyIds], already_revoked: revoked.alreadyRevoked }, [
           revoked.alreadyRevoked
             ? `agent ${revoked.agent.id} was already revoked`

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { toClientView } from '../../clients/client_service.js';
-import { CliError, output, withServices, type CliRuntime } from '../context.js';
+import type { ClientService } from '../../clients/client_service.js';
+import { CliError, output, type CliRuntime } from '../context.js';
+import { withDependencies, type CliDependencies, type CliNeeds } from '../dependencies.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -27,6 +28,18 @@ function readJwks(value: string | undefined): { keys: Array<Record<string, unkno
   } catch {
     throw new CliError('--jwks is not valid JSON');
   }
+}
+
+/** The client store alone (no engine); `toClientView` comes with it, loaded on demand like it. */
+async function withClients<T>(
+  runtime: CliRuntime,
+  needs: CliNeeds,
+  action: (clients: ClientService, tools: { toClientView: typeof import('../../clients/client_service.js').toClientView; deps: CliDependencies }) => Promise<T>,
+): Promise<T> {
+  return withDependencies(runtime, needs, async (deps) => {
+    const [{ toClientView }, { buildClientService }] = await Promise.all([import('../../clients/client_service.js'), import('../../oidc/stores.js')]);
+    return action(buildClientService(deps), { toClientView, deps });
+  });
 }
 
 interface CreateOptions {
@@ -56,7 +69,8 @@ export function registerClients(program: Command, runtime: CliRuntime): void {
     .option('--jwks-uri <url>', 'URL of public keys for private_key_jwt client authentication')
     .option('--json', 'print one JSON object')
     .action(async (options: CreateOptions) => {
-      const result = await withServices(runtime, (services) => services.oidc.clients.create({
+      const { result, view } = await withClients(runtime, {}, async (clients, { toClientView }) => {
+        const result = await clients.create({
         name: options.name,
         grantTypes: list(options.grant),
         redirectUris: options.redirectUri,
@@ -65,8 +79,9 @@ export function registerClients(program: Command, runtime: CliRuntime): void {
         public: Boolean(options.public),
         jwks: readJwks(options.jwks),
         jwksUri: options.jwksUri,
-      }));
-      const view = toClientView(result.client);
+        });
+        return { result, view: toClientView(result.client) };
+      });
       const { client_id: clientId, ...rest } = view;
       const data = { client_id: clientId, ...(result.clientSecret ? { client_secret: result.clientSecret } : {}), ...rest };
       output(runtime, Boolean(options.json), data, [
@@ -85,7 +100,7 @@ export function registerClients(program: Command, runtime: CliRuntime): void {
     .description('list OAuth clients')
     .option('--json', 'print one JSON object')
     .action(async (options: { json?: boolean }) => {
-      const clients = await withServices(runtime, async (services) => (await services.oidc.clients.list()).map(toClientView));
+      const clients = await withClients(runtime, {}, async (store, { toClientView }) => (await store.list()).map(toClientView));
       output(runtime, Boolean(options.json), { clients }, clients.length
         ? clients.map((client) => `${client.client_id}  ${client.client_name}  [${client.grant_types.join(', ')}]  ${client.token_endpoint_auth_method}`)
         : ['no clients']);
@@ -97,7 +112,13 @@ export function registerClients(program: Command, runtime: CliRuntime): void {
     .argument('<id>', 'client id (cli_…)')
     .option('--json', 'print one JSON object')
     .action(async (id: string, options: { json?: boolean }) => {
-      await withServices(runtime, (services) => services.oidc.clients.delete(id));
+      // Its tokens end on every instance: engine rows deleted, a registry row and bus messages (src/oidc/stores.ts).
+      await withClients(runtime, { publishes: true }, async (clients, { deps }) => {
+        const { buildPayloadStore, buildRevocationRegistry, endTokensOfDeletedClients } = await import('../../oidc/stores.js');
+        const revocations = buildRevocationRegistry(deps);
+        endTokensOfDeletedClients(clients, buildPayloadStore(deps, revocations), revocations, deps.config);
+        await clients.delete(id);
+      });
       output(runtime, Boolean(options.json), { deleted: id }, [`deleted ${id}`]);
     });
 }

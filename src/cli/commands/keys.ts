@@ -3,7 +3,8 @@ import type { Config } from '../../config/config.js';
 import type { ApiKeyRecord, KeyOptionsInput } from '../../keys/index.js';
 import { apiKeyJson } from '../../keys/presenters.js';
 import { keyStatus } from '../../keys/records.js';
-import { output, withServices, type CliRuntime } from '../context.js';
+import { output, type CliRuntime } from '../context.js';
+import { withKeys } from '../dependencies.js';
 
 /** The CLI acts as this audit actor. */
 export const CLI_ACTOR = { actor: 'cli' } as const;
@@ -100,11 +101,11 @@ export function registerKeys(program: Command, runtime: CliRuntime): void {
     .option('--contact <email>', "contact for this key (default: the agent's)"))
     .option('--json', 'print one JSON object')
     .action(async (flags: KeyFlags & { agent: string; name?: string }) => {
-      await withServices(runtime, async (services) => {
-        const created = await services.keys.apiKeys.create(flags.agent, keyOptionsFromFlags(flags, flags.name), CLI_ACTOR);
-        output(runtime, Boolean(flags.json), { key: apiKeyJson(created.key, services.config.rateLimit), api_key: created.apiKey }, [
+      await withKeys(runtime, {}, async (keys, { config }) => {
+        const created = await keys.apiKeys.create(flags.agent, keyOptionsFromFlags(flags, flags.name), CLI_ACTOR);
+        output(runtime, Boolean(flags.json), { key: apiKeyJson(created.key, config.rateLimit), api_key: created.apiKey }, [
           `created key ${created.key.id} for agent ${created.key.agentId}`,
-          ...keyDetails(created.key, services.config),
+          ...keyDetails(created.key, config),
           ...secretLines(created.apiKey),
         ]);
       });
@@ -117,9 +118,9 @@ export function registerKeys(program: Command, runtime: CliRuntime): void {
     .option('--limit <n>', 'at most this many (default 1000)', wholeNumber)
     .option('--json', 'print one JSON object')
     .action(async (flags: { agent?: string; limit?: number; json?: boolean }) => {
-      await withServices(runtime, async (services) => {
-        const keys = await services.keys.apiKeys.list({ agentId: flags.agent, limit: flags.limit ?? 1000 });
-        output(runtime, Boolean(flags.json), { keys: keys.map((key) => apiKeyJson(key, services.config.rateLimit)) }, keys.length ? keys.map(keyLine) : ['no keys']);
+      await withKeys(runtime, {}, async ({ apiKeys }, { config }) => {
+        const keys = await apiKeys.list({ agentId: flags.agent, limit: flags.limit ?? 1000 });
+        output(runtime, Boolean(flags.json), { keys: keys.map((key) => apiKeyJson(key, config.rateLimit)) }, keys.length ? keys.map(keyLine) : ['no keys']);
       });
     });
 
@@ -129,9 +130,9 @@ export function registerKeys(program: Command, runtime: CliRuntime): void {
     .argument('<id>', 'the key id (key_…)')
     .option('--json', 'print one JSON object')
     .action(async (id: string, flags: { json?: boolean }) => {
-      await withServices(runtime, async (services) => {
-        const key = await services.keys.apiKeys.get(id);
-        output(runtime, Boolean(flags.json), { key: apiKeyJson(key, services.config.rateLimit) }, keyDetails(key, services.config));
+      await withKeys(runtime, {}, async (keys, { config }) => {
+        const key = await keys.apiKeys.get(id);
+        output(runtime, Boolean(flags.json), { key: apiKeyJson(key, config.rateLimit) }, keyDetails(key, config));
       });
     });
 
@@ -142,13 +143,14 @@ export function registerKeys(program: Command, runtime: CliRuntime): void {
     .option('--grace <duration>', 'how long the old key keeps working, e.g. 24h, 30m; 0 revokes it at once', '24h')
     .option('--json', 'print one JSON object')
     .action(async (id: string, flags: { grace: string; json?: boolean }) => {
-      await withServices(runtime, async (services) => {
-        const rotated = await services.keys.apiKeys.rotate(id, { grace: flags.grace }, CLI_ACTOR);
+      // `--grace 0` revokes the old key at once; any rotation tells running instances to drop it from their caches.
+      await withKeys(runtime, { revokes: true }, async (keys, { config }) => {
+        const rotated = await keys.apiKeys.rotate(id, { grace: flags.grace }, CLI_ACTOR);
         const previous = rotated.previous;
         output(runtime, Boolean(flags.json), {
-          key: apiKeyJson(rotated.key, services.config.rateLimit),
+          key: apiKeyJson(rotated.key, config.rateLimit),
           api_key: rotated.apiKey,
-          previous_key: apiKeyJson(previous, services.config.rateLimit),
+          previous_key: apiKeyJson(previous, config.rateLimit),
         }, [
           `rotated ${previous.id}: new key ${rotated.key.id} (${rotated.key.prefix})`,
           previous.status === 'revoked' ? `the old key ${previous.id} is revoked` : `the old key ${previous.id} keeps working until ${when(previous.graceUntil, '-')}`,
@@ -163,9 +165,9 @@ export function registerKeys(program: Command, runtime: CliRuntime): void {
     .argument('<id>', 'the key id (key_…)')
     .option('--json', 'print one JSON object')
     .action(async (id: string, flags: { json?: boolean }) => {
-      await withServices(runtime, async (services) => {
-        const { key, alreadyRevoked } = await services.keys.apiKeys.revoke(id, CLI_ACTOR);
-        output(runtime, Boolean(flags.json), { key: apiKeyJson(key, services.config.rateLimit), already_revoked: alreadyRevoked }, [
+      await withKeys(runtime, { revokes: true }, async (keys, { config }) => {
+        const { key, alreadyRevoked } = await keys.apiKeys.revoke(id, CLI_ACTOR);
+        output(runtime, Boolean(flags.json), { key: apiKeyJson(key, config.rateLimit), already_revoked: alreadyRevoked }, [
           alreadyRevoked ? `key ${key.id} was already revoked` : `revoked key ${key.id} (${key.prefix})`,
         ]);
       });

@@ -1,6 +1,16 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../lib/duration.js';
-import { CliError, output, withServices, type CliRuntime } from '../context.js';
+import type { ResourceServerStore } from '../../oidc/resource_servers.js';
+import { CliError, output, type CliRuntime } from '../context.js';
+import { withDependencies, type CliNeeds } from '../dependencies.js';
+
+/** The resource-server store alone; creating and deleting publish, so running instances drop their cached entry. */
+function withResourceServers<T>(runtime: CliRuntime, needs: CliNeeds, action: (store: ResourceServerStore) => Promise<T>): Promise<T> {
+  return withDependencies(runtime, needs, async (deps) => {
+    const { buildResourceServerStore } = await import('../../oidc/stores.js');
+    return action(buildResourceServerStore(deps));
+  });
+}
 
 /** `keyport resource:create | resource:list | resource:delete`: APIs named by `resource` (RFC 8707). */
 export function registerResourceServers(program: Command, runtime: CliRuntime): void {
@@ -16,7 +26,7 @@ export function registerResourceServers(program: Command, runtime: CliRuntime): 
       if (options.format !== 'jwt' && options.format !== 'opaque') throw new CliError('--format must be jwt or opaque');
       const ttl = options.ttl === undefined ? undefined : parseDuration(options.ttl);
       if (options.ttl !== undefined && ttl === undefined) throw new CliError('--ttl must be a duration such as 15m or 1h');
-      const created = await withServices(runtime, (services) => services.oidc.resourceServers.create({
+      const created = await withResourceServers(runtime, { publishes: true }, (store) => store.create({
         audience: options.audience,
         format: options.format as 'jwt' | 'opaque',
         scopes: options.scopes?.split(/[\s,]+/).filter(Boolean),
@@ -31,7 +41,7 @@ export function registerResourceServers(program: Command, runtime: CliRuntime): 
     .description('list audiences (the issuer is the built-in default)')
     .option('--json', 'print one JSON object')
     .action(async (options: { json?: boolean }) => {
-      const servers = await withServices(runtime, (services) => services.oidc.resourceServers.list());
+      const servers = await withResourceServers(runtime, {}, (store) => store.list());
       output(runtime, Boolean(options.json), { resource_servers: servers }, servers.map((server) => `${server.audience}  ${server.format}  ${server.access_token_ttl} s${server.default ? '  (default)' : ''}`));
     });
 
@@ -41,7 +51,7 @@ export function registerResourceServers(program: Command, runtime: CliRuntime): 
     .argument('<audience>', 'the audience URI')
     .option('--json', 'print one JSON object')
     .action(async (audience: string, options: { json?: boolean }) => {
-      await withServices(runtime, (services) => services.oidc.resourceServers.delete(audience));
+      await withResourceServers(runtime, { publishes: true }, (store) => store.delete(audience));
       output(runtime, Boolean(options.json), { deleted: audience }, [`deleted ${audience}`]);
     });
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { output, withServices, type CliRuntime } from '../context.js';
+import { output, type CliRuntime } from '../context.js';
+import { withDependencies } from '../dependencies.js';
 
 /** `keyport signing-key:rotate | signing-key:list`. */
 export function registerSigningKeys(program: Command, runtime: CliRuntime): void {
@@ -8,10 +9,13 @@ export function registerSigningKeys(program: Command, runtime: CliRuntime): void
     .description('add a new signing key; the old one stays in the JWKS until the tokens it signed have expired')
     .option('--json', 'print one JSON object')
     .action(async (options: { json?: boolean }) => {
-      const { key, keys } = await withServices(runtime, async (services) => {
-        await services.oidc.signingKeys.ensureInitialKey();
-        const rotated = await services.oidc.rotateSigningKey();
-        return { key: rotated, keys: await services.oidc.signingKeys.list() };
+      // Publishes the new kid: instances on the Redis bus rebuild their provider at once, the others within a minute.
+      const { key, keys } = await withDependencies(runtime, { publishes: true }, async (deps) => {
+        const { buildSigningKeyStore, rotateSigningKey } = await import('../../oidc/stores.js');
+        const signingKeys = buildSigningKeyStore(deps);
+        await signingKeys.ensureInitialKey();
+        const rotated = await rotateSigningKey({ signingKeys, bus: deps.bus, audit: deps.audit });
+        return { key: rotated, keys: await signingKeys.list() };
       });
       const retired = keys.filter((entry) => entry.id !== key.id && entry.status === 'published');
       output(runtime, Boolean(options.json), { key, published: keys.filter((entry) => entry.status !== 'expired') }, [
@@ -26,7 +30,10 @@ export function registerSigningKeys(program: Command, runtime: CliRuntime): void
     .description('list signing keys and how long each stays published')
     .option('--json', 'print one JSON object')
     .action(async (options: { json?: boolean }) => {
-      const keys = await withServices(runtime, (services) => services.oidc.signingKeys.list());
+      const keys = await withDependencies(runtime, {}, async (deps) => {
+        const { buildSigningKeyStore } = await import('../../oidc/stores.js');
+        return buildSigningKeyStore(deps).list();
+      });
       output(runtime, Boolean(options.json), { keys }, keys.length
         ? keys.map((key) => `${key.kid}  ${key.alg}  ${key.status}${key.published_until ? `  until ${key.published_until}` : ''}`)
         : ['no signing keys yet (the server creates one on first start)']);

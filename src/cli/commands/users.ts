@@ -1,5 +1,15 @@
 import type { Command } from 'commander';
-import { CliError, output, withServices, type CliRuntime } from '../context.js';
+import type { UserService } from '../../users/user_service.js';
+import { CliError, output, type CliRuntime } from '../context.js';
+import { withDependencies } from '../dependencies.js';
+
+/** The user store alone (it has no cache elsewhere to invalidate: nothing to publish). */
+function withUsers<T>(runtime: CliRuntime, action: (users: UserService) => Promise<T>): Promise<T> {
+  return withDependencies(runtime, {}, async (deps) => {
+    const { buildUserService } = await import('../../oidc/stores.js');
+    return action(buildUserService(deps));
+  });
+}
 
 type Input = NodeJS.ReadStream & { setRawMode?: (mode: boolean) => unknown };
 
@@ -61,7 +71,7 @@ export function registerUsers(program: Command, runtime: CliRuntime): void {
     .option('--json', 'print one JSON object')
     .action(async (options: { email: string; password?: string; admin?: boolean; json?: boolean }) => {
       const password = options.password ?? await askPassword(runtime);
-      const user = await withServices(runtime, (services) => services.oidc.users.create({ email: options.email, password, isAdmin: Boolean(options.admin) }));
+      const user = await withUsers(runtime, (users) => users.create({ email: options.email, password, isAdmin: Boolean(options.admin) }));
       const data = { id: user.id, email: user.email, is_admin: user.isAdmin, created_at: user.createdAt.toISOString() };
       output(runtime, Boolean(options.json), { user: data }, [`created user ${user.id} (${user.email})${user.isAdmin ? ', admin' : ''}`]);
     });
@@ -71,7 +81,7 @@ export function registerUsers(program: Command, runtime: CliRuntime): void {
     .description('list login users')
     .option('--json', 'print one JSON object')
     .action(async (options: { json?: boolean }) => {
-      const users = await withServices(runtime, async (services) => (await services.oidc.users.list())
+      const users = await withUsers(runtime, async (store) => (await store.list())
         .map((user) => ({ id: user.id, email: user.email, is_admin: user.isAdmin, created_at: user.createdAt.toISOString() })));
       output(runtime, Boolean(options.json), { users }, users.length ? users.map((user) => `${user.id}  ${user.email}${user.is_admin ? '  admin' : ''}`) : ['no users']);
     });

@@ -1,0 +1,118 @@
+import type { AuditLog } from '../audit/audit_log.js';
+import type { Config } from '../config/config.js';
+import type { Database } from '../db/database.js';
+import type { KeyServices } from '../keys/index.js';
+import type { EventBus } from '../lib/bus.js';
+import type { Logger } from '../lib/logger.js';
+import type { CliRuntime } from './context.js';
+
+/*
+ * What a CLI command builds. The server builds the whole graph (src/services.ts: Redis, the OIDC
+ * engine, rate limits, the dashboard, the exchange); a command builds only the foundation below
+ * and the domain services it reads or changes, so a `keyport agent:list` loads neither
+ * oidc-provider nor ioredis. Every module is loaded on demand, inside the command's action:
+ * `--help` and argument mistakes load none of them. Nothing here imports src/services.ts
+ * (test/cli/narrow_imports.test.ts checks what a listing command loads).
+ */
+
+/** The foundation of every command. */
+export interface CliDependencies {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly database: Database;
+  /** Audit rows of the changes a command makes. */
+  readonly audit: AuditLog;
+  /**
+   * With `publishes` and REDIS_URL: Redis pub/sub, built as the server builds it, so running
+   * instances hear of the change at once. Otherwise in-process: they learn of it from the
+   * database (their change sweeps; see docs/architecture.md).
+   */
+  readonly bus: EventBus;
+}
+
+export interface CliNeeds {
+  /** Run pending migrations when opening the database (default true; `migrate` runs them itself). */
+  readonly migrate?: boolean;
+  /**
+   * The command changes something running instances cache (revocations, deletions, rotations):
+   * connect to Redis when REDIS_URL is set and publish on its bus, as the server does.
+   */
+  readonly publishes?: boolean;
+}
+
+/**
+ * Opens config, database (running pending migrations) and, when asked, the Redis bus for one
+ * command, and closes them afterwards (`onClose` hooks first, newest first). Logs go to stderr so
+ * `--json` stdout stays one JSON object.
+ */
+export async function withDependencies<T>(
+  runtime: CliRuntime,
+  needs: CliNeeds,
+  action: (deps: CliDependencies, onClose: (close: () => Promise<void> | void) => void) => Promise<T>,
+): Promise<T> {
+  const [{ loadConfig }, { Database }, { createLogger }, { AuditLog }, { InProcessBus }] = await Promise.all([
+    import('../config/config.js'),
+    import('../db/database.js'),
+    import('../lib/logger.js'),
+    import('../audit/audit_log.js'),
+    import('../lib/bus.js'),
+  ]);
+  const config = loadConfig(runtime.env);
+  const logger = createLogger(runtime.env.LOG_LEVEL ? config.logLevel : 'warn', runtime.stderr);
+  const database = await Database.open(config.database, logger, { migrate: needs.migrate ?? true, limits: config.databaseLimits, secret: config.secret });
+  const closers: Array<() => Promise<void> | void> = [];
+  try {
+    let bus: EventBus;
+    if (needs.publishes && config.redisUrl) {
+      const [{ closeRedis, connectRedis, redisCircuitBreaker, subscriberConnection }, { RedisBus }] = await Promise.all([
+        import('../lib/redis.js'),
+        import('../lib/redis_bus.js'),
+      ]);
+      const redis = await connectRedis(config.redisUrl, config.redisPrefix, logger);
+      closers.push(() => closeRedis(redis));
+      const breaker = redisCircuitBreaker(redis, logger);
+      closers.push(() => breaker.close());
+      bus = new RedisBus(redis, subscriberConnection(redis, logger), { prefix: config.redisPrefix, logger, breaker });
+    } else {
+      bus = new InProcessBus();
+    }
+    closers.push(() => bus.close());
+    const audit = new AuditLog(database.dataSource, logger);
+    return await action({ config, logger, database, audit, bus }, (close) => { closers.push(close); });
+  } finally {
+    for (const close of closers.reverse()) {
+      try {
+        await close();
+      } catch (err) {
+        logger.warn('error while shutting down', { err });
+      }
+    }
+    await database.close();
+  }
+}
+
+/**
+ * Agents and API keys (src/keys). A command that revokes keys (`key:revoke`, `agent:revoke`,
+ * `key:rotate --grace 0`) also ends the sessions and tokens issued from them on every instance,
+ * as the server's exchange does for revocations made through it.
+ */
+export async function withKeys<T>(
+  runtime: CliRuntime,
+  needs: { readonly revokes?: boolean },
+  action: (keys: KeyServices, deps: CliDependencies) => Promise<T>,
+): Promise<T> {
+  return withDependencies(runtime, { publishes: needs.revokes }, async (deps, onClose) => {
+    const { buildKeyServices } = await import('../keys/index.js');
+    const keys = buildKeyServices(deps);
+    onClose(() => keys.close());
+    if (needs.revokes) {
+      const [{ buildRevocationRegistry }, { revokeTokensOfRevokedKeys }] = await Promise.all([
+        import('../oidc/stores.js'),
+        import('../exchange/revoked_keys.js'),
+      ]);
+      const revocations = buildRevocationRegistry(deps);
+      onClose(keys.onRevoked((event) => revokeTokensOfRevokedKeys({ revocations, config: deps.config, logger: deps.logger }, event)));
+    }
+    return action(keys, deps);
+  });
+}

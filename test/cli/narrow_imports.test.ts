@@ -1,0 +1,94 @@
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { expect } from 'chai';
+import { TEST_SECRET, freePort } from '../support/app.js';
+import { KEYPORT_BIN } from '../support/cli.js';
+import { createScratchDatabase, type ScratchDatabase } from '../support/database.js';
+
+/** Printed on stderr, one line per module the child resolves (by the hook below). */
+const MARK = 'keyport-test-loaded ';
+
+/**
+ * What a command loads, seen from inside the child by a module-resolution hook (node:module
+ * `register`): every ESM import, ours and the packages'. No timing: the start-up figures are in
+ * docs/cli.md; this keeps the reason for them, a listing command that leaves the server graph alone.
+ */
+function runTraced(hookDir: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; loaded: string[]; stderr: string }> {
+  const register = pathToFileURL(join(hookDir, 'register.mjs')).href;
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', register, KEYPORT_BIN, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
+      const lines = stderr.split('\n');
+      resolve({
+        code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
+        stdout,
+        loaded: lines.filter((line) => line.startsWith(MARK)).map((line) => line.slice(MARK.length)),
+        stderr: lines.filter((line) => !line.startsWith(MARK)).join('\n'),
+      });
+    });
+  });
+}
+
+/** Modules of the whole server graph (src/services.ts) that no listing command needs. */
+const SERVER_GRAPH = [
+  /\/node_modules\/oidc-provider\//,
+  /\/node_modules\/ioredis\//,
+  /\/node_modules\/koa\//,
+  /\/node_modules\/rate-limiter-flexible\//,
+  /\/node_modules\/prom-client\//,
+  /\/dist\/src\/services\.js$/,
+  /\/dist\/src\/oidc\/services\.js$/,
+  /\/dist\/src\/oidc\/engine\.js$/,
+  /\/dist\/src\/oidc\/provider_host\.js$/,
+  /\/dist\/src\/exchange\/(index|exchange_service)\.js$/,
+  /\/dist\/src\/ratelimit\//,
+  /\/dist\/src\/dashboard\//,
+  /\/dist\/src\/lib\/redis\.js$/,
+];
+
+describe('the CLI builds only what a command needs', function () {
+  // Child processes on a busy 2-core machine.
+  this.timeout(120_000);
+  let database: ScratchDatabase;
+  let env: Record<string, string>;
+
+  before(async () => {
+    database = await createScratchDatabase();
+    writeFileSync(join(database.dir, 'hooks.mjs'), [
+      'export async function resolve(specifier, context, next) {',
+      '  const resolved = await next(specifier, context);',
+      `  if (resolved.url.startsWith('file:')) process.stderr.write(${JSON.stringify(MARK)} + resolved.url + '\\n');`,
+      '  return resolved;',
+      '}',
+    ].join('\n'));
+    writeFileSync(join(database.dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(database.dir, 'hooks.mjs')).href)});\n`);
+    // REDIS_URL points at nothing: a listing command must not even try it.
+    const base = { KEYPORT_SECRET: TEST_SECRET, DATA_DIR: database.dir, DATABASE_URL: database.url };
+    env = { ...base, REDIS_URL: `redis://127.0.0.1:${await freePort()}` };
+    const migrated = await runTraced(database.dir, ['migrate', '--json'], base);
+    expect(migrated.code, migrated.stderr).to.equal(0);
+  });
+  after(async () => { await database.drop(); });
+
+  for (const args of [['agent:list'], ['key:list'], ['key:show', 'key_missing'], ['client:list'], ['user:list'], ['signing-key:list'], ['resource:list']]) {
+    it(`\`keyport ${args.join(' ')}\` loads neither the engine, nor Redis, nor src/services.ts`, async () => {
+      const result = await runTraced(database.dir, [...args, '--json'], env);
+      // key:show of an unknown id is a user mistake (exit 1) after the same start-up.
+      expect(result.code, result.stderr).to.equal(args[0] === 'key:show' ? 1 : 0);
+      expect(result.stderr).not.to.match(/redis/i);
+      // The hook works: the database layer was loaded and seen.
+      expect(result.loaded.some((url) => url.endsWith('/dist/src/cli/dependencies.js'))).to.equal(true);
+      expect(result.loaded.some((url) => url.includes('/node_modules/typeorm/'))).to.equal(true);
+      const graph = result.loaded.filter((url) => SERVER_GRAPH.some((pattern) => pattern.test(url)));
+      expect(graph, 'server-graph modules loaded').to.deep.equal([]);
+    });
+  }
+
+  it('`keyport --help` loads no database layer either', async () => {
+    const result = await runTraced(database.dir, ['--help'], env);
+    expect(result.code, result.stderr).to.equal(0);
+    expect(result.loaded.some((url) => url.endsWith('/dist/src/cli/program.js'))).to.equal(true);
+    expect(result.loaded.filter((url) => /\/node_modules\/typeorm\/|\/dist\/src\/db\/|\/dist\/src\/config\/config\.js$|\/dist\/src\/services\.js$/.test(url))).to.deep.equal([]);
+  });
+});
