@@ -60,10 +60,11 @@ export class BoundedCache<K extends NonNullable<unknown>, V> {
 
   /** The entry's value, made the most recently used; undefined when absent or expired (then dropped). */
   get(key: K, now?: number): V | undefined {
-    const slot = this.slots?.get(key);
+    if (this.slots === undefined) return undefined;
+    const slot = this.slots.get(key);
     if (slot === undefined) return undefined;
-    if (slot.expiresAt <= (now ?? this.clock.now())) {
-      this.slots!.delete(key);
+    if (this.expired(slot, now)) {
+      this.slots.delete(key);
       return undefined;
     }
     return slot.value;
@@ -72,14 +73,14 @@ export class BoundedCache<K extends NonNullable<unknown>, V> {
   /** Like `get`, without making the entry the most recently used nor dropping it when expired. */
   peek(key: K, now?: number): V | undefined {
     const slot = this.slots?.peek(key);
-    if (slot === undefined || slot.expiresAt <= (now ?? this.clock.now())) return undefined;
+    if (slot === undefined || this.expired(slot, now)) return undefined;
     return slot.value;
   }
 
   /** Whether a live entry is there (does not change its recency). */
   has(key: K, now?: number): boolean {
     const slot = this.slots?.peek(key);
-    return slot !== undefined && slot.expiresAt > (now ?? this.clock.now());
+    return slot !== undefined && !this.expired(slot, now);
   }
 
   /** Sets the entry (expiring `ttlMs` after `now`), most recently used; evicts the least recently used beyond the bound. */
@@ -100,9 +101,9 @@ export class BoundedCache<K extends NonNullable<unknown>, V> {
   /** Live entries, most recently used first (recency unchanged). */
   *entries(now?: number): Generator<[K, V]> {
     if (this.slots === undefined) return;
-    const at = now ?? this.clock.now();
+    const at = this.ttlMs === undefined ? 0 : (now ?? this.clock.now());
     for (const [key, slot] of this.slots.entries()) {
-      if (slot.expiresAt > at) yield [key, slot.value];
+      if (!this.expired(slot, at)) yield [key, slot.value];
     }
   }
 
@@ -113,5 +114,10 @@ export class BoundedCache<K extends NonNullable<unknown>, V> {
     for (const [key, slot] of this.slots.entries()) if (drop(slot.value, key)) doomed.push(key);
     for (const key of doomed) this.slots.delete(key);
     return doomed.length;
+  }
+
+  /** Without a TTL nothing expires, and the clock is not read (the hot reads of the verified-JWS cache). */
+  private expired(slot: Slot<V>, now: number | undefined): boolean {
+    return this.ttlMs !== undefined && slot.expiresAt <= (now ?? this.clock.now());
   }
 }
