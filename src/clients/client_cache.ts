@@ -3,6 +3,7 @@ import type { OAuthClient } from '../db/entities/oauth_client.js';
 import type { EventBus } from '../lib/bus.js';
 import { FreshnessGate } from '../lib/freshness.js';
 import type { Logger } from '../lib/logger.js';
+import { BoundedCache } from '../lib/lru.js';
 import { BUS_RECONNECTED_CHANNEL } from '../lib/redis_bus.js';
 
 /** Bus channel: the message is a client id whose row changed (secret rotated, deleted). */
@@ -24,7 +25,6 @@ interface Slot {
   readonly client: OAuthClient;
   /** The whole row as read: any difference in a later read means the client changed. */
   readonly fingerprint: string;
-  readonly expiresAt: number;
 }
 
 function fingerprint(client: OAuthClient): string {
@@ -49,12 +49,14 @@ function fingerprint(client: OAuthClient): string {
  * Unknown client ids are not cached (anyone can send them), so a new client works at once.
  */
 export class ClientCache {
-  private readonly slots = new Map<string, Slot>();
+  /** Bounded (least recently used out), each entry kept at most `ttlMs`. */
+  private readonly slots: BoundedCache<string, Slot>;
   /** Bumped by every eviction, so a read that raced a change does not cache the old row. */
   private generation = 0;
   private readonly sweep: FreshnessGate;
 
-  constructor(private readonly rows: Repository<OAuthClient>, private readonly bus: EventBus, private readonly logger: Logger, private readonly options: ClientCacheOptions) {
+  constructor(private readonly rows: Repository<OAuthClient>, private readonly bus: EventBus, private readonly logger: Logger, options: ClientCacheOptions) {
+    this.slots = new BoundedCache({ maxEntries: options.maxEntries, ttlMs: options.ttlMs });
     this.sweep = new FreshnessGate(options.sweepIntervalMs ?? CLIENT_SWEEP_INTERVAL_MS, () => this.lookForChanges(), options.changeCounter);
   }
 
@@ -76,11 +78,11 @@ export class ClientCache {
     const sweeping = this.sweep.ensureFresh();
     if (sweeping !== undefined) await sweeping;
     const now = Date.now();
-    const slot = this.slots.get(id);
-    if (slot && slot.expiresAt > now) return slot.client;
+    const slot = this.slots.get(id, now);
+    if (slot) return slot.client;
     const generation = this.generation;
     const client = (await this.rows.findOneBy({ id })) ?? undefined;
-    if (client && generation === this.generation && this.options.ttlMs > 0 && this.options.maxEntries > 0) this.set(client, now);
+    if (client && generation === this.generation) this.slots.set(client.id, { client, fingerprint: fingerprint(client) }, now);
     return client;
   }
 
@@ -100,25 +102,14 @@ export class ClientCache {
     this.slots.clear();
   }
 
-  private set(client: OAuthClient, now: number): void {
-    this.slots.delete(client.id);
-    // Oldest insertion goes first: a Map iterates in insertion order, so this is O(1) and bounded.
-    while (this.slots.size >= this.options.maxEntries) {
-      const oldest = this.slots.keys().next().value;
-      if (oldest === undefined) break;
-      this.slots.delete(oldest);
-    }
-    this.slots.set(client.id, { client, fingerprint: fingerprint(client), expiresAt: now + this.options.ttlMs });
-  }
-
   private async lookForChanges(): Promise<void> {
     if (this.slots.size === 0) return;
     try {
-      const cached = [...this.slots];
+      const cached = [...this.slots.entries()];
       const rows = await this.rows.findBy({ id: In(cached.map(([id]) => id)) });
       const current = new Map(rows.map((row) => [row.id, fingerprint(row)]));
       for (const [id, slot] of cached) {
-        if (current.get(id) !== slot.fingerprint && this.slots.get(id) === slot) this.evict(id);
+        if (current.get(id) !== slot.fingerprint && this.slots.peek(id) === slot) this.evict(id);
       }
     } catch (err) {
       // Unknown what changed: read clients afresh (and fail like any other read while the database is down).

@@ -9,6 +9,7 @@ import { decrypt, deriveKey, encrypt, randomToken } from '../lib/crypto.js';
 import { ExpiredApiKey, InvalidRequest, InvalidToken, RevokedApiKey, ServiceUnavailable } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import type { Logger } from '../lib/logger.js';
+import { BoundedCache } from '../lib/lru.js';
 import { looksLikeJwt, type VerifiedAccessToken } from '../oidc/access_tokens.js';
 import { apiScopesOf, ROUTES } from '../oidc/configuration.js';
 import type { EngineClient, Provider } from '../oidc/engine/index.js';
@@ -151,7 +152,7 @@ export class ExchangeService {
   private readonly tokenKey: Buffer;
   private readonly flights = new SingleFlight<ExchangeResult>();
   /** Sessions this instance served lately: for those a repeat is likely, so the row is read first. */
-  private readonly knownSessions = new Map<string, true>();
+  private readonly knownSessions = new BoundedCache<string, true>({ maxEntries: KNOWN_SESSIONS_MAX });
   private readonly engineClients = new WeakMap<Provider, Promise<EngineClient>>();
   private readonly accessTokenExchange: AccessTokenExchange;
   private cleanupTimer: NodeJS.Timeout | undefined;
@@ -428,12 +429,7 @@ export class ExchangeService {
   }
 
   private remember(known: string, result: ExchangeResult): ExchangeResult {
-    this.knownSessions.delete(known);
     this.knownSessions.set(known, true);
-    if (this.knownSessions.size > KNOWN_SESSIONS_MAX) {
-      const oldest = this.knownSessions.keys().next().value;
-      if (oldest !== undefined) this.knownSessions.delete(oldest);
-    }
     return result;
   }
 

@@ -3,6 +3,7 @@ import { Agent } from '../db/entities/agent.js';
 import { ApiKey } from '../db/entities/api_key.js';
 import { RawTable } from '../db/raw_table.js';
 import { StatementsByCount } from '../db/statements_by_count.js';
+import { BoundedCache } from '../lib/lru.js';
 import { SerialFlush } from '../lib/serial_flush.js';
 import { apiKeySubject } from '../ratelimit/api_key_subject.js';
 import type { ApiKeySubject } from '../ratelimit/service.js';
@@ -83,9 +84,10 @@ const MAX_BATCH_IDS = 100;
  * fresh read costs nothing in the steady state; on MySQL, which has no such signal, it is a read.
  */
 export class KeyStates {
-  private readonly entries = new Map<string, { state: KeyState | undefined; until: number }>();
+  /** States read lately (undefined: no such key), each trusted for KEY_STATE_TTL_MS. */
+  private readonly entries = new BoundedCache<string, { state: KeyState | undefined }>({ maxEntries: MAX_ENTRIES, ttlMs: KEY_STATE_TTL_MS });
   /** SQLite: states `current` read, with the change counter as it stood before the read. */
-  private readonly confirmed = new Map<string, { state: KeyState | undefined; version: number }>();
+  private readonly confirmed = new BoundedCache<string, { state: KeyState | undefined; version: number }>({ maxEntries: MAX_ENTRIES });
   private readonly keys: RawTable<ApiKey>;
   private readonly agents: RawTable<Agent>;
   private readonly selectByIds: StatementsByCount;
@@ -107,7 +109,7 @@ export class KeyStates {
   /** The key's state, from the cache when it was read in the last 5 s. */
   async get(keyId: string): Promise<KeyState | undefined> {
     const cached = this.entries.get(keyId);
-    if (cached && cached.until > Date.now()) return cached.state;
+    if (cached) return cached.state;
     return this.current(keyId);
   }
 
@@ -129,14 +131,7 @@ export class KeyStates {
     });
     if (generation === this.generation) {
       this.remember(keyId, state, Date.now());
-      if (version !== undefined) {
-        this.confirmed.delete(keyId);
-        if (this.confirmed.size >= MAX_ENTRIES) {
-          const oldest = this.confirmed.keys().next().value;
-          if (oldest !== undefined) this.confirmed.delete(oldest);
-        }
-        this.confirmed.set(keyId, { state, version });
-      }
+      if (version !== undefined) this.confirmed.set(keyId, { state, version });
     }
     return state;
   }
@@ -149,11 +144,9 @@ export class KeyStates {
   evict(filter: { keyIds?: readonly string[]; agentId?: string }): void {
     this.generation += 1;
     const keyIds = new Set(filter.keyIds ?? []);
-    for (const map of [this.entries, this.confirmed]) {
-      for (const [id, entry] of map) {
-        if (keyIds.has(id) || (filter.agentId !== undefined && entry.state?.agentId === filter.agentId)) map.delete(id);
-      }
-    }
+    const drop = (entry: { state: KeyState | undefined }, id: string): boolean => keyIds.has(id) || (filter.agentId !== undefined && entry.state?.agentId === filter.agentId);
+    this.entries.deleteWhere(drop);
+    this.confirmed.deleteWhere(drop);
   }
 
   private async flush(): Promise<void> {
@@ -197,11 +190,6 @@ export class KeyStates {
   }
 
   private remember(keyId: string, state: KeyState | undefined, now: number): void {
-    this.entries.delete(keyId);
-    if (this.entries.size >= MAX_ENTRIES) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest !== undefined) this.entries.delete(oldest);
-    }
-    this.entries.set(keyId, { state, until: now + KEY_STATE_TTL_MS });
+    this.entries.set(keyId, { state }, now);
   }
 }

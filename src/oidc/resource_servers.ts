@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/audit_log.js';
 import { ResourceServer } from '../db/entities/resource_server.js';
 import type { EventBus } from '../lib/bus.js';
 import { Conflict, InvalidRequest, NotFound } from '../lib/errors.js';
+import { BoundedCache } from '../lib/lru.js';
 import type { Actor } from '../users/user_service.js';
 import { DEFAULT_ACCESS_TOKEN_TTL, MAX_RESOURCE_SERVER_TTL, SCOPE_TOKEN, splitScope } from './policy.js';
 
@@ -32,6 +33,12 @@ export interface ResourceServerView {
 
 const CHANNEL = 'keyport.resource-servers';
 const CACHE_MS = 30_000;
+/**
+ * Audiences whose answer is cached. Unknown ones are cached too (every `resource=` value a client
+ * sends is looked up), so without a bound junk values would grow the cache without limit; least
+ * recently used out, so the few real audiences, asked for all the time, stay.
+ */
+const CACHE_ENTRIES = 1_000;
 
 /**
  * APIs that accept Keyport access tokens (RFC 8707 resource indicators). The issuer itself is
@@ -40,7 +47,8 @@ const CACHE_MS = 30_000;
  */
 export class ResourceServerStore {
   private readonly rows: Repository<ResourceServer>;
-  private readonly cache = new Map<string, { policy: ResourceServerPolicy | undefined; until: number }>();
+  /** Policies by audience (undefined: no such resource server), each trusted for CACHE_MS. */
+  private readonly cache = new BoundedCache<string, { policy: ResourceServerPolicy | undefined }>({ maxEntries: CACHE_ENTRIES, ttlMs: CACHE_MS });
 
   constructor(dataSource: DataSource, readonly defaultAudience: string, private readonly bus: EventBus, private readonly audit: AuditLog) {
     this.rows = dataSource.getRepository(ResourceServer);
@@ -59,10 +67,10 @@ export class ResourceServerStore {
     if (audience === this.defaultAudience) return this.defaultPolicy;
     if (audience.length > 255) return undefined;
     const cached = this.cache.get(audience);
-    if (cached && cached.until > Date.now()) return cached.policy;
+    if (cached) return cached.policy;
     const row = await this.rows.findOneBy({ audience });
     const policy = row ? { audience: row.audience, format: row.format, scopes: row.scope ? splitScope(row.scope) : null, accessTokenTtl: row.accessTokenTtl ?? DEFAULT_ACCESS_TOKEN_TTL } : undefined;
-    this.cache.set(audience, { policy, until: Date.now() + CACHE_MS });
+    this.cache.set(audience, { policy });
     return policy;
   }
 

@@ -6,6 +6,7 @@ import { SerialFlush } from '../lib/serial_flush.js';
 import type { EventBus } from '../lib/bus.js';
 import { FreshnessGate } from '../lib/freshness.js';
 import type { Logger } from '../lib/logger.js';
+import { BoundedCache } from '../lib/lru.js';
 import { BUS_RECONNECTED_CHANNEL } from '../lib/redis_bus.js';
 
 /**
@@ -83,9 +84,10 @@ export class RevocationRegistry {
   private readonly rows: Repository<TokenRevocation>;
   /** The per-check read, as plain SQL (see RawTable). */
   private readonly raw: RawTable<TokenRevocation>;
-  private readonly revoked = new Map<string, CachedRevocation>();
-  /** "Not revoked" answers: epoch ms until which each may be trusted (given a fresh sweep). */
-  private readonly clear = new Map<string, number>();
+  /** Known revocations (each carries its own `expiresAt`: when no token it matches can be alive). */
+  private readonly revoked = new BoundedCache<string, CachedRevocation>({ maxEntries: MAX_CACHED });
+  /** "Not revoked" answers, each trusted for `negativeCacheMs` after the check that read it (given a fresh sweep). */
+  private readonly clear: BoundedCache<string, true>;
   /** Bumped whenever a revocation is learnt, so a read that raced it does not cache a stale "not revoked". */
   private generation = 0;
   /** Revocations written before this instant (epoch ms) have been seen by a sweep, or by any read since. */
@@ -110,6 +112,7 @@ export class RevocationRegistry {
   ) {
     this.rows = dataSource.getRepository(TokenRevocation);
     this.raw = new RawTable(dataSource, TokenRevocation);
+    this.clear = new BoundedCache({ maxEntries: MAX_CACHED, ttlMs: options.negativeCacheMs });
     this.sweep = new FreshnessGate(options.sweepIntervalMs ?? REVOCATION_SWEEP_INTERVAL_MS, (startedAt) => this.lookForNewRevocations(startedAt), options.changeCounter);
   }
 
@@ -163,10 +166,7 @@ export class RevocationRegistry {
       const id = cacheKey(key);
       const cached = this.revoked.get(id);
       if (cached && cached.expiresAt > now && cached.revokedAt >= issuedAt) return true;
-      if (caching) {
-        const clearUntil = this.clear.get(id);
-        if (clearUntil !== undefined && clearUntil > now) continue;
-      }
+      if (caching && this.clear.get(id, now)) continue;
       unknown.push(key);
     }
     if (unknown.length === 0) return false;
@@ -192,7 +192,7 @@ export class RevocationRegistry {
     // look-back finds it and clears them.
     if (caching && generation === this.generation) {
       for (const id of wanted) {
-        if (!hit.has(id)) this.setBounded(this.clear, id, now + this.options.negativeCacheMs);
+        if (!hit.has(id)) this.clear.set(id, true, now);
       }
     }
     return revoked;
@@ -246,7 +246,7 @@ export class RevocationRegistry {
   /** Removes rows no token can match any more; returns how many. */
   async deleteExpired(now = new Date()): Promise<number> {
     const result = await this.rows.delete({ expiresAt: LessThan(now) });
-    for (const [id, entry] of this.revoked) if (entry.expiresAt <= now.getTime()) this.revoked.delete(id);
+    this.revoked.deleteWhere((entry) => entry.expiresAt <= now.getTime());
     return result.affected ?? 0;
   }
 
@@ -277,18 +277,9 @@ export class RevocationRegistry {
   private remember(key: RevocationKey, revokedAt: number, expiresAt: number): void {
     const id = cacheKey(key);
     this.clear.delete(id);
-    const previous = this.revoked.get(id);
+    const previous = this.revoked.peek(id);
     if (previous && previous.revokedAt >= revokedAt) return;
     this.generation += 1;
-    this.setBounded(this.revoked, id, { revokedAt, expiresAt });
-  }
-
-  private setBounded<T>(map: Map<string, T>, id: string, value: T): void {
-    map.delete(id);
-    map.set(id, value);
-    if (map.size > MAX_CACHED) {
-      const oldest = map.keys().next().value;
-      if (oldest !== undefined) map.delete(oldest);
-    }
+    this.revoked.set(id, { revokedAt, expiresAt });
   }
 }

@@ -1,3 +1,4 @@
+import { BoundedCache } from '../lib/lru.js';
 import type { VerifiedJws } from './jwt_signature.js';
 
 /** Tokens whose signature check is remembered; each entry is a token string plus its decoded JSON (~2 KB). */
@@ -16,31 +17,21 @@ export const VERIFIED_JWS_CACHE_ENTRIES = 10_000;
  * key ring changes (a removed key must stop verifying at once). Bounded, least recently used out.
  */
 export class VerifiedJwsCache {
-  private readonly entries = new Map<string, VerifiedJws>();
+  private readonly entries: BoundedCache<string, VerifiedJws>;
 
-  constructor(private readonly maxEntries = VERIFIED_JWS_CACHE_ENTRIES) {}
+  constructor(maxEntries = VERIFIED_JWS_CACHE_ENTRIES) {
+    this.entries = new BoundedCache({ maxEntries });
+  }
 
   get size(): number {
     return this.entries.size;
   }
 
   get(token: string): VerifiedJws | undefined {
-    const hit = this.entries.get(token);
-    if (hit === undefined) return undefined;
-    // Most recently used goes last (a Map iterates in insertion order).
-    this.entries.delete(token);
-    this.entries.set(token, hit);
-    return hit;
+    return this.entries.get(token);
   }
 
   set(token: string, verified: VerifiedJws): void {
-    if (this.maxEntries <= 0) return;
-    this.entries.delete(token);
-    while (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value;
-      if (oldest === undefined) break;
-      this.entries.delete(oldest);
-    }
     this.entries.set(token, verified);
   }
 }
