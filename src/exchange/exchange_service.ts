@@ -13,12 +13,13 @@ import { BoundedCache } from '../lib/lru.js';
 import { looksLikeJwt, type VerifiedAccessToken } from '../oidc/access_tokens.js';
 import { apiScopesOf, ROUTES } from '../oidc/configuration.js';
 import type { EngineClient, Provider } from '../oidc/engine/index.js';
-import { CLOCK_TOLERANCE, maxAccessTokenTtl, splitScope, TTL } from '../oidc/policy.js';
+import { splitScope, TTL } from '../oidc/policy.js';
 import type { ResourceServerPolicy } from '../oidc/resource_servers.js';
 import type { OidcServices } from '../oidc/services.js';
 import { AccessTokenExchange } from './access_token_exchange.js';
 import { API_KEY_CLIENT_ID } from './api_key_client.js';
 import { postToEngine, type DispatchOrigin } from './engine_dispatch.js';
+import { registryHorizon, revokeTokensOfRevokedKeys } from './revoked_keys.js';
 import { ExchangeRefused } from './errors.js';
 import { type KeyStates, keyStateStatus, type KeyState } from './key_states.js';
 import { intersect, narrowScopes } from './scopes.js';
@@ -297,12 +298,8 @@ export class ExchangeService {
    * can still tell `revoked_api_key` from an unknown token.
    */
   async onKeysRevoked(event: KeyRevokedEvent): Promise<void> {
-    const { oidc } = this.deps;
     this.deps.keyStates.evict({ keyIds: event.keyIds, agentId: event.agentId });
-    const until = this.registryHorizon();
-    for (const keyId of event.keyIds) await oidc.revocations.revoke({ kind: 'api_key', value: keyId }, until);
-    if (event.reason === 'agent_revoked') await oidc.revocations.revoke({ kind: 'agent', value: event.agentId }, until);
-    this.deps.logger.info('api-key sessions ended by revocation', { key_ids: event.keyIds, agent_id: event.agentId, reason: event.reason });
+    await revokeTokensOfRevokedKeys({ revocations: this.deps.oidc.revocations, config: this.deps.config, logger: this.deps.logger }, event);
   }
 
   /** Deletes sessions past their end. */
@@ -337,7 +334,7 @@ export class ExchangeService {
 
   /** Registry rows must outlive every token they could match. */
   registryHorizon(): Date {
-    return new Date(Date.now() + (maxAccessTokenTtl(this.deps.config) + CLOCK_TOLERANCE) * 1000);
+    return registryHorizon(this.deps.config);
   }
 
   private async policyFor(audience: string | undefined): Promise<ResourceServerPolicy> {
