@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
@@ -7,8 +7,7 @@ import { TEST_SECRET, freePort } from '../support/app.js';
 import { KEYPORT_BIN } from '../support/cli.js';
 import { createScratchDatabase, type ScratchDatabase } from '../support/database.js';
 
-/** Printed on stderr, one line per module the child resolves (by the hook below). */
-const MARK = 'keyport-test-loaded ';
+let traces = 0;
 
 /**
  * What a command loads, seen from inside the child by a module-resolution hook (node:module
@@ -17,15 +16,15 @@ const MARK = 'keyport-test-loaded ';
  */
 function runTraced(hookDir: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; loaded: string[]; stderr: string }> {
   const register = pathToFileURL(join(hookDir, 'register.mjs')).href;
+  // One line per resolved module, appended synchronously by the hook: on Node 24 the hooks run on
+  // their own thread, and what they wrote to stderr could be lost when a quick command exited.
+  const trace = join(hookDir, `loaded-${++traces}.txt`);
+  writeFileSync(trace, '');
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', register, KEYPORT_BIN, ...args], { env: { PATH: process.env.PATH, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
-      const lines = stderr.split('\n');
-      resolve({
-        code: error ? (typeof error.code === 'number' ? error.code : 1) : 0,
-        stdout,
-        loaded: lines.filter((line) => line.startsWith(MARK)).map((line) => line.slice(MARK.length)),
-        stderr: lines.filter((line) => !line.startsWith(MARK)).join('\n'),
-      });
+    execFile(process.execPath, ['--import', register, KEYPORT_BIN, ...args], { env: { PATH: process.env.PATH, ...env, KEYPORT_TEST_TRACE: trace }, timeout: 30_000 }, (error, stdout, stderr) => {
+      const loaded = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+      rmSync(trace, { force: true });
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, loaded, stderr });
     });
   });
 }
@@ -56,9 +55,10 @@ describe('the CLI builds only what a command needs', function () {
   before(async () => {
     database = await createScratchDatabase();
     writeFileSync(join(database.dir, 'hooks.mjs'), [
+      "import { appendFileSync } from 'node:fs';",
       'export async function resolve(specifier, context, next) {',
       '  const resolved = await next(specifier, context);',
-      `  if (resolved.url.startsWith('file:')) process.stderr.write(${JSON.stringify(MARK)} + resolved.url + '\\n');`,
+      "  if (resolved.url.startsWith('file:') && process.env.KEYPORT_TEST_TRACE) appendFileSync(process.env.KEYPORT_TEST_TRACE, resolved.url + '\\n');",
       '  return resolved;',
       '}',
     ].join('\n'));
