@@ -15,6 +15,7 @@ import { Database } from '../../src/db/database.js';
 import { buildKeyServices, type KeyServices } from '../../src/keys/index.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { buildServices, closeServices } from '../../src/services.js';
+import { argument } from './argv.js';
 
 interface Result {
   name: string;
@@ -22,11 +23,6 @@ interface Result {
   seconds: number;
   perSecond: number;
   meanMicros: number;
-}
-
-function argument(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index >= 0 ? process.argv[index + 1] : undefined;
 }
 
 /** Runs `verify` back to back for `seconds` (after a short warm-up) and counts. */

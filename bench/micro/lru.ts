@@ -24,6 +24,7 @@ import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { LRUCache } from 'lru-cache';
 import { BoundedCache } from '../../src/lib/lru.js';
+import { argument } from './argv.js';
 
 interface Cache {
   get(key: string): unknown;
@@ -35,11 +36,6 @@ interface Result {
   ops: number;
   perSecond: number;
   nsPerOp: number;
-}
-
-function argument(name: string): string | undefined {
-  const index = process.argv.indexOf(name);
-  return index >= 0 ? process.argv[index + 1] : undefined;
 }
 
 const TTL_MS = 60_000;
