@@ -324,7 +324,10 @@ export async function runScenario(stack: FaultStack, scenario: Scenario, timing:
   const failing = run.samples.filter((sample) => sample.status !== 200);
   // A request in flight when the fault began may fail by it; one answered before it may not.
   const early = failing.filter((sample) => sample.end < faultStart);
-  if (early.length) violations.push(`${early.length} requests failed before the fault began`);
+  if (early.length) {
+    const which = early.slice(0, 5).map((sample) => `${sample.kind} ${sample.status} at ${Math.round(sample.start)}–${Math.round(sample.end)} ms${sample.problem ? ` (${sample.problem})` : ''}`);
+    violations.push(`${early.length} requests failed before the fault began (fault at ${Math.round(faultStart)} ms): ${which.join('; ')}`);
+  }
   const connectionErrors = Object.entries(run.errors).filter(([code]) => code !== 'request timed out');
   if (connectionErrors.length) violations.push(`connection errors: ${connectionErrors.map(([code, n]) => `${code} × ${n}`).join(', ')}`);
 
