@@ -109,7 +109,11 @@ export async function runLoad(stack: FaultStack, options: LoadOptions): Promise<
       path: '/auth/login',
       headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' },
       setupRequest: (request, context) => {
-        const sessionId = `${options.sessionPrefix}-${counter++ % options.sessions}`;
+        // Every fourth login opens a session never seen before, so each phase writes: on a fast
+        // machine the whole pool exists before the fault, and a fault that only refuses writes
+        // (a full disk) would otherwise meet nothing but reads.
+        const n = counter++;
+        const sessionId = n % 4 === 3 ? `${options.sessionPrefix}-once-${n}` : `${options.sessionPrefix}-${n % options.sessions}`;
         sent(context, { kind: 'login', sessionId });
         return { ...request, body: JSON.stringify({ session_id: sessionId }) };
       },
