@@ -37,6 +37,12 @@ export interface LoadOptions {
   readonly sessions: number;
   /** Session IDs carry this prefix (one per scenario, so scenarios do not share sessions). */
   readonly sessionPrefix: string;
+  /**
+   * Every n-th login opens a session never seen before, so each phase writes (unset: none). On a
+   * fast machine the whole pool exists before the fault, and a fault that only refuses writes (a
+   * full disk) would otherwise meet nothing but reads.
+   */
+  readonly newSessionEvery?: number;
   /** Called at these offsets (ms since the load started), in order; awaited one after another. */
   readonly timeline?: ReadonlyArray<{ at: number; run: () => Promise<void> | void }>;
 }
@@ -109,11 +115,9 @@ export async function runLoad(stack: FaultStack, options: LoadOptions): Promise<
       path: '/auth/login',
       headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' },
       setupRequest: (request, context) => {
-        // Every fourth login opens a session never seen before, so each phase writes: on a fast
-        // machine the whole pool exists before the fault, and a fault that only refuses writes
-        // (a full disk) would otherwise meet nothing but reads.
         const n = counter++;
-        const sessionId = n % 4 === 3 ? `${options.sessionPrefix}-once-${n}` : `${options.sessionPrefix}-${n % options.sessions}`;
+        const every = options.newSessionEvery;
+        const sessionId = every && n % every === every - 1 ? `${options.sessionPrefix}-once-${n}` : `${options.sessionPrefix}-${n % options.sessions}`;
         sent(context, { kind: 'login', sessionId });
         return { ...request, body: JSON.stringify({ session_id: sessionId }) };
       },

@@ -39,6 +39,8 @@ export interface Scenario {
   readonly readinessDuringFault: 'not_ready' | 'degraded' | 'any';
   /** How long the fault lasts, when not the timing's (the database ones outlast the query timeout). */
   readonly faultMs?: number;
+  /** The fault refuses only writes: the load opens a new session in one login of this many. */
+  readonly newSessionEvery?: number;
   start(stack: FaultStack): Promise<void> | void;
   stop(stack: FaultStack): Promise<void> | void;
 }
@@ -140,6 +142,7 @@ export const SCENARIOS: readonly Scenario[] = [
     possible: needsTmpfs,
     failsRequests: true,
     readinessDuringFault: 'not_ready',
+    newSessionEvery: 4,
     start: fillDisk,
     stop: (stack) => rmSync(join(stack.dataDir, 'filler'), { force: true }),
   },
@@ -305,6 +308,7 @@ export async function runScenario(stack: FaultStack, scenario: Scenario, timing:
       connections: timing.connections,
       durationMs: timing.beforeMs + faultMs + timing.afterMs,
       sessions: timing.sessions,
+      newSessionEvery: scenario.newSessionEvery,
       sessionPrefix: prefix,
       timeline: [
         { at: timing.beforeMs, run: () => scenario.start(stack) },
