@@ -12,8 +12,7 @@ import { Metrics } from './lib/metrics.js';
 import { OidcServices } from './oidc/services.js';
 import type { CircuitBreaker } from './lib/circuit_breaker.js';
 import { Lifecycle } from './lib/lifecycle.js';
-import { closeRedis, connectRedis, redisCircuitBreaker, subscriberConnection } from './lib/redis.js';
-import { RedisBus } from './lib/redis_bus.js';
+import { connectSharedRedis } from './lib/redis.js';
 import { RateLimits } from './ratelimit/service.js';
 import { apiKeyExchangeLimits, apiKeyUseLimit, limitTokenRequestsPerClient, publicIntrospectionLimit } from './ratelimit/token_endpoint.js';
 
@@ -61,14 +60,11 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   const metrics = new Metrics({ processMetrics: options.processMetrics });
   const audit = new AuditLog(database.dataSource, logger);
   const closers: Array<() => Promise<void> | void> = [];
-  const redis = config.redisUrl ? await connectRedis(config.redisUrl, config.redisPrefix, logger) : undefined;
-  if (redis) closers.push(() => closeRedis(redis));
-  const redisBreaker = redis ? redisCircuitBreaker(redis, logger) : undefined;
-  if (redisBreaker) closers.push(() => redisBreaker.close());
-  const bus: EventBus = redis
-    ? new RedisBus(redis, subscriberConnection(redis, logger), { prefix: config.redisPrefix, logger, breaker: redisBreaker })
-    : new InProcessBus();
-  closers.push(() => bus.close());
+  const shared = config.redisUrl ? await connectSharedRedis(config.redisUrl, config.redisPrefix, logger) : undefined;
+  const redis = shared?.redis;
+  const redisBreaker = shared?.breaker;
+  const bus: EventBus = shared?.bus ?? new InProcessBus();
+  closers.push(() => (shared ? shared.close() : bus.close()));
   if (config.rateLimitPolicies.disabled) logger.warn('rate limits are disabled (RATE_LIMIT_DISABLED=true): nothing is counted or refused');
 
   const keys = buildKeyServices({ config, logger, database, audit, bus });

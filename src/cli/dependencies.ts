@@ -64,19 +64,15 @@ export async function withDependencies<T>(
   try {
     let bus: EventBus;
     if (needs.publishes && config.redisUrl) {
-      const [{ closeRedis, connectRedis, redisCircuitBreaker, subscriberConnection }, { RedisBus }] = await Promise.all([
-        import('../lib/redis.js'),
-        import('../lib/redis_bus.js'),
-      ]);
-      const redis = await connectRedis(config.redisUrl, config.redisPrefix, logger);
-      closers.push(() => closeRedis(redis));
-      const breaker = redisCircuitBreaker(redis, logger);
-      closers.push(() => breaker.close());
-      bus = new RedisBus(redis, subscriberConnection(redis, logger), { prefix: config.redisPrefix, logger, breaker });
+      const { connectSharedRedis } = await import('../lib/redis.js');
+      const shared = await connectSharedRedis(config.redisUrl, config.redisPrefix, logger);
+      closers.push(() => shared.close());
+      bus = shared.bus;
     } else {
-      bus = new InProcessBus();
+      const inProcess = new InProcessBus();
+      closers.push(() => inProcess.close());
+      bus = inProcess;
     }
-    closers.push(() => bus.close());
     const audit = new AuditLog(database.dataSource, logger);
     return await action({ config, logger, database, audit, bus }, (close) => { closers.push(close); });
   } finally {

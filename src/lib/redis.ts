@@ -1,6 +1,7 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { CircuitBreaker } from './circuit_breaker.js';
 import type { Logger } from './logger.js';
+import { RedisBus } from './redis_bus.js';
 
 /** Failed commands in a row after which Keyport stops calling Redis (see redisCircuitBreaker). */
 export const REDIS_BREAKER_FAILURES = 3;
@@ -128,4 +129,30 @@ export async function closeRedis(redis: Redis): Promise<void> {
     ]);
   }
   if (redis.status !== 'end') redis.disconnect();
+}
+
+/** The shared Redis of a process: the command client, its circuit breaker, and the bus over it. */
+export interface SharedRedis {
+  readonly redis: Redis;
+  readonly breaker: CircuitBreaker;
+  readonly bus: RedisBus;
+  /** Bus, breaker, then the connection. */
+  close(): Promise<void>;
+}
+
+/** Connects to REDIS_URL as the server and the CLI both do (src/services.ts, src/cli/dependencies.ts). */
+export async function connectSharedRedis(url: string, prefix: string, logger: Logger): Promise<SharedRedis> {
+  const redis = await connectRedis(url, prefix, logger);
+  const breaker = redisCircuitBreaker(redis, logger);
+  const bus = new RedisBus(redis, subscriberConnection(redis, logger), { prefix, logger, breaker });
+  return {
+    redis,
+    breaker,
+    bus,
+    close: async () => {
+      await bus.close();
+      breaker.close();
+      await closeRedis(redis);
+    },
+  };
 }
