@@ -21,7 +21,7 @@ import { interactionRoutes } from './http/routes/interaction.js';
 import { operationsRoutes } from './http/routes/operations.js';
 import { deriveKey } from './lib/crypto.js';
 import { introspectionFastPath } from './oidc/introspection_fast_path.js';
-import type { Services } from './services.js';
+import type { Services } from './service_container.js';
 
 /** Paths served by oidc-provider, which parses its own bodies and renders RFC 6749 errors. */
 export const PROVIDER_PATH_PREFIXES = ['/oauth/', '/.well-known/'] as const;

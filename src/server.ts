@@ -8,7 +8,7 @@ import { Database } from './db/database.js';
 import { ConnectionDrain, type DrainReport } from './http/drain.js';
 import { answerMalformedRequests } from './http/client_errors.js';
 import { createLogger, type Logger } from './lib/logger.js';
-import { buildServices, closeServices, type Services } from './services.js';
+import { buildServices, closeServices, type Services } from './service_container.js';
 
 export interface ShutdownReport extends DrainReport {
   /** From the start of the drain until pools were closed and buffers flushed. */

@@ -14,7 +14,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { Database } from '../../src/db/database.js';
 import { buildKeyServices, type KeyServices } from '../../src/keys/index.js';
 import { createLogger } from '../../src/lib/logger.js';
-import { buildServices, closeServices } from '../../src/services.js';
+import { buildServices, closeServices } from '../../src/service_container.js';
 import { argument } from './argv.js';
 
 interface Result {

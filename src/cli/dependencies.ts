@@ -7,11 +7,11 @@ import type { Logger } from '../lib/logger.js';
 import type { CliRuntime } from './context.js';
 
 /*
- * What a CLI command builds. The server builds the whole graph (src/services.ts: Redis, the OIDC
+ * What a CLI command builds. The server builds the whole graph (src/service_container.ts: Redis, the OIDC
  * engine, rate limits, the dashboard, the exchange); a command builds only the foundation below
  * and the domain services it reads or changes, so a `keyport agent:list` loads neither
  * oidc-provider nor ioredis. Every module is loaded on demand, inside the command's action:
- * `--help` and argument mistakes load none of them. Nothing here imports src/services.ts
+ * `--help` and argument mistakes load none of them. Nothing here imports src/service_container.ts
  * (test/cli/narrow_imports.test.ts checks what a listing command loads).
  */
 

@@ -92,7 +92,7 @@ export type ClientDeletionHook = (clientId: string) => Promise<void>;
 
 /**
  * OAuth clients in the database. Secrets are generated here, shown once, and stored as a keyed
- * hash; the engine compares against the hash (src/oidc/client_glue.ts).
+ * hash; the engine compares against the hash (src/oidc/engine_clients.ts).
  */
 export class ClientService {
   private readonly clients: Repository<OAuthClient>;

@@ -1,3 +1,5 @@
+import { TOKEN_EXCHANGE_GRANT } from '../clients/grant_types.js';
+import { type Clock, epochSeconds, systemClock } from '../lib/clock.js';
 import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
 import { apiScopesOf } from '../oidc/configuration.js';
 import type { EngineClient } from '../oidc/engine/index.js';
@@ -5,26 +7,33 @@ import { isOidcScope } from '../oidc/policy.js';
 import type { ResourceServerPolicy } from '../oidc/resource_servers.js';
 import type { OidcServices } from '../oidc/services.js';
 import { LINEAGE_CLAIM, lineageFrom, MAX_LINEAGE_DEPTH } from '../oidc/token_lineage.js';
+import { mintTokens } from '../oidc/token_minter.js';
 import { API_KEY_CLIENT_ID } from './api_key_client.js';
 import { ExchangeRefused } from './errors.js';
-import type { ExchangeResult, TokenExchangeRequest } from './exchange_service.js';
+import type { ExchangeAudiences } from './exchange_audiences.js';
+import type { ExchangeResult } from './exchange_result.js';
+import type { KeyLiveness } from './key_liveness.js';
 import { intersect, narrowScopes } from './scopes.js';
-import { mintTokens } from './token_minter.js';
 
 /** Claims an exchanged access token copies from its subject token (API-key session facts). */
 const INHERITED_CLAIMS = ['api_key_id', 'agent_id', 'session_id', 'sid', 'env', 'access_type'] as const;
 
-export interface AccessTokenExchangeDependencies {
-  readonly oidc: OidcServices;
-  /** The policy of a known audience; invalid_target for an unknown one. */
-  readonly policyFor: (audience: string) => Promise<ResourceServerPolicy>;
-  /** Seconds an exchanged token may live for an audience (TOKEN_TTL or the audience's shorter TTL). */
-  readonly lifetimeFor: (audience: string, resourceServerTtl: number | undefined) => number;
-  /** Refuses unless the database says now that the key (and its agent) work: read before signing. */
-  readonly assertKeyCurrent: (keyId: string, agentId: string) => Promise<void>;
+/** RFC 8693 with an access token as the subject (`subject_token_type` access_token or jwt). */
+export interface AccessTokenExchangeRequest {
+  readonly subjectToken: string;
+  readonly scopes?: readonly string[];
+  readonly audience?: string;
+  readonly client: EngineClient;
 }
 
-const epoch = (): number => Math.floor(Date.now() / 1000);
+export interface AccessTokenExchangeDependencies {
+  readonly oidc: Pick<OidcServices, 'accessTokens' | 'tokenIds' | 'resourceServers' | 'ready' | 'host'>;
+  /** The policy of a known audience (invalid_target for an unknown one) and the lifetime of a token for it. */
+  readonly audiences: Pick<ExchangeAudiences, 'policyFor' | 'lifetimeFor'>;
+  /** Refuses unless the database says now that the key (and its agent) work: read before signing. */
+  readonly keyLiveness: Pick<KeyLiveness, 'assertCurrent'>;
+  readonly clock?: Clock;
+}
 
 function refuseGrant(message: string): ExchangeRefused {
   return new ExchangeRefused('invalid_token', 'invalid_grant', message);
@@ -74,9 +83,13 @@ function assertMayExchange(subject: VerifiedAccessToken, caller: EngineClient): 
  * No refresh token.
  */
 export class AccessTokenExchange {
-  constructor(private readonly deps: AccessTokenExchangeDependencies) {}
+  private readonly clock: Clock;
 
-  async exchange(request: TokenExchangeRequest): Promise<ExchangeResult> {
+  constructor(private readonly deps: AccessTokenExchangeDependencies) {
+    this.clock = deps.clock ?? systemClock;
+  }
+
+  async exchange(request: AccessTokenExchangeRequest): Promise<ExchangeResult> {
     const { oidc } = this.deps;
     const { client } = request;
     const subject = await oidc.accessTokens.verify(request.subjectToken);
@@ -89,19 +102,20 @@ export class AccessTokenExchange {
     const available = intersect(subject.scopes.filter((scope) => !isOidcScope(scope)), apiScopesOf(client), policy.scopes);
     const scopes = narrowScopes(request.scopes, available, 'The subject token');
 
-    const lifetime = Math.min(this.deps.lifetimeFor(policy.audience, policy.accessTokenTtl), subject.exp - epoch());
+    const lifetime = Math.min(this.deps.audiences.lifetimeFor(policy.audience, policy.accessTokenTtl), subject.exp - epochSeconds(this.clock));
     if (lifetime < 1) throw refuseGrant('subject_token has expired.');
     const claims: Record<string, unknown> = {};
     for (const name of INHERITED_CLAIMS) if (subject.claims[name] !== undefined) claims[name] = subject.claims[name];
     claims[LINEAGE_CLAIM] = lineage;
     // A token of an API key is signed only while the database says the key works (as at /auth/login).
-    if (typeof claims.api_key_id === 'string') await this.deps.assertKeyCurrent(claims.api_key_id, subject.sub);
+    if (typeof claims.api_key_id === 'string') await this.deps.keyLiveness.assertCurrent(claims.api_key_id, subject.sub);
 
     await oidc.ready();
     const minted = await mintTokens({
       provider: oidc.host.provider,
       signingKid: oidc.host.keyRing.signingKid,
       client,
+      grantType: TOKEN_EXCHANGE_GRANT,
       accountId: subject.accountId,
       scopes,
       policy,
@@ -111,6 +125,7 @@ export class AccessTokenExchange {
       // The same client: the engine's own grant family (opaque tokens are checked against the
       // grant's client, so another client's token links to the grant through its lineage instead).
       grantId: subject.clientId === client.clientId ? subject.grantId : undefined,
+      clock: this.clock,
     });
     return {
       accessToken: minted.accessToken,
@@ -132,12 +147,12 @@ export class AccessTokenExchange {
   private async targetOf(subject: VerifiedAccessToken, requested: string | undefined, caller: EngineClient): Promise<ResourceServerPolicy> {
     const held = audiencesOf(subject);
     if (requested === undefined) {
-      if (held.length === 1) return this.deps.policyFor(held[0]!);
+      if (held.length === 1) return this.deps.audiences.policyFor(held[0]!);
       throw refuseTarget(held.length === 0
         ? 'subject_token has no audience; name the audience (resource) of the new token.'
         : 'subject_token has several audiences; name the one the new token is for.');
     }
-    if (held.includes(requested)) return this.deps.policyFor(requested);
+    if (held.includes(requested)) return this.deps.audiences.policyFor(requested);
     const { resourceServers } = this.deps.oidc;
     if (caller.clientAuthMethod !== 'none' && requested !== resourceServers.defaultAudience) {
       const policy = await resourceServers.find(requested);

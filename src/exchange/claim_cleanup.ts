@@ -32,7 +32,7 @@ export class ClaimCleanup {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(private readonly sessions: SessionStore, private readonly logger: Logger) {}
+  constructor(private readonly sessions: Pick<SessionStore, 'discardUnminted' | 'releaseClaim'>, private readonly logger: Logger) {}
 
   /** Tries at once (not awaited by the failing request); keeps trying in the background. */
   undo(claim: FailedClaim): void {

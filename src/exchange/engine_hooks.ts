@@ -2,13 +2,17 @@ import { TOKEN_EXCHANGE_GRANT } from '../clients/grant_types.js';
 import type { Config } from '../config/config.js';
 import { knownScopes } from '../keys/scopes.js';
 import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
-import { API_SCOPE_METADATA } from '../oidc/client_glue.js';
+import { API_SCOPE_METADATA } from '../oidc/engine_clients.js';
 import type { Account, AccessToken, KoaContextWithOIDC } from '../oidc/engine/index.js';
 import type { RevocationKey } from '../oidc/revocations.js';
 import type { ApiKeySubject } from '../ratelimit/service.js';
 import { apiKeyCheckedAhead } from './engine_dispatch.js';
-import { API_KEY_CLIENT_ID, keyDeadline, sessionClaims, type ExchangeService } from './exchange_service.js';
-import { keyStateStatus, keyStateSubject, keyUseRefusal } from './key_states.js';
+import { API_KEY_CLIENT_ID } from './api_key_client.js';
+import type { ExchangeAudiences } from './exchange_audiences.js';
+import type { KeyLiveness } from './key_liveness.js';
+import { keyStateStatus, keyStateSubject, keyUseRefusal, type KeyStates } from './key_states.js';
+import { keyDeadline, sessionClaims } from './session_token_rules.js';
+import type { SessionStore } from './sessions.js';
 import { invalidGrant, refusalOf } from './token_exchange_grant.js';
 
 /** Marks the engine Account of an agent acting through an API-key session (set by the account lookup). */
@@ -63,14 +67,14 @@ export type KeyUseLimit = (ctx: KoaContextWithOIDC, subject: ApiKeySubject) => P
  * the refresh token, so a refused refresh leaves the token usable. `/auth/refresh` checks and counts
  * in front of the engine (with docs/reference.md §4 codes) and dispatches with `apiKeyChecked`: not counted twice.
  */
-export function agentAccountResolver(exchange: ExchangeService, limitKeyUse?: KeyUseLimit) {
+export function agentAccountResolver(deps: { readonly sessions: Pick<SessionStore, 'findById'>; readonly keyLiveness: Pick<KeyLiveness, 'status'> }, limitKeyUse?: KeyUseLimit) {
   return async function findAgentAccount(agentId: string, source?: unknown, ctx?: KoaContextWithOIDC): Promise<Account | undefined> {
     const sid = (source as { sid?: unknown } | undefined)?.sid;
     if (typeof sid !== 'string' || !sid.startsWith('ses_')) return undefined;
-    const session = await exchange.sessions.findById(sid);
+    const session = await deps.sessions.findById(sid);
     if (!session || session.agentId !== agentId || session.expiresAt.getTime() <= Date.now()) return undefined;
     // The engine signs a new token for the key if this passes: the key as the database has it now.
-    const { state, status } = await exchange.keyStatus(session.keyId, { fresh: true });
+    const { state, status } = await deps.keyLiveness.status(session.keyId, { fresh: true });
     if (!state || state.agentId !== agentId) return undefined;
     if (status !== 'active') throw invalidGrant(refusalOf(status));
     if (ctx) {
@@ -100,11 +104,11 @@ export function sessionTokenClaims(ctx: KoaContextWithOIDC | undefined, token: u
  * Lifetime of tokens whose family started with a token exchange (the engine asks on refresh):
  * TOKEN_TTL (a resource server's shorter TTL wins), never past the key's or the session's end.
  */
-export function exchangedTokenTtl(exchange: ExchangeService) {
+export function exchangedTokenTtl(audiences: Pick<ExchangeAudiences, 'lifetimeFor'>) {
   return function decideExchangedTokenTtl(ctx: KoaContextWithOIDC | undefined, token: AccessToken): number | undefined {
     if (typeof token.gty !== 'string' || !token.gty.startsWith(TOKEN_EXCHANGE_GRANT)) return undefined;
     const server = token.resourceServer;
-    let ttl = server ? exchange.lifetimeFor(server.identifier(), server.accessTokenTTL) : exchange.lifetimeFor('', undefined);
+    let ttl = server ? audiences.lifetimeFor(server.identifier(), server.accessTokenTTL) : audiences.lifetimeFor('', undefined);
     const found = sessionFactsOf(ctx);
     if (found) ttl = Math.min(ttl, found.facts.deadline - epoch());
     return Math.max(1, ttl);
@@ -126,11 +130,11 @@ export function sessionRevocationKeys(token: VerifiedAccessToken): RevocationKey
  * A token exchanged from an API key is active only while the key works: not revoked, not expired,
  * its rotation grace not over, its agent not revoked — judged against the clock on every check.
  */
-export function keyActivityCheck(exchange: ExchangeService) {
+export function keyActivityCheck(keyStates: Pick<KeyStates, 'get'>) {
   return async function keyStillWorks(token: VerifiedAccessToken): Promise<boolean> {
     const keyId = token.claims.api_key_id;
     if (typeof keyId !== 'string') return true;
-    const state = await exchange.keyStates.get(keyId);
+    const state = await keyStates.get(keyId);
     return Boolean(state && state.agentId === token.sub && keyStateStatus(state) === 'active');
   };
 }

@@ -14,7 +14,7 @@ export class ExchangeRefused extends KeyportError {
   }
 }
 
-/** The OAuth error for any refusal of the exchange service (the grant's side of the mapping). */
+/** The OAuth error for any refusal of the exchange's domain services (the grant's side of the mapping). */
 export function oauthErrorOf(err: KeyportError): OAuthErrorCode {
   if (err instanceof ExchangeRefused) return err.oauthError;
   switch (err.code) {

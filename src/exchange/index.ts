@@ -1,13 +1,21 @@
 import type { AuditLog } from '../audit/audit_log.js';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
-import { KEY_INVALIDATION_CHANNEL, type KeyServices } from '../keys/index.js';
+import type { KeyServices } from '../keys/index.js';
 import type { EventBus } from '../lib/bus.js';
+import type { Clock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import type { OidcServices } from '../oidc/services.js';
+import { AccessTokenExchange } from './access_token_exchange.js';
 import { agentAccountResolver, apiKeyClientMetadata, exchangedTokenTtl, keyActivityCheck, sessionRevocationKeys, sessionTokenClaims, type KeyUseLimit } from './engine_hooks.js';
-import { ExchangeService } from './exchange_service.js';
+import { ExchangeAudiences } from './exchange_audiences.js';
+import { ExpiredSessionCleanup } from './expired_session_cleanup.js';
+import { KeyLiveness } from './key_liveness.js';
+import { followKeyRevocations } from './key_revocation_reaction.js';
 import { KeyStates } from './key_states.js';
+import { SessionDirectory } from './session_directory.js';
+import { SessionRefresh } from './session_refresh.js';
+import { SessionTokens } from './session_tokens.js';
 import { SessionStore } from './sessions.js';
 import * as tokenExchangeGrant from './token_exchange_grant.js';
 import type { TokenExchangeOptions } from './token_exchange_grant.js';
@@ -24,6 +32,31 @@ export interface ExchangeBuildDependencies {
   readonly grantLimits: TokenExchangeOptions;
   /** Per-key limits of a refresh of an API-key session at the token endpoint (docs/reference.md §5). */
   readonly keyUseLimit?: KeyUseLimit;
+  /** Default: the system clock. */
+  readonly clock?: Clock;
+}
+
+/**
+ * `services.exchange`: API key (+ session ID) → access token, one piece per job. Routes, the
+ * RFC 8693 grant and the engine's hooks each take the pieces they need.
+ */
+export interface ApiKeyExchange {
+  /** The `api_key_sessions` table. */
+  readonly sessions: SessionStore;
+  /** Short-lived cache of the state of keys behind sessions (evicted on key changes). */
+  readonly keyStates: KeyStates;
+  /** Whether the key behind a session works now (cached, or fresh from the database before signing). */
+  readonly keyLiveness: KeyLiveness;
+  /** Which resource server an exchanged token is for and how long it lives there. */
+  readonly audiences: ExchangeAudiences;
+  /** Issuing a session's token: claim, mint, reuse (`/auth/login`, the grant with an API-key subject). */
+  readonly sessionTokens: SessionTokens;
+  /** RFC 8693 with an access-token subject: a narrower token in the subject's family. */
+  readonly accessTokenExchange: AccessTokenExchange;
+  /** Listing and ending sessions (`/auth/sessions`, the dashboard). */
+  readonly sessionDirectory: SessionDirectory;
+  /** `/auth/refresh`: the engine's refresh grant for a session. */
+  readonly sessionRefresh: SessionRefresh;
 }
 
 /**
@@ -34,53 +67,54 @@ export interface ExchangeBuildDependencies {
  *   TOKEN_TTL on refreshed tokens;
  * - the token checks every verification runs (registry keys api_key / agent / session, key status);
  * - key and agent revocation ending sessions and tokens (here and, through the registry and the
- *   bus, on every instance).
+ *   bus, on every instance: key_revocation_reaction.ts);
+ * - the periodic deletion of expired sessions.
  * The CLI does not build this: its key-revoking commands run the registry part of the revocation
  * hook (src/exchange/revoked_keys.ts), so a `keyport key:revoke` ends sessions from its own process.
  */
-export function buildExchange(deps: ExchangeBuildDependencies): { exchange: ExchangeService; close: () => void } {
-  const { oidc, keys, config } = deps;
-  const exchange = new ExchangeService({
-    config,
-    logger: deps.logger,
-    oidc,
-    audit: deps.audit,
-    sessions: new SessionStore(deps.database.dataSource),
-    keyStates: new KeyStates(deps.database.dataSource, deps.database.changeCounter()),
-  });
+export function buildExchange(deps: ExchangeBuildDependencies): { exchange: ApiKeyExchange; close: () => void } {
+  const { oidc, keys, config, logger, clock } = deps;
+  const sessions = new SessionStore(deps.database.dataSource);
+  const keyStates = new KeyStates(deps.database.dataSource, deps.database.changeCounter());
+  const keyLiveness = new KeyLiveness({ keyStates, revocations: oidc.revocations });
+  const audiences = new ExchangeAudiences({ config, resourceServers: oidc.resourceServers });
+  const exchange: ApiKeyExchange = {
+    sessions,
+    keyStates,
+    keyLiveness,
+    audiences,
+    sessionTokens: new SessionTokens({ config, logger, oidc, sessions, keyStates, keyLiveness, audiences, clock }),
+    accessTokenExchange: new AccessTokenExchange({ oidc, audiences, keyLiveness, clock }),
+    sessionDirectory: new SessionDirectory({ config, sessions, keyLiveness, revocations: oidc.revocations, payloads: oidc.payloads, audit: deps.audit, clock }),
+    sessionRefresh: new SessionRefresh({ oidc, sessions, clock }),
+  };
 
   oidc.clients.registerBuiltIn(apiKeyClientMetadata(config));
   oidc.extendProvider((provider) => {
     provider.registerGrantType(tokenExchangeGrant.grantType, tokenExchangeGrant.tokenExchangeHandler(exchange, keys, deps.grantLimits), tokenExchangeGrant.parameters, tokenExchangeGrant.repeatable);
   });
-  oidc.accounts.register('agt_', agentAccountResolver(exchange, deps.keyUseLimit));
+  oidc.accounts.register('agt_', agentAccountResolver({ sessions, keyLiveness }, deps.keyUseLimit));
   oidc.addExtraTokenClaims(sessionTokenClaims);
-  oidc.addAccessTokenTtl(exchangedTokenTtl(exchange));
+  oidc.addAccessTokenTtl(exchangedTokenTtl(audiences));
   oidc.accessTokens.addRevocationKeys(sessionRevocationKeys);
-  oidc.accessTokens.addActivityCheck(keyActivityCheck(exchange));
+  oidc.accessTokens.addActivityCheck(keyActivityCheck(keyStates));
 
-  const stopRevoked = keys.onRevoked((event) => exchange.onKeysRevoked(event));
-  const stopInvalidations = deps.bus.subscribe(KEY_INVALIDATION_CHANNEL, (message) => {
-    try {
-      const parsed = JSON.parse(message) as { keyIds?: unknown; agentId?: unknown };
-      const keyIds = Array.isArray(parsed.keyIds) ? parsed.keyIds.filter((id): id is string => typeof id === 'string') : [];
-      exchange.keyStates.evict({ keyIds, agentId: typeof parsed.agentId === 'string' ? parsed.agentId : undefined });
-    } catch {
-      // The key domain logs malformed messages on the same channel.
-    }
-  });
-  exchange.startCleanup();
+  const stopFollowing = followKeyRevocations({ config, logger, keys, bus: deps.bus, keyStates, revocations: oidc.revocations });
+  const expiredSessions = new ExpiredSessionCleanup({ sessions, logger, clock });
+  expiredSessions.start();
 
   return {
     exchange,
     close: () => {
-      stopRevoked();
-      stopInvalidations();
-      exchange.close();
+      stopFollowing();
+      expiredSessions.close();
+      exchange.sessionTokens.close();
     },
   };
 }
 
-export { API_KEY_CLIENT_ID, ExchangeService, type ExchangeResult, type SessionView } from './exchange_service.js';
+export { API_KEY_CLIENT_ID } from './api_key_client.js';
+export type { ExchangeResult } from './exchange_result.js';
+export type { SessionView } from './session_directory.js';
 export { DEFAULT_SESSION_ID, parseSessionId } from './session_id.js';
 export { TOKEN_TYPES } from './token_exchange_grant.js';

@@ -12,8 +12,8 @@ export function registryHorizon(config: Pick<Config, 'tokenTtl'>): Date {
 /**
  * Registry rows for revoked keys (and the agent), so the sessions and tokens issued from them are
  * refused on every instance (through the bus with Redis, the registry's sweep without). Run by
- * `ExchangeService.onKeysRevoked` in the server and, without building the exchange and its engine,
- * by the CLI's key-revoking commands (src/cli/dependencies.ts).
+ * `endSessionsOfRevokedKeys` (key_revocation_reaction.ts) in the server and, without building the
+ * exchange and its engine, by the CLI's key-revoking commands (src/cli/dependencies.ts).
  */
 export async function revokeTokensOfRevokedKeys(
   deps: { readonly revocations: Pick<RevocationRegistry, 'revoke'>; readonly config: Pick<Config, 'tokenTtl'>; readonly logger: Logger },

@@ -6,7 +6,7 @@ import type { KeyportContext } from '../http/context.js';
 import { validateRequestBody } from '../http/validate.js';
 import { guardKeyGuessing, limitApiKey, refuseRequest, setRateLimitHeaders } from '../ratelimit/index.js';
 import { InvalidRequest, InvalidToken, NotFound } from '../lib/errors.js';
-import type { ExchangeResult } from './exchange_service.js';
+import type { ExchangeResult } from './exchange_result.js';
 import { keyStateSubject, keyUseRefusal, type KeyState } from './key_states.js';
 import { MAX_SCOPE_PARAMETER_LENGTH, parseScopeParameter } from './scopes.js';
 import { MAX_SESSION_ID_LENGTH, parseSessionId } from './session_id.js';
@@ -78,13 +78,13 @@ function tokenResponse(ctx: KeyportContext, result: ExchangeResult): void {
 async function exchangeKeyForToken(ctx: KeyportContext): Promise<void> {
   const { key, agent } = ctx.state.apiKey!;
   const { sessionId, scopes } = ctx.state.login!;
-  tokenResponse(ctx, await ctx.services.exchange.exchangeKey({ key, agent, sessionId, scopes }));
+  tokenResponse(ctx, await ctx.services.exchange.sessionTokens.exchangeKey({ key, agent, sessionId, scopes }));
 }
 
 /** The refresh token's API-key session: 401 invalid_token for unknown, used-up or foreign tokens and ended sessions. */
 async function findRefreshSession(ctx: KeyportContext, next: Next): Promise<void> {
   const refresh = ctx.state.refresh!;
-  const found = await ctx.services.exchange.sessionOfRefreshToken(refresh.refreshToken);
+  const found = await ctx.services.exchange.sessionRefresh.sessionOfRefreshToken(refresh.refreshToken);
   if (!found) throw new InvalidToken('The refresh token is invalid, expired, already used or revoked.');
   refresh.session = found.session;
   await next();
@@ -97,7 +97,7 @@ async function findRefreshSession(ctx: KeyportContext, next: Next): Promise<void
  */
 async function checkSessionKey(ctx: KeyportContext, next: Next): Promise<void> {
   const refresh = ctx.state.refresh!;
-  const { state, status } = await ctx.services.exchange.keyStatus(refresh.session!.keyId, { fresh: true });
+  const { state, status } = await ctx.services.exchange.keyLiveness.status(refresh.session!.keyId, { fresh: true });
   if (status !== 'active' || !state) throw verificationError(status === 'expired' ? 'expired' : 'revoked');
   const refusal = keyUseRefusal(state, ctx.ip);
   if (refusal) throw verificationError(refusal);
@@ -115,20 +115,20 @@ async function limitSessionKey(ctx: KeyportContext, next: Next): Promise<void> {
 
 async function refreshSessionToken(ctx: KeyportContext): Promise<void> {
   const { refreshToken, session } = ctx.state.refresh!;
-  const result = await ctx.services.exchange.refreshSession(session!, refreshToken, { ip: ctx.ip, host: ctx.host, secure: ctx.secure });
+  const result = await ctx.services.exchange.sessionRefresh.refreshSession(session!, refreshToken, { ip: ctx.ip, host: ctx.host, secure: ctx.secure });
   tokenResponse(ctx, result);
 }
 
 async function listKeySessions(ctx: KeyportContext): Promise<void> {
   const { key } = ctx.state.apiKey!;
   ctx.set('Cache-Control', 'no-store');
-  ctx.body = { sessions: await ctx.services.exchange.listSessions({ keyId: key.id }) };
+  ctx.body = { sessions: await ctx.services.exchange.sessionDirectory.listSessions({ keyId: key.id }) };
 }
 
 async function endKeySession(ctx: KeyportContext): Promise<void> {
   const { key } = ctx.state.apiKey!;
   const sessionId = pathSessionId(ctx);
-  const ended = await ctx.services.exchange.endSession(key, sessionId, { actor: `api-key:${key.id}`, ip: ctx.ip });
+  const ended = await ctx.services.exchange.sessionDirectory.endSession(key, sessionId, { actor: `api-key:${key.id}`, ip: ctx.ip });
   if (!ended) throw new NotFound('This key has no live session with that ID.');
   ctx.status = 204;
 }

@@ -3,9 +3,11 @@ import type { AgentRecord, ApiKeyRecord, KeyServices } from '../keys/index.js';
 import { KeyportError } from '../lib/errors.js';
 import { errors, type KoaContextWithOIDC } from '../oidc/engine/index.js';
 import { oauthErrorOf } from './errors.js';
-import type { ExchangeResult, ExchangeService } from './exchange_service.js';
+import type { AccessTokenExchange } from './access_token_exchange.js';
+import type { ExchangeResult } from './exchange_result.js';
 import { parseScopeParameter } from './scopes.js';
 import { parseSessionId } from './session_id.js';
+import type { SessionTokens } from './session_tokens.js';
 
 /** RFC 8693 token types Keyport accepts and issues. */
 export const TOKEN_TYPES = {
@@ -135,14 +137,20 @@ function authenticateSubjectKey(keys: KeyServices, onRefused?: KeyRefusalHook): 
   };
 }
 
-/** The shared domain service: a session token for a key, or a narrower token for a token. */
-function exchangeSubject(exchange: ExchangeService): TokenExchangeStep {
+/** What the grant hands each kind of subject to: the session tokens of `/auth/login`, or the access-token exchange. */
+export interface SubjectExchanges {
+  readonly sessionTokens: Pick<SessionTokens, 'exchangeKey'>;
+  readonly accessTokenExchange: Pick<AccessTokenExchange, 'exchange'>;
+}
+
+/** The shared domain services: a session token for a key, or a narrower token for a token. */
+function exchangeSubject(exchanges: SubjectExchanges): TokenExchangeStep {
   return async function exchangeSubjectStep(ctx, request) {
     const client = ctx.oidc.client!;
     const { scopes, audience } = request;
     request.result = request.apiKey
-      ? await exchange.exchangeKey({ ...request.apiKey, scopes, audience, client })
-      : await exchange.exchangeAccessToken({ subjectToken: request.subjectToken, scopes, audience, client });
+      ? await exchanges.sessionTokens.exchangeKey({ ...request.apiKey, scopes, audience, client })
+      : await exchanges.accessTokenExchange.exchange({ subjectToken: request.subjectToken, scopes, audience, client });
   };
 }
 
@@ -168,15 +176,15 @@ export interface TokenExchangeOptions {
 /**
  * `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693) at the token endpoint.
  * The engine has authenticated the client (or taken `client_id` of a public one) and checked that
- * its grant types include this one; the exchange itself is the shared domain service. Domain
- * refusals (docs/reference.md §4 errors) become RFC 6749 errors here.
+ * its grant types include this one; the exchange itself is the domain services' (SubjectExchanges).
+ * Domain refusals (docs/reference.md §4 errors) become RFC 6749 errors here.
  */
-export function tokenExchangeHandler(exchange: ExchangeService, keys: KeyServices, options: TokenExchangeOptions = {}) {
+export function tokenExchangeHandler(exchanges: SubjectExchanges, keys: KeyServices, options: TokenExchangeOptions = {}) {
   const steps: TokenExchangeStep[] = [
     ...(options.beforeKeyAuthentication ?? []),
     authenticateSubjectKey(keys, options.onKeyRefused),
     ...(options.afterKeyAuthentication ?? []),
-    exchangeSubject(exchange),
+    exchangeSubject(exchanges),
     respondWithIssuedToken,
   ];
   return async function tokenExchange(ctx: KoaContextWithOIDC): Promise<void> {

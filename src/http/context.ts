@@ -1,5 +1,5 @@
 import type { ParameterizedContext, DefaultContext } from 'koa';
-import type { Services } from '../services.js';
+import type { Services } from '../service_container.js';
 
 /** What Keyport's own middleware keeps on `ctx.state`. Features extend it with declaration merging. */
 export interface KeyportState {

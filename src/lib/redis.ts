@@ -140,7 +140,7 @@ export interface SharedRedis {
   close(): Promise<void>;
 }
 
-/** Connects to REDIS_URL as the server and the CLI both do (src/services.ts, src/cli/dependencies.ts). */
+/** Connects to REDIS_URL as the server and the CLI both do (src/service_container.ts, src/cli/dependencies.ts). */
 export async function connectSharedRedis(url: string, prefix: string, logger: Logger): Promise<SharedRedis> {
   const redis = await connectRedis(url, prefix, logger);
   const breaker = redisCircuitBreaker(redis, logger);

@@ -1,9 +1,9 @@
 import type { Config } from '../config/config.js';
 import type { AccountDirectory } from './accounts.js';
-import { API_SCOPE_METADATA } from './client_glue.js';
+import { API_SCOPE_METADATA } from './engine_clients.js';
 import { errors, type AccessToken, type Adapter, type Configuration, type EngineClient, type ExternalSigningKey, type KoaContextWithOIDC, type ResourceServerInfo } from './engine/index.js';
 import { CLOCK_TOLERANCE, DEFAULT_ACCESS_TOKEN_TTL, OIDC_SCOPES, SIGNING_ALG, TTL, splitScope } from './policy.js';
-import type { ResourceServerStore } from './resource_servers.js';
+import type { ResourceServerPolicy, ResourceServerStore } from './resource_servers.js';
 import { PAGE_HEADERS, renderPage } from './views.js';
 
 /** Adds claims to an access token (JWT payload, or `extra` of an opaque token, shown by introspection). */
@@ -69,29 +69,38 @@ function clientName(ctx: KoaContextWithOIDC): string | undefined {
   return client ? (client.clientName ?? client.clientId) : undefined;
 }
 
-/** The API scopes a client may carry in access tokens (client metadata set by client_glue). */
+/** The API scopes a client may carry in access tokens (client metadata set by engine_clients.ts). */
 export function apiScopesOf(client: EngineClient): string[] {
   const value = (client as unknown as Record<string, unknown>)[API_SCOPE_METADATA];
   return typeof value === 'string' ? splitScope(value) : [];
 }
 
 /**
- * The engine's resource-server description of an audience for a client: format, lifetime, the
- * scopes a token for it may carry (the audience's scopes the client is allowed), and the signing
- * key for JWTs. Unknown audiences are invalid_target.
+ * The engine's description of an audience (`ResourceServerInfo`): its format, the lifetime and
+ * scopes of the token being made, and the signing key for JWTs. The engine's own grants get it
+ * from `getResourceServerInfo` below; tokens minted by Keyport (token_minter.ts) set it themselves.
  */
-export async function resourceServerInfo(resourceServers: ResourceServerStore, signingKid: string, resourceIndicator: string, client: EngineClient): Promise<ResourceServerInfo> {
+export function resourceServerInfo(policy: ResourceServerPolicy, scopes: readonly string[], lifetime: number, signingKid: string): ResourceServerInfo {
+  return {
+    scope: scopes.join(' '),
+    audience: policy.audience,
+    accessTokenTTL: lifetime,
+    accessTokenFormat: policy.format,
+    ...(policy.format === 'jwt' ? { jwt: { sign: { alg: SIGNING_ALG, kid: signingKid } } } : {}),
+  };
+}
+
+/**
+ * `getResourceServerInfo`: a registered audience for a client, with the scopes a token for it may
+ * carry (the audience's scopes the client is allowed) and the audience's TTL. Unknown audiences
+ * are invalid_target.
+ */
+async function findResourceServerInfo(resourceServers: ResourceServerStore, signingKid: string, resourceIndicator: string, client: EngineClient): Promise<ResourceServerInfo> {
   const policy = await resourceServers.find(resourceIndicator);
   if (!policy) throw new errors.InvalidTarget(`unknown resource indicator ${resourceIndicator}`);
   const allowed = apiScopesOf(client);
   const scopes = policy.scopes ? allowed.filter((scope) => policy.scopes!.includes(scope)) : allowed;
-  return {
-    scope: scopes.join(' '),
-    audience: policy.audience,
-    accessTokenTTL: policy.accessTokenTtl,
-    accessTokenFormat: policy.format,
-    ...(policy.format === 'jwt' ? { jwt: { sign: { alg: SIGNING_ALG, kid: signingKid } } } : {}),
-  };
+  return resourceServerInfo(policy, scopes, policy.accessTokenTtl, signingKid);
 }
 
 /**
@@ -231,7 +240,7 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
         // resource server that accepts the issuer as audience).
         defaultResource: async (_ctx, _client, oneOf) => oneOf ?? resourceServers.defaultAudience,
         useGrantedResource: async () => false,
-        getResourceServerInfo: (_ctx, resourceIndicator, client) => resourceServerInfo(resourceServers, deps.signingKid, resourceIndicator, client),
+        getResourceServerInfo: (_ctx, resourceIndicator, client) => findResourceServerInfo(resourceServers, deps.signingKid, resourceIndicator, client),
       },
       rpInitiatedLogout: {
         enabled: true,

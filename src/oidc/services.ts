@@ -1,4 +1,4 @@
-import type { Services } from '../services.js';
+import type { Services } from '../service_container.js';
 import type { ClientService } from '../clients/client_service.js';
 import type { Middleware } from '../http/context.js';
 import { deriveKey } from '../lib/crypto.js';
@@ -6,13 +6,12 @@ import type { UserService, Actor } from '../users/user_service.js';
 import { AccessTokenService } from './access_tokens.js';
 import { AccountDirectory } from './accounts.js';
 import type { PayloadStore } from './adapter.js';
-import { ClientAdapter, compareHashedClientSecrets, reuseEngineClients } from './client_glue.js';
+import { ClientAdapter, compareHashedClientSecrets, reuseEngineClients } from './engine_clients.js';
 import { buildProviderConfiguration, ROUTES, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
 import { ignoreQueryOnResume, type Provider } from './engine/index.js';
 import { observeProvider } from './events.js';
 import { lowSSigningKeys } from './low_s_signing_key.js';
 import { guardedFetch } from './guarded_fetch.js';
-import { TokenMinter } from './mint.js';
 import { maxAccessTokenTtl } from './policy.js';
 import { ProviderHost, type ProviderSetup } from './provider_host.js';
 import type { ResourceServerStore } from './resource_servers.js';
@@ -45,8 +44,6 @@ export class OidcServices {
   readonly accessTokens: AccessTokenService;
   /** The keyed hash of engine token ids (row ids of opaque tokens, lineage of exchanged tokens). */
   readonly tokenIds: TokenIds;
-  /** Mints engine tokens from custom grants (see mint.ts). */
-  readonly tokens: TokenMinter;
   /** Per-address limit of introspection by callers that do not authenticate; set by the rate-limit feature. */
   publicIntrospectionLimit: PublicIntrospectionLimit | undefined;
   readonly host: ProviderHost;
@@ -108,7 +105,6 @@ export class OidcServices {
       },
     });
     this.accessTokens = new AccessTokenService(this.host, this.revocations, this.payloads, config.issuer, maxTtl, this.tokenIds);
-    this.tokens = new TokenMinter(this.host, this.resourceServers);
     this.middleware = this.host.middleware;
 
     // A deleted client's opaque tokens, codes and grants go; its JWTs are refused from now on.

@@ -18,7 +18,7 @@ import { tokenIdsFor, type TokenIds } from './token_ids.js';
  * The OAuth core's stores, without the engine: what `OidcServices` is built from, and what the CLI
  * builds on its own (src/cli/dependencies.ts) so that a `keyport client:list` does not load
  * oidc-provider. Nothing here may import the engine (src/oidc/engine.ts, provider_host.ts, …) or
- * src/services.ts: test/cli/narrow_imports.test.ts checks what a listing command loads.
+ * src/service_container.ts: test/cli/narrow_imports.test.ts checks what a listing command loads.
  */
 
 /** The foundation each store is built from (each builder takes only what it uses). */

@@ -1,5 +1,5 @@
 import { errors, Provider, wrapClientFind, type KoaContextWithOIDC } from '../oidc/engine/index.js';
-import type { Services } from '../services.js';
+import type { Services } from '../service_container.js';
 import type { ApiKeyRecord } from '../keys/index.js';
 import { apiKeySubject } from './api_key_subject.js';
 import type { RateLimitDecision } from './decision.js';

@@ -29,18 +29,18 @@ function runTraced(hookDir: string, args: string[], env: Record<string, string>)
   });
 }
 
-/** Modules of the whole server graph (src/services.ts) that no listing command needs. */
+/** Modules of the whole server graph (src/service_container.ts) that no listing command needs. */
 const SERVER_GRAPH = [
   /\/node_modules\/oidc-provider\//,
   /\/node_modules\/ioredis\//,
   /\/node_modules\/koa\//,
   /\/node_modules\/rate-limiter-flexible\//,
   /\/node_modules\/prom-client\//,
-  /\/dist\/src\/services\.js$/,
+  /\/dist\/src\/service_container\.js$/,
   /\/dist\/src\/oidc\/services\.js$/,
   /\/dist\/src\/oidc\/engine\.js$/,
   /\/dist\/src\/oidc\/provider_host\.js$/,
-  /\/dist\/src\/exchange\/(index|exchange_service)\.js$/,
+  /\/dist\/src\/exchange\/(index|session_tokens|session_directory|session_refresh|key_revocation_reaction|key_liveness|exchange_audiences|expired_session_cleanup)\.js$/,
   /\/dist\/src\/ratelimit\//,
   /\/dist\/src\/dashboard\//,
   /\/dist\/src\/lib\/redis\.js$/,
@@ -72,7 +72,7 @@ describe('the CLI builds only what a command needs', function () {
   after(async () => { await database.drop(); });
 
   for (const args of [['agent:list'], ['key:list'], ['key:show', 'key_missing'], ['client:list'], ['user:list'], ['signing-key:list'], ['resource:list']]) {
-    it(`\`keyport ${args.join(' ')}\` loads neither the engine, nor Redis, nor src/services.ts`, async () => {
+    it(`\`keyport ${args.join(' ')}\` loads neither the engine, nor Redis, nor src/service_container.ts`, async () => {
       const result = await runTraced(database.dir, [...args, '--json'], env);
       // key:show of an unknown id is a user mistake (exit 1) after the same start-up.
       expect(result.code, result.stderr).to.equal(args[0] === 'key:show' ? 1 : 0);
@@ -89,6 +89,6 @@ describe('the CLI builds only what a command needs', function () {
     const result = await runTraced(database.dir, ['--help'], env);
     expect(result.code, result.stderr).to.equal(0);
     expect(result.loaded.some((url) => url.endsWith('/dist/src/cli/program.js'))).to.equal(true);
-    expect(result.loaded.filter((url) => /\/node_modules\/typeorm\/|\/dist\/src\/db\/|\/dist\/src\/config\/config\.js$|\/dist\/src\/services\.js$/.test(url))).to.deep.equal([]);
+    expect(result.loaded.filter((url) => /\/node_modules\/typeorm\/|\/dist\/src\/db\/|\/dist\/src\/config\/config\.js$|\/dist\/src\/service_container\.js$/.test(url))).to.deep.equal([]);
   });
 });

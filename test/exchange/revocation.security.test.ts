@@ -76,7 +76,7 @@ describe('exchange: sessions and tokens end with their session, key and agent', 
     await expectDead([...a.tokens, ...b.tokens]);
     for (const token of unrelated.tokens) expect((await introspect(fx, token)).active).to.equal(true);
     expectError(await login(other, apiKey, { session_id: 'a' }), 401, 'revoked_api_key');
-    expect(await other.services.exchange.listSessions({ keyId: key.id })).to.deep.equal([]);
+    expect(await other.services.exchange.sessionDirectory.listSessions({ keyId: key.id })).to.deep.equal([]);
   });
 
   it('revoking a key from the CLI (another process, no Redis) ends its tokens on the running servers', async () => {

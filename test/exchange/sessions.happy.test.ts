@@ -20,9 +20,9 @@ describe('exchange: /auth/sessions', () => {
     expect(second).to.include({ key_id: key.id, agent_id: agent.id, client_id: 'keyport-api-key', scope: 'read' });
     expect(second.id).to.match(/^ses_/);
     expect(Object.keys(second).sort()).to.deep.equal(['agent_id', 'client_id', 'created_at', 'expires_at', 'id', 'key_id', 'scope', 'session_id', 'token_expires_at']);
-    expect(await fx.app.services.exchange.listSessions({ agentId: agent.id })).to.have.length(2);
+    expect(await fx.app.services.exchange.sessionDirectory.listSessions({ agentId: agent.id })).to.have.length(2);
     // The shape the dashboard's "Sessions" section reads.
-    const forDashboard = await fx.app.services.exchange.listActiveForAgent(agent.id, { limit: 10 });
+    const forDashboard = await fx.app.services.exchange.sessionDirectory.listActiveForAgent(agent.id, { limit: 10 });
     expect(forDashboard.map((s) => s.sessionId).sort()).to.deep.equal(['first', 'second']);
     expect(forDashboard[0]!.keyId).to.equal(key.id);
     expect(forDashboard[0]!.createdAt).to.be.instanceOf(Date);

@@ -9,7 +9,7 @@ import supertest from 'supertest';
 import { buildApp } from '../../src/app.js';
 import type { KeyportContext } from '../../src/http/context.js';
 import { createLogger, type Logger } from '../../src/lib/logger.js';
-import type { Services } from '../../src/services.js';
+import type { Services } from '../../src/service_container.js';
 import { freePort } from '../support/app.js';
 
 export type TestRouter = Router<KeyportContext['state'], KeyportContext>;

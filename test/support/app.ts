@@ -5,7 +5,7 @@ import { loadConfig, type Config } from '../../src/config/config.js';
 import type { Env } from '../../src/config/parse.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import type { Services } from '../../src/services.js';
+import type { Services } from '../../src/service_container.js';
 import { createScratchDatabase, type ScratchDatabase } from './database.js';
 
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';

@@ -1,6 +1,6 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-/** A registered OAuth client. The engine sees it through src/oidc/client_glue.ts. */
+/** A registered OAuth client. The engine sees it through src/oidc/engine_clients.ts. */
 @Entity({ name: 'oauth_clients' })
 export class OAuthClient {
   /** `cli_…`, the OAuth `client_id`. */

@@ -1,6 +1,9 @@
 import { expect } from 'chai';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { apiScopesOf } from '../../../src/oidc/configuration.js';
 import { errors } from '../../../src/oidc/engine/index.js';
+import { TTL } from '../../../src/oidc/policy.js';
+import { mintTokens } from '../../../src/oidc/token_minter.js';
 import type { TestApp } from '../../support/app.js';
 import { expectOAuthError, postForm, registerClient, startOidcApp, type RegisteredClient } from '../support.js';
 
@@ -11,8 +14,8 @@ const PUBLIC_CLIENT = 'keyport-test-public';
 
 /**
  * The extension points the API-key exchange builds on: a custom grant registered through
- * extendProvider, tokens minted with services.oidc.tokens, a built-in public client, a non-user
- * account kind, extra claims, and activity checks.
+ * extendProvider, tokens minted with Keyport's one minter (src/oidc/token_minter.ts), a built-in
+ * public client, a non-user account kind, extra claims, and activity checks.
  */
 describe('oidc: extension points for custom grants', () => {
   let app: TestApp;
@@ -29,10 +32,14 @@ describe('oidc: extension points for custom grants', () => {
     oidc.extendProvider((provider) => {
       provider.registerGrantType(GRANT, async (ctx) => {
         if (ctx.oidc.params.subject_token !== 'good-key') throw new errors.InvalidGrant('subject_token is not valid');
-        const grantId = await oidc.tokens.createGrant(ctx, { accountId: 'tst_demo', scopes: ['read'] });
-        const access = await oidc.tokens.accessToken(ctx, { accountId: 'tst_demo', scopes: ['read', 'admin'], grantId, grantType: GRANT, ttl: app.config.tokenTtl, extra: { demo_session: 's1' } });
-        const refresh = await oidc.tokens.refreshToken(ctx, { accountId: 'tst_demo', grantId, scopes: ['read'], grantType: GRANT });
-        ctx.body = { access_token: access.value, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', token_type: 'Bearer', expires_in: access.expiresIn, scope: access.scope, refresh_token: refresh };
+        const client = ctx.oidc.client!;
+        // The minter takes the scopes as given: the grant narrows them to those the client may receive.
+        const scopes = ['read', 'admin'].filter((scope) => apiScopesOf(client).includes(scope));
+        const minted = await mintTokens({
+          provider: ctx.oidc.provider, signingKid: oidc.host.keyRing.signingKid, client, grantType: GRANT, accountId: 'tst_demo', scopes,
+          policy: oidc.resourceServers.defaultPolicy, lifetime: app.config.tokenTtl, claims: { demo_session: 's1' }, sid: undefined, refreshLifetime: TTL.RefreshToken,
+        });
+        ctx.body = { access_token: minted.accessToken, issued_token_type: 'urn:ietf:params:oauth:token-type:access_token', token_type: 'Bearer', expires_in: minted.exp - minted.iat, scope: scopes.join(' '), refresh_token: minted.refreshToken };
       }, ['subject_token', 'subject_token_type', 'scope']);
     });
   });

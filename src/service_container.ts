@@ -3,8 +3,7 @@ import { AuditLog } from './audit/audit_log.js';
 import type { Config } from './config/config.js';
 import { buildDashboardServices, type DashboardServices } from './dashboard/index.js';
 import type { Database } from './db/database.js';
-import { buildExchange } from './exchange/index.js';
-import { API_KEY_CLIENT_ID, type ExchangeService } from './exchange/exchange_service.js';
+import { API_KEY_CLIENT_ID, buildExchange, type ApiKeyExchange } from './exchange/index.js';
 import { buildKeyServices, type KeyServices } from './keys/index.js';
 import { InProcessBus, type EventBus } from './lib/bus.js';
 import type { Logger } from './lib/logger.js';
@@ -51,7 +50,7 @@ export interface Services {
   /** The /dashboard web UI's own state: sign-in sessions, CSRF, per-key usage counts (src/dashboard). */
   readonly dashboard: DashboardServices;
   /** API key (+ session ID) → access token: /auth/login, the RFC 8693 grant, sessions (src/exchange). */
-  readonly exchange: ExchangeService;
+  readonly exchange: ApiKeyExchange;
   /** Called in reverse order at shutdown (timers, pools, Redis). */
   readonly closers: Array<() => Promise<void> | void>;
 }
@@ -89,7 +88,7 @@ export async function buildServices(config: Config, logger: Logger, database: Da
     keys,
     oidc,
     exchange: exchange.exchange,
-    dashboard: buildDashboardServices({ config, logger, database, keys, apiKeySessions: exchange.exchange }),
+    dashboard: buildDashboardServices({ config, logger, database, keys, apiKeySessions: exchange.exchange.sessionDirectory }),
     closers,
   };
   // The dashboard shows each key's refused requests next to its usage.

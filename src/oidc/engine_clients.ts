@@ -2,6 +2,10 @@ import { ClientService } from '../clients/client_service.js';
 import type { OAuthClient } from '../db/entities/oauth_client.js';
 import { replaceClientSecretComparison, wrapClientFind, type Adapter, type AdapterPayload, type EngineClient, type Provider } from './engine/index.js';
 
+// Keyport's OAuth clients (src/clients, `oauth_clients`) as the engine sees them: their metadata,
+// the engine's `Client` adapter, secrets compared as keyed hashes, and engine clients reused while
+// their row is unchanged.
+
 /**
  * Client metadata property carrying the API scopes (non-OIDC scopes) a client may receive in
  * access tokens. Built-in clients registered with `clients.registerBuiltIn` set it too.

@@ -1,7 +1,7 @@
-import { TOKEN_EXCHANGE_GRANT } from '../clients/grant_types.js';
-import type { EngineClient, Provider, ResourceServerInfo } from '../oidc/engine/index.js';
-import { SIGNING_ALG } from '../oidc/policy.js';
-import type { ResourceServerPolicy } from '../oidc/resource_servers.js';
+import { type Clock, epochSeconds, systemClock } from '../lib/clock.js';
+import { resourceServerInfo } from './configuration.js';
+import type { EngineClient, Provider } from './engine/index.js';
+import type { ResourceServerPolicy } from './resource_servers.js';
 
 /** What a new access token (and optionally its refresh token) is made of. */
 export interface MintRequest {
@@ -9,6 +9,8 @@ export interface MintRequest {
   /** The kid the current provider signs with (read in the same tick as `provider`). */
   readonly signingKid: string;
   readonly client: EngineClient;
+  /** Recorded as the tokens' `gty`, e.g. `urn:ietf:params:oauth:grant-type:token-exchange` (the engine's hooks tell families apart by it). */
+  readonly grantType: string;
   /** `sub`: the agent (or the subject of an exchanged token). */
   readonly accountId: string | undefined;
   readonly scopes: readonly string[];
@@ -23,6 +25,8 @@ export interface MintRequest {
   readonly refreshLifetime?: number;
   /** Put the access token in this existing grant instead (a narrower token of the same family). */
   readonly grantId?: string;
+  /** Whose "now" is `iat` (default: the system clock). */
+  readonly clock?: Clock;
 }
 
 export interface MintedTokens {
@@ -35,30 +39,20 @@ export interface MintedTokens {
   readonly refreshToken: string | undefined;
 }
 
-const epoch = (): number => Math.floor(Date.now() / 1000);
-
-/** The engine's view of the audience, as `getResourceServerInfo` (src/oidc/configuration.ts) would give it. */
-export function resourceServerInfo(policy: ResourceServerPolicy, scopes: readonly string[], lifetime: number, signingKid: string): ResourceServerInfo {
-  return {
-    scope: scopes.join(' '),
-    audience: policy.audience,
-    accessTokenTTL: lifetime,
-    accessTokenFormat: policy.format,
-    ...(policy.format === 'jwt' ? { jwt: { sign: { alg: SIGNING_ALG, kid: signingKid } } } : {}),
-  };
-}
-
 /**
- * Mints tokens through the engine's own models, so they are ordinary Keyport tokens: signed with
- * the current key, stored (opaque tokens, refresh tokens, grants) through the adapter, counted by
- * the metrics listener, understood by introspection, revocation and the engine's refresh grant.
- * Works inside a token-endpoint request and outside one (`/auth/login`).
+ * Keyport's one minter of engine tokens outside the engine's own grants (`/auth/login`, the RFC
+ * 8693 grant, any custom grant registered through `OidcServices.extendProvider`). It mints through
+ * the engine's own models, so they are ordinary Keyport tokens: signed with the current key, stored
+ * (opaque tokens, refresh tokens, grants) through the adapter, counted by the metrics listener,
+ * understood by introspection, revocation and the engine's refresh grant. Works inside a
+ * token-endpoint request and outside one (`/auth/login`). The caller decides the scopes: they go
+ * into the token as given (narrow them to what the client and the audience allow first).
  */
 export async function mintTokens(request: MintRequest): Promise<MintedTokens> {
   const { provider, client, policy, scopes } = request;
   const scope = scopes.join(' ');
   const audience = policy.audience;
-  const iat = epoch();
+  const iat = epochSeconds(request.clock ?? systemClock);
   // The grant, the access token and the refresh token are saved at once, not one after the other:
   // the grant's id is known as soon as its save starts, nothing reads the grant before this
   // returns, and the adapter sends writes of the same event-loop turn as one statement
@@ -79,7 +73,7 @@ export async function mintTokens(request: MintRequest): Promise<MintedTokens> {
     client,
     accountId: request.accountId as string,
     grantId: grantId as string,
-    gty: TOKEN_EXCHANGE_GRANT,
+    gty: request.grantType,
     scope,
     sid: request.sid,
     extra: { ...request.claims },
@@ -95,7 +89,7 @@ export async function mintTokens(request: MintRequest): Promise<MintedTokens> {
       client,
       accountId: request.accountId as string,
       grantId: grantId as string,
-      gty: TOKEN_EXCHANGE_GRANT,
+      gty: request.grantType,
       resource: audience,
       scope,
       sid: request.sid,
@@ -115,13 +109,13 @@ export async function mintTokens(request: MintRequest): Promise<MintedTokens> {
  * A further refresh token in an existing grant (a repeat login whose earlier refresh token was
  * already used). Same shape as the first one; the grant decides what it may refresh to.
  */
-export async function mintRefreshToken(request: Pick<MintRequest, 'provider' | 'client' | 'accountId' | 'scopes' | 'sid'> & { grantId: string; audience: string; lifetime: number }): Promise<string> {
-  const iat = epoch();
+export async function mintRefreshToken(request: Pick<MintRequest, 'provider' | 'client' | 'grantType' | 'accountId' | 'scopes' | 'sid' | 'clock'> & { grantId: string; audience: string; lifetime: number }): Promise<string> {
+  const iat = epochSeconds(request.clock ?? systemClock);
   const rt = new request.provider.RefreshToken({
     client: request.client,
     accountId: request.accountId as string,
     grantId: request.grantId,
-    gty: TOKEN_EXCHANGE_GRANT,
+    gty: request.grantType,
     resource: request.audience,
     scope: request.scopes.join(' '),
     sid: request.sid,
