@@ -1,6 +1,7 @@
 import { In, type Repository } from 'typeorm';
 import type { OAuthClient } from '../db/entities/oauth_client.js';
 import type { EventBus } from '../lib/bus.js';
+import { type Clock, systemClock } from '../lib/clock.js';
 import { FreshnessGate } from '../lib/freshness.js';
 import type { Logger } from '../lib/logger.js';
 import { BoundedCache } from '../lib/lru.js';
@@ -19,6 +20,8 @@ export interface ClientCacheOptions {
   readonly sweepIntervalMs?: number;
   /** The database's change counter, when it has one (SQLite; see Database.changeCounter). */
   readonly changeCounter?: () => number;
+  /** "Now" for entry lifetimes and the sweep's interval; default the system clock. */
+  readonly clock?: Clock;
 }
 
 interface Slot {
@@ -54,10 +57,12 @@ export class ClientCache {
   /** Bumped by every eviction, so a read that raced a change does not cache the old row. */
   private generation = 0;
   private readonly sweep: FreshnessGate;
+  private readonly clock: Clock;
 
   constructor(private readonly rows: Repository<OAuthClient>, private readonly bus: EventBus, private readonly logger: Logger, options: ClientCacheOptions) {
-    this.slots = new BoundedCache({ maxEntries: options.maxEntries, ttlMs: options.ttlMs });
-    this.sweep = new FreshnessGate(options.sweepIntervalMs ?? CLIENT_SWEEP_INTERVAL_MS, () => this.lookForChanges(), options.changeCounter);
+    this.clock = options.clock ?? systemClock;
+    this.slots = new BoundedCache({ maxEntries: options.maxEntries, ttlMs: options.ttlMs, clock: this.clock });
+    this.sweep = new FreshnessGate(options.sweepIntervalMs ?? CLIENT_SWEEP_INTERVAL_MS, () => this.lookForChanges(), options.changeCounter, { clock: this.clock });
   }
 
   get size(): number {
@@ -77,7 +82,7 @@ export class ClientCache {
   async get(id: string): Promise<OAuthClient | undefined> {
     const sweeping = this.sweep.ensureFresh();
     if (sweeping !== undefined) await sweeping;
-    const now = Date.now();
+    const now = this.clock.now();
     const slot = this.slots.get(id, now);
     if (slot) return slot.client;
     const generation = this.generation;

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { KeyServices } from '../keys/index.js';
+import { type Clock, systemClock } from '../lib/clock.js';
 import { deriveKey } from '../lib/crypto.js';
 import type { Logger } from '../lib/logger.js';
 import { NO_API_KEY_SESSIONS, type ApiKeySessionDirectory } from './api_key_sessions.js';
@@ -30,11 +31,13 @@ export interface DashboardDependencies {
   readonly keys: KeyServices;
   /** The token-exchange feature's sessions; default: none. */
   readonly apiKeySessions?: ApiKeySessionDirectory;
+  /** "Now" for usage counts; default the system clock. */
+  readonly clock?: Clock;
 }
 
 export function buildDashboardServices(deps: DashboardDependencies): DashboardServices {
   const { dataSource } = deps.database;
-  const usage = new KeyUsageCounter(dataSource, deps.logger, USAGE_FLUSH_INTERVAL_MS);
+  const usage = new KeyUsageCounter(dataSource, deps.logger, USAGE_FLUSH_INTERVAL_MS, deps.clock ?? systemClock);
   const stopCounting = deps.keys.onVerified((key, at) => usage.recordRequest(key.id, at));
   return {
     sessions: new DashboardSessionStore(dataSource, deriveKey(deps.config.secret, 'dashboard-session'), { idleTimeoutMs: SESSION_IDLE_TIMEOUT_MS, maxAgeMs: SESSION_MAX_AGE_MS }),

@@ -1,6 +1,8 @@
 import { In, MoreThanOrEqual, LessThan, type DataSource, type Repository } from 'typeorm';
 import { KeyUsageHour } from '../db/entities/key_usage_hour.js';
+import { type Clock, systemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
+import { WriteBehindBuffer } from '../lib/write_behind.js';
 
 export const HOUR_MS = 3_600_000;
 /** Counts wait this long in memory before they are added to the table. */
@@ -41,92 +43,78 @@ export function hourOf(at: number): number {
   return Math.floor(at / HOUR_MS) * HOUR_MS;
 }
 
+/** Adds a bucket's counts to the pending one of the same (key, hour). */
+function addCounts(pending: PendingBucket, incoming: PendingBucket): PendingBucket {
+  pending.requests += incoming.requests;
+  pending.rejections += incoming.rejections;
+  return pending;
+}
+
 /**
  * Per-key request and rate-limit-rejection counts in hourly buckets. Counting is an in-memory
  * increment on the request path; every few seconds (and at shutdown) the buckets are added to
  * `key_usage_hours` with one increment-or-insert per (key, hour): plain UPDATE then INSERT, which
  * works the same on SQLite and MySQL and adds up correctly when several instances write the same
  * bucket. Readers see the table plus what this instance has not written yet.
+ *
+ * The timing is the shared WriteBehindBuffer (src/lib/write_behind.ts); particular to usage
+ * counts: counts add up, at most 20 000 buckets wait (then a flush starts at once), and buckets
+ * whose write failed are put back for the next flush, up to that bound.
  */
 export class KeyUsageCounter {
   private readonly rows: Repository<KeyUsageHour>;
-  private pending = new Map<string, PendingBucket>();
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  private readonly buffer: WriteBehindBuffer<string, PendingBucket>;
+  private readonly clock: Clock;
   private lastPrune = 0;
 
-  constructor(dataSource: DataSource, private readonly logger: Logger, private readonly flushIntervalMs = USAGE_FLUSH_INTERVAL_MS) {
+  constructor(dataSource: DataSource, private readonly logger: Logger, flushIntervalMs = USAGE_FLUSH_INTERVAL_MS, clock: Clock = systemClock) {
     this.rows = dataSource.getRepository(KeyUsageHour);
+    this.clock = clock;
+    this.buffer = new WriteBehindBuffer<string, PendingBucket>({
+      delayMs: flushIntervalMs,
+      maxPending: MAX_PENDING_BUCKETS,
+      merge: addCounts,
+      write: (batch, retryLater) => this.write(batch, retryLater),
+    });
   }
 
   /** A request authenticated with the key (the key verifier calls this on every success). */
-  recordRequest(keyId: string, at: number = Date.now()): void {
+  recordRequest(keyId: string, at: number = this.clock.now()): void {
     this.add(keyId, at, 1, 0);
   }
 
   /** A request the rate limiter refused for this key. For the rate-limit feature to call. */
-  recordRejection(keyId: string, at: number = Date.now()): void {
+  recordRejection(keyId: string, at: number = this.clock.now()): void {
     this.add(keyId, at, 0, 1);
   }
 
   private add(keyId: string, at: number, requests: number, rejections: number): void {
     const hour = hourOf(at);
-    const id = `${keyId} ${hour}`;
-    const bucket = this.pending.get(id);
-    if (bucket) {
-      bucket.requests += requests;
-      bucket.rejections += rejections;
-    } else {
-      this.pending.set(id, { keyId, hour, requests, rejections });
-    }
-    if (this.pending.size >= MAX_PENDING_BUCKETS) void this.flush();
-    else this.timer ??= setTimeout(() => { void this.flush(); }, this.flushIntervalMs).unref();
+    this.buffer.add(`${keyId} ${hour}`, { keyId, hour, requests, rejections });
   }
 
   /** Writes what is pending now (timer, shutdown, tests). Failed writes are kept for the next flush. */
-  async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    while (this.flushing !== undefined) await this.flushing;
-    if (this.pending.size === 0) return;
-    const batch = this.pending;
-    this.pending = new Map();
-    this.flushing = this.write(batch).finally(() => { this.flushing = undefined; });
-    await this.flushing;
+  flush(): Promise<void> {
+    return this.buffer.flush();
   }
 
-  private async write(batch: Map<string, PendingBucket>): Promise<void> {
-    const failed: PendingBucket[] = [];
+  private async write(batch: ReadonlyMap<string, PendingBucket>, retryLater: (buckets: Iterable<[string, PendingBucket]>) => void): Promise<void> {
+    const failed: Array<[string, PendingBucket]> = [];
     let lastError: unknown;
-    for (const bucket of batch.values()) {
+    for (const [id, bucket] of batch) {
       try {
         await this.addToRow(bucket);
       } catch (err) {
-        failed.push(bucket);
+        failed.push([id, bucket]);
         lastError = err;
       }
     }
     if (failed.length > 0) {
       // Usage figures are for humans; a database hiccup loses nothing unless it outlasts the memory bound.
       this.logger.warn('could not record key usage; will retry', { err: lastError, buckets: failed.length });
-      for (const bucket of failed) {
-        if (this.pending.size >= MAX_PENDING_BUCKETS) break;
-        this.merge(bucket);
-      }
-      this.timer ??= setTimeout(() => { void this.flush(); }, this.flushIntervalMs).unref();
+      retryLater(failed);
     }
     await this.pruneNowAndThen();
-  }
-
-  private merge(bucket: PendingBucket): void {
-    const id = `${bucket.keyId} ${bucket.hour}`;
-    const current = this.pending.get(id);
-    if (current) {
-      current.requests += bucket.requests;
-      current.rejections += bucket.rejections;
-    } else {
-      this.pending.set(id, { ...bucket });
-    }
   }
 
   private async addToRow(bucket: PendingBucket): Promise<void> {
@@ -147,7 +135,7 @@ export class KeyUsageCounter {
     }
   }
 
-  private async pruneNowAndThen(now: number = Date.now()): Promise<void> {
+  private async pruneNowAndThen(now: number = this.clock.now()): Promise<void> {
     if (now - this.lastPrune < PRUNE_EVERY_MS) return;
     this.lastPrune = now;
     try {
@@ -158,7 +146,7 @@ export class KeyUsageCounter {
   }
 
   /** Usage of each key over the last 24 hours (keys without traffic get zeros). */
-  async summaries(keyIds: readonly string[], now: number = Date.now()): Promise<Map<string, KeyUsageSummary>> {
+  async summaries(keyIds: readonly string[], now: number = this.clock.now()): Promise<Map<string, KeyUsageSummary>> {
     const currentHour = hourOf(now);
     const firstHour = currentHour - (USAGE_CHART_HOURS - 1) * HOUR_MS;
     const counts = new Map<string, Map<number, UsageCounts>>();
@@ -175,7 +163,7 @@ export class KeyUsageCounter {
       const rows = await this.rows.find({ where: { keyId: In(keyIds.slice(start, start + 500)), hourStart: MoreThanOrEqual(new Date(firstHour)) } });
       for (const row of rows) add(row.keyId, hourOf(row.hourStart.getTime()), Number(row.requests), Number(row.rejections));
     }
-    for (const bucket of this.pending.values()) add(bucket.keyId, bucket.hour, bucket.requests, bucket.rejections);
+    for (const bucket of this.buffer.pendingValues()) add(bucket.keyId, bucket.hour, bucket.requests, bucket.rejections);
 
     const result = new Map<string, KeyUsageSummary>();
     for (const [keyId, perHour] of counts) {
@@ -191,11 +179,11 @@ export class KeyUsageCounter {
     return result;
   }
 
-  async summary(keyId: string, now: number = Date.now()): Promise<KeyUsageSummary> {
+  async summary(keyId: string, now: number = this.clock.now()): Promise<KeyUsageSummary> {
     return (await this.summaries([keyId], now)).get(keyId)!;
   }
 
   async close(): Promise<void> {
-    await this.flush();
+    await this.buffer.close();
   }
 }

@@ -1,5 +1,7 @@
 import { MoreThanOrEqual, type Repository } from 'typeorm';
 import type { ApiKey } from '../db/entities/api_key.js';
+import type { Clock } from '../lib/clock.js';
+import { FreshnessGate } from '../lib/freshness.js';
 import type { Logger } from '../lib/logger.js';
 import type { VerificationCache } from './verification_cache.js';
 
@@ -14,24 +16,31 @@ const LOOKBACK_MS = 10_000;
  * asks, at most every 250 ms and only while something is cached, which keys changed since the
  * last look (one indexed query on `updatedAt`) and drops them. Idle instances make no query;
  * under load it is four small reads a second, not one per request.
+ *
+ * When to look is the shared FreshnessGate (src/lib/freshness.ts); what is particular here:
+ * - always the interval, on SQLite too (no change counter): staleness of at most 250 ms is the
+ *   promise for keys (docs/architecture.md, "Sweeps");
+ * - a verification that finds a look running waits for that one (`joinRunningLook`), not for
+ *   one started after it: within the interval either way, and one query of waiting under a slow
+ *   database rather than two;
+ * - a failed look keeps the cache (the client cache and revocation registry drop theirs): a
+ *   database outage should not turn every valid key into a 503; the next look covers the window.
  */
 export class ChangeSweep {
   /** Changes committed before this instant are known to the cache. */
   private coveredUntil = 0;
-  private nextAttempt = 0;
-  private running: Promise<void> | undefined;
+  private readonly gate: FreshnessGate;
 
-  constructor(private readonly keys: Repository<ApiKey>, private readonly cache: VerificationCache, private readonly logger: Logger) {}
-
-  /** Resolves at once when the last look is recent; otherwise after one look (shared by concurrent callers). */
-  ensureFresh(now: number): Promise<void> | undefined {
-    if (now < this.nextAttempt) return undefined;
-    this.running ??= this.sweep(now).finally(() => { this.running = undefined; });
-    return this.running;
+  constructor(private readonly keys: Repository<ApiKey>, private readonly cache: VerificationCache, private readonly logger: Logger, clock: Clock) {
+    this.gate = new FreshnessGate(SWEEP_INTERVAL_MS, (startedAt) => this.look(startedAt), undefined, { clock, joinRunningLook: true });
   }
 
-  private async sweep(startedAt: number): Promise<void> {
-    this.nextAttempt = startedAt + SWEEP_INTERVAL_MS;
+  /** Undefined when the last look is recent; otherwise resolves after one look (shared by concurrent callers). */
+  ensureFresh(now: number): Promise<void> | undefined {
+    return this.gate.ensureFresh(now);
+  }
+
+  private async look(startedAt: number): Promise<void> {
     if (this.cache.size === 0) {
       // Nothing cached: whatever is loaded from now on is read fresh from the database.
       this.coveredUntil = startedAt;

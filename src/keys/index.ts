@@ -3,6 +3,7 @@ import type { Config } from '../config/config.js';
 import { ApiKey } from '../db/entities/api_key.js';
 import type { Database } from '../db/database.js';
 import type { EventBus } from '../lib/bus.js';
+import { type Clock, systemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { AgentService } from './agents.js';
 import { ApiKeyService } from './api_keys.js';
@@ -49,6 +50,8 @@ export interface KeyServiceDeps {
   readonly bus: EventBus;
   /** Overrides for benchmarks and tests; 0 turns the verification cache off. */
   readonly cacheTtlMs?: number;
+  /** "Now" for verification (expiry, grace) and the change sweep; default the system clock. */
+  readonly clock?: Clock;
 }
 
 export function buildKeyServices(deps: KeyServiceDeps): KeyServices {
@@ -62,7 +65,8 @@ export function buildKeyServices(deps: KeyServiceDeps): KeyServices {
   const failures = new FailureLog(deps.audit, deps.logger);
   const apiKeys = new ApiKeyService(dataSource, deps.config, hasher, deps.audit, revocations);
   const agents = new AgentService(dataSource, apiKeys, deps.audit, revocations);
-  const verifier = new KeyVerifier(keyRows, hasher, cache, new ChangeSweep(keyRows, cache, deps.logger), usage, failures);
+  const clock = deps.clock ?? systemClock;
+  const verifier = new KeyVerifier(keyRows, hasher, cache, new ChangeSweep(keyRows, cache, deps.logger, clock), usage, failures, clock);
   return {
     agents,
     apiKeys,

@@ -1,6 +1,7 @@
 import { In, type Repository } from 'typeorm';
 import type { ApiKey } from '../db/entities/api_key.js';
 import type { Logger } from '../lib/logger.js';
+import { WriteBehindBuffer } from '../lib/write_behind.js';
 
 /** lastUsedAt is for humans ("used 3 minutes ago"): a minute's precision is plenty. */
 const WRITE_AT_MOST_EVERY_MS = 60_000;
@@ -9,38 +10,37 @@ const MAX_REMEMBERED = 100_000;
 
 /**
  * Records when keys were last used without a database write per request: at most one write per
- * key per minute, batched into one UPDATE a few seconds later, off the request path.
+ * key per minute, batched into one UPDATE a few seconds later, off the request path (the shared
+ * WriteBehindBuffer, src/lib/write_behind.ts). The per-key minute is this tracker's own; a later
+ * touch of a key still pending replaces its time; a failed write is dropped, not retried (the
+ * next use a minute later writes again).
  */
 export class UsageTracker {
   private readonly lastScheduled = new Map<string, number>();
-  private pending = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  private readonly buffer: WriteBehindBuffer<string, number>;
 
-  constructor(private readonly keys: Repository<ApiKey>, private readonly logger: Logger) {}
+  constructor(private readonly keys: Repository<ApiKey>, private readonly logger: Logger) {
+    this.buffer = new WriteBehindBuffer<string, number>({
+      delayMs: FLUSH_DELAY_MS,
+      merge: (_pending, incoming) => incoming,
+      write: (batch) => this.write(batch),
+    });
+  }
 
   touch(keyId: string, now: number): void {
     const last = this.lastScheduled.get(keyId);
     if (last !== undefined && now - last < WRITE_AT_MOST_EVERY_MS) return;
     if (this.lastScheduled.size >= MAX_REMEMBERED) this.lastScheduled.clear();
     this.lastScheduled.set(keyId, now);
-    this.pending.set(keyId, now);
-    this.timer ??= setTimeout(() => { void this.flush(); }, FLUSH_DELAY_MS).unref();
+    this.buffer.add(keyId, now);
   }
 
   /** Writes what is pending. Called by the timer, at shutdown, and by tests that want it now. */
-  async flush(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    await this.flushing;
-    if (this.pending.size === 0) return;
-    const batch = this.pending;
-    this.pending = new Map();
-    this.flushing = this.write(batch).finally(() => { this.flushing = undefined; });
-    await this.flushing;
+  flush(): Promise<void> {
+    return this.buffer.flush();
   }
 
-  private async write(batch: Map<string, number>): Promise<void> {
+  private async write(batch: ReadonlyMap<string, number>): Promise<void> {
     const ids = [...batch.keys()];
     let newest = 0;
     for (const at of batch.values()) newest = Math.max(newest, at);
@@ -56,6 +56,6 @@ export class UsageTracker {
   }
 
   async close(): Promise<void> {
-    await this.flush();
+    await this.buffer.close();
   }
 }

@@ -1,5 +1,6 @@
 import type { Repository } from 'typeorm';
 import type { ApiKey } from '../db/entities/api_key.js';
+import type { Clock } from '../lib/clock.js';
 import { constantTimeEqual } from '../lib/crypto.js';
 import type { ChangeSweep } from './change_sweep.js';
 import type { FailureLog, VerifyFailureReason } from './failure_log.js';
@@ -33,6 +34,7 @@ export class KeyVerifier {
     private readonly sweep: ChangeSweep,
     private readonly usage: UsageTracker,
     private readonly failures: FailureLog,
+    private readonly clock: Clock,
   ) {}
 
   /**
@@ -42,7 +44,7 @@ export class KeyVerifier {
    */
   async verify(rawKey: string | null | undefined, ip?: string): Promise<VerifyResult> {
     if (rawKey === undefined || rawKey === null || rawKey === '') return { ok: false, reason: 'missing' };
-    const now = Date.now();
+    const now = this.clock.now();
     if (typeof rawKey !== 'string' || !isWellFormedApiKey(rawKey)) return this.fail({ reason: 'invalid', ip }, now);
 
     const hash = this.hasher.hash(rawKey);

@@ -58,6 +58,22 @@ export function constantTimeEqual(a: string, b: string): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
+/**
+ * A token bound to `value` for one `purpose`: HMAC-SHA256 of `purpose:value` under `key`,
+ * base64url. The CSRF tokens are these (the dashboard's forms, bound to the session token or a
+ * sign-in nonce; the login and consent pages, bound to the interaction): only the holder of the
+ * bound value can present it, nothing is stored, and the purpose keeps one kind from passing for
+ * another under the same key.
+ */
+export function boundToken(key: Buffer, purpose: string, value: string): string {
+  return createHmac('sha256', key).update(`${purpose}:${value}`).digest('base64url');
+}
+
+/** Whether what a client sent (anything: a form field may be missing or repeated) is the expected token, compared in constant time. */
+export function matchesToken(presented: unknown, expected: string): boolean {
+  return typeof presented === 'string' && constantTimeEqual(presented, expected);
+}
+
 /** `bytes` random bytes from the pool as base64url: nonces and one-off tokens that stay in the process or database. */
 export function randomToken(bytes: number): string {
   return pooledRandomBytes(bytes).toString('base64url');

@@ -1,7 +1,6 @@
-import { createHmac } from 'node:crypto';
 import Router from '@koa/router';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
-import { constantTimeEqual } from '../../lib/crypto.js';
+import { boundToken, constantTimeEqual } from '../../lib/crypto.js';
 import { InvalidRequest, KeyportError } from '../../lib/errors.js';
 import { errors, type Interaction, type Provider } from '../../oidc/engine/index.js';
 import { PAGE_HEADERS, renderPage } from '../../oidc/views.js';
@@ -50,7 +49,7 @@ function describe(scope: string): { name: string; description: string } {
 }
 
 function csrfToken(ctx: KeyportContext, uid: string): string {
-  return createHmac('sha256', ctx.services.oidc.csrfKey).update(`interaction:${uid}`).digest('base64url');
+  return boundToken(ctx.services.oidc.csrfKey, 'interaction', uid);
 }
 
 function setPage(ctx: KeyportContext, status: number, html: string): void {
