@@ -1,5 +1,5 @@
 import { looksLikeJwt, type AccessTokenService } from './access_tokens.js';
-import { errors, replaceStructuredTokenStep, withEngineStructuredTokenStep, type KoaContextWithOIDC, type Provider } from './engine/index.js';
+import { errors, replaceStructuredTokenStep, type KoaContextWithOIDC, type Provider } from './engine/index.js';
 
 /**
  * Counts one introspection request by a caller that did not authenticate (a public client, such as
@@ -14,125 +14,104 @@ interface Answerer {
 }
 
 const answerers = new WeakMap<object, Answerer>();
-/** Requests whose public caller was counted already (by the step; the answer wrapper counts the others). */
-const counted = new WeakSet<object>();
 
 /** Whether the caller is a public client: it authenticated with nothing but its `client_id`. */
 function isPublicCaller(ctx: KoaContextWithOIDC): boolean {
   return ctx.oidc?.entities?.Client?.clientAuthMethod === 'none';
 }
 
-/** Counts a public caller once per request (no-op for authenticated callers). */
-async function limitPublicCaller(ctx: KoaContextWithOIDC, answerer: Answerer): Promise<void> {
-  const limit = answerer.publicLimit();
-  if (!limit || counted.has(ctx) || !isPublicCaller(ctx)) return;
-  counted.add(ctx);
-  await limit(ctx);
-}
-
 /**
- * The fast path for JWT introspection. The engine answers a JWT at its introspection endpoint by
- * throwing UnsupportedTokenType from its `rejectStructuredTokens` step, after client
- * authentication; Keyport then answers from the error event (below). Profiles of JWT
- * introspection showed that throw (two stack captures through the whole async middleware chain)
- * and the error rendering Keyport overwrites as ~10 % of each request. So the engine's step is
- * replaced by one that answers JWTs directly and hands everything else to the original step:
- * same place in the chain (after client authentication, duplicate and presence checks), same
- * answer. Providers read the step array when constructed, so this runs before the first one is.
+ * Keyport's introspection step inside the engine: the answer for every request the fast path in
+ * front of the engine (introspection_fast_path.ts) leaves to it once the engine has authenticated
+ * the caller (any method: secret, private_key_jwt, none) and checked the parameters.
  *
- * The same place is where a caller that did not authenticate is counted against its address
- * (before any token is looked up), for every kind of token.
+ * It takes the place of the engine's `rejectStructuredTokens` step (same position in the chain),
+ * which would refuse every JWT with UnsupportedTokenType. Here:
  *
- * When a future engine no longer has that step, nothing is replaced and the error-based path
- * below keeps answering: slower, never different (it then counts public callers after the fact).
- * Returns whether the step is in place.
+ * - a caller that did not authenticate is counted against its address first, before any token
+ *   is looked up, whatever the token (over the limit: the engine renders the 429);
+ * - a JWT is answered by AccessTokenService (signature, expiry, revocation registry, activity
+ *   checks), as the fast path answers it;
+ * - any other token goes to the engine's own step, which hands it on to the engine's lookup of
+ *   opaque and refresh tokens. When that step still calls the token structured (a JWS shape that
+ *   is not Keyport's: a JWE, an empty signature, longer than 8 KiB) it is answered here too,
+ *   never refused: Keyport issued no such token, so it is `active: false`.
+ *
+ * Providers read the step array when constructed, so this runs before the first one is built
+ * (services.ts). Throws when the engine has no such step: without it the engine would refuse
+ * every JWT (test/oidc/engine/contract.test.ts names the seam to update).
  */
-export function installJwtIntrospectionStep(): boolean {
-  return replaceStructuredTokenStep('introspectJwtOrContinue', async (ctx, next, engineStep) => {
+export function installJwtIntrospectionStep(): void {
+  const installed = replaceStructuredTokenStep('introspectJwtOrContinue', async (ctx, next, engineStep) => {
     const answerer = answerers.get(ctx.oidc.provider);
-    if (answerer) await limitPublicCaller(ctx, answerer);
+    if (!answerer) return engineStep(ctx, next);
+    const limit = answerer.publicLimit();
+    if (limit && isPublicCaller(ctx)) await limit(ctx);
     const token = ctx.oidc.params?.token;
-    if (!answerer || typeof token !== 'string' || !looksLikeJwt(token)) return engineStep(ctx, next);
-    await introspectJwt(ctx, answerer.accessTokens, token);
+    if (typeof token !== 'string') return engineStep(ctx, next);
+    if (looksLikeJwt(token)) return introspectJwt(ctx, answerer.accessTokens, token);
+    let handedOn = false;
+    try {
+      await engineStep(ctx, () => {
+        handedOn = true;
+        return next();
+      });
+    } catch (err) {
+      if (handedOn || !(err instanceof errors.UnsupportedTokenType)) throw err;
+      await introspectJwt(ctx, answerer.accessTokens, token);
+    }
   });
+  if (!installed) {
+    throw new Error('oidc-provider has no rejectStructuredTokens introspection step: src/oidc/engine/introspection_step.ts must be updated');
+  }
 }
 
 /**
- * Puts the engine's own step back while `build` runs, so that providers it constructs take the
- * error-event path: how the tests prove that path keeps Keyport's rules (an engine without the
- * step would leave every provider on it).
- */
-export async function withEngineIntrospectionStep<T>(build: () => Promise<T>): Promise<T> {
-  installJwtIntrospectionStep();
-  return withEngineStructuredTokenStep(build);
-}
-
-/**
- * Introspection (RFC 7662) and revocation (RFC 7009) of JWT access tokens, which the engine
- * refuses (shared/reject_structured_tokens.js), plus Keyport's extra activity checks on the
- * engine's answers for opaque tokens.
+ * Revocation (RFC 7009) of JWT access tokens, which the engine refuses
+ * (shared/reject_structured_tokens.js), plus what Keyport adds to the engine's introspection
+ * answers: its activity checks on opaque tokens, and the narrow answer to a public caller.
  *
  * The engine's own endpoint runs first, so the caller is authenticated exactly as for any other
  * token (client_secret_basic/post, private_key_jwt, none) and every malformed request gets the
- * engine's RFC 6749 error. Only when the engine stopped at "structured token" (after client
- * authentication succeeded) does Keyport answer in its place.
+ * engine's RFC 6749 error. Revocation: only when the engine stopped at "structured token" (after
+ * client authentication succeeded) does Keyport answer in its place.
  */
 export function installStructuredTokenSupport(provider: Provider, accessTokens: AccessTokenService, publicLimit: () => PublicIntrospectionLimit | undefined = () => undefined): void {
-  const answerer: Answerer = { accessTokens, publicLimit };
-  answerers.set(provider, answerer);
+  answerers.set(provider, { accessTokens, publicLimit });
   const refused = new WeakSet<object>();
-  const markRefused = (ctx: KoaContextWithOIDC, err: Error): void => {
+  provider.on('revocation.error', (ctx: KoaContextWithOIDC, err: Error) => {
     if (err instanceof errors.UnsupportedTokenType) refused.add(ctx);
-  };
-  provider.on('introspection.error', markRefused);
-  provider.on('revocation.error', markRefused);
+  });
 
   provider.use(async function answerForStructuredTokens(ctx, next) {
     await next();
     const oidc = (ctx as KoaContextWithOIDC).oidc as KoaContextWithOIDC['oidc'] | undefined;
     const route = oidc?.route;
-    if (route !== 'introspection' && route !== 'revocation') return;
-    const client = oidc!.entities.Client;
-    const token = oidc!.params?.token;
-
-    if (refused.has(ctx)) {
-      // The engine decoded a JWS header: Keyport answers, whatever the rest of the token is
-      // (revocation; introspection of what the fast path above leaves to the engine).
-      if (!client || typeof token !== 'string') return;
+    if (route === 'revocation' && refused.has(ctx)) {
+      // The engine decoded a JWS header: Keyport answers, whatever the rest of the token is.
+      const token = oidc!.params?.token;
+      if (!oidc!.entities.Client || typeof token !== 'string') return;
       ctx.remove('WWW-Authenticate');
-      if (route === 'introspection') {
-        await introspectJwt(ctx as KoaContextWithOIDC, accessTokens, token);
-      } else {
-        await revokeJwt(ctx as KoaContextWithOIDC, accessTokens, token);
-      }
-    } else if (route === 'introspection' && ctx.status === 200 && (ctx.body as { active?: boolean } | undefined)?.active === true) {
+      await revokeJwt(ctx as KoaContextWithOIDC, accessTokens, token);
+      return;
+    }
+    if (route !== 'introspection' || ctx.status !== 200) return;
+    if ((ctx.body as { active?: boolean } | undefined)?.active === true) {
       // The engine found an active opaque token: apply the checks it does not know about.
       const model = oidc!.entities.AccessToken ?? oidc!.entities.ClientCredentials;
       if (model && !(await accessTokens.isActive(accessTokens.fromModel(model)))) ctx.body = { active: false };
     }
-    if (route === 'introspection') await restrictForPublicCaller(ctx as KoaContextWithOIDC, answerer);
+    if (isPublicCaller(ctx as KoaContextWithOIDC)) restrictForPublicCaller(ctx as KoaContextWithOIDC);
   });
 }
 
 /**
  * A caller that did not authenticate learns only whether the token is active and until when
  * (`active`, `exp`): enough to decide whether to use or refresh it, nothing of whose it is or
- * what it may do. Applied to every answer of the endpoint, whichever path produced it (the
- * replaced step for JWTs, the engine for opaque and refresh tokens, the error-event fallback).
- * A public caller not counted yet (the fallback path) is counted here; over the limit the
- * answer is withheld and the engine's 429 rendered instead.
+ * what it may do. Applied to every 200 answer of the engine's endpoint (JWTs answered by the
+ * step above, opaque and refresh tokens by the engine); the fast path never answers such a caller.
  */
-async function restrictForPublicCaller(ctx: KoaContextWithOIDC, answerer: Answerer): Promise<void> {
-  if (!isPublicCaller(ctx) || ctx.status !== 200) return;
-  try {
-    await limitPublicCaller(ctx, answerer);
-  } catch (err) {
-    if (!(err instanceof errors.OIDCProviderError)) throw err;
-    ctx.status = err.status;
-    ctx.type = 'application/json';
-    ctx.body = { error: err.error, error_description: err.error_description };
-    return;
-  }
+function restrictForPublicCaller(ctx: KoaContextWithOIDC): void {
   const body = ctx.body as { active?: unknown; exp?: unknown } | undefined;
   ctx.body = body?.active === true ? { active: true, exp: body.exp } : { active: false };
 }

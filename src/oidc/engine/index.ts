@@ -8,7 +8,8 @@
  * with the seam's name when an engine upgrade moves it):
  *
  * - modules.ts               deep imports: Provider, errors, ExternalSigningKey, the introspection steps
- * - introspection_step.ts    an entry of the introspection step array replaced (`rejectStructuredTokens`)
+ * - introspection_step.ts    an entry of the introspection step array replaced (`rejectStructuredTokens`):
+ *                            Keyport's answer to every JWT introspection the engine runs
  * - introspection_answer.ts  a copy of the engine's introspection answer (the fast path answers with it)
  * - body_replay.ts           `req.readable`/`req.iterator` redefined to hand a read body back to the engine
  * - in_process_dispatch.ts   a form POST through `provider.callback()` in-process (hand-made request: light-my-request measured 2× slower)
@@ -18,6 +19,13 @@
  * - external_signing_key.ts  `ExternalSigningKey` subclassed through its untyped setters
  * - resume_query.ts          the resume route's query dropped (engine 500 workaround)
  * - self_check.ts            what the contract test inspects of the installed engine (not used at run time)
+ *
+ * Introspection has one path through these seams: `POST /oauth/introspect` meets Keyport's fast
+ * path first (../introspection_fast_path.ts: secret-authenticated caller, active token; it uses
+ * body_replay, client_lookup's authenticateWithSecret and introspection_answer), and whatever it
+ * leaves goes, body handed back, through the engine's own steps, where introspection_step puts
+ * Keyport's answer for JWTs (../structured_tokens.ts). Both answer through AccessTokenService; no
+ * engine error event is involved (revocation of JWTs still is, see ../structured_tokens.ts).
  *
  * What Keyport decides (which JWTs are active, who may introspect, rate limits, which client rows
  * are reused) stays outside this folder and calls these functions.
@@ -50,7 +58,7 @@ export { KeyportSigningKey } from './external_signing_key.js';
 export { onGrantTypeRegistered } from './grant_types.js';
 export { postFormToEngine, type EngineAnswer, type EngineDispatchOrigin } from './in_process_dispatch.js';
 export { engineIntrospectionAnswer } from './introspection_answer.js';
-export { introspectionStepNames, replacedEngineStep, replaceStructuredTokenStep, withEngineStructuredTokenStep, STRUCTURED_TOKEN_STEP, type StructuredTokenStep } from './introspection_step.js';
+export { introspectionStepNames, replacedEngineStep, replaceStructuredTokenStep, STRUCTURED_TOKEN_STEP, type StructuredTokenStep } from './introspection_step.js';
 export { engineStack, type EngineStack } from './mount.js';
 export { ignoreQueryOnResume } from './resume_query.js';
 /** For test/oidc/engine/contract.test.ts only. */

@@ -8,7 +8,9 @@ import { introspectionSteps, type EngineStep } from './modules.js';
  *
  * The replaced entry is `rejectStructuredTokens` (lib/shared/reject_structured_tokens.js), which
  * sits after client authentication, duplicate and presence checks and throws UnsupportedTokenType
- * for a JWT. What Keyport does in its place is decided in ../structured_tokens.ts.
+ * for a JWT. What Keyport does in its place is decided in ../structured_tokens.ts: it is the
+ * engine's only way to answer a JWT at its introspection endpoint (there is no fallback), so
+ * the replacement is installed unconditionally and fails loudly when the step is gone.
  */
 
 /** The name of the engine's step that is replaced. */
@@ -17,7 +19,7 @@ export const STRUCTURED_TOKEN_STEP = 'rejectStructuredTokens';
 /** A replacement step; `engineStep` is the engine's own step, for requests the replacement leaves to it. */
 export type StructuredTokenStep = (ctx: Parameters<EngineStep>[0], next: Parameters<EngineStep>[1], engineStep: EngineStep) => Promise<void> | void;
 
-let installed: { index: number; engineStep: EngineStep; replacement: EngineStep } | undefined;
+let installed: { engineStep: EngineStep } | undefined;
 let missing = false;
 
 /**
@@ -37,23 +39,8 @@ export function replaceStructuredTokenStep(name: string, step: StructuredTokenSt
   const replacement: EngineStep = (ctx, next) => step(ctx, next, engineStep);
   Object.defineProperty(replacement, 'name', { value: name });
   introspectionSteps[index] = replacement;
-  installed = { index, engineStep, replacement };
+  installed = { engineStep };
   return true;
-}
-
-/**
- * Puts the engine's own step back while `build` runs, so that providers it constructs keep the
- * engine's behaviour (tests use it to prove Keyport's fallback path).
- */
-export async function withEngineStructuredTokenStep<T>(build: () => Promise<T>): Promise<T> {
-  if (!installed) return build();
-  const { index, engineStep, replacement } = installed;
-  introspectionSteps[index] = engineStep;
-  try {
-    return await build();
-  } finally {
-    introspectionSteps[index] = replacement;
-  }
 }
 
 /** The names of the engine's introspection steps as providers built now would run them (for tests). */

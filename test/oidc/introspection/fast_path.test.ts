@@ -15,13 +15,32 @@ interface RawAnswer {
 
 const PER_RESPONSE_HEADERS = new Set(['date', 'x-request-id']);
 const FORM = 'application/x-www-form-urlencoded';
+/**
+ * The header names, in order, of every 200 answer of the endpoint, as the engine sends them
+ * (Keyport's edge headers, the engine's `noCache` step, then koa's JSON body): the fast path's
+ * answers, the engine's, and those of Keyport's step inside the engine.
+ */
+const ANSWER_HEADER_NAMES = ['X-Request-Id', 'X-Content-Type-Options', 'X-Frame-Options', 'Referrer-Policy', 'Vary', 'cache-control', 'Content-Type', 'Content-Length', 'Date', 'Connection', 'Keep-Alive'];
 
-describe('oidc: introspection fast path (answers in front of the engine, exactly as the engine)', () => {
+function headerNames(answer: RawAnswer): string[] {
+  return answer.rawHeaders.filter((_, i) => i % 2 === 0);
+}
+
+/**
+ * `POST /oauth/introspect` has one path: the fast path in front of the engine answers a
+ * secret-authenticated caller asking about an active token; everything else goes through the
+ * engine's introspection steps, where Keyport's step (in place of `rejectStructuredTokens`) answers
+ * JWTs and the engine opaque and refresh tokens. Whoever answers, the answer is the engine's: same
+ * status, bytes, header names and order, errors and WWW-Authenticate, and `active: false` cases.
+ */
+describe('oidc: introspection, one path (fast path in front of the engine, exactly as the engine answers)', () => {
   let app: TestApp;
   let service: RegisteredClient;
   let resourceServer: RegisteredClient;
   /** Introspection requests that reached the engine's middleware. */
   let engineHits = 0;
+  /** Tokens the engine refused as structured (UnsupportedTokenType): Keyport's step answers them all. */
+  let structuredRefusals = 0;
 
   before(async () => {
     app = await startOidcApp();
@@ -34,8 +53,10 @@ describe('oidc: introspection fast path (answers in front of the engine, exactly
         if (ctx.path === '/oauth/introspect') engineHits += 1;
         await next();
       });
+      provider.on('introspection.error', (_ctx, err) => { if ((err as Error).name === 'UnsupportedTokenType') structuredRefusals += 1; });
     });
   });
+  afterEach(() => { expect(structuredRefusals, 'the engine refused a token as structured').to.equal(0); });
   after(async () => { await app.close(); });
 
   /** A POST over plain node:http, so the answer's header names, order and bytes can be compared. */
@@ -71,9 +92,10 @@ describe('oidc: introspection fast path (answers in front of the engine, exactly
 
   /**
    * The same introspection through the fast path and through the engine (the engine ignores an
-   * unknown parameter, which the fast path leaves to it): the answers must be identical.
+   * unknown parameter, which the fast path leaves to it): the answers must be identical, with the
+   * engine's header names in the engine's order and the claims in `keys` order.
    */
-  async function expectSameAnswerBothWays(token: string, auth: 'basic' | 'post' = 'basic'): Promise<Record<string, unknown>> {
+  async function expectSameAnswerBothWays(token: string, keys: readonly string[], auth: 'basic' | 'post' = 'basic'): Promise<Record<string, unknown>> {
     const params = new URLSearchParams({ token });
     const headers = auth === 'basic' ? basic(resourceServer) : {};
     if (auth === 'post') {
@@ -88,12 +110,28 @@ describe('oidc: introspection fast path (answers in front of the engine, exactly
     expect(fast.text).to.equal(engine.text);
     expect(fast.headers).to.deep.equal(engine.headers);
     expect(fast.rawHeaders).to.deep.equal(engine.rawHeaders);
+    expect(headerNames(fast)).to.deep.equal(ANSWER_HEADER_NAMES);
     expect(fast.headers['cache-control']).to.equal('no-store');
     expect(fast.headers['content-type']).to.equal('application/json; charset=utf-8');
     const parsed = JSON.parse(fast.text) as Record<string, unknown>;
+    expect(Object.keys(parsed), 'the claims in the engine\'s order').to.deep.equal(keys);
     expect(parsed.active).to.equal(true);
     return parsed;
   }
+
+  /** An engine answer of 200 `{ active: false }`, with the same headers as every other answer. */
+  function expectInactiveFromEngine(answer: RawAnswer & { engine: boolean }, what: string, names: readonly string[] = ANSWER_HEADER_NAMES): void {
+    expect(answer, what).to.include({ engine: true, status: 200 });
+    expect(JSON.parse(answer.text), what).to.deep.equal({ active: false });
+    expect(headerNames(answer), what).to.deep.equal(names);
+    expect(answer.headers, what).to.include({ 'cache-control': 'no-store', 'content-type': 'application/json; charset=utf-8' });
+    expect(answer.headers, what).not.to.have.property('www-authenticate');
+  }
+
+  /** Claim order of each kind of answer (the JWT's from AccessTokenService, the opaque token's from the engine's renderTokenResponse). */
+  const JWT_KEYS = ['active', 'sub', 'client_id', 'exp', 'iat', 'iss', 'jti', 'aud', 'scope', 'token_type'];
+  const OPAQUE_KEYS = ['active', 'client_id', 'exp', 'iat', 'iss', 'aud', 'scope', 'token_type'];
+  const API_KEY_CLAIMS = ['api_key_id', 'agent_id', 'session_id', 'sid', 'env', 'access_type'];
 
   async function jwtFor(registered: RegisteredClient, parameters: Record<string, string> = { scope: 'read' }): Promise<string> {
     return (await client.clientCredentialsGrant(await discover(app, registered), parameters)).access_token;
@@ -102,15 +140,15 @@ describe('oidc: introspection fast path (answers in front of the engine, exactly
   describe('answers the common case exactly as the engine', () => {
     it('a client-credentials JWT, Basic and form client authentication', async () => {
       const token = await jwtFor(service, { scope: 'read write' });
-      const body = await expectSameAnswerBothWays(token);
+      const body = await expectSameAnswerBothWays(token, JWT_KEYS);
       expect(body).to.include({ client_id: service.id, sub: service.id, scope: 'read write', token_type: 'Bearer', iss: app.config.issuer });
-      await expectSameAnswerBothWays(token, 'post');
+      await expectSameAnswerBothWays(token, JWT_KEYS, 'post');
     });
 
     it('an opaque client-credentials token', async () => {
       const token = await jwtFor(service, { scope: 'read', resource: 'https://opaque.fast.example.com' });
       expect(token.split('.')).to.have.length(1);
-      const body = await expectSameAnswerBothWays(token);
+      const body = await expectSameAnswerBothWays(token, OPAQUE_KEYS);
       expect(body).to.include({ client_id: service.id, aud: 'https://opaque.fast.example.com' });
       expect(body).not.to.have.property('jti');
     });
@@ -119,14 +157,14 @@ describe('oidc: introspection fast path (answers in front of the engine, exactly
       const { apiKey, key } = await agentKey(app);
       const res = await login(app, apiKey, { session_id: 'fast-path' });
       expect(res.status, res.text).to.equal(200);
-      const body = await expectSameAnswerBothWays(res.body.access_token as string);
+      const body = await expectSameAnswerBothWays(res.body.access_token as string, [...API_KEY_CLAIMS, ...JWT_KEYS]);
       expect(body).to.include({ api_key_id: key.id, session_id: 'fast-path', env: 'live' });
     });
 
     it('an opaque API-key token with an account, a grant and extra claims', async () => {
       const { apiKey, key, agent } = await agentKey(app);
       const tokens = await exchangeKey(app, apiKey, { resource: 'https://orders.fast.example.com', session_id: 'opaque' });
-      const body = await expectSameAnswerBothWays(tokens.access_token);
+      const body = await expectSameAnswerBothWays(tokens.access_token, ['active', 'sub', ...API_KEY_CLAIMS, ...OPAQUE_KEYS.slice(1)]);
       expect(body).to.include({ sub: agent.id, api_key_id: key.id, session_id: 'opaque', aud: 'https://orders.fast.example.com' });
     });
 
@@ -175,8 +213,10 @@ describe('oidc: introspection fast path (answers in front of the engine, exactly
     it('a client that authenticates otherwise (public client, none): its own tokens only', async () => {
       const spa = await registerClient(app, { grantTypes: ['authorization_code'], redirectUris: ['https://spa.example.com/cb'], public: true });
       const answer = await observe(new URLSearchParams({ token, client_id: spa.id }).toString());
-      expect(answer).to.include({ engine: true, status: 200 });
-      expect(JSON.parse(answer.text)).to.deep.equal({ active: false });
+      // A public caller is counted against its address (the limit's headers come with the answer).
+      const names = [...ANSWER_HEADER_NAMES];
+      names.splice(names.indexOf('cache-control') + 1, 0, 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'RateLimit-Policy', 'RateLimit');
+      expectInactiveFromEngine(answer, 'a public client, another client\'s JWT', names);
     });
 
     it('repeated parameters, a missing token, empty values', async () => {
@@ -196,8 +236,7 @@ describe('oidc: introspection fast path (answers in front of the engine, exactly
       const latin1 = await observe(new URLSearchParams({ token }).toString(), { 'content-type': `${FORM}; charset=iso-8859-1`, ...basic(resourceServer) });
       expect(latin1).to.include({ engine: true, status: 200 });
       const big = await observe(new URLSearchParams({ token: 'x'.repeat(20_000) }).toString(), basic(resourceServer));
-      expect(big).to.include({ engine: true, status: 200 });
-      expect(JSON.parse(big.text)).to.deep.equal({ active: false });
+      expectInactiveFromEngine(big, 'an oversized body');
     });
 
     it('a query string, a refresh-token hint, an Origin header (CORS stays with the engine)', async () => {
@@ -221,15 +260,24 @@ describe('oidc: introspection fast path (answers in front of the engine, exactly
     it('unknown, malformed and revoked tokens: active:false', async () => {
       for (const value of ['garbage-token-that-is-unknown', 'a.b.c', 'ünïcödé']) {
         const answer = await observe(new URLSearchParams({ token: value }).toString(), basic(resourceServer));
-        expect(answer, value).to.include({ engine: true, status: 200 });
-        expect(JSON.parse(answer.text)).to.deep.equal({ active: false });
+        expectInactiveFromEngine(answer, value);
       }
       const doomed = await jwtFor(service);
       expect((await observe(new URLSearchParams({ token: doomed }).toString(), basic(resourceServer))).engine).to.equal(false);
       await client.tokenRevocation(await discover(app, service), doomed);
       const revoked = await observe(new URLSearchParams({ token: doomed }).toString(), basic(resourceServer));
-      expect(revoked).to.include({ engine: true, status: 200 });
-      expect(JSON.parse(revoked.text)).to.deep.equal({ active: false });
+      expectInactiveFromEngine(revoked, 'a revoked JWT');
+    });
+
+    it('tokens the engine calls structured but Keyport never issues (JWE shape, empty signature, over 8 KiB): active:false from Keyport\'s step, never refused', async () => {
+      const header = Buffer.from('{"alg":"ES256","typ":"at+jwt","kid":"k"}').toString('base64url');
+      for (const [what, value] of [
+        ['an empty signature', 'eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.'],
+        ['five segments (JWE)', `${header}.a.b.c.d`],
+        ['a JWS longer than 8 KiB', `${header}.${'A'.repeat(9000)}.c2ln`],
+      ] as const) {
+        expectInactiveFromEngine(await observe(new URLSearchParams({ token: value }).toString(), basic(resourceServer)), what);
+      }
     });
 
     it('a refresh token: the engine\'s answer', async () => {
@@ -248,8 +296,7 @@ describe('oidc: introspection fast path (answers in front of the engine, exactly
       claims.scope = 'read write admin';
       const tampered = [header, Buffer.from(JSON.stringify(claims)).toString('base64url'), signature].join('.');
       const answer = await observe(new URLSearchParams({ token: tampered }).toString(), basic(resourceServer));
-      expect(answer).to.include({ engine: true, status: 200 });
-      expect(JSON.parse(answer.text)).to.deep.equal({ active: false });
+      expectInactiveFromEngine(answer, 'a tampered JWT');
     });
 
     it('keeps error bodies free of internals', async () => {
