@@ -25,6 +25,8 @@ COPY --from=build /app/dist/src ./dist/src
 COPY --from=build /app/dist/migrations ./dist/migrations
 COPY --from=build /app/bin ./bin
 COPY --from=build /app/views ./views
+# Served as /openapi.json (read once at start; src/http/routes/api_docs.ts).
+COPY --from=build /app/docs/openapi.json ./docs/openapi.json
 # The code belongs to root and is read-only for the process; only the SQLite data directory (used
 # when DATABASE_URL is not set) is writable by it.
 RUN mkdir -p /app/data && chown node:node /app/data

@@ -16,6 +16,7 @@ import { securityHeaders } from './http/edge/security_headers.js';
 import { errorHandler } from './http/error_handler.js';
 import { recordMetrics } from './http/metrics.js';
 import { requestId } from './http/request_id.js';
+import { apiDocsRoutes } from './http/routes/api_docs.js';
 import { authTestRoutes } from './http/routes/auth_test.js';
 import { interactionRoutes } from './http/routes/interaction.js';
 import { operationsRoutes } from './http/routes/operations.js';
@@ -40,7 +41,7 @@ function onlyProviderPath(middleware: Middleware): Middleware {
 
 /** Keyport's own routers, in the order they are mounted (also what the fuzz suite enumerates). */
 export function keyportRouters(): Array<Router<KeyportContext['state'], KeyportContext>> {
-  return [interactionRoutes(), operationsRoutes(), authTestRoutes(), adminRoutes(), dashboardRoutes(), exchangeRoutes()];
+  return [interactionRoutes(), operationsRoutes(), apiDocsRoutes(), authTestRoutes(), adminRoutes(), dashboardRoutes(), exchangeRoutes()];
 }
 
 /**
