@@ -55,10 +55,12 @@ export async function commandEnvironment(runtime: CliRuntime): Promise<import('.
   return withEnvFile(runtime.env, runtime.cwd ?? process.cwd());
 }
 
-/** A path as shown to people: relative to the working directory when that is short (`./data/…`, `../data/…`), else absolute. */
+/** A path as shown to people: relative to the working directory when that is short (`./data/…`, `../../data/…`), else absolute. */
 function shownPath(path: string, cwd: string): string {
   const rel = relative(cwd, path);
-  if (rel === '' || isAbsolute(rel) || rel.split(sep).filter((part) => part === '..').length > 2) return path;
+  // Climbing up to the file-system root (/work/x → ../../tmp/…) says less than the absolute path.
+  const ups = rel.split(sep).filter((part) => part === '..').length;
+  if (rel === '' || isAbsolute(rel) || ups > 2 || ups >= cwd.split(sep).filter(Boolean).length) return path;
   return rel.startsWith('..') ? rel : `./${rel}`;
 }
 

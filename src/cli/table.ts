@@ -6,8 +6,8 @@
 export function table(headers: readonly string[], rows: ReadonlyArray<ReadonlyArray<string>>): string[] {
   const cells = [headers.map(visible), ...rows.map((row) => row.map(visible))];
   const widths = headers.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)));
-  // Two spaces between columns; the last column is not padded (no trailing blanks).
-  return cells.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
+  // Two spaces between columns; no trailing blanks.
+  return cells.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
 }
 
 /** A cell on one line: control characters (C0, DEL, C1) escaped as in JSON (`\n`, `\u001b`). */
