@@ -1,9 +1,9 @@
-import { execFile, type ExecFileException } from 'node:child_process';
+import { execFile, spawn, type ExecFileException } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { expect } from 'chai';
-import { TEST_SECRET } from '../support/app.js';
+import { TEST_SECRET, freePort } from '../support/app.js';
 import { createScratchDatabase, onMysql, type ScratchDatabase } from '../support/database.js';
 import { ROOT } from './support.js';
 
@@ -58,7 +58,7 @@ describe('deploy: the npm package (npm pack → npm install → keyport)', funct
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('packs, installs outside the clone and runs `keyport --version`, `--help` and a command against a database', async function () {
+  it('packs, installs outside the clone, runs `keyport --version`, `--help` and commands against a database, and starts the server', async function () {
     if (npmMissing) {
       console.log('      (skipped: npm is not on PATH; the package test needs it)');
       this.skip();
@@ -74,7 +74,7 @@ describe('deploy: the npm package (npm pack → npm install → keyport)', funct
     expect(packed.code, packed.stderr).to.equal(0);
     const [info] = JSON.parse(packed.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const files = info!.files.map((file) => file.path);
-    for (const needed of ['package.json', 'bin/keyport.js', 'dist/src/cli/index.js', 'dist/src/main.js', 'views/login.ejs', '.env.example', 'README.md']) {
+    for (const needed of ['package.json', 'bin/keyport.js', 'dist/src/cli/index.js', 'dist/src/main.js', 'views/login.ejs', 'docs/openapi.json', '.env.example', 'README.md']) {
       expect(files, needed).to.include(needed);
     }
     expect(files.some((path) => path.startsWith('dist/migrations/') && path.endsWith('.js')), 'compiled migrations').to.equal(true);
@@ -125,7 +125,31 @@ describe('deploy: the npm package (npm pack → npm install → keyport)', funct
     expect((JSON.parse(listed.stdout) as { agents: Array<{ name: string }> }).agents.map((agent) => agent.name)).to.deep.equal(['packed']);
     if (!onMysql) expect(existsSync(join(work, 'state', 'keyport.db'))).to.equal(true);
 
-    // 4. `npm exec` (what `npx keyport` runs) finds the same bin.
+    // 4. The server of the installed package starts on that .env and serves (views, docs/openapi.json).
+    const port = await freePort();
+    const server = spawn(process.execPath, [join(app, 'node_modules', 'keyport', 'dist', 'src', 'main.js')], { cwd: work, env: { ...env, PORT: String(port), LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let serverOutput = '';
+    server.stdout.on('data', (chunk: Buffer) => { serverOutput += chunk.toString(); });
+    server.stderr.on('data', (chunk: Buffer) => { serverOutput += chunk.toString(); });
+    const exited = new Promise<number | null>((resolve) => server.on('exit', resolve));
+    try {
+      let ready: Response | undefined;
+      for (let attempt = 0; attempt < 150 && !ready?.ok && server.exitCode === null; attempt++) {
+        ready = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+        if (!ready?.ok) await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      expect(ready?.status, serverOutput).to.equal(200);
+      const openapi = await fetch(`http://127.0.0.1:${port}/openapi.json`);
+      expect(openapi.status, serverOutput).to.equal(200);
+      expect(((await openapi.json()) as { openapi: string }).openapi).to.match(/^3\./);
+      const login = await fetch(`http://127.0.0.1:${port}/dashboard/login`);
+      expect(login.status, serverOutput).to.equal(200);
+    } finally {
+      server.kill('SIGTERM');
+      await exited;
+    }
+
+    // 5. `npm exec` (what `npx keyport` runs) finds the same bin.
     const viaExec = await run('npm', ['exec', '--prefix', app, '--offline', '--', 'keyport', '--version'], { cwd: app, env: { ...process.env, npm_config_yes: 'true' } });
     expect(viaExec.code, viaExec.stderr).to.equal(0);
     expect(viaExec.stdout.trim()).to.equal(manifest.version);
