@@ -108,4 +108,12 @@ describe('dashboard: the key page\'s usage chart', () => {
     expect(ticksOf(used.text)).to.deep.equal(['0', '5', '10', '15']);
     expect(used.text).to.include('12 requests and 1 rejected in the last 24 hours, at most 12 in one hour');
   });
+
+  it('counts a request the rate limiter refused among the requests too (why the chart draws refusals inside the bar)', async () => {
+    const limited = await createAgentWithKey(app, { rateLimit: { burst: 2 } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i += 1) statuses.push((await app.http().get('/auth/test').set('X-API-Key', limited.apiKey)).status);
+    expect(statuses).to.deep.equal([200, 200, 429, 429, 429]);
+    expect((await app.services.dashboard.usage.summary(limited.key.id)).thisHour).to.deep.equal({ requests: 5, rejections: 3 });
+  });
 });
