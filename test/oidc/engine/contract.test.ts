@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { IncomingMessage } from 'node:http';
 import Koa from 'koa';
 import { inject } from 'light-my-request';
+import { randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import {
   authenticateWithSecret,
   engineSelfCheck,
@@ -15,6 +17,7 @@ import {
   postFormToEngine,
   Provider,
   replaceClientSecretComparison,
+  replaceReplayDetection,
   replacedEngineStep,
   ReplayableBody,
   STRUCTURED_TOKEN_STEP,
@@ -269,6 +272,37 @@ describe('oidc: engine contract (src/oidc/engine/)', () => {
       provider.silent = true; // koa would print the TypeError's stack
       const res = await resume(provider);
       expect(res.statusCode, `oidc-provider ${installed.version} no longer fails on the resume route's query: seam in src/oidc/engine/resume_query.ts may be removed`).to.equal(500);
+    });
+  });
+  describe('one-time-use check (replay_detection.ts)', () => {
+    async function dpopProof(htu: string, jti: string): Promise<string> {
+      const { privateKey, publicKey } = await generateKeyPair('ES256');
+      return new SignJWT({ htm: 'POST', htu, jti }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(publicKey) }).setIssuedAt().sign(privateKey);
+    }
+    const tokenRequest = async (provider: Provider, dpop: string) => inject(provider.callback(), {
+      method: 'POST', url: ROUTES.token, headers: { 'content-type': 'application/x-www-form-urlencoded', host: '127.0.0.1', dpop },
+      payload: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'svc', client_secret: SECRET }).toString(),
+    });
+
+    it('the engine asks ReplayDetection.unique(client id, jti, exp) for a DPoP proof, and refuses when it says false', async () => {
+      for (const module of ['helpers/validate_dpop.js', 'shared/jwt_client_auth.js']) {
+        expect(engineSelfCheck.engineLibSource(module), moved(`the replay check in ${module}`, 'replay_detection.ts')).to.include('ReplayDetection.unique(');
+      }
+      const provider = bareProvider();
+      const calls: Array<[string, string, number]> = [];
+      let answer = true;
+      replaceReplayDetection(provider, async (iss, jti, exp) => { calls.push([iss, jti, exp]); return answer; });
+      const jti = randomUUID();
+      const first = await tokenRequest(provider, await dpopProof(`${ISSUER}${ROUTES.token}`, jti));
+      expect(first.statusCode, first.body).to.equal(200);
+      expect(JSON.parse(first.body).token_type, moved('DPoP binding at the token endpoint', 'replay_detection.ts')).to.equal('DPoP');
+      expect(calls, moved('ReplayDetection.unique(iss, jti, exp)', 'replay_detection.ts')).to.have.length(1);
+      expect(calls[0]![0]).to.equal('svc');
+      expect(calls[0]![1]).to.equal(jti);
+      expect(calls[0]![2]).to.be.a('number').and.above(Date.now() / 1000);
+      answer = false;
+      const replay = await tokenRequest(provider, await dpopProof(`${ISSUER}${ROUTES.token}`, randomUUID()));
+      expect(replay.statusCode, moved('the refusal of a replayed proof', 'replay_detection.ts')).to.equal(400);
     });
   });
 });
