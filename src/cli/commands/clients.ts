@@ -51,6 +51,8 @@ interface CreateOptions {
   public?: boolean;
   jwks?: string;
   jwksUri?: string;
+  requireDpop?: boolean;
+  requirePar?: boolean;
   json?: boolean;
 }
 
@@ -67,6 +69,8 @@ export function registerClients(program: Command, runtime: CliRuntime): void {
     .option('--public', 'a public client (browser or native app): no secret, PKCE required')
     .option('--jwks <json|@file>', 'public keys for private_key_jwt client authentication')
     .option('--jwks-uri <url>', 'URL of public keys for private_key_jwt client authentication')
+    .option('--require-dpop', 'every token request must carry a DPoP proof (RFC 9449): tokens are always sender-constrained')
+    .option('--require-par', 'authorization requests only through the PAR endpoint (RFC 9126; authorization_code)')
     .option('--json', 'print one JSON object')
     .action(async (options: CreateOptions) => {
       const { result, view } = await withClients(runtime, {}, async (clients, { toClientView }) => {
@@ -79,6 +83,8 @@ export function registerClients(program: Command, runtime: CliRuntime): void {
         public: Boolean(options.public),
         jwks: readJwks(options.jwks),
         jwksUri: options.jwksUri,
+        requireDpop: Boolean(options.requireDpop),
+        requirePar: Boolean(options.requirePar),
         });
         return { result, view: toClientView(result.client) };
       });
