@@ -10,6 +10,8 @@ import { ClientAdapter, compareHashedClientSecrets, reuseEngineClients } from '.
 import { buildProviderConfiguration, ROUTES, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
 import { ignoreQueryOnResume, replaceReplayDetection, type Provider } from './engine/index.js';
 import { DpopProofVerifier } from './dpop.js';
+import { refuseFormsWithoutSession, statePollingInterval } from './device_flow.js';
+import { DEVICE_CODE_GRANT } from '../clients/grant_types.js';
 import { ProofReplayStore } from './proof_replay.js';
 import { epochSeconds } from '../lib/clock.js';
 import { observeProvider } from './events.js';
@@ -104,6 +106,7 @@ export class OidcServices {
         signingKid: ring.signingKid,
         fetch: guardedFetch(clientUrls),
       }),
+      configuredGrantTypes: config.deviceAndPar.deviceFlow ? [DEVICE_CODE_GRANT] : [],
       setup: (provider) => {
         compareHashedClientSecrets(provider, this.clients);
         reuseEngineClients(provider, this.clients);
@@ -113,6 +116,10 @@ export class OidcServices {
         // The engine's DPoP and client-assertion replay checks use the same atomic store as Keyport's (proof_replay.ts).
         replaceReplayDetection(provider, (iss, jti, exp) => this.proofReplays.firstUse(iss, jti, exp - epochSeconds()));
         observeProvider(provider, deps.metrics, logger);
+        if (config.deviceAndPar.deviceFlow) {
+          statePollingInterval(provider, ROUTES.device_authorization);
+          refuseFormsWithoutSession(provider, ROUTES.code_verification);
+        }
       },
     });
     this.accessTokens = new AccessTokenService(this.host, this.revocations, this.payloads, config.issuer, maxTtl, this.tokenIds);

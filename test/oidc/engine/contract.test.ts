@@ -18,6 +18,8 @@ import {
   Provider,
   replaceClientSecretComparison,
   replaceReplayDetection,
+  hiddenFieldsOf,
+  isUnsavedSessionFailure,
   replacedEngineStep,
   ReplayableBody,
   STRUCTURED_TOKEN_STEP,
@@ -303,6 +305,62 @@ describe('oidc: engine contract (src/oidc/engine/)', () => {
       answer = false;
       const replay = await tokenRequest(provider, await dpopProof(`${ISSUER}${ROUTES.token}`, randomUUID()));
       expect(replay.statusCode, moved('the refusal of a replayed proof', 'replay_detection.ts')).to.equal(400);
+    });
+  });
+  describe('device-flow forms (device_forms.ts) and the unsaved-session failure (unsaved_session.ts)', () => {
+    const DEVICE_ROUTES = { ...ROUTES, device_authorization: '/oauth/device/auth', code_verification: '/oauth/device' };
+    function deviceProvider(captured: { input?: string; confirm?: string; caught?: unknown }): Provider {
+      const provider = new Provider(ISSUER, {
+        clients: [{ client_id: 'dev', grant_types: ['urn:ietf:params:oauth:grant-type:device_code'], token_endpoint_auth_method: 'none', redirect_uris: [], response_types: [] }],
+        features: {
+          devInteractions: { enabled: false },
+          deviceFlow: {
+            enabled: true,
+            userCodeInputSource: (ctx, form) => { captured.input = form; ctx.body = 'input'; },
+            userCodeConfirmSource: (ctx, form) => { captured.confirm = form; ctx.body = 'confirm'; },
+          },
+        },
+        routes: DEVICE_ROUTES,
+      });
+      provider.use(async (_ctx, next) => {
+        try {
+          await next();
+        } catch (err) {
+          captured.caught = err;
+          throw err;
+        }
+      });
+      return provider;
+    }
+    const form = { 'content-type': 'application/x-www-form-urlencoded', host: '127.0.0.1' };
+    const cookiesOf = (setCookie: string | string[] | undefined): string => [setCookie ?? []].flat().map((cookie) => cookie.split(';')[0]).join('; ');
+
+    it('hands the input and confirmation forms with their hidden fields: xsrf; xsrf, user_code, confirm', async () => {
+      const captured: { input?: string; confirm?: string } = {};
+      const provider = deviceProvider(captured);
+      const started = await inject(provider.callback(), { method: 'POST', url: DEVICE_ROUTES.device_authorization, headers: form, payload: 'client_id=dev' });
+      const userCode = JSON.parse(started.body).user_code as string;
+      const page = await inject(provider.callback(), { method: 'GET', url: DEVICE_ROUTES.code_verification, headers: { host: '127.0.0.1' } });
+      const inputFields = hiddenFieldsOf(captured.input ?? '');
+      expect(inputFields.map((field) => field.name), moved('the device input form\'s hidden fields', 'device_forms.ts')).to.deep.equal(['xsrf']);
+      const xsrf = inputFields[0]!.value;
+      const confirm = await inject(provider.callback(), {
+        method: 'POST', url: DEVICE_ROUTES.code_verification, headers: { ...form, cookie: cookiesOf(page.headers['set-cookie']) },
+        payload: new URLSearchParams({ xsrf, user_code: userCode }).toString(),
+      });
+      expect(confirm.body, moved('the confirmation source', 'device_forms.ts')).to.equal('confirm');
+      expect(hiddenFieldsOf(captured.confirm ?? ''), moved('the confirmation form\'s hidden fields', 'device_forms.ts')).to.deep.equal([
+        { name: 'xsrf', value: xsrf }, { name: 'user_code', value: userCode }, { name: 'confirm', value: 'yes' },
+      ]);
+    });
+
+    it('still fails with a 500 on a form posted without a session (when this fails, the engine fixed it: the seam may go)', async () => {
+      const captured: { caught?: unknown } = {};
+      const provider = deviceProvider(captured);
+      provider.silent = true;
+      const res = await inject(provider.callback(), { method: 'POST', url: DEVICE_ROUTES.code_verification, headers: form, payload: 'user_code=BCDF-GHJK' });
+      expect(res.statusCode, `oidc-provider ${installed.version} no longer fails on a device form without a session: seam in src/oidc/engine/unsaved_session.ts may be removed`).to.equal(500);
+      expect(isUnsavedSessionFailure(captured.caught), moved('the unsaved-session TypeError', 'unsaved_session.ts')).to.equal(true);
     });
   });
 });
