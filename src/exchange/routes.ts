@@ -88,7 +88,7 @@ async function checkDpopProof(ctx: KeyportContext, next: Next): Promise<void> {
     try {
       const verified = await ctx.services.oidc.dpopProofs.verify(proof, {
         method: ctx.method,
-        urls: [`${ctx.services.config.issuer}${path}`, `${ctx.origin}${path}`],
+        urls: [`${ctx.services.config.issuer}${path}`, `${ctx.protocol}://${ctx.host}${path}`],
         replayScope: `api_key:${ctx.state.apiKey!.key.id}`,
       });
       ctx.state.login!.dpopJkt = verified.jkt;
