@@ -105,13 +105,14 @@ export function statePollingInterval(provider: Provider, deviceAuthorizationRout
 
 /**
  * A form posted to the verification page without a live session (no cookie, an expired one, a
- * forged cross-site post) is refused by the engine's xsrf check, whose error page then fails in
- * the engine with a 500 (engine/unsaved_session.ts). Answered here instead: 400, the page saying
- * to start again. Nothing was stored and no code was looked at.
+ * forged cross-site post), or the resume route (`/oauth/device/:uid`) with an unknown uid, is
+ * refused by the engine, whose error page then fails in the engine with a 500
+ * (engine/unsaved_session.ts). Answered here instead: 400, the page saying to start again.
+ * Nothing was stored and no code was looked at.
  */
 export function refuseFormsWithoutSession(provider: Provider, route: VerificationRoute): void {
   provider.use(async function refuseFormsWithoutSession(ctx, next) {
-    if (ctx.method !== 'POST' || ctx.path !== route) return next();
+    if (ctx.path !== route && !ctx.path.startsWith(`${route}/`)) return next();
     try {
       await next();
     } catch (err) {

@@ -72,6 +72,11 @@ describe('oidc: device authorization grant, guessing and forged forms', () => {
       const started = await client.initiateDeviceAuthorization(config, { scope: 'read' });
       const forged = await other.http().post('/oauth/device').type('form').send({ user_code: started.user_code, confirm: 'yes' });
       expect(forged.status).to.equal(400);
+      for (const path of ['/oauth/device/unknown-uid', '/oauth/device/%20']) {
+        const resume = await other.http().get(path);
+        expect(resume.status, path).to.equal(400);
+        expect(resume.text, path).to.include('The form expired');
+      }
       expect(forged.text).not.to.include('Device connected');
       // The code still works for its owner.
       const confirmation = await enterCode(other.http(), started.user_code);

@@ -361,6 +361,9 @@ describe('oidc: engine contract (src/oidc/engine/)', () => {
       const res = await inject(provider.callback(), { method: 'POST', url: DEVICE_ROUTES.code_verification, headers: form, payload: 'user_code=BCDF-GHJK' });
       expect(res.statusCode, `oidc-provider ${installed.version} no longer fails on a device form without a session: seam in src/oidc/engine/unsaved_session.ts may be removed`).to.equal(500);
       expect(isUnsavedSessionFailure(captured.caught), moved('the unsaved-session TypeError', 'unsaved_session.ts')).to.equal(true);
+      const resume = await inject(provider.callback(), { method: 'GET', url: `${DEVICE_ROUTES.code_verification}/unknown-uid`, headers: { host: '127.0.0.1' } });
+      expect(resume.statusCode, 'the resume route with an unknown uid fails the same way').to.equal(500);
+      expect(isUnsavedSessionFailure(captured.caught)).to.equal(true);
     });
   });
 });
