@@ -13,6 +13,7 @@ import type { CircuitBreaker } from './lib/circuit_breaker.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { Lifecycle } from './lib/lifecycle.js';
 import { connectSharedRedis } from './lib/redis.js';
+import { limitDeviceFlow } from './ratelimit/device_flow.js';
 import { RateLimits } from './ratelimit/service.js';
 import { apiKeyExchangeLimits, apiKeyUseLimit, limitTokenRequestsPerClient, publicIntrospectionLimit } from './ratelimit/token_endpoint.js';
 
@@ -102,6 +103,8 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   services.oidc.publicIntrospectionLimit = publicIntrospectionLimit({ rateLimits, metrics });
   // Per-client limits at the token endpoint; `keyport-api-key` exchanges count per API key instead.
   services.oidc.extendProvider((provider) => limitTokenRequestsPerClient(provider, services, (clientId) => clientId === API_KEY_CLIENT_ID));
+  // RFC 8628: code entry per address on the verification page, slow_down for fast polling.
+  if (config.deviceAndPar.deviceFlow) services.oidc.extendProvider((provider) => limitDeviceFlow(provider, services));
   // After the bus closer in the list, so they run before it: pending lastUsedAt and audit writes land first.
   closers.push(() => services.keys.close());
   closers.push(() => services.oidc.close());

@@ -30,6 +30,10 @@ export interface NewClient {
   jwks?: { keys: Array<Record<string, unknown>> };
   /** …or with keys fetched from this URL. */
   jwksUri?: string;
+  /** RFC 9449: every token request must carry a DPoP proof; tokens are always DPoP-bound. */
+  requireDpop?: boolean;
+  /** RFC 9126: authorization requests only through the PAR endpoint (authorization_code clients). */
+  requirePar?: boolean;
 }
 
 /** The docs/reference.md §6 shape of a client (what `client:create --json` and `client:list --json` print). */
@@ -43,6 +47,10 @@ export interface ClientView {
   token_endpoint_auth_method: string;
   public: boolean;
   created_at: string;
+  /** Present (true) only when the client must send DPoP proofs. */
+  require_dpop?: true;
+  /** Present (true) only when the client must push its authorization requests. */
+  require_pushed_authorization_requests?: true;
 }
 
 /** Metadata of a client that exists outside the table (e.g. the built-in `keyport-api-key`). */
@@ -91,6 +99,8 @@ export function toClientView(client: OAuthClient): ClientView {
     token_endpoint_auth_method: client.tokenEndpointAuthMethod,
     public: client.tokenEndpointAuthMethod === 'none',
     created_at: client.createdAt.toISOString(),
+    ...(client.requireDpop ? { require_dpop: true as const } : {}),
+    ...(client.requirePar ? { require_pushed_authorization_requests: true as const } : {}),
   };
 }
 
@@ -146,6 +156,7 @@ export class ClientService {
     const codeFlow = grantTypes.includes(GRANT_TYPES.authorization_code);
     if (codeFlow && redirectUris.length === 0) throw new InvalidRequest('The authorization_code grant needs at least one --redirect-uri.');
     if (!codeFlow && redirectUris.length > 0) throw new InvalidRequest('--redirect-uri only applies to the authorization_code grant.');
+    if (input.requirePar && !codeFlow) throw new InvalidRequest('--require-par only applies to the authorization_code grant.');
 
     const scopes = input.scopes && input.scopes.length > 0 ? [...new Set(input.scopes)] : defaultScopes(grantTypes);
     for (const scope of scopes) if (!SCOPE_TOKEN.test(scope)) throw new InvalidRequest(`Invalid scope "${scope}".`);
@@ -179,13 +190,15 @@ export class ClientService {
       scope,
       jwks: input.jwks ?? null,
       jwksUri: input.jwksUri ?? null,
+      requireDpop: input.requireDpop === true,
+      requirePar: input.requirePar === true,
       createdAt: new Date(),
     });
     // insert, not save: save would SELECT first.
     await this.clients.insert(client as QueryDeepPartialEntity<OAuthClient>);
     await this.audit.record({
       action: 'client.created', actor: by.actor, ip: by.ip, targetType: 'client', targetId: client.id,
-      details: { name, grant_types: grantTypes, token_endpoint_auth_method: method },
+      details: { name, grant_types: grantTypes, token_endpoint_auth_method: method, ...(input.requireDpop ? { require_dpop: true } : {}), ...(input.requirePar ? { require_par: true } : {}) },
     });
     return { client, clientSecret };
   }

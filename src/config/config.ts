@@ -35,6 +35,19 @@ export interface RateLimitPolicies {
    * callers that do not authenticate (public clients such as `keyport-api-key`).
    */
   readonly publicIntrospectionPerIpPerMinute: number;
+  /**
+   * `RATE_LIMIT_USER_CODE_PER_IP`: device-flow user-code submissions (code entry, confirmation)
+   * per client IP per minute on the verification page (RFC 8628 §5.1: brute force of user codes).
+   */
+  readonly userCodeEntriesPerIpPerMinute?: number;
+}
+
+/** The device authorization grant (RFC 8628) and pushed authorization requests (RFC 9126). */
+export interface DeviceAndParSettings {
+  /** `DEVICE_FLOW`: serve the device authorization endpoint and the `device_code` grant (default on). */
+  readonly deviceFlow: boolean;
+  /** `PAR_REQUIRED`: every authorization request must be pushed first (default off: per client with `--require-par`). */
+  readonly parRequired: boolean;
 }
 
 /**
@@ -136,6 +149,8 @@ export class Config {
    * in-flight requests finish, pools close, buffers flush) and exits within this.
    */
   readonly shutdownGraceMs: number;
+  /** `DEVICE_FLOW`, `PAR_REQUIRED`. */
+  readonly deviceAndPar: DeviceAndParSettings;
 
   get production(): boolean {
     return this.nodeEnv === 'production';
@@ -245,6 +260,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       loginPerIpPerMinute: readInt(env, 'RATE_LIMIT_LOGIN_PER_IP', 30, 1, 10_000_000),
       keyFailuresPerIpPerMinute: readInt(env, 'RATE_LIMIT_KEY_FAILURES_PER_IP', 20, 1, 10_000_000),
       publicIntrospectionPerIpPerMinute: readInt(env, 'RATE_LIMIT_PUBLIC_INTROSPECTION_PER_IP', 60, 1, 10_000_000),
+      userCodeEntriesPerIpPerMinute: readInt(env, 'RATE_LIMIT_USER_CODE_PER_IP', 10, 1, 10_000_000),
     }),
     redisPrefix: readString(env, 'REDIS_PREFIX', 'keyport:'),
     requireHttps: readBool(env, 'REQUIRE_HTTPS', production),
@@ -259,6 +275,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     dataDir,
     tls: tlsCert && tlsKey ? Object.freeze({ certFile: resolve(cwd, tlsCert), keyFile: resolve(cwd, tlsKey) }) : undefined,
     ...readTimeBudgets(env),
+    deviceAndPar: Object.freeze({ deviceFlow: readBool(env, 'DEVICE_FLOW', true), parRequired: readBool(env, 'PAR_REQUIRED', false) }),
   });
 
   const [first] = validateSync(config, { skipMissingProperties: true, forbidUnknownValues: false });

@@ -1,6 +1,6 @@
 import { TOKEN_EXCHANGE_GRANT } from '../clients/grant_types.js';
 import { type Clock, epochSeconds, systemClock } from '../lib/clock.js';
-import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
+import { dpopThumbprintOf, type VerifiedAccessToken } from '../oidc/access_tokens.js';
 import { apiScopesOf } from '../oidc/configuration.js';
 import type { EngineClient } from '../oidc/engine/index.js';
 import { isOidcScope } from '../oidc/policy.js';
@@ -24,6 +24,8 @@ export interface AccessTokenExchangeRequest {
   readonly scopes?: readonly string[];
   readonly audience?: string;
   readonly client: EngineClient;
+  /** RFC 9449: the thumbprint of the caller's verified DPoP proof; the new token is bound to it. */
+  readonly dpopJkt?: string;
 }
 
 export interface AccessTokenExchangeDependencies {
@@ -95,6 +97,9 @@ export class AccessTokenExchange {
     const subject = await oidc.accessTokens.verify(request.subjectToken);
     if (!subject) throw refuseGrant('subject_token is not an active access token.');
     assertMayExchange(subject, client);
+    // A sender-constrained subject is exchanged only by its holder (a proof with its key), so exchange cannot unbind it.
+    const subjectJkt = dpopThumbprintOf(subject);
+    if (subjectJkt !== undefined && subjectJkt !== request.dpopJkt) throw refuseGrant('subject_token is bound to a DPoP key: present a DPoP proof made with that key.');
     const lineage = lineageFrom(subject, oidc.tokenIds);
     if (!lineage) throw refuseGrant(`subject_token is already ${MAX_LINEAGE_DEPTH} exchanges away from its origin; exchange an earlier token instead.`);
 
@@ -126,10 +131,11 @@ export class AccessTokenExchange {
       // grant's client, so another client's token links to the grant through its lineage instead).
       grantId: subject.clientId === client.clientId ? subject.grantId : undefined,
       clock: this.clock,
+      dpopJkt: request.dpopJkt,
     });
     return {
       accessToken: minted.accessToken,
-      tokenType: 'Bearer',
+      tokenType: minted.tokenType,
       expiresAt: minted.exp,
       scope: scopes.join(' '),
       sessionId: typeof claims.session_id === 'string' ? claims.session_id : undefined,

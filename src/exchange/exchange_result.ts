@@ -1,7 +1,8 @@
 /** What every front door of the exchange hands out (`/auth/login`, `/auth/refresh`, the RFC 8693 grant). */
 export interface ExchangeResult {
   readonly accessToken: string;
-  readonly tokenType: 'Bearer';
+  /** `DPoP` when the token is bound to the caller's DPoP key (RFC 9449), else `Bearer`. */
+  readonly tokenType: 'Bearer' | 'DPoP';
   /** Epoch seconds. */
   readonly expiresAt: number;
   readonly scope: string;

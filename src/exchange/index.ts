@@ -93,7 +93,7 @@ export function buildExchange(deps: ExchangeBuildDependencies): { exchange: ApiK
 
   oidc.clients.registerBuiltIn(apiKeyClientMetadata(config));
   oidc.extendProvider((provider) => {
-    provider.registerGrantType(tokenExchangeGrant.grantType, tokenExchangeGrant.tokenExchangeHandler(exchange, keys, deps.grantLimits), tokenExchangeGrant.parameters, tokenExchangeGrant.repeatable);
+    provider.registerGrantType(tokenExchangeGrant.grantType, tokenExchangeGrant.tokenExchangeHandler(exchange, keys, { ...deps.grantLimits, dpopProofs: oidc.dpopProofs }), tokenExchangeGrant.parameters, tokenExchangeGrant.repeatable);
   });
   oidc.accounts.register('agt_', agentAccountResolver({ sessions, keyLiveness }, deps.keyUseLimit));
   oidc.addExtraTokenClaims(sessionTokenClaims);

@@ -5,7 +5,8 @@ import { authenticateApiKey, verificationError } from '../http/api_key_auth.js';
 import type { KeyportContext } from '../http/context.js';
 import { validateRequestBody } from '../http/validate.js';
 import { guardKeyGuessing, limitApiKey, refuseRequest, setRateLimitHeaders } from '../ratelimit/index.js';
-import { InvalidRequest, InvalidToken, NotFound } from '../lib/errors.js';
+import { InvalidDpopProof, InvalidRequest, InvalidToken, NotFound } from '../lib/errors.js';
+import { DpopProofError } from '../oidc/dpop.js';
 import type { ExchangeResult } from './exchange_result.js';
 import { keyStateSubject, keyUseRefusal, type KeyState } from './key_states.js';
 import { MAX_SCOPE_PARAMETER_LENGTH, parseScopeParameter } from './scopes.js';
@@ -16,7 +17,7 @@ type Next = () => Promise<unknown>;
 declare module '../http/context.js' {
   interface KeyportState {
     /** The validated `/auth/login` request. */
-    login?: { sessionId: string; scopes: string[] | undefined };
+    login?: { sessionId: string; scopes: string[] | undefined; dpopJkt?: string };
     /** The validated `/auth/refresh` request, then its session and the state of the session's key. */
     refresh?: { refreshToken: string; session?: ApiKeySession; key?: KeyState };
   }
@@ -75,10 +76,34 @@ function tokenResponse(ctx: KeyportContext, result: ExchangeResult): void {
   };
 }
 
+/**
+ * RFC 9449 at `/auth/login`: with a `DPoP` header the token is bound to the proof's key
+ * (`cnf.jkt`, `token_type: DPoP`). Checked after the key and its rate limit, so only a
+ * caller holding a working key makes Keyport remember a proof's jti (docs/reference.md §3).
+ */
+async function checkDpopProof(ctx: KeyportContext, next: Next): Promise<void> {
+  const proof = ctx.get('DPoP');
+  if (proof) {
+    const path = '/auth/login';
+    try {
+      const verified = await ctx.services.oidc.dpopProofs.verify(proof, {
+        method: ctx.method,
+        urls: [`${ctx.services.config.issuer}${path}`, `${ctx.protocol}://${ctx.host}${path}`],
+        replayScope: `api_key:${ctx.state.apiKey!.key.id}`,
+      });
+      ctx.state.login!.dpopJkt = verified.jkt;
+    } catch (err) {
+      if (err instanceof DpopProofError) throw new InvalidDpopProof(err.message);
+      throw err;
+    }
+  }
+  await next();
+}
+
 async function exchangeKeyForToken(ctx: KeyportContext): Promise<void> {
   const { key, agent } = ctx.state.apiKey!;
-  const { sessionId, scopes } = ctx.state.login!;
-  tokenResponse(ctx, await ctx.services.exchange.sessionTokens.exchangeKey({ key, agent, sessionId, scopes }));
+  const { sessionId, scopes, dpopJkt } = ctx.state.login!;
+  tokenResponse(ctx, await ctx.services.exchange.sessionTokens.exchangeKey({ key, agent, sessionId, scopes, dpopJkt }));
 }
 
 /** The refresh token's API-key session: 401 invalid_token for unknown, used-up or foreign tokens and ended sessions. */
@@ -142,7 +167,7 @@ async function endKeySession(ctx: KeyportContext): Promise<void> {
 export function exchangeRoutes(): Router<KeyportContext['state'], KeyportContext> {
   const router = new Router<KeyportContext['state'], KeyportContext>();
 
-  router.post('/auth/login', guardKeyGuessing, validateLoginRequest, authenticateApiKey(), limitApiKey, exchangeKeyForToken);
+  router.post('/auth/login', guardKeyGuessing, validateLoginRequest, authenticateApiKey(), limitApiKey, checkDpopProof, exchangeKeyForToken);
   router.post('/auth/refresh', validateRefreshRequest, findRefreshSession, checkSessionKey, limitSessionKey, refreshSessionToken);
   router.get('/auth/sessions', guardKeyGuessing, authenticateApiKey(), limitApiKey, listKeySessions);
   router.delete('/auth/sessions/:session_id', guardKeyGuessing, authenticateApiKey(), limitApiKey, endKeySession);

@@ -46,6 +46,8 @@ export interface KeyExchangeRequest {
   readonly audience?: string;
   /** The calling client; undefined: `keyport-api-key`. */
   readonly client?: EngineClient;
+  /** RFC 9449: bind the token to this DPoP key (thumbprint of a verified proof); undefined: a bearer token. */
+  readonly dpopJkt?: string;
 }
 
 export interface SessionTokensDependencies {
@@ -126,7 +128,8 @@ export class SessionTokens {
     // The access type bounds the token even if a key row somehow held more (defence in depth).
     const available = intersect(key.scopes, scopesAllowedFor(key.accessType, this.deps.config.extraScopes), apiScopesOf(client), policy.scopes);
     const scopes = narrowScopes(request.scopes, available);
-    const fingerprint = createHash('sha256').update([client.clientId, scopes.join(' '), policy.audience].join('\u0000')).digest('hex');
+    // The DPoP key is part of what the token is: a repeat with another key (or none) gets another token.
+    const fingerprint = createHash('sha256').update([client.clientId, scopes.join(' '), policy.audience, ...(request.dpopJkt ? [`jkt:${request.dpopJkt}`] : [])].join('\u0000')).digest('hex');
     const hash = sessionHash(request.sessionId);
 
     this.deps.keyStates.seed({
@@ -135,7 +138,7 @@ export class SessionTokens {
       ipAllowList: key.ipAllowList, rateLimit: key.rateLimit,
     });
 
-    const job: SessionJob = { key, agent, client, policy, scopes, fingerprint, hash, sessionId: request.sessionId };
+    const job: SessionJob = { key, agent, client, policy, scopes, fingerprint, hash, sessionId: request.sessionId, dpopJkt: request.dpopJkt };
     return this.flights.run(`${key.id}\u0000${hash}\u0000${fingerprint}`, () => this.obtain(job));
   }
 
@@ -291,6 +294,7 @@ export class SessionTokens {
         sid: row.id,
         refreshLifetime: this.mayRefresh(job.client) ? remaining : undefined,
         clock: this.clock,
+        dpopJkt: job.dpopJkt,
       });
     } catch (err) {
       undo();
@@ -325,7 +329,7 @@ export class SessionTokens {
     }
     return {
       accessToken: minted.accessToken,
-      tokenType: 'Bearer',
+      tokenType: minted.tokenType,
       expiresAt: minted.exp,
       scope: job.scopes.join(' '),
       sessionId: job.sessionId,
@@ -384,7 +388,7 @@ export class SessionTokens {
 
     let refreshToken: string | undefined;
     if (this.mayRefresh(job.client) && row.grantId) refreshToken = await this.currentRefreshToken(job, row, now);
-    return { accessToken, tokenType: 'Bearer', expiresAt: exp, scope: row.scope ?? '', sessionId: job.sessionId, refreshToken, reused: true };
+    return { accessToken, tokenType: job.dpopJkt ? 'DPoP' : 'Bearer', expiresAt: exp, scope: row.scope ?? '', sessionId: job.sessionId, refreshToken, reused: true };
   }
 
   private async currentRefreshToken(job: SessionJob, row: ApiKeySession, now: number): Promise<string | undefined> {
@@ -414,4 +418,5 @@ interface SessionJob {
   readonly fingerprint: string;
   readonly hash: string;
   readonly sessionId: string;
+  readonly dpopJkt: string | undefined;
 }

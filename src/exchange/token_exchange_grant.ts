@@ -1,6 +1,7 @@
 import { TOKEN_EXCHANGE_GRANT } from '../clients/grant_types.js';
 import type { AgentRecord, ApiKeyRecord, KeyServices } from '../keys/index.js';
 import { KeyportError } from '../lib/errors.js';
+import { DpopProofError, type DpopProofVerifier } from '../oidc/dpop.js';
 import { errors, type KoaContextWithOIDC } from '../oidc/engine/index.js';
 import { oauthErrorOf } from './errors.js';
 import type { AccessTokenExchange } from './access_token_exchange.js';
@@ -93,6 +94,8 @@ export interface TokenExchangeRequest {
   audience: string | undefined;
   /** Set for API-key subjects by `authenticateSubjectKey`. */
   apiKey?: { key: ApiKeyRecord; agent: AgentRecord; sessionId: string };
+  /** RFC 9449: thumbprint of the caller's verified DPoP proof (the issued token is bound to it). */
+  dpopJkt?: string;
   result?: ExchangeResult;
 }
 
@@ -137,6 +140,30 @@ function authenticateSubjectKey(keys: KeyServices, onRefused?: KeyRefusalHook): 
   };
 }
 
+/**
+ * RFC 9449 at the token endpoint, as the engine's own grants do it (lib/helpers/validate_dpop.js):
+ * a `DPoP` header is checked (htm, htu = the token endpoint, freshness, jti once per client) and
+ * binds the issued token; a client registered with `dpop_bound_access_tokens` (`--require-dpop`)
+ * must send one. Errors are the engine's `invalid_dpop_proof` / `invalid_grant`.
+ */
+function checkDpopProof(dpopProofs: Pick<DpopProofVerifier, 'verify'>): TokenExchangeStep {
+  return async function checkDpopProofStep(ctx, request) {
+    const client = ctx.oidc.client!;
+    const proof = ctx.get('DPoP');
+    if (!proof) {
+      if ((client as { dpopBoundAccessTokens?: boolean }).dpopBoundAccessTokens) throw new errors.InvalidGrant('DPoP proof JWT not provided');
+      return;
+    }
+    try {
+      const verified = await dpopProofs.verify(proof, { method: ctx.method, urls: [ctx.oidc.urlFor('token')], replayScope: client.clientId });
+      request.dpopJkt = verified.jkt;
+    } catch (err) {
+      if (err instanceof DpopProofError) throw new errors.InvalidDpopProof(err.message);
+      throw err;
+    }
+  };
+}
+
 /** What the grant hands each kind of subject to: the session tokens of `/auth/login`, or the access-token exchange. */
 export interface SubjectExchanges {
   readonly sessionTokens: Pick<SessionTokens, 'exchangeKey'>;
@@ -148,9 +175,10 @@ function exchangeSubject(exchanges: SubjectExchanges): TokenExchangeStep {
   return async function exchangeSubjectStep(ctx, request) {
     const client = ctx.oidc.client!;
     const { scopes, audience } = request;
+    const { dpopJkt } = request;
     request.result = request.apiKey
-      ? await exchanges.sessionTokens.exchangeKey({ ...request.apiKey, scopes, audience, client })
-      : await exchanges.accessTokenExchange.exchange({ subjectToken: request.subjectToken, scopes, audience, client });
+      ? await exchanges.sessionTokens.exchangeKey({ ...request.apiKey, scopes, audience, client, dpopJkt })
+      : await exchanges.accessTokenExchange.exchange({ subjectToken: request.subjectToken, scopes, audience, client, dpopJkt });
   };
 }
 
@@ -171,6 +199,8 @@ export interface TokenExchangeOptions {
    * anything is issued: the place for a per-key rate limit. They throw engine errors to refuse.
    */
   readonly afterKeyAuthentication?: readonly TokenExchangeStep[];
+  /** Checks `DPoP` headers (RFC 9449); without it a proof is ignored and tokens are bearer tokens. */
+  readonly dpopProofs?: Pick<DpopProofVerifier, 'verify'>;
 }
 
 /**
@@ -184,6 +214,7 @@ export function tokenExchangeHandler(exchanges: SubjectExchanges, keys: KeyServi
     ...(options.beforeKeyAuthentication ?? []),
     authenticateSubjectKey(keys, options.onKeyRefused),
     ...(options.afterKeyAuthentication ?? []),
+    ...(options.dpopProofs ? [checkDpopProof(options.dpopProofs)] : []),
     exchangeSubject(exchanges),
     respondWithIssuedToken,
   ];

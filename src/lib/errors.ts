@@ -7,6 +7,7 @@
 /** Stable wire codes with their HTTP status and default message. Tests assert on these names. */
 export const ERROR_CODES = {
   invalid_request: { status: 400, message: 'The request is malformed.' },
+  invalid_dpop_proof: { status: 400, message: 'The DPoP proof is invalid.' },
   missing_api_key: { status: 401, message: 'No API key was presented.' },
   invalid_api_key: { status: 401, message: 'The API key is invalid.' },
   expired_api_key: { status: 401, message: 'The API key has expired.' },
@@ -51,6 +52,10 @@ export class KeyportError extends Error {
 
 export class InvalidRequest extends KeyportError {
   constructor(message?: string) { super('invalid_request', message); }
+}
+/** RFC 9449 §7.1: the `DPoP` header does not hold (signature, htm/htu, freshness, replay). */
+export class InvalidDpopProof extends KeyportError {
+  constructor(message?: string) { super('invalid_dpop_proof', message); }
 }
 export class MissingApiKey extends KeyportError {
   constructor() { super('missing_api_key'); }

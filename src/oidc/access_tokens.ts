@@ -27,6 +27,12 @@ export interface VerifiedAccessToken {
   readonly claims: Readonly<Record<string, unknown>>;
 }
 
+/** The DPoP key thumbprint a token is bound to (`cnf.jkt`, RFC 9449 §6), if any. */
+export function dpopThumbprintOf(token: Pick<VerifiedAccessToken, 'claims'>): string | undefined {
+  const jkt = (token.claims.cnf as { jkt?: unknown } | undefined)?.jkt;
+  return typeof jkt === 'string' ? jkt : undefined;
+}
+
 /** Another reason a token may be inactive (its API key revoked, its session ended…). */
 export type ActivityCheck = (token: VerifiedAccessToken) => Promise<boolean>;
 /** More registry keys to look up in the same read as jti/grant/client (e.g. `session`, `api_key`). */
@@ -176,6 +182,7 @@ export class AccessTokenService {
       jti: model.jti,
       client_id: model.clientId,
       scope: model.scope,
+      ...(model.jkt ? { cnf: { jkt: model.jkt } } : {}),
     };
     return {
       format: 'opaque',
@@ -239,8 +246,9 @@ export class AccessTokenService {
       jti: token.jti,
       aud: token.aud,
       scope: token.scopes.length ? token.scopes.join(' ') : undefined,
-      token_type: 'Bearer',
+      // As the engine answers for its stored tokens: the confirmation, then the type it implies (RFC 9449 §6.2).
       ...(token.claims.cnf ? { cnf: token.claims.cnf } : {}),
+      token_type: dpopThumbprintOf(token) ? 'DPoP' : 'Bearer',
     };
   }
 

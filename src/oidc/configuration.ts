@@ -1,5 +1,7 @@
 import type { Config } from '../config/config.js';
 import type { AccountDirectory } from './accounts.js';
+import { deviceFlowFeature } from './device_flow.js';
+import { DPOP_SIGNING_ALGS } from './dpop.js';
 import { API_SCOPE_METADATA } from './engine_clients.js';
 import { errors, type AccessToken, type Adapter, type Configuration, type EngineClient, type ExternalSigningKey, type KoaContextWithOIDC, type ResourceServerInfo } from './engine/index.js';
 import { CLOCK_TOLERANCE, DEFAULT_ACCESS_TOKEN_TTL, OIDC_SCOPES, SIGNING_ALG, TTL, splitScope } from './policy.js';
@@ -134,6 +136,8 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       introspectionSigningAlgValues: [SIGNING_ALG],
       authorizationSigningAlgValues: [SIGNING_ALG],
       requestObjectSigningAlgValues: ['ES256', 'PS256', 'RS256', 'EdDSA', 'Ed25519'],
+      // The engine's default, stated: Keyport's own proof checks (dpop.ts) accept the same.
+      dPoPSigningAlgValues: [...DPOP_SIGNING_ALGS],
     },
     extraClientMetadata: {
       properties: [API_SCOPE_METADATA],
@@ -242,6 +246,13 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
         useGrantedResource: async () => false,
         getResourceServerInfo: (_ctx, resourceIndicator, client) => findResourceServerInfo(resourceServers, deps.signingKid, resourceIndicator, client),
       },
+      // RFC 8628 (device_flow.ts): on unless DEVICE_FLOW=false; discovery advertises it only when on.
+      deviceFlow: deviceFlowFeature(config, ROUTES.code_verification),
+      // RFC 9449: proofs accepted at the token endpoint for every grant; replays refused through the
+      // shared store (proof_replay.ts). No server nonces; a client may require DPoP (`--require-dpop`).
+      dPoP: { enabled: true, allowReplay: false },
+      // RFC 9126: always served; required for every client with PAR_REQUIRED, or per client (`--require-par`).
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: config.deviceAndPar.parRequired, allowUnregisteredRedirectUris: false },
       rpInitiatedLogout: {
         enabled: true,
         async logoutSource(ctx, form) {

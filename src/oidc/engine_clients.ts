@@ -37,6 +37,9 @@ export function engineMetadata(client: OAuthClient, registeredGrantTypes: Readon
     [API_SCOPE_METADATA]: api.join(' '),
     ...(client.jwks ? { jwks: client.jwks as unknown as AdapterPayload['jwks'] } : {}),
     ...(client.jwksUri ? { jwks_uri: client.jwksUri } : {}),
+    // RFC 9449 §5.2 and RFC 9126 §6: the engine enforces both (token endpoint; authorization endpoint).
+    ...(client.requireDpop ? { dpop_bound_access_tokens: true } : {}),
+    ...(client.requirePar && codeFlow ? { require_pushed_authorization_requests: true } : {}),
   };
 }
 

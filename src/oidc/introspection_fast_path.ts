@@ -85,7 +85,8 @@ function credentialsOf(authorization: string | undefined, params: Record<string,
 /** The opaque token's answer when it is active and plain (see engineIntrospectionAnswer); undefined otherwise. */
 async function answerOpaque(provider: Provider, accessTokens: AccessTokenService, tokenValue: string): Promise<Record<string, unknown> | undefined> {
   const token = await accessTokens.findOpaqueModel(tokenValue);
-  if (!token || (token as { rar?: unknown }).rar !== undefined || token.isSenderConstrained()) return undefined;
+  // DPoP-bound tokens are answered here (cnf.jkt); certificate-bound ones (never issued by Keyport) go to the engine.
+  if (!token || (token as { rar?: unknown }).rar !== undefined || (token as { 'x5t#S256'?: unknown })['x5t#S256'] !== undefined) return undefined;
   if (!token.isValid) return undefined;
   // Pairwise subjects (never configured by Keyport) would need the engine's pairwiseIdentifier.
   if ('accountId' in token && token.accountId) {

@@ -23,6 +23,8 @@ export interface ProviderHostOptions {
   readonly configure: (ring: KeyRing) => Configuration;
   /** Keyport's own setup, applied to every provider before the extensions. */
   readonly setup: ProviderSetup;
+  /** Grant types the engine serves by configuration besides the built-in ones (e.g. the device grant). */
+  readonly configuredGrantTypes?: readonly string[];
 }
 
 /**
@@ -44,7 +46,9 @@ export class ProviderHost {
   private unsubscribe: (() => void) | undefined;
   private closed = false;
 
-  constructor(private readonly options: ProviderHostOptions) {}
+  constructor(private readonly options: ProviderHostOptions) {
+    for (const grant of options.configuredGrantTypes ?? []) this.grantTypes.add(grant);
+  }
 
   /** The current provider. Throws before `ready()` resolved once. */
   get provider(): Provider {

@@ -8,7 +8,13 @@ import { AccountDirectory } from './accounts.js';
 import type { PayloadStore } from './adapter.js';
 import { ClientAdapter, compareHashedClientSecrets, reuseEngineClients } from './engine_clients.js';
 import { buildProviderConfiguration, ROUTES, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
-import { ignoreQueryOnResume, type Provider } from './engine/index.js';
+import { ignoreQueryOnResume, replaceReplayDetection, type Provider } from './engine/index.js';
+import { DpopProofVerifier } from './dpop.js';
+import { refuseFormsWithoutSession, statePollingInterval } from './device_flow.js';
+import { DEVICE_CODE_GRANT } from '../clients/grant_types.js';
+import { ProofReplayStore } from './proof_replay.js';
+import { OidcPayloadTable } from '../db/stores/oidc_payloads.js';
+import { epochSeconds } from '../lib/clock.js';
 import { observeProvider } from './events.js';
 import { lowSSigningKeys } from './low_s_signing_key.js';
 import { guardedFetch } from './guarded_fetch.js';
@@ -51,6 +57,10 @@ export class OidcServices {
   readonly middleware: Middleware;
   /** Secret for the CSRF tokens of the login and consent pages. */
   readonly csrfKey: Buffer;
+  /** One-time proofs (DPoP jtis, client-assertion jtis), shared by every instance through the database. */
+  readonly proofReplays: ProofReplayStore;
+  /** DPoP proofs at Keyport's own token issuers (`/auth/login`, the RFC 8693 grant). */
+  readonly dpopProofs: DpopProofVerifier;
 
   private readonly extraTokenClaims: ExtraTokenClaims[] = [];
   private readonly accessTokenTtls: AccessTokenTtl[] = [];
@@ -72,6 +82,8 @@ export class OidcServices {
     this.tokenIds = tokenIdsFor(config.secret);
     this.payloads = buildPayloadStore(deps, this.revocations, this.tokenIds);
     this.csrfKey = deriveKey(config.secret, 'interaction-csrf');
+    this.proofReplays = new ProofReplayStore(new OidcPayloadTable(database.dataSource), this.tokenIds);
+    this.dpopProofs = new DpopProofVerifier(this.proofReplays);
 
     // Before the first provider is built: providers copy the engine's endpoint steps when constructed.
     installJwtIntrospectionStep();
@@ -95,13 +107,20 @@ export class OidcServices {
         signingKid: ring.signingKid,
         fetch: guardedFetch(clientUrls),
       }),
+      configuredGrantTypes: config.deviceAndPar.deviceFlow ? [DEVICE_CODE_GRANT] : [],
       setup: (provider) => {
         compareHashedClientSecrets(provider, this.clients);
         reuseEngineClients(provider, this.clients);
         installStructuredTokenSupport(provider, this.accessTokens, () => this.publicIntrospectionLimit);
         answerUnavailableDuringOutage(provider, database);
         ignoreQueryOnResume(provider, ROUTES.authorization);
+        // The engine's DPoP and client-assertion replay checks use the same atomic store as Keyport's (proof_replay.ts).
+        replaceReplayDetection(provider, (iss, jti, exp) => this.proofReplays.firstUse(iss, jti, exp - epochSeconds()));
         observeProvider(provider, deps.metrics, logger);
+        if (config.deviceAndPar.deviceFlow) {
+          statePollingInterval(provider, ROUTES.device_authorization);
+          refuseFormsWithoutSession(provider, ROUTES.code_verification);
+        }
       },
     });
     this.accessTokens = new AccessTokenService(this.host, this.revocations, this.payloads, config.issuer, maxTtl, this.tokenIds);

@@ -27,6 +27,11 @@ export interface MintRequest {
   readonly grantId?: string;
   /** Whose "now" is `iat` (default: the system clock). */
   readonly clock?: Clock;
+  /**
+   * RFC 9449: bind the access token to this DPoP key (its RFC 7638 thumbprint, from a verified
+   * proof): `cnf.jkt` in the JWT or the stored opaque token, `token_type` DPoP.
+   */
+  readonly dpopJkt?: string;
 }
 
 export interface MintedTokens {
@@ -37,6 +42,8 @@ export interface MintedTokens {
   readonly exp: number;
   readonly grantId: string | undefined;
   readonly refreshToken: string | undefined;
+  /** `DPoP` when bound to a DPoP key, else `Bearer` (the engine's own `tokenType`). */
+  readonly tokenType: 'Bearer' | 'DPoP';
 }
 
 /**
@@ -80,6 +87,8 @@ export async function mintTokens(request: MintRequest): Promise<MintedTokens> {
     iat,
     exp: iat + request.lifetime,
   });
+  // The engine's own binding (as its grants do after checking the proof): cnf.jkt in the JWT or stored payload.
+  if (request.dpopJkt) (at as unknown as { setThumbprint(kind: 'jkt', value: string): void }).setThumbprint('jkt', request.dpopJkt);
   at.resourceServer = new provider.ResourceServer(audience, resourceServerInfo(policy, scopes, request.lifetime, request.signingKid));
   const accessTokenSaved = at.save();
 
@@ -102,7 +111,7 @@ export async function mintTokens(request: MintRequest): Promise<MintedTokens> {
 
   const [accessToken, refreshToken] = await Promise.all([accessTokenSaved, refreshTokenSaved, ...saves]);
   if (typeof grantId !== 'string' && request.refreshLifetime !== undefined) throw new Error('the grant was saved without an id');
-  return { accessToken, jti: at.jti, iat, exp: iat + request.lifetime, grantId, refreshToken };
+  return { accessToken, jti: at.jti, iat, exp: iat + request.lifetime, grantId, refreshToken, tokenType: request.dpopJkt ? 'DPoP' : 'Bearer' };
 }
 
 /**

@@ -5,7 +5,12 @@ import type { RateLimitDefaults, RateLimitPolicies } from '../config/config.js';
  * `introspection_ip`, unauthenticated introspection per address); also the `limiter` label of
  * `keyport_rate_limit_rejections_total`.
  */
-export type LimiterName = 'api_key' | 'client' | 'login_ip' | 'login' | 'failed_key_ip' | 'introspection_ip';
+export type LimiterName = 'api_key' | 'client' | 'login_ip' | 'login' | 'failed_key_ip' | 'introspection_ip' | 'user_code_ip' | 'device_poll';
+
+/** RFC 8628 §3.5: a device polls at most once per this many seconds (the default `interval`); faster polls get `slow_down`. */
+export const DEVICE_POLL_INTERVAL_SECONDS = 5;
+/** `RATE_LIMIT_USER_CODE_PER_IP` when not configured. */
+export const DEFAULT_USER_CODE_ENTRIES_PER_IP = 10;
 
 /** A fixed window: its name (as it appears in the RateLimit headers) and its length. */
 export interface WindowSpec {
@@ -73,7 +78,7 @@ export function loginFailureWindows(lengths: WindowLengths): { account: WindowPo
 }
 
 /** The single window of each of the other limiters. */
-export function singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login'>, policies: RateLimitPolicies, lengths: WindowLengths): WindowPolicy {
+export function singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login' | 'user_code_ip' | 'device_poll'>, policies: RateLimitPolicies, lengths: WindowLengths): WindowPolicy {
   const limit = {
     client: policies.clientPerMinute,
     login_ip: policies.loginPerIpPerMinute,

@@ -6,7 +6,7 @@ import { type Clock, systemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { decide, type CounterReading, type RateLimitDecision, type WindowReading } from './decision.js';
 import {
-  apiKeyWindows, DEFAULT_WINDOW_LENGTHS, loginFailureWindows, singleWindow,
+  apiKeyWindows, DEFAULT_USER_CODE_ENTRIES_PER_IP, DEFAULT_WINDOW_LENGTHS, DEVICE_POLL_INTERVAL_SECONDS, loginFailureWindows, singleWindow,
   type ApiKeyLimitOverrides, type KeyEnvironment, type LimiterName, type WindowLengths, type WindowPolicy,
 } from './policies.js';
 import { CounterStore, type StoreBackend, type WindowCounter } from './store.js';
@@ -161,6 +161,18 @@ export class RateLimits {
     return this.consume('introspection_ip', this.singleWindow('introspection_ip'), ipBucket(ip));
   }
 
+  /** One device-flow user-code submission from an address (the verification page; RFC 8628 §5.1). */
+  consumeUserCodeEntry(ip: string): Promise<RateLimitDecision> {
+    const window: WindowPolicy = { name: 'user_code_ip', seconds: this.lengths.single, limit: this.options.config.rateLimitPolicies.userCodeEntriesPerIpPerMinute ?? DEFAULT_USER_CODE_ENTRIES_PER_IP };
+    return this.consume('user_code_ip', [{ window, counter: this.store.counter('user_code_ip', window.seconds) }], ipBucket(ip));
+  }
+
+  /** One poll of a pending device code (its keyed hash, never the code): one per interval (RFC 8628 §3.5). */
+  consumeDevicePoll(deviceCodeHash: string): Promise<RateLimitDecision> {
+    const window: WindowPolicy = { name: 'device_poll', seconds: DEVICE_POLL_INTERVAL_SECONDS, limit: 1 };
+    return this.consume('device_poll', [{ window, counter: this.store.counter('device_poll', window.seconds) }], deviceCodeHash);
+  }
+
   async isIpBlockedForKeyFailures(ip: string): Promise<boolean> {
     return !(await this.checkFailedKeyIp(ip)).allowed;
   }
@@ -181,7 +193,7 @@ export class RateLimits {
   }
 
   /** Counted under `rl:<limiter>:<subject>`. */
-  private singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login'>): CountedWindow[] {
+  private singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login' | 'user_code_ip' | 'device_poll'>): CountedWindow[] {
     const window = singleWindow(limiter, this.options.config.rateLimitPolicies, this.lengths);
     return [{ window, counter: this.store.counter(limiter, window.seconds) }];
   }

@@ -3,7 +3,7 @@ export type PresentedCredential =
   | { readonly kind: 'none' }
   | { readonly kind: 'malformed'; readonly reason: string }
   | { readonly kind: 'api_key' }
-  | { readonly kind: 'token'; readonly token: string };
+  | { readonly kind: 'token'; readonly token: string; readonly scheme?: 'DPoP' };
 
 const BEARER = /^Bearer(?:[ \t]+(.*))?$/i;
 /** b64token (RFC 6750 §2.1). */
@@ -35,4 +35,20 @@ export function readBearer(header: string | readonly string[] | undefined): Pres
 /** A compact JWS (three base64url parts) rather than an opaque token. */
 export function looksLikeJwt(token: string): boolean {
   return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(token);
+}
+
+const DPOP_SCHEME = /^DPoP(?:[ \t]+(.*))?$/i;
+
+/**
+ * RFC 9449 §7.1: `Authorization: DPoP <token>`, read like a bearer token (same b64token rules);
+ * only when the verifier accepts DPoP. Anything else is the bearer reading.
+ */
+export function readCredential(header: string | readonly string[] | undefined, acceptDpop: boolean): PresentedCredential {
+  const bearer = readBearer(header);
+  if (!acceptDpop || bearer.kind !== 'none' || typeof header !== 'string') return bearer;
+  const match = DPOP_SCHEME.exec(header.trim());
+  if (!match) return bearer;
+  const read = readBearer(`Bearer ${match[1] ?? ''}`);
+  if (read.kind === 'malformed') return { kind: 'malformed', reason: read.reason.replace('Bearer credential', 'DPoP credential').replace('bearer token', 'DPoP token') };
+  return read.kind === 'token' ? { ...read, scheme: 'DPoP' } : read;
 }

@@ -34,7 +34,7 @@ export function keyport(options: VerifierOptions | KeyportVerifier): ExpressKeyp
     require(...requirement) {
       const route = routeRequirement(verifier, requirement);
       return function keyportAuth(req, res, next) {
-        verifier.authenticate(req.headers.authorization, route).then((outcome) => {
+        verifier.authenticate(req.headers.authorization, route, { method: req.method, url: `${req.protocol}://${req.get('host') ?? ''}${req.originalUrl.split('?')[0]}`, dpop: req.headers.dpop }).then((outcome) => {
           if (!outcome.ok) {
             res.status(outcome.status).set(outcome.headers).json(outcome.body);
             return;

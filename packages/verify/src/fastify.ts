@@ -39,7 +39,7 @@ export function keyport(options: VerifierOptions | KeyportVerifier): FastifyKeyp
     require(...requirement) {
       const route = routeRequirement(verifier, requirement);
       return async function keyportAuth(request, reply) {
-        const outcome = await verifier.authenticate(request.headers.authorization, route);
+        const outcome = await verifier.authenticate(request.headers.authorization, route, { method: request.method, url: `${request.protocol}://${request.host}${request.url.split('?')[0]}`, dpop: request.headers.dpop });
         if (!outcome.ok) {
           // An async hook that answers returns the reply (Fastify's rule for responding early).
           return reply.code(outcome.status).headers(outcome.headers).send(outcome.body);

@@ -32,7 +32,7 @@ export function keyport(options: VerifierOptions | KeyportVerifier): KoaKeyport 
     require(...requirement) {
       const route = routeRequirement(verifier, requirement);
       return async function keyportAuth(ctx, next) {
-        const outcome = await verifier.authenticate(ctx.headers.authorization, route);
+        const outcome = await verifier.authenticate(ctx.headers.authorization, route, { method: ctx.method, url: `${ctx.protocol}://${ctx.host}${ctx.path}`, dpop: ctx.headers.dpop });
         if (!outcome.ok) {
           ctx.status = outcome.status;
           ctx.set(outcome.headers);

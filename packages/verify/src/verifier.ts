@@ -1,7 +1,8 @@
 import { errors, jwtVerify, type JWTPayload } from 'jose';
 import { AuthorizationServer } from './authorization_server.js';
-import { looksLikeJwt, readBearer } from './bearer.js';
-import { AuthFailure, bearerChallenge, insufficientScope, invalidToken, missingToken, unavailable } from './challenge.js';
+import { looksLikeJwt, readCredential } from './bearer.js';
+import { AuthFailure, bearerChallenge, insufficientScope, invalidDpopProof, invalidToken, missingToken, unavailable } from './challenge.js';
+import { DPOP_ALGORITHMS, DpopProofChecker, DpopProofRefused, type DpopOptions } from './dpop.js';
 import { audiences, toAuth, type KeyportAuth } from './claims.js';
 import { CircuitOpenError } from './circuit_breaker.js';
 import { Introspector, type IntrospectionAnswer, type IntrospectionOptions } from './introspection.js';
@@ -41,6 +42,21 @@ export interface VerifierOptions {
   /** Told when Keyport cannot be reached or answers nonsense (for the API's logs). */
   readonly onUpstreamError?: (error: Error) => void;
   readonly fetch?: Fetch;
+  /**
+   * Accept DPoP-bound tokens (RFC 9449) as `Authorization: DPoP <token>` with a `DPoP` proof
+   * header: the proof is checked (key = the token's `cnf.jkt`, `htm`, `htu`, `iat`, `ath`, `jti`
+   * once). Without it, DPoP-bound tokens are refused and the DPoP scheme counts as no credential.
+   */
+  readonly dpop?: DpopOptions;
+}
+
+/** The request a DPoP proof must name (the adapters fill it in). */
+export interface RequestInfo {
+  readonly method: string;
+  /** The URL the request was made to, as the client saw it (scheme, host, path; a query is ignored). */
+  readonly url: string;
+  /** The `DPoP` header(s). */
+  readonly dpop?: string | readonly string[];
 }
 
 /** What one route needs from the token. */
@@ -98,6 +114,7 @@ export class KeyportVerifier {
   private readonly clockTolerance: number;
   private readonly document: ProtectedResourceMetadata;
   private readonly checked = new WeakSet<object>();
+  private readonly dpop: DpopProofChecker | undefined;
 
   constructor(readonly options: VerifierOptions) {
     this.issuer = absoluteUrl('issuer', options.issuer);
@@ -108,6 +125,7 @@ export class KeyportVerifier {
     this.metadataPath = protectedResourceMetadataPath(this.resource);
     this.metadataUrl = protectedResourceMetadataUrl(this.resource);
     this.clockTolerance = options.clockToleranceSeconds ?? 5;
+    this.dpop = options.dpop ? new DpopProofChecker(options.dpop, this.clockTolerance) : undefined;
     for (const scope of options.scopesSupported ?? []) if (!SCOPE_TOKEN.test(scope)) throw new TypeError(`@keyport/verify: invalid scope ${JSON.stringify(scope)}`);
     this.document = protectedResourceMetadata({
       resource: this.resource, issuer: this.issuer, scopesSupported: options.scopesSupported,
@@ -161,10 +179,10 @@ export class KeyportVerifier {
    * Everything a framework adapter needs: the Authorization header in, either the caller's claims
    * or the complete refusal (status, headers, body) out. Never throws for anything a client sends.
    */
-  async authenticate(authorization: string | readonly string[] | undefined, requirement: RouteRequirement | readonly string[] = {}): Promise<AuthOutcome> {
+  async authenticate(authorization: string | readonly string[] | undefined, requirement: RouteRequirement | readonly string[] = {}, request?: RequestInfo): Promise<AuthOutcome> {
     const route = this.requirement(requirement);
     try {
-      return { ok: true, auth: await this.check(authorization, route) };
+      return { ok: true, auth: await this.check(authorization, route, request) };
     } catch (error) {
       const failure = error instanceof AuthFailure ? error : unavailable('Could not check the access token.', 1, error);
       return { ok: false, ...this.refusal(failure, route.scopes) };
@@ -180,12 +198,20 @@ export class KeyportVerifier {
   refusal(failure: AuthFailure, scopes: readonly string[]): AuthRefusal {
     const headers: Record<string, string> = { 'cache-control': 'no-store' };
     if (failure.status === 503) headers['retry-after'] = String(failure.retryAfterSeconds ?? 1);
-    else headers['www-authenticate'] = bearerChallenge({ failure, scopes, resourceMetadataUrl: this.metadataUrl });
+    else headers['www-authenticate'] = bearerChallenge({ failure, scopes, resourceMetadataUrl: this.metadataUrl, dpopAlgorithms: DPOP_ALGORITHMS });
     return { status: failure.status, headers, body: { error: failure.code, error_description: failure.description }, failure };
   }
 
-  private async check(authorization: string | readonly string[] | undefined, route: Required<RouteRequirement>): Promise<KeyportAuth> {
-    const presented = readBearer(authorization);
+  private async check(authorization: string | readonly string[] | undefined, route: Required<RouteRequirement>, request?: RequestInfo): Promise<KeyportAuth> {
+    const presented = readCredential(authorization, this.dpop !== undefined && request !== undefined);
+    if (presented.kind === 'token' && presented.scheme === 'DPoP') {
+      try {
+        return await this.checkDpop(presented.token, route, request!);
+      } catch (error) {
+        if (error instanceof AuthFailure && error.status === 401) error.scheme = 'DPoP';
+        throw error;
+      }
+    }
     if (presented.kind === 'none') throw missingToken();
     if (presented.kind === 'malformed') throw invalidToken(`The Authorization header is malformed: ${presented.reason}.`);
     if (presented.kind === 'api_key') throw invalidToken('API keys are not accepted here: exchange the key for an access token at Keyport (POST /auth/login).');
@@ -204,7 +230,42 @@ export class KeyportVerifier {
     return auth;
   }
 
-  private async verifyJwt(token: string): Promise<JWTPayload> {
+  /** RFC 9449 §7: a DPoP-bound token with the proof of its key for this request. */
+  private async checkDpop(token: string, route: Required<RouteRequirement>, request: RequestInfo): Promise<KeyportAuth> {
+    const proofs = request.dpop === undefined ? [] : typeof request.dpop === 'string' ? [request.dpop] : [...request.dpop];
+    if (proofs.length !== 1 || !proofs[0]) throw invalidDpopProof('A DPoP request needs exactly one DPoP header.');
+    let claims: Record<string, unknown>;
+    let verifiedBy: KeyportAuth['verified_by'];
+    if (looksLikeJwt(token)) {
+      const payload = await this.verifyJwt(token, true);
+      claims = route.introspect ? { ...payload, ...(await this.introspect(token, true)) } : payload;
+      verifiedBy = route.introspect ? 'jwt+introspection' : 'jwt';
+    } else {
+      if (!this.introspector) throw invalidToken('The access token is not a JWT, and this API does not introspect tokens.');
+      claims = await this.introspect(token, true);
+      verifiedBy = 'introspection';
+    }
+    const jkt = (claims.cnf as { jkt?: unknown } | undefined)?.jkt;
+    if (typeof jkt !== 'string') throw invalidToken('The access token is not bound to a DPoP key: send it as a Bearer token.');
+    const urls = [request.url];
+    try {
+      urls.push(new URL(new URL(request.url).pathname, this.resource).href);
+    } catch {
+      // A URL the adapter could not build: only what it gave is compared.
+    }
+    try {
+      await this.dpop!.check(proofs[0], { method: request.method.toUpperCase(), urls, accessToken: token, jkt });
+    } catch (error) {
+      if (error instanceof DpopProofRefused) throw invalidDpopProof(error.message);
+      throw error;
+    }
+    const auth = toAuth(claims, verifiedBy);
+    const missing = route.scopes.filter((scope) => !auth.scopes.includes(scope));
+    if (missing.length) throw insufficientScope(route.scopes);
+    return auth;
+  }
+
+  private async verifyJwt(token: string, bound = false): Promise<JWTPayload> {
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.keySet.getKey, {
@@ -218,7 +279,7 @@ export class KeyportVerifier {
     } catch (error) {
       throw this.jwtFailure(error);
     }
-    this.checkBinding(payload.cnf);
+    if (!bound) this.checkBinding(payload.cnf);
     if (typeof payload.client_id !== 'string') throw invalidToken('The access token has no client_id.');
     return payload;
   }
@@ -241,13 +302,13 @@ export class KeyportVerifier {
     return invalidToken('The access token is malformed.', error);
   }
 
-  /** RFC 9449 §7.2: a DPoP-bound token must not be accepted as a bearer token (this kit reads bearer tokens only). */
+  /** RFC 9449 §7.2: a DPoP-bound token must not be accepted as a bearer token (only as `DPoP`, with the `dpop` option). */
   private checkBinding(cnf: unknown): void {
     if (cnf !== undefined) throw invalidToken('The access token is bound to a key (DPoP) and cannot be used as a bearer token.');
   }
 
   /** Asks Keyport; refuses anything that is not an active access token for this API. */
-  private async introspect(token: string): Promise<Record<string, unknown>> {
+  private async introspect(token: string, bound = false): Promise<Record<string, unknown>> {
     let answer: IntrospectionAnswer;
     try {
       answer = await this.introspector!.introspect(token);
@@ -259,9 +320,14 @@ export class KeyportVerifier {
     if (!answer.active) throw invalidToken('The access token is not active (expired or revoked).');
     // Refresh tokens are introspectable too, and carry no token_type.
     const tokenType = typeof answer.token_type === 'string' ? answer.token_type.toLowerCase() : undefined;
-    if (tokenType === 'dpop') this.checkBinding(answer.cnf ?? {});
-    if (tokenType !== 'bearer') throw invalidToken('The token is not an access token.');
-    this.checkBinding(answer.cnf);
+    if (bound) {
+      if (tokenType === 'bearer') throw invalidToken('The access token is not bound to a DPoP key: send it as a Bearer token.');
+      if (tokenType !== 'dpop') throw invalidToken('The token is not an access token.');
+    } else {
+      if (tokenType === 'dpop') this.checkBinding(answer.cnf ?? {});
+      if (tokenType !== 'bearer') throw invalidToken('The token is not an access token.');
+      this.checkBinding(answer.cnf);
+    }
     if (answer.iss !== undefined && answer.iss !== this.issuer) throw invalidToken('The access token was not issued by the expected Keyport (issuer).');
     if (!audiences(answer.aud).some((aud) => this.audiences.includes(aud))) throw invalidToken('The access token is not meant for this API (audience).');
     if (typeof answer.exp !== 'number' || answer.exp * 1000 <= Date.now() - this.clockTolerance * 1000) throw invalidToken('The access token has expired.');

@@ -30,6 +30,14 @@ export class CreateClientBody {
 
   @IsOmittable() @MaxLength(2000) @IsString()
   jwks_uri?: string;
+
+  /** RFC 9449: every token request of this client must carry a DPoP proof. */
+  @IsOmittable() @IsBoolean()
+  require_dpop?: boolean;
+
+  /** RFC 9126: authorization requests only through the PAR endpoint (authorization_code clients). */
+  @IsOmittable() @IsBoolean()
+  require_pushed_authorization_requests?: boolean;
 }
 
 function list(value: string[] | string | undefined): string[] | undefined {
@@ -47,5 +55,7 @@ export function newClient(body: CreateClientBody): NewClient {
     public: body.public ?? false,
     jwks: body.jwks,
     jwksUri: body.jwks_uri,
+    requireDpop: body.require_dpop ?? false,
+    requirePar: body.require_pushed_authorization_requests ?? false,
   };
 }

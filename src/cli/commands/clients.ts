@@ -80,6 +80,8 @@ interface CreateOptions {
   public?: boolean;
   jwks?: string;
   jwksUri?: string;
+  requireDpop?: boolean;
+  requirePar?: boolean;
   json?: boolean;
 }
 
@@ -101,6 +103,8 @@ export function registerClients(program: Command, runtime: CliRuntime): void {
     .option('--public', 'a public client (browser or native app): no secret, PKCE required')
     .option('--jwks <json|@file>', 'public keys for private_key_jwt client authentication')
     .option('--jwks-uri <url>', 'URL of public keys for private_key_jwt client authentication')
+    .option('--require-dpop', 'every token request must carry a DPoP proof (RFC 9449): tokens are always sender-constrained')
+    .option('--require-par', 'authorization requests only through the PAR endpoint (RFC 9126; authorization_code)')
     .option('--json', 'print one JSON object')
     .action(async (options: CreateOptions) => {
       const { result, view, existing } = await withClients(runtime, { writes: true }, async (clients, { toClientView, deps }) => {
@@ -116,6 +120,8 @@ export function registerClients(program: Command, runtime: CliRuntime): void {
           public: Boolean(options.public),
           jwks: readJwks(options.jwks),
           jwksUri: options.jwksUri,
+          requireDpop: Boolean(options.requireDpop),
+          requirePar: Boolean(options.requirePar),
         });
         return { result, view: toClientView(result.client), existing };
       });

@@ -41,6 +41,14 @@ export class OAuthClient {
   @Column({ type: 'varchar', length: 2048, nullable: true })
   jwksUri: string | null;
 
+  /** RFC 9449 `dpop_bound_access_tokens`: every token request must carry a DPoP proof (`--require-dpop`). */
+  @Column({ type: 'boolean', default: false })
+  requireDpop: boolean;
+
+  /** RFC 9126 `require_pushed_authorization_requests`: authorization requests only through PAR (`--require-par`). */
+  @Column({ type: 'boolean', default: false })
+  requirePar: boolean;
+
   @Column({ type: 'datetime' })
   createdAt: Date;
 }

@@ -50,6 +50,8 @@ export class OidcPayloadTable implements PayloadRows {
   private readonly readSql = new Map<string, Statement>();
   private readonly findBySql: Record<'uid' | 'userCode', Statement>;
   private readonly usageSql: Statement;
+  private readonly insertIfAbsentSql: Statement;
+  private readonly deleteIfExpiredSql: Statement;
   /** Upserts of the same event-loop turn, sent as one statement (see BatchLoader `per-turn`). */
   private readonly upserts: BatchLoader<unknown[], void>;
   /** Reads by id: one `id IN (…) AND model IN (…)` query in flight at a time (see BatchLoader `serial`). */
@@ -65,6 +67,14 @@ export class OidcPayloadTable implements PayloadRows {
       ['model', 'value'],
     );
     this.findBySql = { uid: findBy('uid'), userCode: findBy('userCode') };
+    this.insertIfAbsentSql = compile(
+      db.insertInto('oidc_payloads').orIgnore().values({ model: param('model'), id: param('id'), payload: param('payload'), expiresAt: param('expiresAt') }),
+      ['model', 'id', 'payload', 'expiresAt'],
+    );
+    this.deleteIfExpiredSql = compile(
+      db.deleteFrom('oidc_payloads').where('model', '=', param('model')).where('id', '=', param('id')).where('expiresAt', '<=', param('now')),
+      ['model', 'id', 'now'],
+    );
     this.usageSql = compile(db.selectFrom('oidc_payloads').select(['expiresAt', 'consumedAt']).where('model', '=', param('model')).where('id', '=', param('id')), ['model', 'id']);
     this.upserts = new BatchLoader<unknown[], void>({
       dispatch: 'per-turn',
@@ -106,6 +116,16 @@ export class OidcPayloadTable implements PayloadRows {
   async usage(model: string, id: string): Promise<{ expiresAt: Date | null; consumedAt: Date | null } | undefined> {
     const [raw] = await this.runner.query<{ expiresAt: unknown; consumedAt: unknown }>(this.usageSql, [model, id]);
     return raw ? { expiresAt: dateFromDb(raw.expiresAt), consumedAt: dateFromDb(raw.consumedAt) } : undefined;
+  }
+
+  /** Inserts the row unless one with its (model, id) exists; true when this call inserted it (atomic on both databases). */
+  async insertIfAbsent(model: string, id: string, payload: string, expiresAt: Date): Promise<boolean> {
+    return (await this.runner.execute(this.insertIfAbsentSql, [model, id, payload, dateToDb(this.runner.dialect, expiresAt)])) === 1;
+  }
+
+  /** Deletes the row if it expired at or before `now`; true when it did. */
+  async deleteIfExpired(model: string, id: string, now: Date): Promise<boolean> {
+    return (await this.runner.execute(this.deleteIfExpiredSql, [model, id, dateToDb(this.runner.dialect, now)])) > 0;
   }
 
   async consume(model: string, id: string, at: Date): Promise<void> {

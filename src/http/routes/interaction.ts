@@ -44,7 +44,8 @@ const SCOPE_DESCRIPTIONS: Record<string, string> = {
   admin: 'Administer Keyport on your behalf',
 };
 
-function describe(scope: string): { name: string; description: string } {
+/** A scope as the consent and device pages show it. */
+export function describeScope(scope: string): { name: string; description: string } {
   return { name: scope, description: SCOPE_DESCRIPTIONS[scope] ?? `Use the "${scope}" permission` };
 }
 
@@ -144,7 +145,7 @@ async function renderConsent(ctx: KeyportContext): Promise<void> {
   const provider = ctx.state.provider!;
   const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
   const resourceScopes = Object.values(details.missingResourceScopes ?? {}).flat();
-  const scopes = [...new Set([...(details.missingOIDCScope ?? []), ...resourceScopes])].map(describe);
+  const scopes = [...new Set([...(details.missingOIDCScope ?? []), ...resourceScopes])].map(describeScope);
   const user = interaction.session ? await ctx.services.oidc.users.findById(interaction.session.accountId) : undefined;
   setPage(ctx, 200, await renderPage('consent', {
     title: 'Allow access?',

@@ -18,6 +18,9 @@
  * - grant_types.ts           `registerGrantType` wrapped to learn the registered grant types
  * - external_signing_key.ts  `ExternalSigningKey` subclassed through its untyped setters
  * - resume_query.ts          the resume route's query dropped (engine 500 workaround)
+ * - device_forms.ts         the hidden fields of the engine's device-flow forms (Keyport renders its own pages)
+ * - unsaved_session.ts      the engine's 500 on a device form posted without a live session, recognised (engine bug workaround)
+ * - replay_detection.ts      `ReplayDetection.unique` replaced by Keyport's atomic one-time-use check (DPoP proofs, client assertions)
  * - self_check.ts            what the contract test inspects of the installed engine (not used at run time)
  *
  * Introspection has one path through these seams: `POST /oauth/introspect` meets Keyport's fast
@@ -61,5 +64,8 @@ export { engineIntrospectionAnswer } from './introspection_answer.js';
 export { introspectionStepNames, replacedEngineStep, replaceStructuredTokenStep, STRUCTURED_TOKEN_STEP, type StructuredTokenStep } from './introspection_step.js';
 export { engineStack, type EngineStack } from './mount.js';
 export { ignoreQueryOnResume } from './resume_query.js';
+export { replaceReplayDetection, type UniqueCheck } from './replay_detection.js';
+export { hiddenFieldsOf, type HiddenField } from './device_forms.js';
+export { isUnsavedSessionFailure } from './unsaved_session.js';
 /** For test/oidc/engine/contract.test.ts only. */
 export * as engineSelfCheck from './self_check.js';

@@ -10,10 +10,11 @@ import type { AccessToken, ClientCredentials, Provider } from './modules.js';
 /**
  * The engine's answer for an active opaque token, built as lib/actions/introspection.js
  * (renderTokenResponse) builds it, in the same key order, for the cases handled here: no rich
- * authorization details, no sender constraint, public subject identifiers.
+ * authorization details, no certificate binding (DPoP-bound tokens carry `cnf.jkt`), public
+ * subject identifiers.
  */
 export function engineIntrospectionAnswer(provider: Provider, token: AccessToken | ClientCredentials, tokenValue: string): Record<string, unknown> {
-  const model = token as AccessToken & { sid?: string };
+  const model = token as AccessToken & { sid?: string; jkt?: string };
   const body: Record<string, unknown> = { active: false };
   if (model.accountId) body.sub = model.accountId;
   Object.assign(body, {
@@ -28,7 +29,7 @@ export function engineIntrospectionAnswer(provider: Provider, token: AccessToken
     aud: model.aud,
     authorization_details: undefined,
     scope: model.scope || undefined,
-    cnf: undefined,
+    cnf: model.jkt ? { jkt: model.jkt } : undefined,
     token_type: model.tokenType,
   });
   return body;

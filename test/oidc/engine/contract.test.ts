@@ -2,6 +2,8 @@ import { expect } from 'chai';
 import { IncomingMessage } from 'node:http';
 import Koa from 'koa';
 import { inject } from 'light-my-request';
+import { randomUUID } from 'node:crypto';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import {
   authenticateWithSecret,
   engineSelfCheck,
@@ -15,6 +17,9 @@ import {
   postFormToEngine,
   Provider,
   replaceClientSecretComparison,
+  replaceReplayDetection,
+  hiddenFieldsOf,
+  isUnsavedSessionFailure,
   replacedEngineStep,
   ReplayableBody,
   STRUCTURED_TOKEN_STEP,
@@ -269,6 +274,96 @@ describe('oidc: engine contract (src/oidc/engine/)', () => {
       provider.silent = true; // koa would print the TypeError's stack
       const res = await resume(provider);
       expect(res.statusCode, `oidc-provider ${installed.version} no longer fails on the resume route's query: seam in src/oidc/engine/resume_query.ts may be removed`).to.equal(500);
+    });
+  });
+  describe('one-time-use check (replay_detection.ts)', () => {
+    async function dpopProof(htu: string, jti: string): Promise<string> {
+      const { privateKey, publicKey } = await generateKeyPair('ES256');
+      return new SignJWT({ htm: 'POST', htu, jti }).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(publicKey) }).setIssuedAt().sign(privateKey);
+    }
+    const tokenRequest = async (provider: Provider, dpop: string) => inject(provider.callback(), {
+      method: 'POST', url: ROUTES.token, headers: { 'content-type': 'application/x-www-form-urlencoded', host: '127.0.0.1', dpop },
+      payload: new URLSearchParams({ grant_type: 'client_credentials', client_id: 'svc', client_secret: SECRET }).toString(),
+    });
+
+    it('the engine asks ReplayDetection.unique(client id, jti, exp) for a DPoP proof, and refuses when it says false', async () => {
+      for (const module of ['helpers/validate_dpop.js', 'shared/jwt_client_auth.js']) {
+        expect(engineSelfCheck.engineLibSource(module), moved(`the replay check in ${module}`, 'replay_detection.ts')).to.include('ReplayDetection.unique(');
+      }
+      const provider = bareProvider();
+      const calls: Array<[string, string, number]> = [];
+      let answer = true;
+      replaceReplayDetection(provider, async (iss, jti, exp) => { calls.push([iss, jti, exp]); return answer; });
+      const jti = randomUUID();
+      const first = await tokenRequest(provider, await dpopProof(`${ISSUER}${ROUTES.token}`, jti));
+      expect(first.statusCode, first.body).to.equal(200);
+      expect(JSON.parse(first.body).token_type, moved('DPoP binding at the token endpoint', 'replay_detection.ts')).to.equal('DPoP');
+      expect(calls, moved('ReplayDetection.unique(iss, jti, exp)', 'replay_detection.ts')).to.have.length(1);
+      expect(calls[0]![0]).to.equal('svc');
+      expect(calls[0]![1]).to.equal(jti);
+      expect(calls[0]![2]).to.be.a('number').and.above(Date.now() / 1000);
+      answer = false;
+      const replay = await tokenRequest(provider, await dpopProof(`${ISSUER}${ROUTES.token}`, randomUUID()));
+      expect(replay.statusCode, moved('the refusal of a replayed proof', 'replay_detection.ts')).to.equal(400);
+    });
+  });
+  describe('device-flow forms (device_forms.ts) and the unsaved-session failure (unsaved_session.ts)', () => {
+    const DEVICE_ROUTES = { ...ROUTES, device_authorization: '/oauth/device/auth', code_verification: '/oauth/device' };
+    function deviceProvider(captured: { input?: string; confirm?: string; caught?: unknown }): Provider {
+      const provider = new Provider(ISSUER, {
+        clients: [{ client_id: 'dev', grant_types: ['urn:ietf:params:oauth:grant-type:device_code'], token_endpoint_auth_method: 'none', redirect_uris: [], response_types: [] }],
+        features: {
+          devInteractions: { enabled: false },
+          deviceFlow: {
+            enabled: true,
+            userCodeInputSource: (ctx, form) => { captured.input = form; ctx.body = 'input'; },
+            userCodeConfirmSource: (ctx, form) => { captured.confirm = form; ctx.body = 'confirm'; },
+          },
+        },
+        routes: DEVICE_ROUTES,
+      });
+      provider.use(async (_ctx, next) => {
+        try {
+          await next();
+        } catch (err) {
+          captured.caught = err;
+          throw err;
+        }
+      });
+      return provider;
+    }
+    const form = { 'content-type': 'application/x-www-form-urlencoded', host: '127.0.0.1' };
+    const cookiesOf = (setCookie: string | string[] | undefined): string => [setCookie ?? []].flat().map((cookie) => cookie.split(';')[0]).join('; ');
+
+    it('hands the input and confirmation forms with their hidden fields: xsrf; xsrf, user_code, confirm', async () => {
+      const captured: { input?: string; confirm?: string } = {};
+      const provider = deviceProvider(captured);
+      const started = await inject(provider.callback(), { method: 'POST', url: DEVICE_ROUTES.device_authorization, headers: form, payload: 'client_id=dev' });
+      const userCode = JSON.parse(started.body).user_code as string;
+      const page = await inject(provider.callback(), { method: 'GET', url: DEVICE_ROUTES.code_verification, headers: { host: '127.0.0.1' } });
+      const inputFields = hiddenFieldsOf(captured.input ?? '');
+      expect(inputFields.map((field) => field.name), moved('the device input form\'s hidden fields', 'device_forms.ts')).to.deep.equal(['xsrf']);
+      const xsrf = inputFields[0]!.value;
+      const confirm = await inject(provider.callback(), {
+        method: 'POST', url: DEVICE_ROUTES.code_verification, headers: { ...form, cookie: cookiesOf(page.headers['set-cookie']) },
+        payload: new URLSearchParams({ xsrf, user_code: userCode }).toString(),
+      });
+      expect(confirm.body, moved('the confirmation source', 'device_forms.ts')).to.equal('confirm');
+      expect(hiddenFieldsOf(captured.confirm ?? ''), moved('the confirmation form\'s hidden fields', 'device_forms.ts')).to.deep.equal([
+        { name: 'xsrf', value: xsrf }, { name: 'user_code', value: userCode }, { name: 'confirm', value: 'yes' },
+      ]);
+    });
+
+    it('still fails with a 500 on a form posted without a session (when this fails, the engine fixed it: the seam may go)', async () => {
+      const captured: { caught?: unknown } = {};
+      const provider = deviceProvider(captured);
+      provider.silent = true;
+      const res = await inject(provider.callback(), { method: 'POST', url: DEVICE_ROUTES.code_verification, headers: form, payload: 'user_code=BCDF-GHJK' });
+      expect(res.statusCode, `oidc-provider ${installed.version} no longer fails on a device form without a session: seam in src/oidc/engine/unsaved_session.ts may be removed`).to.equal(500);
+      expect(isUnsavedSessionFailure(captured.caught), moved('the unsaved-session TypeError', 'unsaved_session.ts')).to.equal(true);
+      const resume = await inject(provider.callback(), { method: 'GET', url: `${DEVICE_ROUTES.code_verification}/unknown-uid`, headers: { host: '127.0.0.1' } });
+      expect(resume.statusCode, 'the resume route with an unknown uid fails the same way').to.equal(500);
+      expect(isUnsavedSessionFailure(captured.caught)).to.equal(true);
     });
   });
 });

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { calculateJwkThumbprint, exportJWK } from 'jose';
 import { request } from 'node:http';
 import { agentKey, exchangeKey, login } from '../../exchange/support.js';
 import type { TestApp } from '../../support/app.js';
@@ -166,6 +167,24 @@ describe('oidc: introspection, one path (fast path in front of the engine, exact
       const tokens = await exchangeKey(app, apiKey, { resource: 'https://orders.fast.example.com', session_id: 'opaque' });
       const body = await expectSameAnswerBothWays(tokens.access_token, ['active', 'sub', ...API_KEY_CLAIMS, ...OPAQUE_KEYS.slice(1)]);
       expect(body).to.include({ sub: agent.id, api_key_id: key.id, session_id: 'opaque', aud: 'https://orders.fast.example.com' });
+    });
+
+    it('a DPoP-bound opaque token: cnf.jkt and token_type DPoP, as the engine answers (RFC 9449 §6.2)', async () => {
+      const keyPair = await client.randomDPoPKeyPair('ES256');
+      const config = await discover(app, service);
+      const tokens = await client.clientCredentialsGrant(config, { scope: 'read', resource: 'https://opaque.fast.example.com' }, { DPoP: client.getDPoPHandle(config, keyPair) });
+      expect(tokens.token_type).to.equal('dpop');
+      const body = await expectSameAnswerBothWays(tokens.access_token, [...OPAQUE_KEYS.slice(0, -1), 'cnf', 'token_type']);
+      expect(body.token_type).to.equal('DPoP');
+      expect(body.cnf).to.deep.equal({ jkt: await calculateJwkThumbprint(await exportJWK(keyPair.publicKey)) });
+    });
+
+    it('a DPoP-bound JWT: cnf.jkt and token_type DPoP on both halves', async () => {
+      const keyPair = await client.randomDPoPKeyPair('ES256');
+      const config = await discover(app, service);
+      const tokens = await client.clientCredentialsGrant(config, { scope: 'read' }, { DPoP: client.getDPoPHandle(config, keyPair) });
+      const body = await expectSameAnswerBothWays(tokens.access_token, [...JWT_KEYS.slice(0, -1), 'cnf', 'token_type']);
+      expect(body).to.deep.include({ token_type: 'DPoP', cnf: { jkt: await calculateJwkThumbprint(await exportJWK(keyPair.publicKey)) } });
     });
 
     it('counts under the engine\'s route label in /metrics', async () => {
