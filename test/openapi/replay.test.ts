@@ -3,7 +3,7 @@ import type supertest from 'supertest';
 import { adminToken } from '../admin/support.js';
 import { startOidcApp } from '../oidc/support.js';
 import type { TestApp } from '../support/app.js';
-import { deref, HTTP_METHODS, loadDocument, schemaValidator, type Operation, type Response as DocumentedResponse, type Schema } from './support.js';
+import { deref, HTTP_METHODS, loadDocument, schemaValidator, type Operation, type Response as DocumentedResponse } from './support.js';
 
 /**
  * Replays docs/openapi.json against a running Keyport: every request example of every operation
