@@ -6,6 +6,7 @@ import { ApiKeySessions1732800000000 } from './1732800000000-api-key-sessions.js
 import { RevocationSweep1732900000000 } from './1732900000000-revocation-sweep.js';
 import { hashedTokenIds } from './1733000000000-hashed-token-ids.js';
 import { ReadinessProbe1733100000000 } from './1733100000000-readiness-probe.js';
+import { MetadataClients1733200000000 } from './1733200000000-metadata-clients.js';
 import type { MigrationInterface } from 'typeorm';
 import type { TokenIds } from '../src/oidc/token_ids.js';
 
@@ -19,6 +20,7 @@ export function migrationsFor(context: MigrationContext): Array<new () => Migrat
   return [
     AuditEvents1732406400000, AgentsAndApiKeys1732406401000, OidcCore1732500000000, Dashboard1732700000000, ApiKeySessions1732800000000,
     RevocationSweep1732900000000, hashedTokenIds(context.tokenIds), ReadinessProbe1733100000000,
+    MetadataClients1733200000000,
   ];
 }
 

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.js';
 import type { AccountDirectory } from './accounts.js';
+import { isMetadataDocumentClient } from './client_metadata_documents.js';
 import { API_SCOPE_METADATA } from './engine_clients.js';
 import { errors, type AccessToken, type Adapter, type Configuration, type EngineClient, type ExternalSigningKey, type KoaContextWithOIDC, type ResourceServerInfo } from './engine/index.js';
 import { CLOCK_TOLERANCE, DEFAULT_ACCESS_TOKEN_TTL, OIDC_SCOPES, SIGNING_ALG, TTL, splitScope } from './policy.js';
@@ -26,6 +27,8 @@ export interface ProviderDependencies {
   readonly signingKid: string;
   /** The engine's outgoing requests (a client's jwks_uri), guarded against internal addresses (guarded_fetch.ts). */
   readonly fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+  /** `features.clientIdMetadataDocument` (client_metadata_documents.ts); absent: off. */
+  readonly clientIdMetadataDocument?: Record<string, unknown>;
 }
 
 /**
@@ -98,7 +101,9 @@ export function resourceServerInfo(policy: ResourceServerPolicy, scopes: readonl
 async function findResourceServerInfo(resourceServers: ResourceServerStore, signingKid: string, resourceIndicator: string, client: EngineClient): Promise<ResourceServerInfo> {
   const policy = await resourceServers.find(resourceIndicator);
   if (!policy) throw new errors.InvalidTarget(`unknown resource indicator ${resourceIndicator}`);
-  const allowed = apiScopesOf(client);
+  // A client known only by its metadata document has no API scopes of its own: the audience's
+  // scopes bound what it may get, and the user's consent decides (client_metadata_documents.ts).
+  const allowed = isMetadataDocumentClient(client) ? [...(policy.scopes ?? [])] : apiScopesOf(client);
   const scopes = policy.scopes ? allowed.filter((scope) => policy.scopes!.includes(scope)) : allowed;
   return resourceServerInfo(policy, scopes, policy.accessTokenTtl, signingKid);
 }
@@ -217,6 +222,8 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       // Every signature goes through Keyport's signer, which emits only low-S ES256 signatures.
       externalSigningSupport: { enabled: true, ack: 'experimental-01' },
       devInteractions: { enabled: false },
+      // Clients without prior registration (client_metadata_documents.ts).
+      ...(deps.clientIdMetadataDocument ? { clientIdMetadataDocument: deps.clientIdMetadataDocument } : {}),
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       introspection: {

@@ -1,5 +1,6 @@
 import { ClientService } from '../clients/client_service.js';
 import type { OAuthClient } from '../db/entities/oauth_client.js';
+import { isClientIdUrl } from './client_metadata_documents.js';
 import { replaceClientSecretComparison, wrapClientFind, type Adapter, type AdapterPayload, type EngineClient, type Provider } from './engine/index.js';
 
 // Keyport's OAuth clients (src/clients, `oauth_clients`) as the engine sees them: their metadata,
@@ -87,9 +88,10 @@ export function reuseEngineClients(provider: Provider, clients: ClientService): 
   wrapClientFind(provider, async function findReusingClients(id, find) {
     if (typeof id !== 'string' || clients.builtIn(id)) return find(id);
     const row = await clients.getForAuthentication(id);
-    // No row: unknown to the adapter too (no static clients, no dynamic registration, no client
-    // metadata documents in Keyport's configuration), so the engine would answer the same.
-    if (!row) return undefined;
+    // No row: unknown to the adapter too (no static clients), so the engine would answer the
+    // same, except for an https URL, which the engine may resolve as a client ID metadata
+    // document (client_metadata_documents.ts; it caches those clients itself).
+    if (!row) return isClientIdUrl(id) ? find(id) : undefined;
     const reused = built.get(row);
     if (reused) return reused;
     const client = await find(id);

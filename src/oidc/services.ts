@@ -12,12 +12,15 @@ import { ignoreQueryOnResume, type Provider } from './engine/index.js';
 import { observeProvider } from './events.js';
 import { lowSSigningKeys } from './low_s_signing_key.js';
 import { guardedFetch } from './guarded_fetch.js';
+import { ClientMetadataDocuments } from './client_metadata_documents.js';
+import { MetadataClientStore } from './metadata_clients.js';
+import { readFileSync } from 'node:fs';
 import { maxAccessTokenTtl } from './policy.js';
 import { ProviderHost, type ProviderSetup } from './provider_host.js';
 import type { ResourceServerStore } from './resource_servers.js';
 import type { RevocationRegistry } from './revocations.js';
 import type { SigningKeyStore, SigningKeySummary } from './signing_keys.js';
-import { buildClientService, buildPayloadStore, buildResourceServerStore, buildRevocationRegistry, buildSigningKeyStore, buildUserService, clientUrlPolicy, endTokensOfDeletedClients, rotateSigningKey } from './stores.js';
+import { buildClientService, buildPayloadStore, buildResourceServerStore, buildRevocationRegistry, buildSigningKeyStore, buildUserService, clientUrlPolicy, endTokensOfBlockedMetadataClients, endTokensOfDeletedClients, rotateSigningKey } from './stores.js';
 import { installJwtIntrospectionStep, installStructuredTokenSupport, type PublicIntrospectionLimit } from './structured_tokens.js';
 import { tokenIdsFor, type TokenIds } from './token_ids.js';
 import { answerUnavailableDuringOutage } from './unavailable.js';
@@ -36,6 +39,8 @@ export type OidcDependencies = Pick<Services, 'config' | 'logger' | 'database' |
 export class OidcServices {
   readonly users: UserService;
   readonly clients: ClientService;
+  /** Clients known by a client ID metadata document (an https URL as client_id). */
+  readonly metadataDocuments: ClientMetadataDocuments;
   readonly accounts: AccountDirectory;
   readonly resourceServers: ResourceServerStore;
   readonly signingKeys: SigningKeyStore;
@@ -71,6 +76,9 @@ export class OidcServices {
     this.revocations = buildRevocationRegistry(deps);
     this.tokenIds = tokenIdsFor(config.secret);
     this.payloads = buildPayloadStore(deps, this.revocations, this.tokenIds);
+    this.metadataDocuments = new ClientMetadataDocuments(config.clientRegistration, clientUrls, new MetadataClientStore(database.dataSource, deps.audit), logger);
+    const caFile = config.clientRegistration.clientUrlCaFile;
+    const fetch = this.metadataDocuments.wrapFetch(guardedFetch(clientUrls, undefined, caFile ? readFileSync(caFile, 'utf8') : undefined));
     this.csrfKey = deriveKey(config.secret, 'interaction-csrf');
 
     // Before the first provider is built: providers copy the engine's endpoint steps when constructed.
@@ -93,7 +101,8 @@ export class OidcServices {
         accessTokenTtls: this.accessTokenTtls,
         jwks: { keys: lowSSigningKeys(ring.privateJwks) },
         signingKid: ring.signingKid,
-        fetch: guardedFetch(clientUrls),
+        fetch,
+        clientIdMetadataDocument: this.metadataDocuments.engineFeature(),
       }),
       setup: (provider) => {
         compareHashedClientSecrets(provider, this.clients);
@@ -102,6 +111,7 @@ export class OidcServices {
         answerUnavailableDuringOutage(provider, database);
         ignoreQueryOnResume(provider, ROUTES.authorization);
         observeProvider(provider, deps.metrics, logger);
+        this.metadataDocuments.observe(provider);
       },
     });
     this.accessTokens = new AccessTokenService(this.host, this.revocations, this.payloads, config.issuer, maxTtl, this.tokenIds);
@@ -109,6 +119,7 @@ export class OidcServices {
 
     // A deleted client's opaque tokens, codes and grants go; its JWTs are refused from now on.
     endTokensOfDeletedClients(this.clients, this.payloads, this.revocations, config);
+    endTokensOfBlockedMetadataClients(this.metadataDocuments.store, this.payloads, this.revocations, config);
   }
 
   /** The current oidc-provider instance (rebuilt on key rotation: do not keep a reference). */
