@@ -8,12 +8,13 @@ import { AccountDirectory } from './accounts.js';
 import type { PayloadStore } from './adapter.js';
 import { ClientAdapter, compareHashedClientSecrets, reuseEngineClients } from './engine_clients.js';
 import { buildProviderConfiguration, ROUTES, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
-import { ignoreQueryOnResume, type Provider } from './engine/index.js';
+import { ignoreQueryOnResume, type KoaContextWithOIDC, type Provider } from './engine/index.js';
 import { observeProvider } from './events.js';
 import { lowSSigningKeys } from './low_s_signing_key.js';
 import { guardedFetch } from './guarded_fetch.js';
 import { ClientMetadataDocuments } from './client_metadata_documents.js';
 import { MetadataClientStore } from './metadata_clients.js';
+import { DynamicRegistration, hideStoredClientSecrets } from './registration.js';
 import { readFileSync } from 'node:fs';
 import { maxAccessTokenTtl } from './policy.js';
 import { ProviderHost, type ProviderSetup } from './provider_host.js';
@@ -41,6 +42,8 @@ export class OidcServices {
   readonly clients: ClientService;
   /** Clients known by a client ID metadata document (an https URL as client_id). */
   readonly metadataDocuments: ClientMetadataDocuments;
+  /** Dynamic client registration (RFC 7591/7592), when `CLIENT_REGISTRATION` is not `closed`. */
+  readonly registration: DynamicRegistration;
   readonly accounts: AccountDirectory;
   readonly resourceServers: ResourceServerStore;
   readonly signingKeys: SigningKeyStore;
@@ -83,7 +86,11 @@ export class OidcServices {
 
     // Before the first provider is built: providers copy the engine's endpoint steps when constructed.
     installJwtIntrospectionStep();
-    const clientAdapter = new ClientAdapter(this.clients, () => this.host.registeredGrantTypes);
+    this.registration = new DynamicRegistration(config.clientRegistration, this.clients, clientUrls);
+    const clientAdapter = new ClientAdapter(this.clients, () => this.host.registeredGrantTypes, this.registration.enabled ? this.registration : undefined);
+    const dynamicRegistration = this.registration.enabled
+      ? { features: this.registration.engineFeatures(), shape: (ctx: KoaContextWithOIDC | undefined, metadata: Record<string, unknown>) => this.registration.shapeRegistration(ctx, metadata) }
+      : undefined;
     const cookieKeys = [deriveKey(config.secret, 'cookie-signing').toString('base64url')];
     this.host = new ProviderHost({
       issuer: config.issuer,
@@ -103,6 +110,7 @@ export class OidcServices {
         signingKid: ring.signingKid,
         fetch,
         clientIdMetadataDocument: this.metadataDocuments.engineFeature(),
+        dynamicRegistration,
       }),
       setup: (provider) => {
         compareHashedClientSecrets(provider, this.clients);
@@ -112,6 +120,7 @@ export class OidcServices {
         ignoreQueryOnResume(provider, ROUTES.authorization);
         observeProvider(provider, deps.metrics, logger);
         this.metadataDocuments.observe(provider);
+        if (this.registration.enabled) hideStoredClientSecrets(provider);
       },
     });
     this.accessTokens = new AccessTokenService(this.host, this.revocations, this.payloads, config.issuer, maxTtl, this.tokenIds);

@@ -1,11 +1,11 @@
-import type { RateLimitDefaults, RateLimitPolicies } from '../config/config.js';
+import { DEFAULT_REGISTRATION_PER_IP, type RateLimitDefaults, type RateLimitPolicies } from '../config/config.js';
 
 /**
  * The limiters of docs/reference.md §5 (`login` is the password-guessing brake of the sign-in pages; plus
  * `introspection_ip`, unauthenticated introspection per address); also the `limiter` label of
  * `keyport_rate_limit_rejections_total`.
  */
-export type LimiterName = 'api_key' | 'client' | 'login_ip' | 'login' | 'failed_key_ip' | 'introspection_ip';
+export type LimiterName = 'api_key' | 'client' | 'login_ip' | 'login' | 'failed_key_ip' | 'introspection_ip' | 'registration_ip';
 
 /** A fixed window: its name (as it appears in the RateLimit headers) and its length. */
 export interface WindowSpec {
@@ -79,6 +79,7 @@ export function singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login'>,
     login_ip: policies.loginPerIpPerMinute,
     failed_key_ip: policies.keyFailuresPerIpPerMinute,
     introspection_ip: policies.publicIntrospectionPerIpPerMinute,
+    registration_ip: policies.registrationPerIpPerMinute ?? DEFAULT_REGISTRATION_PER_IP,
   }[limiter];
   return { name: limiter, seconds: lengths.single, limit };
 }

@@ -151,6 +151,11 @@ export class RateLimits {
     return this.consume('introspection_ip', this.singleWindow('introspection_ip'), ipBucket(ip));
   }
 
+  /** One dynamic client registration request from an address (src/ratelimit/registration.ts). */
+  consumeRegistrationIp(ip: string): Promise<RateLimitDecision> {
+    return this.consume('registration_ip', this.singleWindow('registration_ip'), ipBucket(ip));
+  }
+
   async isIpBlockedForKeyFailures(ip: string): Promise<boolean> {
     return !(await this.checkFailedKeyIp(ip)).allowed;
   }
