@@ -5,6 +5,7 @@ import { CliError, type CliRuntime } from './context.js';
 import { registerAgents } from './commands/agents.js';
 import { registerKeys } from './commands/keys.js';
 import { registerClients } from './commands/clients.js';
+import { registerMcpClients } from './commands/mcp_clients.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerResourceServers } from './commands/resource_servers.js';
 import { registerSigningKeys } from './commands/signing_keys.js';
@@ -19,6 +20,7 @@ const REGISTRARS: Array<(program: Command, runtime: CliRuntime) => void> = [
   registerUsers,
   registerSigningKeys,
   registerResourceServers,
+  registerMcpClients,
 ];
 
 export function buildProgram(runtime: CliRuntime): Command {

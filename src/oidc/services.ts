@@ -180,7 +180,9 @@ export class OidcServices {
       const now = new Date();
       const payloads = await this.payloads.deleteExpired(now);
       const revocations = await this.revocations.deleteExpired(now);
-      if (payloads || revocations) this.deps.logger.debug('oidc clean-up', { payloads, revocations });
+      // Dynamically registered clients past REGISTERED_CLIENT_TTL (unusable already; their tokens end with them).
+      const registrations = this.registration.enabled ? await this.clients.deleteExpiredRegistrations(now) : 0;
+      if (payloads || revocations || registrations) this.deps.logger.debug('oidc clean-up', { payloads, revocations, registrations });
       return { payloads, revocations };
     } catch (err) {
       this.deps.logger.warn('oidc clean-up failed', { err });

@@ -100,9 +100,18 @@ export function registerClients(program: Command, runtime: CliRuntime): void {
     .description('list OAuth clients')
     .option('--json', 'print one JSON object')
     .action(async (options: { json?: boolean }) => {
-      const clients = await withClients(runtime, {}, async (store, { toClientView }) => (await store.list()).map(toClientView));
-      output(runtime, Boolean(options.json), { clients }, clients.length
-        ? clients.map((client) => `${client.client_id}  ${client.client_name}  [${client.grant_types.join(', ')}]  ${client.token_endpoint_auth_method}`)
+      const { clients, metadataClients } = await withClients(runtime, {}, async (store, { toClientView, deps }) => {
+        // Clients known by a metadata document URL that obtained a grant (src/oidc/metadata_clients.ts).
+        const { MetadataClientStore, toMetadataClientView } = await import('../../oidc/metadata_clients.js');
+        const metadata = await new MetadataClientStore(deps.database.dataSource, deps.audit).list();
+        return { clients: (await store.list()).map(toClientView), metadataClients: metadata.map(toMetadataClientView) };
+      });
+      // --json keeps the shape of GET /admin/clients; the metadata clients are GET /admin/metadata-clients there.
+      output(runtime, Boolean(options.json), { clients }, clients.length || metadataClients.length
+        ? [
+          ...clients.map((client) => `${client.client_id}  ${client.client_name}  [${client.grant_types.join(', ')}]  ${client.token_endpoint_auth_method}${client.registration ? `  (registered dynamically${client.expires_at ? `, expires ${client.expires_at}` : ''})` : ''}`),
+          ...metadataClients.map((client) => `${client.client_id}  ${client.client_name ?? '(no name)'}  metadata document on ${client.host}  first used ${client.first_used_at}, last ${client.last_used_at}${client.blocked ? '  BLOCKED' : ''}`),
+        ]
         : ['no clients']);
     });
 
