@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { KeyportContext } from '../../http/context.js';
 import { NotFound } from '../../lib/errors.js';
+import { agentClientRoutes } from './agent_clients.js';
 import { agentRoutes } from './agents.js';
 import { auditRoutes } from './audit.js';
 import { clientRoutes } from './clients.js';
@@ -24,6 +25,7 @@ export function dashboardRoutes(): Router<KeyportContext['state'], KeyportContex
   agentRoutes(router);
   keyRoutes(router);
   clientRoutes(router);
+  agentClientRoutes(router);
   auditRoutes(router);
 
   // Anything else under /dashboard gets a page too, not the JSON 404 of the API.
