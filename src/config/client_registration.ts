@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 import { readBool, readEnum, readInt, readList, readString, type Env } from './parse.js';
 
-/** `CLIENT_REGISTRATION` values (docs/reference.md §1, docs/oauth.md "Clients without prior registration"). */
+/** `REGISTRATION_POLICY` values (docs/reference.md §1, docs/oauth.md "Clients without prior registration"). */
 export const REGISTRATION_POLICIES = ['closed', 'initial-access-token', 'open-public'] as const;
 export type RegistrationPolicy = (typeof REGISTRATION_POLICIES)[number];
 
@@ -18,7 +18,7 @@ export interface ClientRegistrationSettings {
   readonly metadataAllowedHosts: readonly string[];
   /** `CIMD_DENIED_HOSTS`: client_id URLs on these host patterns are never fetched (checked first). */
   readonly metadataDeniedHosts: readonly string[];
-  /** `CLIENT_REGISTRATION`: `closed` (default), `initial-access-token` or `open-public`. */
+  /** `REGISTRATION_POLICY`: `closed` (default), `initial-access-token` or `open-public`. */
   readonly registration: RegistrationPolicy;
   /** `REGISTERED_CLIENT_TTL`: seconds a dynamically registered client lives (0: until deleted). */
   readonly registeredClientTtl: number;
@@ -51,7 +51,7 @@ export function readClientRegistrationSettings(env: Env, cwd: string): ClientReg
     metadataDocuments: readBool(env, 'CIMD_ENABLED', true),
     metadataAllowedHosts: Object.freeze(readHostPatterns(env, 'CIMD_ALLOWED_HOSTS')),
     metadataDeniedHosts: Object.freeze(readHostPatterns(env, 'CIMD_DENIED_HOSTS')),
-    registration: readEnum(env, 'CLIENT_REGISTRATION', 'closed', REGISTRATION_POLICIES),
+    registration: readEnum(env, 'REGISTRATION_POLICY', 'closed', REGISTRATION_POLICIES),
     registeredClientTtl: readInt(env, 'REGISTERED_CLIENT_TTL', 90 * 86_400, 0, 10 * 365 * 86_400),
     clientUrlCaFile: caFile === undefined ? undefined : resolve(cwd, caFile),
   });

@@ -125,7 +125,7 @@ export class Config {
   /**
    * Clients without prior registration (MCP clients, agents): client ID metadata documents
    * (`CIMD_ENABLED`, `CIMD_ALLOWED_HOSTS`, `CIMD_DENIED_HOSTS`), dynamic registration
-   * (`CLIENT_REGISTRATION`, `REGISTERED_CLIENT_TTL`) and the
+   * (`REGISTRATION_POLICY`, `REGISTERED_CLIENT_TTL`) and the
    * extra CAs for fetched client URLs (`CLIENT_URL_CA_FILE`). See client_registration.ts.
    */
   readonly clientRegistration: ClientRegistrationSettings;

@@ -12,7 +12,7 @@ import { OIDC_SCOPES } from './policy.js';
 // Dynamic client registration (RFC 7591) and its management API (RFC 7592), the MCP
 // authorization spec's fallback when a client has no metadata document. The engine runs the
 // endpoints (`/oauth/register`, `/oauth/register/:id`); Keyport decides who may register
-// (`CLIENT_REGISTRATION`), shapes what may be registered, and stores the result in `oauth_clients`
+// (`REGISTRATION_POLICY`), shapes what may be registered, and stores the result in `oauth_clients`
 // like every client (keyed-hash secret), marked dynamic and expiring (`REGISTERED_CLIENT_TTL`).
 // docs/oauth.md "Clients without prior registration".
 
@@ -114,7 +114,7 @@ export class DynamicRegistration {
 }
 
 /**
- * Issues an initial access token for `CLIENT_REGISTRATION=initial-access-token`, stored as the
+ * Issues an initial access token for `REGISTRATION_POLICY=initial-access-token`, stored as the
  * engine stores its own (model `InitialAccessToken`, a 256-bit opaque value, row id its keyed
  * hash), so the CLI can issue one without running the engine. The engine accepts it until it
  * expires (reusable); test/oidc/engine/contract.test.ts checks the engine finds it.

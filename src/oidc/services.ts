@@ -42,7 +42,7 @@ export class OidcServices {
   readonly clients: ClientService;
   /** Clients known by a client ID metadata document (an https URL as client_id). */
   readonly metadataDocuments: ClientMetadataDocuments;
-  /** Dynamic client registration (RFC 7591/7592), when `CLIENT_REGISTRATION` is not `closed`. */
+  /** Dynamic client registration (RFC 7591/7592), when `REGISTRATION_POLICY` is not `closed`. */
   readonly registration: DynamicRegistration;
   readonly accounts: AccountDirectory;
   readonly resourceServers: ResourceServerStore;

@@ -8,11 +8,11 @@ describe('mcp: CLI and admin API for clients without prior registration', functi
   // Each CLI run is a fresh Node process; the machine is shared.
   this.timeout(120_000);
   let app: TestApp;
-  before(async () => { app = await startMcpKeyport({ env: { CLIENT_REGISTRATION: 'initial-access-token' } }); });
+  before(async () => { app = await startMcpKeyport({ env: { REGISTRATION_POLICY: 'initial-access-token' } }); });
   after(async () => { await app?.close(); });
 
   async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return runKeyport(args, { ...app.env, CLIENT_REGISTRATION: 'initial-access-token' });
+    return runKeyport(args, { ...app.env, REGISTRATION_POLICY: 'initial-access-token' });
   }
 
   it('client:registration-token issues an initial access token the registration endpoint accepts', async () => {

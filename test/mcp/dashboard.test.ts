@@ -12,7 +12,7 @@ describe('mcp: the dashboard shows metadata and dynamically registered clients',
   const url = 'https://agents.example.com/mcp/client.json';
 
   before(async () => {
-    app = await startMcpKeyport({ env: { CLIENT_REGISTRATION: 'open-public' } });
+    app = await startMcpKeyport({ env: { REGISTRATION_POLICY: 'open-public' } });
     agent = await signIn(app, await createUser(app));
     csrf = await csrfOf(agent);
     await app.services.oidc.metadataDocuments.store.recordUse(url, 'Example <MCP> Client');

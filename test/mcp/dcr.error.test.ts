@@ -23,7 +23,7 @@ describe('mcp: dynamic client registration refused', () => {
 
   describe('open-public', () => {
     let app: TestApp;
-    before(async () => { app = await startMcpKeyport({ env: { CLIENT_REGISTRATION: 'open-public', RATE_LIMIT_REGISTRATION_PER_IP: '1000' } }); });
+    before(async () => { app = await startMcpKeyport({ env: { REGISTRATION_POLICY: 'open-public', RATE_LIMIT_REGISTRATION_PER_IP: '1000' } }); });
     after(async () => { await app?.close(); });
     afterEach(async () => { expect(await registeredCount(app), 'nothing stored').to.equal(0); });
 
@@ -59,7 +59,7 @@ describe('mcp: dynamic client registration refused', () => {
   });
 
   it('refuses a registration flood from one address with 429 and stores nothing past the limit', async () => {
-    const app = await startMcpKeyport({ env: { CLIENT_REGISTRATION: 'open-public', RATE_LIMIT_REGISTRATION_PER_IP: '3' } });
+    const app = await startMcpKeyport({ env: { REGISTRATION_POLICY: 'open-public', RATE_LIMIT_REGISTRATION_PER_IP: '3' } });
     try {
       const statuses: number[] = [];
       let last: { status: number; body: { error?: string }; headers: Record<string, string> } | undefined;
@@ -77,7 +77,7 @@ describe('mcp: dynamic client registration refused', () => {
   });
 
   it('initial-access-token: a wrong or expired token is invalid_token and stores nothing', async () => {
-    const app = await startMcpKeyport({ env: { CLIENT_REGISTRATION: 'initial-access-token' } });
+    const app = await startMcpKeyport({ env: { REGISTRATION_POLICY: 'initial-access-token' } });
     try {
       const { issueInitialAccessToken } = await import('../../src/oidc/registration.js');
       const { token } = await issueInitialAccessToken(app.services.oidc.payloads, 60, { now: () => Date.now() - 3_600_000 });

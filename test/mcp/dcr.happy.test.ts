@@ -6,13 +6,13 @@ import { createUser, REDIRECT_URI } from '../oidc/support.js';
 import { issueInitialAccessToken } from '../../src/oidc/registration.js';
 import { callMcp, MemoryClientProvider, startMcpKeyport, startMcpServer, userApproves, type McpServer } from './support.js';
 
-describe('mcp: dynamic client registration (CLIENT_REGISTRATION=open-public), driven by the MCP TypeScript SDK', () => {
+describe('mcp: dynamic client registration (REGISTRATION_POLICY=open-public), driven by the MCP TypeScript SDK', () => {
   let app: TestApp;
   let mcp: McpServer;
   let user: { email: string; password: string };
 
   before(async () => {
-    app = await startMcpKeyport({ env: { CLIENT_REGISTRATION: 'open-public', CIMD_ENABLED: 'false' } });
+    app = await startMcpKeyport({ env: { REGISTRATION_POLICY: 'open-public', CIMD_ENABLED: 'false' } });
     mcp = await startMcpServer(app, { scopes: ['mcp:tools'] });
     await app.services.oidc.resourceServers.create({ audience: mcp.url, format: 'jwt', scopes: ['mcp:tools'] });
     user = await createUser(app);
@@ -78,9 +78,9 @@ describe('mcp: dynamic client registration (CLIENT_REGISTRATION=open-public), dr
   });
 });
 
-describe('mcp: dynamic client registration with initial access tokens (CLIENT_REGISTRATION=initial-access-token)', () => {
+describe('mcp: dynamic client registration with initial access tokens (REGISTRATION_POLICY=initial-access-token)', () => {
   let app: TestApp;
-  before(async () => { app = await startMcpKeyport({ env: { CLIENT_REGISTRATION: 'initial-access-token' } }); });
+  before(async () => { app = await startMcpKeyport({ env: { REGISTRATION_POLICY: 'initial-access-token' } }); });
   after(async () => { await app?.close(); });
 
   it('registers a confidential client only with an initial access token, and stores its secret hashed', async () => {

@@ -17,14 +17,14 @@ function withMetadataClients<T>(runtime: CliRuntime, needs: CliNeeds, action: (s
 
 /**
  * Clients without prior registration (docs/reference.md §6, docs/oauth.md): `client:registration-token`
- * (an initial access token for CLIENT_REGISTRATION=initial-access-token), `client:block` /
+ * (an initial access token for REGISTRATION_POLICY=initial-access-token), `client:block` /
  * `client:unblock` (a client known by its metadata document URL), and `resource:metadata`
  * (the RFC 9728 document a resource server, e.g. an MCP server, should serve).
  */
 export function registerMcpClients(program: Command, runtime: CliRuntime): void {
   program
     .command('client:registration-token')
-    .description('issue an initial access token for dynamic client registration (CLIENT_REGISTRATION=initial-access-token); shown once')
+    .description('issue an initial access token for dynamic client registration (REGISTRATION_POLICY=initial-access-token); shown once')
     .option('--ttl <duration>', 'how long it may be used, e.g. 1h, 7d (default 1d, at most 30d)', '1d')
     .option('--json', 'print one JSON object')
     .action(async (options: { ttl: string; json?: boolean }) => {
@@ -39,7 +39,7 @@ export function registerMcpClients(program: Command, runtime: CliRuntime): void 
       });
       const data = { initial_access_token: issued.result.token, expires_at: issued.result.expiresAt.toISOString() };
       const lines = [`initial access token (shown once): ${data.initial_access_token}`, `expires ${data.expires_at}; send it as "Authorization: Bearer …" to POST /oauth/register`];
-      if (issued.policy !== 'initial-access-token') lines.push(`note: CLIENT_REGISTRATION is ${issued.policy}; the token is only asked for when it is initial-access-token`);
+      if (issued.policy !== 'initial-access-token') lines.push(`note: REGISTRATION_POLICY is ${issued.policy}; the token is only asked for when it is initial-access-token`);
       output(runtime, Boolean(options.json), data, lines);
     });
 
