@@ -3,7 +3,7 @@ import type { ClientRegistrationSettings } from '../config/client_registration.j
 import { BoundedCache } from '../lib/lru.js';
 import type { Logger } from '../lib/logger.js';
 import { API_SCOPE_METADATA } from './engine_clients.js';
-import { errors, type EngineClient, type KoaContextWithOIDC, type Provider } from './engine/index.js';
+import { CLIENT_ID_METADATA_DOCUMENT_ACK, errors, isMetadataDocumentClient, type EngineClient, type KoaContextWithOIDC, type Provider } from './engine/index.js';
 import type { MetadataClientStore } from './metadata_clients.js';
 
 // Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document, the MCP
@@ -16,8 +16,6 @@ import type { MetadataClientStore } from './metadata_clients.js';
 // row per client that obtained a grant (metadata_clients.ts). docs/oauth.md "Clients without
 // prior registration".
 
-/** The engine's feature version this code was written against (features.clientIdMetadataDocument). */
-const FEATURE_ACK = 'draft-02';
 /**
  * Bounds on how long a fetched document is reused, whatever its Cache-Control/Expires say
  * (seconds): a changed document (new redirect URIs) applies within the hour; a block applies at
@@ -41,10 +39,7 @@ export function isClientIdUrl(id: unknown): id is string {
   return typeof id === 'string' && id.startsWith('https://');
 }
 
-/** Whether an engine client came from a metadata document (set by the engine on such clients). */
-export function isMetadataDocumentClient(client: EngineClient | undefined): boolean {
-  return (client as { clientIdMetadataDocument?: boolean } | undefined)?.clientIdMetadataDocument === true;
-}
+export { isMetadataDocumentClient };
 
 /**
  * Which client_id URLs may be fetched and which fetched clients may be used. One per process;
@@ -99,7 +94,7 @@ export class ClientMetadataDocuments {
     if (!this.enabled) return { enabled: false };
     return {
       enabled: true,
-      ack: FEATURE_ACK,
+      ack: CLIENT_ID_METADATA_DOCUMENT_ACK,
       cacheDuration: { ...CACHE_DURATION },
       allowFetch: async (ctx: KoaContextWithOIDC | undefined, id: string) => {
         const reason = this.refusalForUrl(id) ?? ((await this.store.isBlocked(id)) ? 'the client is blocked' : undefined);

@@ -6,7 +6,7 @@ import { type Clock, systemClock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
 import type { PayloadStore } from './adapter.js';
 import { API_SCOPE_METADATA } from './engine_clients.js';
-import { errors, type EngineClient, type KoaContextWithOIDC, type Provider } from './engine/index.js';
+import { errors, INITIAL_ACCESS_TOKEN_MODEL, initialAccessTokenPayload, type EngineClient, type KoaContextWithOIDC, type Provider } from './engine/index.js';
 import { OIDC_SCOPES } from './policy.js';
 
 // Dynamic client registration (RFC 7591) and its management API (RFC 7592), the MCP
@@ -18,8 +18,6 @@ import { OIDC_SCOPES } from './policy.js';
 
 /** Id prefix of dynamically registered clients: they are told apart from operator-made clients by it. */
 export const REGISTERED_CLIENT_PREFIX = 'dcr_';
-/** The engine's model name of initial access tokens (stored in `oidc_payloads`). */
-export const INITIAL_ACCESS_TOKEN_MODEL = 'InitialAccessToken';
 /** Grants a registered client may use: only ones where a user consents (no client_credentials: it would hold no scopes of its own). */
 const REGISTRABLE_GRANTS = new Set(['authorization_code', 'refresh_token']);
 const MAX_REDIRECT_URIS = 20;
@@ -123,7 +121,7 @@ export async function issueInitialAccessToken(payloads: Pick<PayloadStore, 'adap
   const token = randomBytes(32).toString('base64url');
   const iat = Math.floor(clock.now() / 1000);
   const exp = iat + ttlSeconds;
-  await payloads.adapterFor(INITIAL_ACCESS_TOKEN_MODEL).upsert(token, { iat, exp, jti: token, kind: INITIAL_ACCESS_TOKEN_MODEL }, ttlSeconds);
+  await payloads.adapterFor(INITIAL_ACCESS_TOKEN_MODEL).upsert(token, initialAccessTokenPayload(token, iat, exp), ttlSeconds);
   return { token, expiresAt: new Date(exp * 1000) };
 }
 

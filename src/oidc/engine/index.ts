@@ -18,6 +18,8 @@
  * - grant_types.ts           `registerGrantType` wrapped to learn the registered grant types
  * - external_signing_key.ts  `ExternalSigningKey` subclassed through its untyped setters
  * - resume_query.ts          the resume route's query dropped (engine 500 workaround)
+ * - clients_without_registration.ts  metadata-document clients' marker and feature ack; the stored
+ *                            shape of initial access tokens (issued without the engine)
  * - self_check.ts            what the contract test inspects of the installed engine (not used at run time)
  *
  * Introspection has one path through these seams: `POST /oauth/introspect` meets Keyport's fast
@@ -53,6 +55,7 @@ export {
   type UnknownObject,
 } from './modules.js';
 export { ReplayableBody } from './body_replay.js';
+export { CLIENT_ID_METADATA_DOCUMENT_ACK, INITIAL_ACCESS_TOKEN_MODEL, initialAccessTokenPayload, isMetadataDocumentClient } from './clients_without_registration.js';
 export { authenticateWithSecret, replaceClientSecretComparison, wrapClientFind, type ClientFind } from './client_lookup.js';
 export { KeyportSigningKey } from './external_signing_key.js';
 export { onGrantTypeRegistered } from './grant_types.js';
