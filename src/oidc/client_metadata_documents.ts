@@ -5,6 +5,7 @@ import type { Logger } from '../lib/logger.js';
 import { API_SCOPE_METADATA } from './engine_clients.js';
 import { CLIENT_ID_METADATA_DOCUMENT_ACK, errors, isMetadataDocumentClient, type EngineClient, type KoaContextWithOIDC, type Provider } from './engine/index.js';
 import type { MetadataClientStore } from './metadata_clients.js';
+import { isOpenRedirectUri } from './registration.js';
 
 // Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document, the MCP
 // authorization spec's first choice): a client with no prior relationship uses the https URL of
@@ -84,6 +85,8 @@ export class ClientMetadataDocuments {
     if (client.clientAuthMethod !== 'none') return 'a client ID metadata document client must be public (token_endpoint_auth_method "none")';
     // Keyport's own metadata (the API scopes a client may hold) is the operator's to give, never a document's.
     if ((client as unknown as Record<string, unknown>)[API_SCOPE_METADATA] !== undefined) return `${API_SCOPE_METADATA} is not allowed in a client ID metadata document`;
+    // As for open dynamic registration: https, or http to this machine (a native client's loopback, RFC 8252 §7.3).
+    if (!(client.redirectUris ?? []).every(isOpenRedirectUri)) return 'redirect_uris must be https, or http on 127.0.0.1, [::1] or localhost';
     const grants = client.grantTypes ?? [];
     if (grants.some((grant) => grant !== 'authorization_code' && grant !== 'refresh_token')) return 'a client ID metadata document client may only use authorization_code and refresh_token';
     return undefined;

@@ -28,7 +28,7 @@ export function isRegisteredClient(client: EngineClient | undefined): boolean {
 }
 
 /** A redirect URI a client may register without an initial access token: https, or http to this machine (RFC 8252 §7.3). */
-function isOpenRedirectUri(uri: unknown): boolean {
+export function isOpenRedirectUri(uri: unknown): boolean {
   const url = typeof uri === 'string' ? URL.parse(uri) : null;
   if (!url || url.hash) return false;
   if (url.protocol === 'https:') return true;

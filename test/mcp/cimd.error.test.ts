@@ -10,7 +10,7 @@ function tokenRequest(app: TestApp, clientId: string) {
 
 function expectRefused(res: { status: number; body: { error?: string }; text: string }): void {
   expect(res.status, res.text).to.be.within(400, 401);
-  expect(res.body.error, res.text).to.be.oneOf(['invalid_client', 'invalid_client_metadata']);
+  expect(res.body.error, res.text).to.be.oneOf(['invalid_client', 'invalid_client_metadata', 'invalid_redirect_uri']);
   expect(res.text).not.to.match(/at .*\.js:\d+|node_modules/);
 }
 
@@ -39,6 +39,7 @@ describe('mcp: hostile client ID metadata documents', () => {
     ['a client claiming private_key_jwt', (url) => ({ body: metadataDocument(url, { token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' }] } }) })],
     ['a document granting itself API scopes', (url) => ({ body: metadataDocument(url, { keyport_api_scope: 'admin' }) })],
     ['a document asking for client_credentials', (url) => ({ body: metadataDocument(url, { grant_types: ['client_credentials'] }) })],
+    ['a plain-http redirect URI to another host', (url) => ({ body: metadataDocument(url, { redirect_uris: ['http://client.example.com/cb'] }) })],
     ['not JSON', () => ({ body: 'hello' })],
     ['a JSON array', () => ({ body: '[]' })],
     ['a 500', () => ({ status: 500, body: '{}' })],

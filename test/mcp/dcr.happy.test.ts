@@ -63,6 +63,12 @@ describe('mcp: dynamic client registration (REGISTRATION_POLICY=open-public), dr
     expect(await app.services.oidc.clients.get(clientId)).to.equal(undefined);
   });
 
+  it('accepts a native client with a loopback redirect URI', async () => {
+    const registered = await app.http().post('/oauth/register').send({ client_name: 'CLI agent', redirect_uris: ['http://127.0.0.1:33418/callback'], token_endpoint_auth_method: 'none' });
+    expect(registered.status, registered.text).to.equal(201);
+    expect(registered.body.redirect_uris).to.deep.equal(['http://127.0.0.1:33418/callback']);
+  });
+
   it('an expired registration is an unknown client', async () => {
     const registered = await app.http().post('/oauth/register').send({ client_name: 'Expiring', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none' });
     const clientId = registered.body.client_id as string;
