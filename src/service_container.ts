@@ -99,7 +99,7 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   services.oidc.publicIntrospectionLimit = publicIntrospectionLimit({ rateLimits, metrics });
   // Per-client limits at the token endpoint; `keyport-api-key` exchanges count per API key instead.
   services.oidc.extendProvider((provider) => limitTokenRequestsPerClient(provider, services, (clientId) => clientId === API_KEY_CLIENT_ID));
-  if (services.oidc.registration.enabled) services.oidc.extendProvider((provider) => limitRegistrationPerAddress(provider, services, ROUTES.registration));
+  if (services.oidc.registration.enabled) services.oidc.extendProvider((provider) => limitRegistrationPerAddress(provider, services, ROUTES.registration, config.clientRegistration.registrationPerIpPerMinute));
   // After the bus closer in the list, so they run before it: pending lastUsedAt and audit writes land first.
   closers.push(() => services.keys.close());
   closers.push(() => services.oidc.close());

@@ -22,6 +22,8 @@ export interface ClientRegistrationSettings {
   readonly registration: RegistrationPolicy;
   /** `REGISTERED_CLIENT_TTL`: seconds a dynamically registered client lives (0: until deleted). */
   readonly registeredClientTtl: number;
+  /** `RATE_LIMIT_REGISTRATION_PER_IP`: registration requests per client IP per minute (the `registration_ip` limiter). */
+  readonly registrationPerIpPerMinute: number;
   /**
    * `CLIENT_URL_CA_FILE`: a PEM file of extra certificate authorities trusted when Keyport
    * fetches a URL on a client's behalf (client_id metadata documents, jwks_uri), e.g. an internal CA.
@@ -53,6 +55,7 @@ export function readClientRegistrationSettings(env: Env, cwd: string): ClientReg
     metadataDeniedHosts: Object.freeze(readHostPatterns(env, 'CIMD_DENIED_HOSTS')),
     registration: readEnum(env, 'REGISTRATION_POLICY', 'closed', REGISTRATION_POLICIES),
     registeredClientTtl: readInt(env, 'REGISTERED_CLIENT_TTL', 90 * 86_400, 0, 10 * 365 * 86_400),
+    registrationPerIpPerMinute: readInt(env, 'RATE_LIMIT_REGISTRATION_PER_IP', 10, 1, 10_000_000),
     clientUrlCaFile: caFile === undefined ? undefined : resolve(cwd, caFile),
   });
 }

@@ -36,11 +36,6 @@ export interface RateLimitPolicies {
    * callers that do not authenticate (public clients such as `keyport-api-key`).
    */
   readonly publicIntrospectionPerIpPerMinute: number;
-  /**
-   * `RATE_LIMIT_REGISTRATION_PER_IP`: dynamic client registration requests per client IP per
-   * minute (always set by loadConfig; optional for policies built by hand: DEFAULT_REGISTRATION_PER_IP).
-   */
-  readonly registrationPerIpPerMinute?: number;
 }
 
 /**
@@ -63,9 +58,6 @@ export interface DatabaseLimits {
   /** `DB_QUERY_TIMEOUT_MS`: how long one statement may wait for its answer (MySQL; the connection is dropped after). */
   readonly queryTimeoutMs: number;
 }
-
-/** `RATE_LIMIT_REGISTRATION_PER_IP` when unset. */
-export const DEFAULT_REGISTRATION_PER_IP = 10;
 
 export const DEFAULT_DATABASE_LIMITS: DatabaseLimits = Object.freeze({ poolSize: 20, queueLimit: 200, acquireTimeoutMs: 1000, queryTimeoutMs: 3000 });
 
@@ -125,7 +117,7 @@ export class Config {
   /**
    * Clients without prior registration (MCP clients, agents): client ID metadata documents
    * (`CIMD_ENABLED`, `CIMD_ALLOWED_HOSTS`, `CIMD_DENIED_HOSTS`), dynamic registration
-   * (`REGISTRATION_POLICY`, `REGISTERED_CLIENT_TTL`) and the
+   * (`REGISTRATION_POLICY`, `REGISTERED_CLIENT_TTL`, `RATE_LIMIT_REGISTRATION_PER_IP`) and the
    * extra CAs for fetched client URLs (`CLIENT_URL_CA_FILE`). See client_registration.ts.
    */
   readonly clientRegistration: ClientRegistrationSettings;
@@ -261,7 +253,6 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
       loginPerIpPerMinute: readInt(env, 'RATE_LIMIT_LOGIN_PER_IP', 30, 1, 10_000_000),
       keyFailuresPerIpPerMinute: readInt(env, 'RATE_LIMIT_KEY_FAILURES_PER_IP', 20, 1, 10_000_000),
       publicIntrospectionPerIpPerMinute: readInt(env, 'RATE_LIMIT_PUBLIC_INTROSPECTION_PER_IP', 60, 1, 10_000_000),
-      registrationPerIpPerMinute: readInt(env, 'RATE_LIMIT_REGISTRATION_PER_IP', DEFAULT_REGISTRATION_PER_IP, 1, 10_000_000),
     }),
     redisPrefix: readString(env, 'REDIS_PREFIX', 'keyport:'),
     requireHttps: readBool(env, 'REQUIRE_HTTPS', production),

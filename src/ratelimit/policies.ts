@@ -1,4 +1,4 @@
-import { DEFAULT_REGISTRATION_PER_IP, type RateLimitDefaults, type RateLimitPolicies } from '../config/config.js';
+import type { RateLimitDefaults, RateLimitPolicies } from '../config/config.js';
 
 /**
  * The limiters of docs/reference.md §5 (`login` is the password-guessing brake of the sign-in pages; plus
@@ -73,13 +73,20 @@ export function loginFailureWindows(lengths: WindowLengths): { account: WindowPo
 }
 
 /** The single window of each of the other limiters. */
-export function singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login'>, policies: RateLimitPolicies, lengths: WindowLengths): WindowPolicy {
+export function singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login' | 'registration_ip'>, policies: RateLimitPolicies, lengths: WindowLengths): WindowPolicy {
   const limit = {
     client: policies.clientPerMinute,
     login_ip: policies.loginPerIpPerMinute,
     failed_key_ip: policies.keyFailuresPerIpPerMinute,
     introspection_ip: policies.publicIntrospectionPerIpPerMinute,
-    registration_ip: policies.registrationPerIpPerMinute ?? DEFAULT_REGISTRATION_PER_IP,
   }[limiter];
   return { name: limiter, seconds: lengths.single, limit };
+}
+
+/**
+ * The window of `registration_ip` (dynamic client registration per address): its limit is part of
+ * the registration settings (`RATE_LIMIT_REGISTRATION_PER_IP`, config/client_registration.ts).
+ */
+export function registrationWindow(perMinute: number, lengths: WindowLengths): WindowPolicy {
+  return { name: 'registration_ip', seconds: lengths.single, limit: perMinute };
 }

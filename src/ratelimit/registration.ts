@@ -8,10 +8,10 @@ import { enforceOAuthRateLimit } from './token_endpoint.js';
  * so a flood is refused with 429 `rate_limit_exceeded` before the engine reads the body and
  * nothing is stored. Management requests (RFC 7592) carry a registration access token and are not counted.
  */
-export function limitRegistrationPerAddress(provider: Provider, services: Pick<Services, 'rateLimits' | 'metrics'>, registrationPath: string): void {
+export function limitRegistrationPerAddress(provider: Provider, services: Pick<Services, 'rateLimits' | 'metrics'>, registrationPath: string, perMinute: number): void {
   provider.use(async function limitRegistration(ctx, next) {
     if (ctx.method === 'POST' && ctx.path === registrationPath) {
-      const decision = await services.rateLimits.consumeRegistrationIp(ctx.ip);
+      const decision = await services.rateLimits.consumeRegistrationIp(ctx.ip, perMinute);
       try {
         enforceOAuthRateLimit(ctx, decision, services.metrics);
       } catch (error) {

@@ -5,7 +5,7 @@ import type { CircuitBreaker } from '../lib/circuit_breaker.js';
 import type { Logger } from '../lib/logger.js';
 import { decide, type CounterReading, type RateLimitDecision, type WindowReading } from './decision.js';
 import {
-  apiKeyWindows, DEFAULT_WINDOW_LENGTHS, loginFailureWindows, singleWindow,
+  apiKeyWindows, DEFAULT_WINDOW_LENGTHS, loginFailureWindows, registrationWindow, singleWindow,
   type ApiKeyLimitOverrides, type KeyEnvironment, type LimiterName, type WindowLengths, type WindowPolicy,
 } from './policies.js';
 import { CounterStore, type StoreBackend, type WindowCounter } from './store.js';
@@ -151,9 +151,10 @@ export class RateLimits {
     return this.consume('introspection_ip', this.singleWindow('introspection_ip'), ipBucket(ip));
   }
 
-  /** One dynamic client registration request from an address (src/ratelimit/registration.ts). */
-  consumeRegistrationIp(ip: string): Promise<RateLimitDecision> {
-    return this.consume('registration_ip', this.singleWindow('registration_ip'), ipBucket(ip));
+  /** One dynamic client registration request from an address, `perMinute` allowed (src/ratelimit/registration.ts). */
+  consumeRegistrationIp(ip: string, perMinute: number): Promise<RateLimitDecision> {
+    const window = registrationWindow(perMinute, this.lengths);
+    return this.consume('registration_ip', [{ window, counter: this.store.counter('registration_ip', window.seconds) }], ipBucket(ip));
   }
 
   async isIpBlockedForKeyFailures(ip: string): Promise<boolean> {
@@ -176,7 +177,7 @@ export class RateLimits {
   }
 
   /** Counted under `rl:<limiter>:<subject>`. */
-  private singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login'>): CountedWindow[] {
+  private singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login' | 'registration_ip'>): CountedWindow[] {
     const window = singleWindow(limiter, this.options.config.rateLimitPolicies, this.lengths);
     return [{ window, counter: this.store.counter(limiter, window.seconds) }];
   }
