@@ -6,7 +6,8 @@ import { ApiKeySessions1732800000000 } from './1732800000000-api-key-sessions.js
 import { RevocationSweep1732900000000 } from './1732900000000-revocation-sweep.js';
 import { hashedTokenIds } from './1733000000000-hashed-token-ids.js';
 import { ReadinessProbe1733100000000 } from './1733100000000-readiness-probe.js';
-import { MetadataClients1733200000000 } from './1733200000000-metadata-clients.js';
+import { AuditFilters1733200500000 } from './1733200500000-audit-filters.js';
+import { MetadataClients1733250000000 } from './1733250000000-metadata-clients.js';
 import { RegisteredClients1733300000000 } from './1733300000000-registered-clients.js';
 import type { MigrationInterface } from 'typeorm';
 import type { TokenIds } from '../src/oidc/token_ids.js';
@@ -21,7 +22,7 @@ export function migrationsFor(context: MigrationContext): Array<new () => Migrat
   return [
     AuditEvents1732406400000, AgentsAndApiKeys1732406401000, OidcCore1732500000000, Dashboard1732700000000, ApiKeySessions1732800000000,
     RevocationSweep1732900000000, hashedTokenIds(context.tokenIds), ReadinessProbe1733100000000,
-    MetadataClients1733200000000, RegisteredClients1733300000000,
+    AuditFilters1733200500000, MetadataClients1733250000000, RegisteredClients1733300000000,
   ];
 }
 

@@ -1,5 +1,6 @@
 import { constants as osConstants } from 'node:os';
 import { loadConfig, type Config } from './config/config.js';
+import { withEnvFile } from './config/env_file.js';
 import { ConfigError } from './config/errors.js';
 import { createLogger } from './lib/logger.js';
 import { startServer } from './server.js';
@@ -8,7 +9,9 @@ import { startServer } from './server.js';
 async function main(): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig(process.env);
+    // A `.env` under the environment, as the CLI reads it: both must name the same database.
+    const { env, cwd } = withEnvFile(process.env, process.cwd());
+    config = loadConfig(env, cwd);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`keyport: invalid configuration: ${err.message}\n`);

@@ -2,11 +2,13 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { buildApp } from './app.js';
 import type { Config } from './config/config.js';
 import { Database } from './db/database.js';
 import { ConnectionDrain, type DrainReport } from './http/drain.js';
 import { answerMalformedRequests } from './http/client_errors.js';
+import type { Clock } from './lib/clock.js';
 import { createLogger, type Logger } from './lib/logger.js';
 import { buildServices, closeServices, type Services } from './service_container.js';
 
@@ -35,6 +37,8 @@ export interface StartOptions {
   logger?: Logger;
   /** Tests run several instances in one process; process-wide metrics would clash. */
   processMetrics?: boolean;
+  /** Where the services take "now" from (default: the system clock); tests may move it. */
+  clock?: Clock;
 }
 
 /** Opens the database (running migrations), builds the services and the app, and listens. */
@@ -43,7 +47,7 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   const database = await Database.open(config.database, logger, { limits: config.databaseLimits, secret: config.secret });
   let services: Services | undefined;
   try {
-    services = await buildServices(config, logger, database, { processMetrics: options.processMetrics });
+    services = await buildServices(config, logger, database, { processMetrics: options.processMetrics, clock: options.clock });
     // The engine starts before the port opens (first signing key on a fresh database), so the
     // first request never races it.
     await services.oidc.ready();
@@ -69,12 +73,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
     let closing: Promise<ShutdownReport> | undefined;
     const close = (): Promise<ShutdownReport> => {
       closing ??= (async () => {
-        const started = Date.now();
-        running.lifecycle.beginDrain(started);
+        const started = performance.now();
+        running.lifecycle.beginDrain();
         const drained = await drain.drain(Math.max(0, config.shutdownGraceMs - SHUTDOWN_CLOSE_RESERVE_MS));
         await closeServices(running);
         await database.close();
-        return { ...drained, totalMs: Date.now() - started };
+        return { ...drained, totalMs: Math.round(performance.now() - started) };
       })();
       return closing;
     };

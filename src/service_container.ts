@@ -10,6 +10,7 @@ import type { Logger } from './lib/logger.js';
 import { Metrics } from './lib/metrics.js';
 import { OidcServices } from './oidc/services.js';
 import type { CircuitBreaker } from './lib/circuit_breaker.js';
+import { type Clock, systemClock } from './lib/clock.js';
 import { Lifecycle } from './lib/lifecycle.js';
 import { connectSharedRedis } from './lib/redis.js';
 import { RateLimits } from './ratelimit/service.js';
@@ -25,6 +26,8 @@ import { apiKeyExchangeLimits, apiKeyUseLimit, limitTokenRequestsPerClient, publ
 export interface Services {
   readonly config: Config;
   readonly logger: Logger;
+  /** The one source of wall-clock "now" for the services (src/lib/clock.ts); tests may move it. */
+  readonly clock: Clock;
   readonly database: Database;
   readonly metrics: Metrics;
   readonly audit: AuditLog;
@@ -57,7 +60,8 @@ export interface Services {
   readonly closers: Array<() => Promise<void> | void>;
 }
 
-export async function buildServices(config: Config, logger: Logger, database: Database, options: { processMetrics?: boolean } = {}): Promise<Services> {
+export async function buildServices(config: Config, logger: Logger, database: Database, options: { processMetrics?: boolean; clock?: Clock } = {}): Promise<Services> {
+  const clock = options.clock ?? systemClock;
   const metrics = new Metrics({ processMetrics: options.processMetrics });
   const audit = new AuditLog(database.dataSource, logger);
   const closers: Array<() => Promise<void> | void> = [];
@@ -70,7 +74,7 @@ export async function buildServices(config: Config, logger: Logger, database: Da
 
   const keys = buildKeyServices({ config, logger, database, audit, bus });
   const oidc = new OidcServices({ config, logger, database, metrics, audit, bus });
-  const rateLimits = new RateLimits({ config, logger, redis, breaker: redisBreaker });
+  const rateLimits = new RateLimits({ config, logger, redis, breaker: redisBreaker, clock });
   const exchange = buildExchange({
     config, logger, database, audit, bus, keys, oidc,
     grantLimits: apiKeyExchangeLimits({ rateLimits, metrics }),
@@ -79,13 +83,14 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   const services: Services = {
     config,
     logger,
+    clock,
     database,
     metrics,
     audit,
     bus,
     redis,
     redisBreaker,
-    lifecycle: new Lifecycle(),
+    lifecycle: new Lifecycle(clock),
     rateLimits,
     keys,
     oidc,

@@ -1,10 +1,11 @@
+import { isAbsolute, relative, sep } from 'node:path';
 import type { AuditLog } from '../audit/audit_log.js';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import type { KeyServices } from '../keys/index.js';
 import type { EventBus } from '../lib/bus.js';
 import type { Logger } from '../lib/logger.js';
-import type { CliRuntime } from './context.js';
+import { notice, type CliRuntime } from './context.js';
 
 /*
  * What a CLI command builds. The server builds the whole graph (src/service_container.ts: Redis, the OIDC
@@ -38,6 +39,38 @@ export interface CliNeeds {
    * connect to Redis when REDIS_URL is set and publish on its bus, as the server does.
    */
   readonly publishes?: boolean;
+  /**
+   * The command writes: once it succeeded, say which database it wrote to
+   * (`keyport: using sqlite:./data/keyport.db`), the answer to "why does the server not see it".
+   */
+  readonly writes?: boolean;
+}
+
+/**
+ * The environment a command's configuration is read from: the process environment over the
+ * `.env` file found for the working directory (src/config/env_file.ts), resolved once per run.
+ */
+export async function commandEnvironment(runtime: CliRuntime): Promise<import('../config/env_file.js').ResolvedEnvironment> {
+  const { withEnvFile } = await import('../config/env_file.js');
+  return withEnvFile(runtime.env, runtime.cwd ?? process.cwd());
+}
+
+/** A path as shown to people: relative to the working directory when that is short (`./data/…`, `../../data/…`), else absolute. */
+function shownPath(path: string, cwd: string): string {
+  const rel = relative(cwd, path);
+  // Climbing up to the file-system root (/work/x → ../../tmp/…) says less than the absolute path.
+  const ups = rel.split(sep).filter((part) => part === '..').length;
+  if (rel === '' || isAbsolute(rel) || ups > 2 || ups >= cwd.split(sep).filter(Boolean).length) return path;
+  return rel.startsWith('..') ? rel : `./${rel}`;
+}
+
+/** The database as shown to people: a short path for SQLite; a URL without its password or query for MySQL. */
+export function describeDatabase(target: Config['database'], cwd: string): string {
+  if (target.type === 'sqlite') return `sqlite:${target.path === ':memory:' ? target.path : shownPath(target.path, cwd)}`;
+  const url = new URL(target.url);
+  if (url.password) url.password = '***';
+  url.search = '';
+  return url.toString();
 }
 
 /**
@@ -57,8 +90,12 @@ export async function withDependencies<T>(
     import('../audit/audit_log.js'),
     import('../lib/bus.js'),
   ]);
-  const config = loadConfig(runtime.env);
-  const logger = createLogger(runtime.env.LOG_LEVEL ? config.logLevel : 'warn', runtime.stderr);
+  const environment = await commandEnvironment(runtime);
+  const config = loadConfig(environment.env, environment.cwd);
+  const logger = createLogger(environment.env.LOG_LEVEL ? config.logLevel : 'warn', runtime.stderr);
+  const cwd = runtime.cwd ?? process.cwd();
+  const shownDatabase = describeDatabase(config.database, cwd);
+  if (runtime.session) runtime.session.database = shownDatabase;
   const database = await Database.open(config.database, logger, { migrate: needs.migrate ?? true, limits: config.databaseLimits, secret: config.secret });
   const closers: Array<() => Promise<void> | void> = [];
   try {
@@ -74,7 +111,9 @@ export async function withDependencies<T>(
       bus = inProcess;
     }
     const audit = new AuditLog(database.dataSource, logger);
-    return await action({ config, logger, database, audit, bus }, (close) => { closers.push(close); });
+    const result = await action({ config, logger, database, audit, bus }, (close) => { closers.push(close); });
+    if (needs.writes) notice(runtime, `using ${shownDatabase}${environment.file ? ` (settings from ${shownPath(environment.file.path, cwd)})` : ''}`);
+    return result;
   } finally {
     for (const close of closers.reverse()) {
       try {
@@ -94,10 +133,10 @@ export async function withDependencies<T>(
  */
 export async function withKeys<T>(
   runtime: CliRuntime,
-  needs: { readonly revokes?: boolean },
+  needs: { readonly revokes?: boolean; readonly writes?: boolean },
   action: (keys: KeyServices, deps: CliDependencies) => Promise<T>,
 ): Promise<T> {
-  return withDependencies(runtime, { publishes: needs.revokes }, async (deps, onClose) => {
+  return withDependencies(runtime, { publishes: needs.revokes, writes: needs.writes || needs.revokes }, async (deps, onClose) => {
     const { buildKeyServices } = await import('../keys/index.js');
     const keys = buildKeyServices(deps);
     onClose(() => keys.close());

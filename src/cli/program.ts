@@ -1,7 +1,8 @@
-import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Help } from 'commander';
 import { ConfigError } from '../config/errors.js';
 import { KeyportError } from '../lib/errors.js';
-import { CliError, type CliRuntime } from './context.js';
+import { CliError, CliSession, type CliRuntime } from './context.js';
 import { registerAgents } from './commands/agents.js';
 import { registerKeys } from './commands/keys.js';
 import { registerClients } from './commands/clients.js';
@@ -23,10 +24,30 @@ const REGISTRARS: Array<(program: Command, runtime: CliRuntime) => void> = [
   registerMcpClients,
 ];
 
+/** The package's version (package.json sits three levels above dist/src/cli/, in a checkout and in an installed package). */
+function packageVersion(): string {
+  try {
+    const manifest = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: unknown };
+    return typeof manifest.version === 'string' ? manifest.version : 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+const baseOptionDescription = Help.prototype.optionDescription;
+
 export function buildProgram(runtime: CliRuntime): Command {
   const program = new Command('keyport')
     .description('Keyport: OAuth 2.0 / OIDC authorization server with first-class API keys')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError('(run with --help for usage)')
+    // Subcommands inherit this: a required option says so in its --help line.
+    .configureHelp({
+      optionDescription(option) {
+        const text = baseOptionDescription.call(this, option);
+        return option.mandatory ? `${text} (required)` : text;
+      },
+    })
     .exitOverride()
     .configureOutput({
       writeOut: (text) => runtime.stdout.write(text),
@@ -38,13 +59,22 @@ export function buildProgram(runtime: CliRuntime): Command {
 }
 
 /** Runs the CLI; resolves to the process exit code. Errors become one line on stderr. */
-export async function runCli(argv: string[], runtime: CliRuntime): Promise<number> {
+export async function runCli(argv: string[], given: CliRuntime): Promise<number> {
+  const session = new CliSession();
+  const runtime: CliRuntime = { ...given, session };
   const program = buildProgram(runtime);
   try {
     await program.parseAsync(argv, { from: 'user' });
+    // After the answer, on stderr: stdout stays the answer alone (one JSON object with --json).
+    for (const line of session.notices) runtime.stderr.write(`keyport: ${line}\n`);
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof KeyportError && err.code === 'not_found' && session.database) {
+      // Something that is not there is most often looked for in the wrong database: name it, on the same one line.
+      runtime.stderr.write(`keyport: ${err.message} (database: ${session.database})\n`);
+      return 1;
+    }
     if (err instanceof CliError) {
       runtime.stderr.write(`keyport: ${err.message}\n`);
       return err.exitCode;

@@ -57,15 +57,22 @@ const MAX_URIS = 20;
 const CLIENT_CACHE = { ttlMs: 60_000, maxEntries: 1000 } as const;
 
 function checkUri(uri: string, what: string): string {
+  // The value is quoted whole and on one line (JSON escapes): the operator sees exactly what was
+  // refused, a pasted newline or a second URI included.
+  const quoted = JSON.stringify(uri);
   let parsed: URL;
   try {
     parsed = new URL(uri);
   } catch {
-    throw new InvalidRequest(`${what} "${uri}" is not an absolute URI.`);
+    throw new InvalidRequest(`${what} ${quoted} is not an absolute URI.`);
   }
-  if (uri.length > 2000) throw new InvalidRequest(`${what} is too long.`);
-  if (parsed.hash || uri.includes('#')) throw new InvalidRequest(`${what} "${uri}" must not contain a fragment.`);
-  if (['javascript:', 'data:', 'file:', 'vbscript:'].includes(parsed.protocol)) throw new InvalidRequest(`${what} "${uri}" uses a forbidden scheme.`);
+  if (uri.length > 2000) throw new InvalidRequest(`${what} ${JSON.stringify(uri.slice(0, 60))}… is too long (at most 2000 characters).`);
+  // The URL parser drops tabs and newlines and encodes spaces; the engine compares the stored text
+  // exactly, so such a URI would never match a request.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+  if (/[\s\u0000-\u001f\u007f]/.test(uri)) throw new InvalidRequest(`${what} ${quoted} contains blanks or control characters (give one URI per entry).`);
+  if (parsed.hash || uri.includes('#')) throw new InvalidRequest(`${what} ${quoted} must not contain a fragment.`);
+  if (['javascript:', 'data:', 'file:', 'vbscript:'].includes(parsed.protocol)) throw new InvalidRequest(`${what} ${quoted} uses a forbidden scheme.`);
   return uri;
 }
 

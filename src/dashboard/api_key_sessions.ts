@@ -7,6 +7,8 @@
 
 /** One API-key session as the dashboard lists it. */
 export interface ApiKeySessionView {
+  /** The session's own id (`ses_…`), by which the dashboard ends it; absent from directories that cannot end sessions. */
+  readonly id?: string;
   /** The key the session belongs to (`key_…`). */
   readonly keyId: string;
   /** The caller's `session_id`. Shown escaped; may be any string the caller chose. */

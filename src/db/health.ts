@@ -1,4 +1,6 @@
+import { performance } from 'node:perf_hooks';
 import type { DataSource } from 'typeorm';
+import { type Clock, systemClock } from '../lib/clock.js';
 import { databaseOutageKind, type OutageKind } from './outage.js';
 
 /** A ping (SELECT 1) or probe write that takes longer than this counts as a failure. */
@@ -24,15 +26,19 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
  * refused the instance is not ready, with or without probe traffic.
  */
 export class DatabaseHealth {
-  private lastRefusedWrite = 0;
+  /**
+   * `performance.now()` of the last refused write and of the cached check: these windows only
+   * matter inside this process. The probe row's `checkedAt` is wall-clock time, from the clock.
+   */
+  private lastRefusedWrite = -Infinity;
   private cached: { at: number; result: Promise<DatabaseReadiness> } | undefined;
 
-  constructor(private readonly dataSource: DataSource) {}
+  constructor(private readonly dataSource: DataSource, private readonly clock: Clock = systemClock) {}
 
   /** Called with errors requests ran into; remembers refused writes. Returns the outage kind, if any. */
   observe(err: unknown): OutageKind | undefined {
     const kind = databaseOutageKind(err);
-    if (kind === 'storage') this.lastRefusedWrite = Date.now();
+    if (kind === 'storage') this.lastRefusedWrite = performance.now();
     return kind;
   }
 
@@ -47,7 +53,7 @@ export class DatabaseHealth {
     }
   }
 
-  readiness(now = Date.now()): Promise<DatabaseReadiness> {
+  readiness(now = performance.now()): Promise<DatabaseReadiness> {
     if (this.cached && now - this.cached.at < CHECK_CACHE_MS) return this.cached.result;
     const result = this.check();
     this.cached = { at: now, result };
@@ -57,11 +63,11 @@ export class DatabaseHealth {
   private async check(): Promise<DatabaseReadiness> {
     if (!(await this.ping())) return 'unreachable';
     try {
-      await withTimeout(this.dataSource.query('UPDATE keyport_health SET checkedAt = ? WHERE id = ?', [Date.now(), 'readiness']), CHECK_TIMEOUT_MS);
+      await withTimeout(this.dataSource.query('UPDATE keyport_health SET checkedAt = ? WHERE id = ?', [this.clock.now(), 'readiness']), CHECK_TIMEOUT_MS);
     } catch (err) {
       this.observe(err);
       return databaseOutageKind(err) === 'connection' ? 'unreachable' : 'writes_failing';
     }
-    return Date.now() - this.lastRefusedWrite < WRITE_FAILURE_HOLD_MS ? 'writes_failing' : 'ok';
+    return performance.now() - this.lastRefusedWrite < WRITE_FAILURE_HOLD_MS ? 'writes_failing' : 'ok';
   }
 }

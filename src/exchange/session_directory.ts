@@ -68,8 +68,9 @@ export class SessionDirectory {
    * The dashboard's `ApiKeySessionDirectory`: the agent's live sessions, newest first. `lastUsedAt`
    * is when the session's current token was issued (refreshes do not touch the session row).
    */
-  async listActiveForAgent(agentId: string, options: { limit: number }): Promise<Array<{ keyId: string; sessionId: string; createdAt: Date; lastUsedAt: Date | null; expiresAt: Date | null }>> {
+  async listActiveForAgent(agentId: string, options: { limit: number }): Promise<Array<{ id: string; keyId: string; sessionId: string; createdAt: Date; lastUsedAt: Date | null; expiresAt: Date | null }>> {
     return (await this.liveSessions({ agentId }, options.limit)).map((row) => ({
+      id: row.id,
       keyId: row.keyId,
       sessionId: row.sessionId,
       createdAt: row.createdAt,

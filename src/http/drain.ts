@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 
 export interface DrainReport {
   /** Requests being handled (read, not yet answered) when the drain began. */
@@ -34,7 +35,7 @@ export class ConnectionDrain {
   }
 
   async drain(cutAfterMs: number): Promise<DrainReport> {
-    const started = Date.now();
+    const started = performance.now();
     this.draining = true;
     const inFlightAtStart = this.inFlight.size;
     // Node writes the headers after the handler is done: these answers still carry it.
@@ -61,6 +62,6 @@ export class ConnectionDrain {
       clearTimeout(cutTimer);
       this.server.off('request', this.onRequest);
     }
-    return { inFlightAtStart, cut, ms: Date.now() - started };
+    return { inFlightAtStart, cut, ms: Math.round(performance.now() - started) };
   }
 }

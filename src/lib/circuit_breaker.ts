@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Logger } from './logger.js';
 
 /**
@@ -31,6 +32,7 @@ export interface CircuitBreakerOptions {
 export class CircuitBreaker {
   private current: CircuitState = 'closed';
   private failures = 0;
+  /** `performance.now()` when the circuit opened: only how long it stayed open is reported. */
   private openedAt = 0;
   private probeTimer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -58,7 +60,7 @@ export class CircuitBreaker {
     this.failures += 1;
     if (this.failures < this.options.failureThreshold) return;
     this.current = 'open';
-    this.openedAt = Date.now();
+    this.openedAt = performance.now();
     this.options.logger.warn(`${this.options.name}: circuit open after ${this.failures} failures in a row; not called until a probe (every ${this.options.probeIntervalMs} ms) gets an answer`, {
       reason: reason instanceof Error ? reason.message : reason === undefined ? undefined : String(reason),
     });
@@ -112,7 +114,7 @@ export class CircuitBreaker {
     if (this.stopped) return;
     this.current = 'closed';
     this.failures = 0;
-    this.options.logger.info(`${this.options.name}: answering again; circuit closed`, { open_ms: Date.now() - this.openedAt });
+    this.options.logger.info(`${this.options.name}: answering again; circuit closed`, { open_ms: Math.round(performance.now() - this.openedAt) });
     this.notify();
   }
 

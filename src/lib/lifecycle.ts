@@ -1,3 +1,5 @@
+import { type Clock, systemClock } from './clock.js';
+
 /**
  * Where this instance is in its life: serving, or draining for shutdown (SIGTERM/SIGINT). While
  * draining, `/readyz` answers 503 and every response carries `Connection: close` (src/http/drain.ts,
@@ -5,6 +7,8 @@
  */
 export class Lifecycle {
   private drainStartedAt: number | undefined;
+
+  constructor(private readonly clock: Clock = systemClock) {}
 
   get draining(): boolean {
     return this.drainStartedAt !== undefined;
@@ -15,7 +19,7 @@ export class Lifecycle {
     return this.drainStartedAt;
   }
 
-  beginDrain(now = Date.now()): void {
+  beginDrain(now = this.clock.now()): void {
     this.drainStartedAt ??= now;
   }
 }

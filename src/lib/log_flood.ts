@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import winston from 'winston';
 
 /** Identical warnings and errors are written once per this interval, then summarised with a count. */
@@ -6,7 +7,10 @@ export const REPEAT_INTERVAL_MS = 10_000;
 const MAX_KINDS = 1000;
 
 interface Kind {
-  /** When the current interval of this kind ends. */
+  /**
+   * When the current interval of this kind ends (`performance.now()`: the intervals only matter
+   * inside this process, so they follow its monotonic clock, like the timer that ends them).
+   */
   until: number;
   /** Lines of this kind dropped in the current interval. */
   dropped: number;
@@ -47,7 +51,7 @@ export class RepeatedLogGate {
   private admit(info: winston.Logform.TransformableInfo): boolean {
     if ((info.level !== 'error' && info.level !== 'warn') || typeof info.repeated === 'number') return true;
     const key = [info.level, info.message, describe(info.code), describe(info.reason), describe(info.err)].join('\u0000');
-    const now = Date.now();
+    const now = performance.now();
     const kind = this.kinds.get(key);
     if (!kind || (now >= kind.until && kind.dropped === 0)) {
       this.kinds.delete(key);
@@ -70,7 +74,7 @@ export class RepeatedLogGate {
   /** Writes one line per kind whose interval ended with dropped lines; re-arms for the rest. */
   private summarise(): void {
     this.timer = undefined;
-    const now = Date.now();
+    const now = performance.now();
     let next: number | undefined;
     for (const kind of this.kinds.values()) {
       if (kind.dropped === 0) continue;

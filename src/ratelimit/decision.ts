@@ -1,3 +1,4 @@
+import { systemClock } from '../lib/clock.js';
 import type { LimiterName, WindowPolicy } from './policies.js';
 
 /** What a counter store says about one subject in one window. */
@@ -78,8 +79,8 @@ function mostRestrictive(states: readonly WindowState[]): WindowState {
   });
 }
 
-/** Pure: turns store readings into a decision. */
-export function decide(limiter: LimiterName, readings: readonly WindowReading[], mode: ReadingMode, nowMs: number = Date.now()): RateLimitDecision {
+/** Pure: turns store readings, taken at `nowMs`, into a decision. */
+export function decide(limiter: LimiterName, readings: readonly WindowReading[], mode: ReadingMode, nowMs: number = systemClock.now()): RateLimitDecision {
   if (readings.length === 0) throw new Error('a decision needs at least one window');
   const windows = readings.map(({ window, reading }) => windowState(window, reading, mode));
   const reported = mostRestrictive(windows);

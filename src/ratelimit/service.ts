@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/config.js';
 import type { CircuitBreaker } from '../lib/circuit_breaker.js';
+import { type Clock, systemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { decide, type CounterReading, type RateLimitDecision, type WindowReading } from './decision.js';
 import {
@@ -28,6 +29,13 @@ export interface RateLimitsOptions {
   readonly breaker?: CircuitBreaker;
   /** Shorter windows for tests. */
   readonly windowLengths?: Partial<WindowLengths>;
+  /**
+   * "Now" for the reset times the decisions report (default: the system clock). The in-memory
+   * counters (rate-limiter-flexible) read the global `Date` themselves, so a test that moves time
+   * through a window fakes `Date` (test/support/time.ts), which the system clock reads too; Redis
+   * counters end with Redis's own TTLs.
+   */
+  readonly clock?: Clock;
 }
 
 export interface RateLimitStatus {
@@ -50,8 +58,8 @@ function emailDigest(email: string): string {
 }
 
 /** RATE_LIMIT_DISABLED: the policy as it stands, with nothing counted. */
-function untouched(limiter: LimiterName, windows: readonly CountedWindow[]): RateLimitDecision {
-  return decide(limiter, windows.map(({ window }) => ({ window, reading: null })), 'peek');
+function untouched(limiter: LimiterName, windows: readonly CountedWindow[], nowMs: number): RateLimitDecision {
+  return decide(limiter, windows.map(({ window }) => ({ window, reading: null })), 'peek', nowMs);
 }
 
 /**
@@ -63,11 +71,13 @@ function untouched(limiter: LimiterName, windows: readonly CountedWindow[]): Rat
 export class RateLimits {
   private readonly store: CounterStore;
   private readonly lengths: WindowLengths;
+  private readonly clock: Clock;
   private readonly keyRejectionListeners: Array<(keyId: string) => void> = [];
 
   constructor(private readonly options: RateLimitsOptions) {
     this.store = new CounterStore({ redis: options.redis, breaker: options.breaker, logger: options.logger });
     this.lengths = { ...DEFAULT_WINDOW_LENGTHS, ...options.windowLengths };
+    this.clock = options.clock ?? systemClock;
   }
 
   get disabled(): boolean {
@@ -135,10 +145,10 @@ export class RateLimits {
   /** Records one failed API-key check from an address; the decision says whether it may try again. */
   async consumeFailedKeyIp(ip: string): Promise<RateLimitDecision> {
     const windows = this.singleWindow('failed_key_ip');
-    if (this.disabled) return untouched('failed_key_ip', windows);
+    if (this.disabled) return untouched('failed_key_ip', windows, this.clock.now());
     const reading = await windows[0]!.counter.hit(ipBucket(ip));
     // This failure was already answered; the question is whether the next attempt may be checked.
-    return decide('failed_key_ip', [{ window: windows[0]!.window, reading }], 'peek');
+    return decide('failed_key_ip', [{ window: windows[0]!.window, reading }], 'peek', this.clock.now());
   }
 
   /** Peek: may this address have a key checked now, or has it failed too often this window? */
@@ -183,10 +193,10 @@ export class RateLimits {
   }
 
   private async consume(limiter: LimiterName, windows: CountedWindow[], subject: string): Promise<RateLimitDecision> {
-    if (this.disabled) return untouched(limiter, windows);
+    if (this.disabled) return untouched(limiter, windows, this.clock.now());
     const readings = await Promise.all(windows.map((counted) => counted.counter.hit(counted.subject ?? subject)));
     const results: WindowReading[] = windows.map(({ window }, i) => ({ window, reading: readings[i]! }));
-    if (!results.some(({ window, reading }) => reading!.consumed > window.limit)) return decide(limiter, results, 'consumed');
+    if (!results.some(({ window, reading }) => reading!.consumed > window.limit)) return decide(limiter, results, 'consumed', this.clock.now());
 
     // Give the request back to the windows that would have let it through.
     const refunds: Array<Promise<void>> = [];
@@ -197,12 +207,12 @@ export class RateLimits {
       return { window, reading: back };
     });
     await Promise.all(refunds);
-    return decide(limiter, adjusted, 'consumed');
+    return decide(limiter, adjusted, 'consumed', this.clock.now());
   }
 
   private async peek(limiter: LimiterName, windows: CountedWindow[], subject: string): Promise<RateLimitDecision> {
-    if (this.disabled) return untouched(limiter, windows);
+    if (this.disabled) return untouched(limiter, windows, this.clock.now());
     const readings = await Promise.all(windows.map((counted) => counted.counter.peek(counted.subject ?? subject)));
-    return decide(limiter, windows.map(({ window }, i) => ({ window, reading: readings[i] ?? null })), 'peek');
+    return decide(limiter, windows.map(({ window }, i) => ({ window, reading: readings[i] ?? null })), 'peek', this.clock.now());
   }
 }

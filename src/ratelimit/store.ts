@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { CircuitBreaker } from '../lib/circuit_breaker.js';
@@ -101,6 +102,7 @@ function currentReading(res: RateLimiterRes | null): CounterReading | null {
  */
 export class CounterStore {
   private readonly counters = new Map<string, WindowCounter>();
+  /** `performance.now()` when the insurance began answering: only the length is reported. */
   private degradedSince: number | undefined;
 
   constructor(private readonly options: { redis?: Redis; breaker?: CircuitBreaker; logger: Logger }) {}
@@ -174,14 +176,14 @@ export class CounterStore {
   private fallbackUsed(): void {
     this.options.breaker?.failed('a rate-limit command failed');
     if (this.degradedSince !== undefined) return;
-    this.degradedSince = Date.now();
+    this.degradedSince = performance.now();
     this.options.logger.warn('rate limits: Redis is unavailable; counting in this instance\'s memory until it returns (limits are per instance meanwhile)');
   }
 
   private servedByRedis(): void {
     this.options.breaker?.succeeded();
     if (this.degradedSince === undefined) return;
-    const seconds = Math.round((Date.now() - this.degradedSince) / 1000);
+    const seconds = Math.round((performance.now() - this.degradedSince) / 1000);
     this.degradedSince = undefined;
     this.options.logger.info('rate limits: Redis is back; limits are shared by all instances again', { degraded_seconds: seconds });
   }

@@ -2,7 +2,7 @@ import { isEmail } from 'class-validator';
 import type { DataSource, Repository } from 'typeorm';
 import type { AuditLog } from '../audit/audit_log.js';
 import { User } from '../db/entities/user.js';
-import { Conflict, InvalidRequest } from '../lib/errors.js';
+import { Conflict, InvalidRequest, NotFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { PasswordHasher, passwordProblem } from './passwords.js';
 
@@ -66,6 +66,35 @@ export class UserService {
   async findById(id: string): Promise<User | undefined> {
     if (!/^usr_[A-Za-z0-9]{1,36}$/.test(id)) return undefined;
     return (await this.users.findOneBy({ id })) ?? undefined;
+  }
+
+  /** By id (`usr_…`) or email; NotFound otherwise. */
+  async get(idOrEmail: string): Promise<User> {
+    const user = idOrEmail.startsWith('usr_') ? await this.findById(idOrEmail) : await this.findByEmail(idOrEmail);
+    if (!user) throw new NotFound(`No user ${JSON.stringify(idOrEmail.slice(0, 254))}.`);
+    return user;
+  }
+
+  /** A new password (same rules as at creation); the old one stops working at once. */
+  async setPassword(idOrEmail: string, password: string, by: Actor = { actor: 'cli' }): Promise<User> {
+    const problem = passwordProblem(password);
+    if (problem) throw new InvalidRequest(`Invalid password: ${problem}.`);
+    const user = await this.get(idOrEmail);
+    const passwordHash = await this.passwords.hash(password);
+    await this.users.update({ id: user.id }, { passwordHash });
+    await this.audit.record({ action: 'user.password_changed', actor: by.actor, ip: by.ip, targetType: 'user', targetId: user.id, details: { email: user.email } });
+    return { ...user, passwordHash };
+  }
+
+  /**
+   * Deletes the user: sign-in stops, and so does everything that looks the account up again
+   * (refresh tokens, userinfo, dashboard sessions). Access tokens already issued run until they expire.
+   */
+  async delete(idOrEmail: string, by: Actor = { actor: 'cli' }): Promise<User> {
+    const user = await this.get(idOrEmail);
+    await this.users.delete({ id: user.id });
+    await this.audit.record({ action: 'user.deleted', actor: by.actor, ip: by.ip, targetType: 'user', targetId: user.id, details: { email: user.email } });
+    return user;
   }
 
   async list(): Promise<User[]> {

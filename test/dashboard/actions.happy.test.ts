@@ -4,7 +4,7 @@ import type { ApiKeySessionDirectory } from '../../src/dashboard/index.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { dumpDatabase } from '../keys/helpers.js';
 import {
-  auditFor, createAgentInPage, createUser, csrfOf, decodeEntities, expectPage, keyForm, postForm, shownKey, signIn,
+  auditFor, createAgentInPage, createUser, csrfOf, decodeEntities, expectPage, followReveal, keyForm, postForm, shownKey, signIn,
 } from './helpers.js';
 
 /** Every action through the pages: same services as the CLI, audited with the user as actor and the caller's address. */
@@ -46,12 +46,11 @@ describe('dashboard: agents, keys, clients and the audit log', () => {
 
   it('creates a key with every option, shows it once in the POST response, and the key works', async () => {
     const agentId = await createAgentInPage(agent, csrf, 'reporting', 'team@example.com');
-    const res = await postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf, {
+    const res = await followReveal(agent, postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf, {
       name: 'warehouse export', contact_email: 'data@example.com', access_type: 'admin', scopes: ['read', 'admin'], env: 'test',
       expires_in: '30d', ip_allow_list: '127.0.0.1\n::1, ::ffff:127.0.0.1, 10.0.0.0/8', rate_limit_per_minute: '120', rate_limit_per_hour: '', rate_limit_burst: '30',
-    }));
+    })));
     expectPage(res, 200);
-    expect(res.headers.location).to.equal(undefined);
     expect(res.headers['set-cookie'] ?? []).to.have.length(0);
     expect(res.text).to.include('It will not be shown again');
     const apiKey = shownKey(res.text);
@@ -74,7 +73,7 @@ describe('dashboard: agents, keys, clients and the audit log', () => {
 
   it('never shows the key again: not on any later page, not in the database, not in the logs', async () => {
     const agentId = await createAgentInPage(agent, csrf, 'show-once');
-    const apiKey = shownKey((await postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf)).expect(200)).text);
+    const apiKey = shownKey((await followReveal(agent, postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf)))).text);
     const [key] = await app.services.keys.apiKeys.list({ agentId });
     const secretPart = apiKey.slice(12);
     for (const path of ['/dashboard/agents', `/dashboard/agents/${agentId}`, `/dashboard/keys/${key!.id}`, `/dashboard/keys/${key!.id}/rotate`, `/dashboard/keys/${key!.id}/revoke`, '/dashboard/audit', `/dashboard/audit?target=${key!.id}`, `/dashboard/agents/${agentId}/keys/new`]) {
@@ -88,7 +87,7 @@ describe('dashboard: agents, keys, clients and the audit log', () => {
 
   it('shows an agent\'s keys with prefix, name, env, access type, scopes, dates, status and usage', async () => {
     const agentId = await createAgentInPage(agent, csrf, 'overview');
-    const apiKey = shownKey((await postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf, { name: 'first key', scopes: ['read', 'write'], expires_in: '90d' })).expect(200)).text);
+    const apiKey = shownKey((await followReveal(agent, postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf, { name: 'first key', scopes: ['read', 'write'], expires_in: '90d' })))).text);
     for (let i = 0; i < 3; i += 1) await useKey(apiKey).expect(200);
     const [key] = await app.services.keys.apiKeys.list({ agentId });
     app.services.dashboard.usage.recordRejection(key!.id);
@@ -124,12 +123,12 @@ describe('dashboard: agents, keys, clients and the audit log', () => {
 
   it('rotates with the chosen grace period, showing the new key once', async () => {
     const agentId = await createAgentInPage(agent, csrf, 'rotation');
-    const oldKey = shownKey((await postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf, { scopes: ['read', 'write'] })).expect(200)).text);
+    const oldKey = shownKey((await followReveal(agent, postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf, { scopes: ['read', 'write'] })))).text);
     const [old] = await app.services.keys.apiKeys.list({ agentId });
     const form = await agent.get(`/dashboard/keys/${old!.id}/rotate`).expect(200);
     expect(form.text).to.include('value="24h" checked');
 
-    const res = await postForm(agent, `/dashboard/keys/${old!.id}/rotate`, { csrf, grace: '1h' });
+    const res = await followReveal(agent, postForm(agent, `/dashboard/keys/${old!.id}/rotate`, { csrf, grace: '1h' }));
     expectPage(res, 200);
     const newKey = shownKey(res.text);
     expect(res.text).to.include('It will not be shown again').and.include('keeps working until');
@@ -142,7 +141,7 @@ describe('dashboard: agents, keys, clients and the audit log', () => {
     expect(rotated!.details).to.include({ grace_seconds: 3600, replaced_by: previous.replacedBy });
 
     // Grace 0: the successor's own rotation ends it at once.
-    const again = await postForm(agent, `/dashboard/keys/${previous.replacedBy}/rotate`, { csrf, grace: '0' });
+    const again = await followReveal(agent, postForm(agent, `/dashboard/keys/${previous.replacedBy}/rotate`, { csrf, grace: '0' }));
     const third = shownKey(again.text);
     expect(again.text).to.include('stopped working now');
     expect((await useKey(newKey)).body.error.code).to.equal('revoked_api_key');
@@ -151,7 +150,7 @@ describe('dashboard: agents, keys, clients and the audit log', () => {
 
   it('revokes a key after the confirmation page; the key is refused at once', async () => {
     const agentId = await createAgentInPage(agent, csrf, 'revocation');
-    const apiKey = shownKey((await postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf)).expect(200)).text);
+    const apiKey = shownKey((await followReveal(agent, postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf)))).text);
     await useKey(apiKey).expect(200);
     const [key] = await app.services.keys.apiKeys.list({ agentId });
     const confirm = await agent.get(`/dashboard/keys/${key!.id}/revoke`);
@@ -172,8 +171,8 @@ describe('dashboard: agents, keys, clients and the audit log', () => {
 
   it('revokes an agent with all its keys after confirmation', async () => {
     const agentId = await createAgentInPage(agent, csrf, 'doomed');
-    const first = shownKey((await postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf)).expect(200)).text);
-    const second = shownKey((await postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf, { name: 'second' })).expect(200)).text);
+    const first = shownKey((await followReveal(agent, postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf)))).text);
+    const second = shownKey((await followReveal(agent, postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf, { name: 'second' })))).text);
     const confirm = await agent.get(`/dashboard/agents/${agentId}/revoke`).expect(200);
     expect(confirm.text).to.include('2 active keys');
     await postForm(agent, `/dashboard/agents/${agentId}/revoke`, { csrf, confirm: 'yes' }).expect(303);
@@ -185,7 +184,7 @@ describe('dashboard: agents, keys, clients and the audit log', () => {
   });
 
   it('creates an OAuth client with its secret shown once, then deletes it after confirmation', async () => {
-    const res = await postForm(agent, '/dashboard/clients', { csrf, name: 'Web app', grant_types: ['authorization_code', 'refresh_token'], redirect_uris: 'https://app.example/callback\nhttps://app.example/cb2', scopes: 'openid email read write offline_access' });
+    const res = await followReveal(agent, postForm(agent, '/dashboard/clients', { csrf, name: 'Web app', grant_types: ['authorization_code', 'refresh_token'], redirect_uris: 'https://app.example/callback\nhttps://app.example/cb2', scopes: 'openid email read write offline_access' }));
     expectPage(res, 200);
     const secret = /<code class="secret" id="client-secret">([^<]+)<\/code>/.exec(res.text)![1]!;
     const clientId = /<code id="client-id">(cli_[A-Za-z0-9]+)<\/code>/.exec(res.text)![1]!;
@@ -198,7 +197,7 @@ describe('dashboard: agents, keys, clients and the audit log', () => {
     expect(await dumpDatabase(app)).not.to.include(secret);
     expect((await auditFor(app, clientId))[0]).to.include({ action: 'client.created', actor: actor() });
 
-    const publicClient = await postForm(agent, '/dashboard/clients', { csrf, name: 'SPA', grant_types: 'authorization_code', redirect_uris: 'https://spa.example/cb', public: '1' });
+    const publicClient = await followReveal(agent, postForm(agent, '/dashboard/clients', { csrf, name: 'SPA', grant_types: 'authorization_code', redirect_uris: 'https://spa.example/cb', public: '1' }));
     expectPage(publicClient, 200);
     expect(publicClient.text).to.include('public client: it has no secret').and.not.include('id="client-secret"');
 

@@ -213,6 +213,46 @@ describe('dashboard in a real browser (Chromium)', function () {
     }
   });
 
+  it('issue 19: a reload never shows or makes a key twice; ends a session; filters the audit log; breadcrumbs and favicon', async () => {
+    await page.goto(`${app.url}/dashboard/agents`);
+    await page.getByRole('link', { name: 'ci-deploy' }).click();
+    await page.waitForURL(/\/dashboard\/agents\/agt_/);
+    const agentId = new URL(page.url()).pathname.split('/').pop()!;
+    const before = (await app.services.keys.apiKeys.list({ agentId })).length;
+    await page.getByRole('link', { name: 'New API key' }).click();
+    await page.getByLabel('Nickname').fill('reload check');
+    await page.getByRole('button', { name: 'Create API key' }).click();
+    await page.getByText('It will not be shown again').waitFor();
+    const shown = (await page.locator('#api-key').textContent())!.trim();
+    expect(new URL(page.url()).pathname).to.match(/^\/dashboard\/keys\/key_[A-Za-z0-9]+\/created$/);
+    await page.reload();
+    await page.getByText('This key was already shown').waitFor();
+    expect(await page.content()).not.to.include(shown);
+    expect(await app.services.keys.apiKeys.list({ agentId })).to.have.length(before + 1);
+    expect(await page.locator('nav.crumbs').textContent()).to.match(/Agents\s*ci-deploy/);
+    expect(await page.locator('link[rel=icon]').getAttribute('href')).to.equal('/dashboard/favicon.svg');
+    await shoot('14-already-shown');
+
+    // A session opened with the new key, ended from the agent page.
+    const login = await app.http().post('/auth/login').send({ api_key: shown, session_id: 'browser-run' }).expect(200);
+    await page.goto(`${app.url}/dashboard/agents/${agentId}`);
+    await page.getByRole('button', { name: 'End session browser-run' }).click();
+    await page.getByText('The session was ended').waitFor();
+    await app.http().get('/auth/test').set('Authorization', `Bearer ${login.body.access_token}`).expect(401);
+
+    // The audit log: filter by action through the form, readable rows, the user's email.
+    await page.goto(`${app.url}/dashboard/audit`);
+    await page.getByLabel('Action').selectOption('session.ended');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.waitForURL(/action=session\.ended/);
+    const rows = page.locator('table.audit tbody tr');
+    expect(await rows.count()).to.equal(1);
+    expect(await rows.first().textContent()).to.include(email).and.include('session.ended').and.include('key id');
+    await shoot('15-audit-filtered');
+    await page.goto(`${app.url}/dashboard/audit?from=2026-13-01`);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).to.include('could not be completed');
+  });
+
   it('signs out for real', async () => {
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL('**/dashboard/login?notice=signed_out');

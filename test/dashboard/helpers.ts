@@ -101,3 +101,15 @@ export function keyForm(csrf: string, overrides: FormFields = {}): FormFields {
     ...overrides,
   };
 }
+
+/**
+ * A form POST that creates a secret answers 303 to the page that shows it once (POST/redirect/GET);
+ * this checks the redirect carries nothing secret and no cookie, and returns that page.
+ */
+export async function followReveal(agent: supertest.Agent, post: supertest.Test): Promise<Response> {
+  const res = await post;
+  expect(res.status, res.text).to.equal(303);
+  expect(res.headers.location).to.match(/^\/dashboard\/(?:keys\/key_|clients\/cli_)[A-Za-z0-9]+\/created$/);
+  expect(res.headers['set-cookie'] ?? []).to.have.length(0);
+  return agent.get(res.headers.location as string);
+}

@@ -4,7 +4,7 @@ import { User } from '../../src/db/entities/user.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { dumpDatabase } from '../keys/helpers.js';
 import {
-  auditFor, createAgentInPage, createUser, csrfOf, expectPage, hiddenValue, keyForm, postForm, signIn,
+  auditFor, createAgentInPage, createUser, csrfOf, expectPage, followReveal, hiddenValue, keyForm, postForm, signIn,
 } from './helpers.js';
 
 const CSRF_MESSAGE = 'security token is missing or wrong';
@@ -302,7 +302,7 @@ describe('dashboard: sign-in, sessions and CSRF', () => {
       const agent = await signIn(app, admin);
       const csrf = await csrfOf(agent);
       const agentId = await createAgentInPage(agent, csrf, 'headers');
-      const res = await postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf));
+      const res = await followReveal(agent, postForm(agent, `/dashboard/agents/${agentId}/keys`, keyForm(csrf)));
       expectPage(res, 200);
       const csp = res.headers['content-security-policy'] as string;
       const nonce = /script-src 'nonce-([^']+)'/.exec(csp)![1]!;

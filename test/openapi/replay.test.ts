@@ -3,7 +3,7 @@ import type supertest from 'supertest';
 import { adminToken } from '../admin/support.js';
 import { startOidcApp } from '../oidc/support.js';
 import type { TestApp } from '../support/app.js';
-import { deref, HTTP_METHODS, loadDocument, schemaValidator, type Operation, type Response, type Schema } from './support.js';
+import { deref, HTTP_METHODS, loadDocument, schemaValidator, type Operation, type Response as DocumentedResponse, type Schema } from './support.js';
 
 /**
  * Replays docs/openapi.json against a running Keyport: every request example of every operation
@@ -72,7 +72,7 @@ describe('OpenAPI document: examples replayed against the running server', funct
   function expectDocumented(where: string, operation: Operation, res: supertest.Response): void {
     const documented = operation.responses[String(res.status)];
     expect(documented, `${where}: status ${res.status} is not documented (${res.text.slice(0, 200)})`).not.to.equal(undefined);
-    const response = deref<Response>(document, documented!);
+    const response = deref<DocumentedResponse>(document, documented!);
     const schema = response.content?.['application/json']?.schema;
     if (schema) expect(validate(schema, res.body), `${where}: ${res.status} body ${JSON.stringify(res.body).slice(0, 300)}`).to.equal(undefined);
     if (res.status < 300) {

@@ -4,7 +4,8 @@ import { rateLimitSummary } from '../../src/ratelimit/decision.js';
 import { enforceRateLimit, guardKeyGuessing, limitLoginByIp } from '../../src/ratelimit/koa.js';
 import { RateLimits } from '../../src/ratelimit/service.js';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { serveWithRoutes, sleep, type MountedApp, type TestRouter } from './support.js';
+import { fakeWallClock, manualClock, type FakeWallClock } from '../support/time.js';
+import { serveWithRoutes, type MountedApp, type TestRouter } from './support.js';
 
 /** docs/reference.md §4 body of a 429. */
 function expect429(res: { status: number; body: unknown; headers: Record<string, string> }): void {
@@ -117,6 +118,7 @@ describe('rate limits over HTTP', function () {
   it('serves again after the window resets (short windows, same steps)', async () => {
     const { logger } = app.services;
     const quick = new RateLimits({ config: app.config, logger, windowLengths: { burst: 1 } });
+    let wallClock: FakeWallClock | undefined;
     const reset = await serveWithRoutes(app.services, (router) => {
       router.get('/quick', enforceRateLimit(() => quick.consumeApiKey({ keyId: 'key_quick', env: 'live', overrides: { burst: 1 } })), async function ok(ctx) { ctx.body = {}; });
     });
@@ -125,10 +127,13 @@ describe('rate limits over HTTP', function () {
       const refused = await reset.http().get('/quick');
       expect429(refused);
       expect(refused.body.error.retry_after).to.equal(1);
-      await sleep(1100);
+      // Past the 1 s window on a fake Date (the counters read Date); the server runs on as usual.
+      wallClock = fakeWallClock();
+      wallClock.advance(1100);
       const again = await reset.http().get('/quick').expect(200);
       expect(again.headers['x-ratelimit-remaining']).to.equal('0');
     } finally {
+      wallClock?.uninstall();
       await reset.close();
     }
   });
@@ -144,6 +149,23 @@ describe('rate limits lifted for benchmarks (RATE_LIMIT_DISABLED=true)', () => {
         expect(res.headers['x-ratelimit-remaining']).to.equal('2');
       }
       expect(app.logs.some((line) => line.includes('rate limits are disabled'))).to.equal(true);
+    } finally {
+      await mounted.close();
+      await app.close();
+    }
+  });
+});
+
+describe('the clock of the app\'s dependencies', () => {
+  it('reaches the rate limits of a running app: X-RateLimit-Reset follows the clock the app was given', async () => {
+    const clock = manualClock(2_000_000_000_000);
+    const app = await startTestApp({ clock, env: { RATE_LIMIT_BURST: '3' } });
+    const mounted = await serveWithRoutes(app.services, limitedRoutes);
+    try {
+      expect(app.services.clock).to.equal(clock);
+      const res = await mounted.http().get('/limited/key/key_clocked').expect(200);
+      // The burst window (10 s) is the tightest: it ends within 10 s of the app's "now".
+      expect(Number(res.headers['x-ratelimit-reset'])).to.be.within(2_000_000_001, 2_000_000_010);
     } finally {
       await mounted.close();
       await app.close();

@@ -4,14 +4,33 @@ import { commandClientOptions } from '../../src/lib/redis.js';
 import { RateLimits } from '../../src/ratelimit/service.js';
 import { memoryLogger, randomPrefix, sharedRedis, sleep } from './support.js';
 import { Redis as RedisClient } from 'ioredis';
+import { fakeWallClock, manualClock, type FakeWallClock } from '../support/time.js';
 
 const POLICIES = { disabled: false, clientPerMinute: 4, loginPerIpPerMinute: 3, keyFailuresPerIpPerMinute: 3, publicIntrospectionPerIpPerMinute: 3 };
 const DEFAULTS = { perMinute: 5, perHour: 7, burst: 3 };
 /**
- * Windows of 2 s (burst), 4 s (minute), 8 s (hour) and 2 s (the others) keep resets quick, yet
- * leave a loaded CI machine time to send a few requests inside one window.
+ * In memory: windows of 2 s (burst), 4 s (minute), 8 s (hour) and 2 s (the others), on a fake
+ * `Date` the tests move past a window's end instead of sleeping (test/support/time.ts).
  */
 const SHORT = { burst: 2, minute: 4, hour: 8, single: 2 };
+/**
+ * In Redis, whose TTLs run on its own clock, the tests do wait: windows of 1 s (burst), 2 s
+ * (minute), 4 s (hour) and 1 s (the others), Redis's shortest (it counts whole seconds), still
+ * leave a loaded CI machine most of a second for the few requests meant to land in one window.
+ */
+const SHORTEST = { burst: 1, minute: 2, hour: 4, single: 1 };
+
+/** How a variant lets time pass: the window lengths it counts with, and how it gets past the end of one. */
+interface Time {
+  readonly lengths: typeof SHORT;
+  /** Lets `ms` go by. */
+  pass(ms: number): Promise<void>;
+}
+
+/** Past the end of a window of `seconds` that began at the first request (100 ms later). */
+function pastWindow(seconds: number): number {
+  return seconds * 1000 + 100;
+}
 
 let counter = 0;
 function keyId(): string {
@@ -26,9 +45,10 @@ async function times<T>(n: number, run: () => Promise<T>): Promise<T[]> {
 }
 
 /** The same behaviour is expected in memory and in Redis. */
-function limiterBehaviour(label: string, makeLimits: (overrides?: { disabled?: boolean }) => RateLimits | Promise<RateLimits>): void {
+function limiterBehaviour(label: string, makeLimits: (overrides?: { disabled?: boolean }) => RateLimits | Promise<RateLimits>, time: Time): void {
   describe(`rate limits (${label})`, function () {
     this.slow(5000);
+    const { lengths } = time;
 
     it('counts down every window and refuses past the burst window, reporting the tightest one', async () => {
       const limits = await makeLimits();
@@ -51,12 +71,12 @@ function limiterBehaviour(label: string, makeLimits: (overrides?: { disabled?: b
       await times(3, () => limits.consumeApiKey({ keyId: id, env: 'live' }));
       const refusedByBurst = await times(3, () => limits.consumeApiKey({ keyId: id, env: 'live' }));
       expect(refusedByBurst.every((d) => !d.allowed && d.policy === 'burst')).to.equal(true);
-      await sleep(2100);
+      await time.pass(pastWindow(lengths.burst));
       // Minute limit 5: three were counted, the three refusals were given back, two remain.
       const after = await times(3, () => limits.consumeApiKey({ keyId: id, env: 'live' }));
       expect(after.map((d) => [d.allowed, d.policy])).to.deep.equal([[true, 'minute'], [true, 'minute'], [false, 'minute']]);
       expect(after[2]!.retryAfterSeconds).to.be.within(1, 2);
-      await sleep(2100);
+      await time.pass(pastWindow(lengths.minute - lengths.burst));
       const fresh = await limits.consumeApiKey({ keyId: id, env: 'live' });
       expect(fresh.allowed).to.equal(true);
       expect(fresh.windows.find((w) => w.policy === 'minute')!.remaining).to.equal(4);
@@ -66,11 +86,11 @@ function limiterBehaviour(label: string, makeLimits: (overrides?: { disabled?: b
       const limits = await makeLimits();
       const id = keyId();
       const first = await times(3, () => limits.consumeApiKey({ keyId: id, env: 'live' }));
-      await sleep(2100);
+      await time.pass(pastWindow(lengths.burst));
       const second = await times(4, () => limits.consumeApiKey({ keyId: id, env: 'live' }));
       expect([...first, ...second].map((d) => d.allowed)).to.deep.equal([true, true, true, true, true, false, false]);
       expect(second[2]!.policy).to.equal('minute');
-      await sleep(2100); // the minute window (4 s) has ended, the hour (8 s) has not
+      await time.pass(pastWindow(lengths.minute - lengths.burst)); // the minute window has ended, the hour has not
       const hourly = await times(3, () => limits.consumeApiKey({ keyId: id, env: 'live' }));
       expect(hourly.map((d) => [d.allowed, d.policy])).to.deep.equal([[true, 'hour'], [true, 'hour'], [false, 'hour']]);
     });
@@ -122,7 +142,7 @@ function limiterBehaviour(label: string, makeLimits: (overrides?: { disabled?: b
       // The same address written as IPv4-mapped IPv6 is the same bucket; another address is not.
       expect((await limits.consumeLoginIp('::ffff:203.0.113.7')).allowed).to.equal(false);
       expect((await limits.consumeLoginIp('203.0.113.8')).allowed).to.equal(true);
-      await sleep(2100);
+      await time.pass(pastWindow(lengths.single));
       expect((await limits.consumeLoginIp('203.0.113.7')).allowed).to.equal(true);
     });
 
@@ -146,7 +166,7 @@ function limiterBehaviour(label: string, makeLimits: (overrides?: { disabled?: b
       expect(standing.retryAfterSeconds).to.be.within(1, 2);
       // Checking does not count: still exactly blocked, not further.
       expect(await limits.isIpBlockedForKeyFailures('198.51.100.24')).to.equal(false);
-      await sleep(2100);
+      await time.pass(pastWindow(lengths.single));
       expect(await limits.isIpBlockedForKeyFailures(ip)).to.equal(false);
     });
 
@@ -171,9 +191,26 @@ function limiterBehaviour(label: string, makeLimits: (overrides?: { disabled?: b
   });
 }
 
-limiterBehaviour('in memory', (overrides = {}) => {
-  const { logger } = memoryLogger();
-  return new RateLimits({ config: { rateLimit: DEFAULTS, rateLimitPolicies: { ...POLICIES, ...overrides } }, logger, windowLengths: SHORT });
+describe('rate limits in memory', () => {
+  let wallClock: FakeWallClock | undefined;
+  beforeEach(() => { wallClock = fakeWallClock(); });
+  afterEach(() => { wallClock?.uninstall(); wallClock = undefined; });
+
+  limiterBehaviour('in memory', (overrides = {}) => {
+    const { logger } = memoryLogger();
+    return new RateLimits({ config: { rateLimit: DEFAULTS, rateLimitPolicies: { ...POLICIES, ...overrides } }, logger, windowLengths: SHORT });
+  }, { lengths: SHORT, pass: async (ms) => { wallClock!.advance(ms); } });
+
+  it('reports reset times from the clock it was given', async () => {
+    const clock = manualClock(1_800_000_000_000);
+    const { logger } = memoryLogger();
+    const limits = new RateLimits({ config: { rateLimit: DEFAULTS, rateLimitPolicies: POLICIES }, logger, windowLengths: SHORT, clock });
+    const decision = await limits.consumeApiKey({ keyId: keyId(), env: 'live' });
+    // The burst window (2 s) is the tightest; it ends 2 s after the clock's "now".
+    expect(decision.resetEpochSeconds).to.equal(1_800_000_002);
+    clock.advance(60_000);
+    expect((await limits.peekClient('cli_unseen')).resetEpochSeconds).to.equal(1_800_000_062);
+  });
 });
 
 describe('rate limits in Redis', () => {
@@ -205,10 +242,10 @@ describe('rate limits in Redis', () => {
   async function makeLimits(overrides: { disabled?: boolean } = {}): Promise<RateLimits> {
     prefix = randomPrefix();
     const { logger } = memoryLogger();
-    return new RateLimits({ config: { rateLimit: DEFAULTS, rateLimitPolicies: { ...POLICIES, ...overrides } }, logger, redis: await connect(), windowLengths: SHORT });
+    return new RateLimits({ config: { rateLimit: DEFAULTS, rateLimitPolicies: { ...POLICIES, ...overrides } }, logger, redis: await connect(), windowLengths: SHORTEST });
   }
 
-  limiterBehaviour('Redis', makeLimits);
+  limiterBehaviour('Redis', makeLimits, { lengths: SHORTEST, pass: sleep });
 
   it('shares counters between instances and keeps them under REDIS_PREFIX', async () => {
     prefix = randomPrefix();

@@ -1,3 +1,4 @@
+import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
 import { Writable } from 'node:stream';
 import winston from 'winston';
@@ -30,22 +31,28 @@ describe('resilience: log flood control', () => {
   });
 
   it('ends each interval with one line that carries the count, then writes the next occurrence in full', async () => {
-    const { stream, lines } = sink();
-    const gate = new RepeatedLogGate(100);
-    const logger = winston.createLogger({ level: 'info', format: winston.format.combine(gate.format(), winston.format.json()), transports: [new winston.transports.Stream({ stream })] });
-    gate.attach(logger);
-    for (let i = 0; i < 20; i += 1) logger.error('request failed', { request_id: `req_${i}`, err: { code: 'ECONNREFUSED', message: 'refused' } });
-    await sleep(30);
-    expect(lines).to.have.length(1);
-    await sleep(150);
-    expect(lines).to.have.length(2);
-    expect(lines[1]).to.include({ level: 'error', message: 'request failed', repeated: 19, interval_s: 0.1, request_id: 'req_19' });
-    await sleep(150);
-    logger.error('request failed', { request_id: 'req_later', err: { code: 'ECONNREFUSED', message: 'refused' } });
-    await sleep(10);
-    expect(lines).to.have.length(3);
-    expect(lines[2]).to.include({ request_id: 'req_later' });
-    expect(lines[2]!.repeated).to.equal(undefined);
+    // The gate's intervals run on performance.now() and a timer: both fake, moved by hand.
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'performance'] });
+    try {
+      const { stream, lines } = sink();
+      const gate = new RepeatedLogGate(100);
+      const logger = winston.createLogger({ level: 'info', format: winston.format.combine(gate.format(), winston.format.json()), transports: [new winston.transports.Stream({ stream })] });
+      gate.attach(logger);
+      for (let i = 0; i < 20; i += 1) logger.error('request failed', { request_id: `req_${i}`, err: { code: 'ECONNREFUSED', message: 'refused' } });
+      await clock.tickAsync(30);
+      expect(lines).to.have.length(1);
+      await clock.tickAsync(150);
+      expect(lines).to.have.length(2);
+      expect(lines[1]).to.include({ level: 'error', message: 'request failed', repeated: 19, interval_s: 0.1, request_id: 'req_19' });
+      await clock.tickAsync(150);
+      logger.error('request failed', { request_id: 'req_later', err: { code: 'ECONNREFUSED', message: 'refused' } });
+      await clock.tickAsync(10);
+      expect(lines).to.have.length(3);
+      expect(lines[2]).to.include({ request_id: 'req_later' });
+      expect(lines[2]!.repeated).to.equal(undefined);
+    } finally {
+      clock.uninstall();
+    }
   });
 
   it('keeps the stack of an outage error at debug level', async function () {

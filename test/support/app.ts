@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import supertest from 'supertest';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { Env } from '../../src/config/parse.js';
+import type { Clock } from '../../src/lib/clock.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import type { Services } from '../../src/service_container.js';
@@ -41,6 +42,8 @@ export interface TestAppOptions {
   env?: Env;
   /** Reuse an existing scratch database (e.g. a second instance on the same data). */
   database?: ScratchDatabase;
+  /** The services' clock (default: the system clock), e.g. a ManualClock from ./time.js. */
+  clock?: Clock;
 }
 
 /**
@@ -63,7 +66,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const config = loadConfig(env);
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _enc, done) { logs.push(...String(chunk).split('\n').filter(Boolean)); done(); } });
-  const running = await startServer(config, { logger: createLogger(config.logLevel, sink), processMetrics: false });
+  const running = await startServer(config, { logger: createLogger(config.logLevel, sink), processMetrics: false, clock: options.clock });
   const ownsDatabase = !options.database;
   return {
     url: running.url,

@@ -12,10 +12,10 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs `keyport ARGS` in a child process, as a user would, with the given environment. */
-export function runKeyport(args: string[], env: Env, input?: string): Promise<CliResult> {
+/** Runs `keyport ARGS` in a child process, as a user would, with the given environment (and working directory). */
+export function runKeyport(args: string[], env: Env, input?: string, options: { cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve) => {
-    const child = execFile(process.execPath, [KEYPORT_BIN, ...args], { env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv, timeout: 30_000 }, (error, stdout, stderr) => {
+    const child = execFile(process.execPath, [KEYPORT_BIN, ...args], { env: { PATH: process.env.PATH, ...env } as NodeJS.ProcessEnv, timeout: 30_000, cwd: options.cwd }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });

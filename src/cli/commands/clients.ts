@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { ClientService } from '../../clients/client_service.js';
-import { CliError, output, type CliRuntime } from '../context.js';
+import { TOKEN_EXCHANGE_GRANT } from '../../clients/grant_types.js';
+import { CliError, notice, output, type CliRuntime } from '../context.js';
 import { withDependencies, type CliDependencies, type CliNeeds } from '../dependencies.js';
+import { namesakes, namesakeWarning } from '../namesakes.js';
+import { table } from '../table.js';
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -42,6 +45,32 @@ async function withClients<T>(
   });
 }
 
+/**
+ * Scopes a client may be given: the OIDC ones, those API keys know (read, write, delete, admin,
+ * KEYPORT_EXTRA_SCOPES) and those registered resource servers declare. The same rule as for keys:
+ * a typo (`--scopes raed`) is refused instead of creating a client that can never get the scope.
+ * Malformed names are left to the client service, which says "Invalid scope".
+ */
+async function checkKnownScopes(deps: CliDependencies, scopes: readonly string[]): Promise<void> {
+  const [{ OIDC_SCOPES, SCOPE_TOKEN }, { knownScopes }, { buildResourceServerStore }] = await Promise.all([
+    import('../../oidc/policy.js'),
+    import('../../keys/scopes.js'),
+    import('../../oidc/stores.js'),
+  ]);
+  const candidates = scopes.filter((scope) => SCOPE_TOKEN.test(scope));
+  if (candidates.length === 0) return;
+  const known = new Set<string>([...OIDC_SCOPES, ...knownScopes(deps.config.extraScopes)]);
+  const unknown = () => candidates.find((scope) => !known.has(scope));
+  if (unknown() === undefined) return;
+  for (const server of await buildResourceServerStore(deps).list()) {
+    for (const scope of server.scope?.split(' ') ?? []) known.add(scope);
+  }
+  const culprit = unknown();
+  if (culprit !== undefined) {
+    throw new CliError(`scopes: unknown scope "${culprit}"; known scopes: ${[...known].join(', ')} (add API scopes with KEYPORT_EXTRA_SCOPES or resource:create --scopes)`);
+  }
+}
+
 interface CreateOptions {
   name: string;
   grant: string[];
@@ -54,7 +83,12 @@ interface CreateOptions {
   json?: boolean;
 }
 
-/** `keyport client:create | client:list | client:delete` (docs/reference.md §6). */
+/** `urn:ietf:params:oauth:grant-type:token-exchange` → `token_exchange`, as `--grant` takes it. */
+function shortGrant(grant: string): string {
+  return grant === TOKEN_EXCHANGE_GRANT ? 'token_exchange' : grant;
+}
+
+/** `keyport client:create | client:list | client:rotate-secret | client:delete` (docs/reference.md §6). */
 export function registerClients(program: Command, runtime: CliRuntime): void {
   program
     .command('client:create')
@@ -69,18 +103,21 @@ export function registerClients(program: Command, runtime: CliRuntime): void {
     .option('--jwks-uri <url>', 'URL of public keys for private_key_jwt client authentication')
     .option('--json', 'print one JSON object')
     .action(async (options: CreateOptions) => {
-      const { result, view } = await withClients(runtime, {}, async (clients, { toClientView }) => {
+      const { result, view, existing } = await withClients(runtime, { writes: true }, async (clients, { toClientView, deps }) => {
+        const scopes = options.scopes ? list(options.scopes) : undefined;
+        if (scopes) await checkKnownScopes(deps, scopes);
+        const existing = await namesakes(deps.database.dataSource, 'oauth_clients', options.name);
         const result = await clients.create({
-        name: options.name,
-        grantTypes: list(options.grant),
-        redirectUris: options.redirectUri,
-        postLogoutRedirectUris: options.postLogoutRedirectUri,
-        scopes: options.scopes ? list(options.scopes) : undefined,
-        public: Boolean(options.public),
-        jwks: readJwks(options.jwks),
-        jwksUri: options.jwksUri,
+          name: options.name,
+          grantTypes: list(options.grant),
+          redirectUris: options.redirectUri,
+          postLogoutRedirectUris: options.postLogoutRedirectUri,
+          scopes,
+          public: Boolean(options.public),
+          jwks: readJwks(options.jwks),
+          jwksUri: options.jwksUri,
         });
-        return { result, view: toClientView(result.client) };
+        return { result, view: toClientView(result.client), existing };
       });
       const { client_id: clientId, ...rest } = view;
       const data = { client_id: clientId, ...(result.clientSecret ? { client_secret: result.clientSecret } : {}), ...rest };
@@ -93,6 +130,8 @@ export function registerClients(program: Command, runtime: CliRuntime): void {
         `scope:         ${view.scope}`,
         ...(view.redirect_uris.length ? [`redirect_uris: ${view.redirect_uris.join(', ')}`] : []),
       ]);
+      const warning = namesakeWarning('client', view.client_name, existing);
+      if (warning) notice(runtime, warning);
     });
 
   program
@@ -109,10 +148,33 @@ export function registerClients(program: Command, runtime: CliRuntime): void {
       // --json keeps the shape of GET /admin/clients; the metadata clients are GET /admin/metadata-clients there.
       output(runtime, Boolean(options.json), { clients }, clients.length || metadataClients.length
         ? [
-          ...clients.map((client) => `${client.client_id}  ${client.client_name}  [${client.grant_types.join(', ')}]  ${client.token_endpoint_auth_method}${client.registration ? `  (registered dynamically${client.expires_at ? `, expires ${client.expires_at}` : ''})` : ''}`),
-          ...metadataClients.map((client) => `${client.client_id}  ${client.client_name ?? '(no name)'}  metadata document on ${client.host}  first used ${client.first_used_at}, last ${client.last_used_at}${client.blocked ? '  BLOCKED' : ''}`),
+          ...(clients.length ? table(['CLIENT ID', 'AUTH METHOD', 'GRANT TYPES', 'SCOPE', 'NAME'], clients.map((client) => [
+            client.client_id, client.token_endpoint_auth_method, client.grant_types.map(shortGrant).join(','), client.scope,
+            client.registration ? `${client.client_name} (registered dynamically${client.expires_at ? `, expires ${client.expires_at}` : ''})` : client.client_name,
+          ])) : []),
+          ...(metadataClients.length ? ['', ...table(['METADATA CLIENT (client_id URL)', 'HOST', 'FIRST USED', 'LAST USED', 'STATUS', 'NAME'], metadataClients.map((client) => [
+            client.client_id, client.host, client.first_used_at, client.last_used_at, client.blocked ? 'blocked' : 'active', client.client_name ?? '(no name)',
+          ]))] : []),
         ]
         : ['no clients']);
+    });
+
+  program
+    .command('client:rotate-secret')
+    .description('give a confidential client a new secret, printed once; the old one stops working at once')
+    .argument('<id>', 'client id (cli_…)')
+    .option('--json', 'print one JSON object')
+    .action(async (id: string, options: { json?: boolean }) => {
+      // Publishes: running instances drop the client from their caches, so the old secret fails there too.
+      const { clientSecret, view } = await withClients(runtime, { publishes: true, writes: true }, async (clients, { toClientView }) => {
+        const rotated = await clients.rotateSecret(id);
+        return { clientSecret: rotated.clientSecret, view: toClientView(rotated.client) };
+      });
+      output(runtime, Boolean(options.json), { client_id: view.client_id, client_secret: clientSecret }, [
+        `client_id:     ${view.client_id}`,
+        `client_secret: ${clientSecret}`,
+        '               (shown once: store it now; the old secret no longer works, tokens already issued stay valid)',
+      ]);
     });
 
   program
@@ -122,7 +184,7 @@ export function registerClients(program: Command, runtime: CliRuntime): void {
     .option('--json', 'print one JSON object')
     .action(async (id: string, options: { json?: boolean }) => {
       // Its tokens end on every instance: engine rows deleted, a registry row and bus messages (src/oidc/stores.ts).
-      await withClients(runtime, { publishes: true }, async (clients, { deps }) => {
+      await withClients(runtime, { publishes: true, writes: true }, async (clients, { deps }) => {
         const { buildPayloadStore, buildRevocationRegistry, endTokensOfDeletedClients } = await import('../../oidc/stores.js');
         const revocations = buildRevocationRegistry(deps);
         endTokensOfDeletedClients(clients, buildPayloadStore(deps, revocations), revocations, deps.config);

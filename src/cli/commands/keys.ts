@@ -5,6 +5,7 @@ import { apiKeyJson } from '../../keys/presenters.js';
 import { keyStatus } from '../../keys/records.js';
 import { output, type CliRuntime } from '../context.js';
 import { withKeys } from '../dependencies.js';
+import { table } from '../table.js';
 
 /** The CLI acts as this audit actor. */
 export const CLI_ACTOR = { actor: 'cli' } as const;
@@ -58,9 +59,10 @@ export function keyOptionsFromFlags(flags: KeyFlags, name: string | undefined): 
 
 const when = (date: Date | null, none: string): string => (date ? date.toISOString() : none);
 
-/** One line per key for lists. */
-export function keyLine(key: ApiKeyRecord): string {
-  return [key.id, key.prefix, keyStatus(key).padEnd(7), key.accessType.padEnd(13), key.env, key.scopes.join(','), JSON.stringify(key.name), `agent ${key.agentId}`].join('  ');
+/** The human form of `key:list`: one row per key under a header. */
+export function keyTable(keys: readonly ApiKeyRecord[]): string[] {
+  return table(['ID', 'PREFIX', 'STATUS', 'ACCESS TYPE', 'ENV', 'SCOPES', 'AGENT', 'NAME'],
+    keys.map((key) => [key.id, key.prefix, keyStatus(key), key.accessType, key.env, key.scopes.join(','), key.agentId, key.name]));
 }
 
 /** Every field of one key, for `key:show` and after creation. */
@@ -101,7 +103,7 @@ export function registerKeys(program: Command, runtime: CliRuntime): void {
     .option('--contact <email>', "contact for this key (default: the agent's)"))
     .option('--json', 'print one JSON object')
     .action(async (flags: KeyFlags & { agent: string; name?: string }) => {
-      await withKeys(runtime, {}, async (keys, { config }) => {
+      await withKeys(runtime, { writes: true }, async (keys, { config }) => {
         const created = await keys.apiKeys.create(flags.agent, keyOptionsFromFlags(flags, flags.name), CLI_ACTOR);
         output(runtime, Boolean(flags.json), { key: apiKeyJson(created.key, config.rateLimit), api_key: created.apiKey }, [
           `created key ${created.key.id} for agent ${created.key.agentId}`,
@@ -120,7 +122,7 @@ export function registerKeys(program: Command, runtime: CliRuntime): void {
     .action(async (flags: { agent?: string; limit?: number; json?: boolean }) => {
       await withKeys(runtime, {}, async ({ apiKeys }, { config }) => {
         const keys = await apiKeys.list({ agentId: flags.agent, limit: flags.limit ?? 1000 });
-        output(runtime, Boolean(flags.json), { keys: keys.map((key) => apiKeyJson(key, config.rateLimit)) }, keys.length ? keys.map(keyLine) : ['no keys']);
+        output(runtime, Boolean(flags.json), { keys: keys.map((key) => apiKeyJson(key, config.rateLimit)) }, keys.length ? keyTable(keys) : ['no keys']);
       });
     });
 

@@ -30,7 +30,7 @@ export function registerMcpClients(program: Command, runtime: CliRuntime): void 
     .action(async (options: { ttl: string; json?: boolean }) => {
       const ttl = parseDuration(options.ttl);
       if (ttl === undefined || ttl < 60 || ttl > 30 * 86_400) throw new CliError('--ttl must be a duration between 1m and 30d, such as 1h or 7d');
-      const issued = await withDependencies(runtime, {}, async (deps) => {
+      const issued = await withDependencies(runtime, { writes: true }, async (deps) => {
         const [stores, { tokenIdsFor }, { issueInitialAccessToken }] = await Promise.all([import('../../oidc/stores.js'), import('../../oidc/token_ids.js'), import('../../oidc/registration.js')]);
         const payloads = stores.buildPayloadStore(deps, stores.buildRevocationRegistry(deps), tokenIdsFor(deps.config.secret));
         const result = await issueInitialAccessToken(payloads, ttl);
@@ -52,7 +52,7 @@ export function registerMcpClients(program: Command, runtime: CliRuntime): void 
       .option('--json', 'print one JSON object')
       .action(async (url: string, options: { json?: boolean }) => {
         const { toMetadataClientView } = await import('../../oidc/metadata_clients.js');
-        const row = await withMetadataClients(runtime, { publishes: true }, (store) => (blocking ? store.block(url) : store.unblock(url)));
+        const row = await withMetadataClients(runtime, { publishes: true, writes: true }, (store) => (blocking ? store.block(url) : store.unblock(url)));
         const view = toMetadataClientView(row);
         output(runtime, Boolean(options.json), { metadata_client: view }, [`${blocking ? 'blocked' : 'unblocked'} ${view.client_id}`]);
       });

@@ -10,7 +10,7 @@ export function registerMigrate(program: Command, runtime: CliRuntime): void {
     .option('--json', 'print one JSON object')
     .action(async (options: { json?: boolean }) => {
       // With REDIS_URL it connects to Redis too, as the server will: a deploy step that says when Redis is not reachable.
-      const applied = await withDependencies(runtime, { migrate: false, publishes: true }, async ({ database }) => {
+      const applied = await withDependencies(runtime, { migrate: false, publishes: true, writes: true }, async ({ database }) => {
         const migrations = await database.dataSource.runMigrations({ transaction: 'each' });
         return migrations.map((migration) => migration.name);
       });

@@ -3,6 +3,7 @@ import { parseDuration } from '../../lib/duration.js';
 import type { ResourceServerStore } from '../../oidc/resource_servers.js';
 import { CliError, output, type CliRuntime } from '../context.js';
 import { withDependencies, type CliNeeds } from '../dependencies.js';
+import { table } from '../table.js';
 
 /** The resource-server store alone; creating and deleting publish, so running instances drop their cached entry. */
 function withResourceServers<T>(runtime: CliRuntime, needs: CliNeeds, action: (store: ResourceServerStore) => Promise<T>): Promise<T> {
@@ -26,7 +27,7 @@ export function registerResourceServers(program: Command, runtime: CliRuntime): 
       if (options.format !== 'jwt' && options.format !== 'opaque') throw new CliError('--format must be jwt or opaque');
       const ttl = options.ttl === undefined ? undefined : parseDuration(options.ttl);
       if (options.ttl !== undefined && ttl === undefined) throw new CliError('--ttl must be a duration such as 15m or 1h');
-      const created = await withResourceServers(runtime, { publishes: true }, (store) => store.create({
+      const created = await withResourceServers(runtime, { publishes: true, writes: true }, (store) => store.create({
         audience: options.audience,
         format: options.format as 'jwt' | 'opaque',
         scopes: options.scopes?.split(/[\s,]+/).filter(Boolean),
@@ -42,7 +43,9 @@ export function registerResourceServers(program: Command, runtime: CliRuntime): 
     .option('--json', 'print one JSON object')
     .action(async (options: { json?: boolean }) => {
       const servers = await withResourceServers(runtime, {}, (store) => store.list());
-      output(runtime, Boolean(options.json), { resource_servers: servers }, servers.map((server) => `${server.audience}  ${server.format}  ${server.access_token_ttl} s${server.default ? '  (default)' : ''}`));
+      output(runtime, Boolean(options.json), { resource_servers: servers }, table(['AUDIENCE', 'FORMAT', 'TTL', 'SCOPES'], servers.map((server) => [
+        server.audience, server.format, `${server.access_token_ttl} s`, server.default ? 'any (default audience)' : server.scope ?? 'any',
+      ])));
     });
 
   program
@@ -51,7 +54,7 @@ export function registerResourceServers(program: Command, runtime: CliRuntime): 
     .argument('<audience>', 'the audience URI')
     .option('--json', 'print one JSON object')
     .action(async (audience: string, options: { json?: boolean }) => {
-      await withResourceServers(runtime, { publishes: true }, (store) => store.delete(audience));
+      await withResourceServers(runtime, { publishes: true, writes: true }, (store) => store.delete(audience));
       output(runtime, Boolean(options.json), { deleted: audience }, [`deleted ${audience}`]);
     });
 }

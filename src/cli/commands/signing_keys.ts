@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { output, type CliRuntime } from '../context.js';
 import { withDependencies } from '../dependencies.js';
+import { table } from '../table.js';
 
 /** `keyport signing-key:rotate | signing-key:list`. */
 export function registerSigningKeys(program: Command, runtime: CliRuntime): void {
@@ -10,7 +11,7 @@ export function registerSigningKeys(program: Command, runtime: CliRuntime): void
     .option('--json', 'print one JSON object')
     .action(async (options: { json?: boolean }) => {
       // Publishes the new kid: instances on the Redis bus rebuild their provider at once, the others within a minute.
-      const { key, keys } = await withDependencies(runtime, { publishes: true }, async (deps) => {
+      const { key, keys } = await withDependencies(runtime, { publishes: true, writes: true }, async (deps) => {
         const { buildSigningKeyStore, rotateSigningKey } = await import('../../oidc/stores.js');
         const signingKeys = buildSigningKeyStore(deps);
         await signingKeys.ensureInitialKey();
@@ -35,7 +36,7 @@ export function registerSigningKeys(program: Command, runtime: CliRuntime): void
         return buildSigningKeyStore(deps).list();
       });
       output(runtime, Boolean(options.json), { keys }, keys.length
-        ? keys.map((key) => `${key.kid}  ${key.alg}  ${key.status}${key.published_until ? `  until ${key.published_until}` : ''}`)
+        ? table(['KID', 'ALG', 'STATUS', 'PUBLISHED UNTIL'], keys.map((key) => [key.kid, key.alg, key.status, key.published_until ?? '-']))
         : ['no signing keys yet (the server creates one on first start)']);
     });
 }

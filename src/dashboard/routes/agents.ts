@@ -3,8 +3,9 @@ import type { KeyportContext } from '../../http/context.js';
 import { keyStatus, type AgentRecord } from '../../keys/index.js';
 import { validateEmail, validateName } from '../../keys/key_settings.js';
 import { Conflict, KeyportError } from '../../lib/errors.js';
+import { agentCrumbs } from '../crumbs.js';
 import { renderUsageChart } from '../usage_chart.js';
-import { ConfirmForm, NewAgentForm } from '../forms.js';
+import { ConfirmForm, CsrfOnlyForm, NewAgentForm } from '../forms.js';
 import type { FieldErrors } from '../key_form.js';
 import { renderDashboardPage } from '../views.js';
 import { actorOf, checkCsrf, formOf, param, parseForm, requireAdmin, seeOther } from './steps.js';
@@ -19,6 +20,8 @@ interface AgentFormValues { name: string; contact_email: string }
 const NOTICES: Record<string, string> = {
   key_revoked: 'The key was revoked. It stops working at once, on every instance.',
   agent_revoked: 'The agent and all its keys were revoked.',
+  session_ended: 'The session was ended. Its tokens stopped working at once, on every instance.',
+  session_gone: 'That session had already ended or expired; nothing was changed.',
 };
 
 function noticeOf(ctx: KeyportContext): string | undefined {
@@ -48,11 +51,14 @@ async function renderAgentList(ctx: KeyportContext, status: number, form: { valu
   const all = await ctx.services.keys.agents.list({ limit: AGENT_LIST_LIMIT });
   const needle = q.toLowerCase();
   const agents = needle ? all.filter((agent) => agent.name.toLowerCase().includes(needle) || agent.id.toLowerCase() === needle) : all;
+  // Key counts and last use of every listed agent in one grouped query (not one per agent).
+  const stats = await ctx.services.dashboard.keyStats.forAgents(agents.map((agent) => agent.id));
   await renderDashboardPage(ctx, status, 'agents', {
     title: 'Agents',
     section: 'agents',
     q,
     agents,
+    stats,
     truncated: all.length >= AGENT_LIST_LIMIT,
     values: form.values,
     errors: form.errors,
@@ -104,6 +110,7 @@ export function agentRoutes(router: Router<KeyportContext['state'], KeyportConte
     await renderDashboardPage(ctx, 200, 'agent', {
       title: `Agent ${agent.name}`,
       section: 'agents',
+      crumbs: agentCrumbs(agent),
       agent,
       rows,
       sessions: sessions.map((session) => ({ ...session, keyPrefix: prefixes.get(session.keyId) ?? session.keyId })),
@@ -113,6 +120,19 @@ export function agentRoutes(router: Router<KeyportContext['state'], KeyportConte
     });
   });
 
+  // Ends one API-key session of this agent through the exchange's session directory, which ends its
+  // tokens and writes `session.ended` to the audit trail (actor user:usr_…), as the admin API does.
+  router.post('/agents/:agentId/sessions/:sessionId/end', requireAdmin, checkCsrf, parseForm(CsrfOnlyForm), async function endAgentSession(ctx) {
+    const agent = await agentOr404(ctx);
+    const id = param(ctx, 'sessionId');
+    const path = `/dashboard/agents/${encodeURIComponent(agent.id)}`;
+    // Only a live session of this agent's keys: an id of another agent's session changes nothing.
+    const live = await ctx.services.exchange.sessionDirectory.listSessions({ agentId: agent.id }, 1000);
+    if (!live.some((session) => session.id === id)) return seeOther(ctx, `${path}?done=session_gone#sessions`);
+    const ended = await ctx.services.exchange.sessionDirectory.endSessionById(id, actorOf(ctx));
+    return seeOther(ctx, `${path}?done=${ended ? 'session_ended' : 'session_gone'}#sessions`);
+  });
+
   router.get('/agents/:agentId/revoke', requireAdmin, async function confirmAgentRevocation(ctx) {
     const agent = await agentOr404(ctx);
     if (agent.status === 'revoked') throw new Conflict(`Agent ${agent.name} (${agent.id}) is already revoked.`);
@@ -120,6 +140,7 @@ export function agentRoutes(router: Router<KeyportContext['state'], KeyportConte
     await renderDashboardPage(ctx, 200, 'confirm', {
       title: `Revoke agent ${agent.name}?`,
       section: 'agents',
+      crumbs: agentCrumbs(agent, { text: 'Revoke' }),
       action: `/dashboard/agents/${encodeURIComponent(agent.id)}/revoke`,
       cancel: `/dashboard/agents/${encodeURIComponent(agent.id)}`,
       button: 'Revoke agent and its keys',

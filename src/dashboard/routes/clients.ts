@@ -3,10 +3,11 @@ import type { KeyportContext } from '../../http/context.js';
 import { GRANT_TYPES, type GrantName } from '../../clients/grant_types.js';
 import { toClientView, type ClientView } from '../../clients/client_service.js';
 import { KeyportError, NotFound } from '../../lib/errors.js';
+import { clientCrumbs } from '../crumbs.js';
 import { asList, ConfirmForm, NewClientForm } from '../forms.js';
 import type { FieldErrors } from '../key_form.js';
 import { renderDashboardPage } from '../views.js';
-import { actorOf, checkCsrf, formOf, param, parseForm, requireAdmin, seeOther } from './steps.js';
+import { actorOf, checkCsrf, dashboardState, formOf, param, parseForm, requireAdmin, seeOther } from './steps.js';
 
 type ClientField = 'name' | 'grant_types' | 'redirect_uris' | 'scopes' | 'public';
 
@@ -95,8 +96,9 @@ export function clientRoutes(router: Router<KeyportContext['state'], KeyportCont
         scopes: scopes.length > 0 ? scopes : undefined,
         public: values.public,
       }, actorOf(ctx));
-      // Shown in this response only; the database keeps a keyed hash.
-      await renderDashboardPage(ctx, 200, 'client_secret', { title: 'Your new OAuth client', section: 'clients', client: toClientView(client), clientSecret });
+      // The database keeps a keyed hash; the secret waits for its one showing (POST/redirect/GET).
+      if (clientSecret) ctx.services.dashboard.reveals.put(dashboardState(ctx).session!.id, client.id, clientSecret);
+      return seeOther(ctx, `/dashboard/clients/${encodeURIComponent(client.id)}/created`);
     } catch (err) {
       if (!(err instanceof KeyportError && err.code === 'invalid_request')) throw err;
       const field = clientFieldOf(err.message);
@@ -105,11 +107,28 @@ export function clientRoutes(router: Router<KeyportContext['state'], KeyportCont
     }
   });
 
+  router.get('/clients/:clientId/created', requireAdmin, async function showCreatedClient(ctx) {
+    const client = await clientOr404(ctx);
+    const isPublic = client.token_endpoint_auth_method === 'none';
+    const clientSecret = isPublic ? undefined : ctx.services.dashboard.reveals.take(dashboardState(ctx).session!.id, client.client_id);
+    if (isPublic || clientSecret) return renderDashboardPage(ctx, 200, 'client_secret', { title: 'Your new OAuth client', section: 'clients', crumbs: clientCrumbs(client), client, clientSecret });
+    await renderDashboardPage(ctx, 200, 'secret_gone', {
+      title: 'This client secret was already shown',
+      section: 'clients',
+      crumbs: clientCrumbs(client),
+      what: `The secret of OAuth client ${client.client_name} (${client.client_id})`,
+      why: 'Keyport shows a client secret once, right after the client is made, and keeps only a keyed hash of it. Reloading that page does not show it again or make another client.',
+      next: { href: `/dashboard/clients/${encodeURIComponent(client.client_id)}/delete`, text: 'Delete this client', note: 'If you did not copy the secret, delete the client and create a new one.' },
+      back: { href: '/dashboard/clients', text: 'Back to OAuth clients' },
+    });
+  });
+
   router.get('/clients/:clientId/delete', requireAdmin, async function confirmClientDeletion(ctx) {
     const client = await clientOr404(ctx);
     await renderDashboardPage(ctx, 200, 'confirm', {
       title: `Delete client ${client.client_name}?`,
       section: 'clients',
+      crumbs: clientCrumbs(client, { text: 'Delete' }),
       action: `/dashboard/clients/${encodeURIComponent(client.client_id)}/delete`,
       cancel: '/dashboard/clients',
       button: 'Delete client',

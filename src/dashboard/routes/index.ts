@@ -1,13 +1,20 @@
 import Router from '@koa/router';
 import type { KeyportContext } from '../../http/context.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { NotFound } from '../../lib/errors.js';
+import { VIEWS_DIR } from '../../oidc/views.js';
 import { agentClientRoutes } from './agent_clients.js';
 import { agentRoutes } from './agents.js';
 import { auditRoutes } from './audit.js';
 import { clientRoutes } from './clients.js';
+import { keyListRoutes } from './key_list.js';
 import { keyRoutes } from './keys.js';
 import { signInRoutes } from './sign_in.js';
 import { loadSession, renderPageErrors, requireAdmin, seeOther, startPage } from './steps.js';
+
+/** Read once at start. */
+const FAVICON = readFileSync(join(VIEWS_DIR, 'dashboard', 'favicon.svg'));
 
 /**
  * `/dashboard`: server-rendered key management for admin users (docs/reference.md §8). Plain HTML forms that
@@ -18,11 +25,18 @@ export function dashboardRoutes(): Router<KeyportContext['state'], KeyportContex
   const router = new Router<KeyportContext['state'], KeyportContext>({ prefix: '/dashboard' });
   router.use(startPage, renderPageErrors, loadSession);
 
+  // The tab icon of every dashboard page (and of the sign-in and consent pages): public, cacheable.
+  router.get('/favicon.svg', async function favicon(ctx) {
+    ctx.set('Cache-Control', 'public, max-age=86400');
+    ctx.type = 'image/svg+xml';
+    ctx.body = FAVICON;
+  });
   router.get('/', requireAdmin, async function dashboardHome(ctx) {
     seeOther(ctx, '/dashboard/agents');
   });
   signInRoutes(router);
   agentRoutes(router);
+  keyListRoutes(router);
   keyRoutes(router);
   clientRoutes(router);
   agentClientRoutes(router);

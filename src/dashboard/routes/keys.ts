@@ -6,9 +6,10 @@ import { knownScopes, scopesAllowedFor, ACCESS_TYPES, KEY_ENVS } from '../../key
 import { Conflict, KeyportError } from '../../lib/errors.js';
 import { ConfirmForm, NewKeyForm, RotateKeyForm } from '../forms.js';
 import { EMPTY_KEY_FORM, keyFormErrors, keyFormValues, keyOptions, type FieldErrors, type KeyFormField, type KeyFormValues } from '../key_form.js';
+import { agentCrumbs, keyCrumbs } from '../crumbs.js';
 import { renderUsageChart } from '../usage_chart.js';
 import { renderDashboardPage } from '../views.js';
-import { actorOf, checkCsrf, formOf, param, parseForm, requireAdmin, seeOther } from './steps.js';
+import { actorOf, checkCsrf, dashboardState, formOf, param, parseForm, requireAdmin, seeOther } from './steps.js';
 
 /** Grace periods offered when rotating; the key service accepts any duration up to 30 days. */
 export const GRACE_CHOICES = [
@@ -41,6 +42,7 @@ async function renderKeyForm(ctx: KeyportContext, status: number, agent: AgentRe
   await renderDashboardPage(ctx, status, 'key_new', {
     title: 'New API key',
     section: 'agents',
+    crumbs: agentCrumbs(agent, { text: 'New API key' }),
     agent,
     values,
     errors,
@@ -52,10 +54,20 @@ async function renderKeyForm(ctx: KeyportContext, status: number, agent: AgentRe
   });
 }
 
-/** The show-once page: the full key, in this response only (no-store), never in a URL, redirect or cookie. */
-async function renderSecret(ctx: KeyportContext, title: string, key: ApiKeyRecord, apiKey: string, previous?: ApiKeyRecord): Promise<void> {
-  const agent = await ctx.services.keys.agents.get(key.agentId);
-  await renderDashboardPage(ctx, 200, 'key_secret', { title, section: 'agents', agent, key, apiKey, previous });
+/**
+ * After the POST that made it: the new key waits in the one-time reveals for this dashboard
+ * session, and the browser is sent to the page that shows it (POST/redirect/GET), so reloading
+ * that page never creates a second key. The key is never in a URL, a redirect or a cookie.
+ */
+function revealKey(ctx: KeyportContext, key: ApiKeyRecord, apiKey: string): void {
+  ctx.services.dashboard.reveals.put(dashboardState(ctx).session!.id, key.id, apiKey);
+  seeOther(ctx, `/dashboard/keys/${encodeURIComponent(key.id)}/created`);
+}
+
+/** The key this one replaced, when it came from a rotation. */
+async function predecessorOf(ctx: KeyportContext, key: ApiKeyRecord): Promise<ApiKeyRecord | undefined> {
+  const siblings = await ctx.services.keys.apiKeys.list({ agentId: key.agentId, limit: 1000 });
+  return siblings.find((other) => other.replacedBy === key.id);
 }
 
 /** New keys, one key's page, rotation and revocation. */
@@ -73,12 +85,33 @@ export function keyRoutes(router: Router<KeyportContext['state'], KeyportContext
     if (Object.keys(errors).length > 0) return renderKeyForm(ctx, 400, agent, values, errors);
     try {
       const created = await apiKeys.create(agent.id, keyOptions(values), actorOf(ctx));
-      return renderSecret(ctx, 'Your new API key', created.key, created.apiKey);
+      return revealKey(ctx, created.key, created.apiKey);
     } catch (err) {
       // A combination no single field shows (none today; kept for rules added to the service later).
       if (err instanceof KeyportError && err.code === 'invalid_request') return renderKeyForm(ctx, 400, agent, values, {}, err.message);
       throw err;
     }
+  });
+
+  // The show-once page: the key the POST left for this session, taken out as it is shown (no-store).
+  router.get('/keys/:keyId/created', requireAdmin, async function showCreatedKey(ctx) {
+    const key = await keyOr404(ctx);
+    const agent = await ctx.services.keys.agents.get(key.agentId);
+    const previous = await predecessorOf(ctx, key);
+    const apiKey = ctx.services.dashboard.reveals.take(dashboardState(ctx).session!.id, key.id);
+    const title = previous ? 'Your rotated API key' : 'Your new API key';
+    if (apiKey) return renderDashboardPage(ctx, 200, 'key_secret', { title, section: 'agents', crumbs: keyCrumbs(agent, key), agent, key, apiKey, previous });
+    await renderDashboardPage(ctx, 200, 'secret_gone', {
+      title: 'This key was already shown',
+      section: 'agents',
+      crumbs: keyCrumbs(agent, key),
+      what: `The API key ${key.prefix}… ("${key.name}")`,
+      why: 'Keyport shows a new key once, right after it is made, and keeps only a hash of it. Reloading that page does not show it again or make another key.',
+      next: keyStatus(key) === 'active' && !key.replacedBy
+        ? { href: `/dashboard/keys/${encodeURIComponent(key.id)}/rotate`, text: 'Rotate it to get a new key', note: 'If you did not copy it, rotate it: you get a new key to copy, and you choose how long this one keeps working.' }
+        : undefined,
+      back: { href: `/dashboard/keys/${encodeURIComponent(key.id)}`, text: `Go to ${key.prefix}…` },
+    });
   });
 
   router.get('/keys/:keyId', requireAdmin, async function showKey(ctx) {
@@ -90,19 +123,22 @@ export function keyRoutes(router: Router<KeyportContext['state'], KeyportContext
     await renderDashboardPage(ctx, 200, 'key', {
       title: `API key ${key.prefix}…`,
       section: 'agents',
+      crumbs: keyCrumbs(agent, key),
       agent,
       key,
       status: keyStatus(key),
       usage,
-      chart: renderUsageChart(usage.hourly, { label: `Requests per hour for ${key.prefix}`, width: 480, height: 96 }),
+      chart: renderUsageChart(usage.hourly, { label: `Requests per hour for ${key.prefix}`, width: 640, height: 180 }),
       limits: effectiveRateLimits(key, config.rateLimit),
+      issuer: config.issuer,
       events,
     });
   });
 
   router.get('/keys/:keyId/rotate', requireAdmin, async function showRotateForm(ctx) {
     const key = await keyOr404(ctx);
-    await renderDashboardPage(ctx, 200, 'key_rotate', { title: `Rotate ${key.prefix}…`, section: 'agents', key, status: keyStatus(key), choices: GRACE_CHOICES, grace: DEFAULT_GRACE, error: undefined });
+    const agent = await ctx.services.keys.agents.get(key.agentId);
+    await renderDashboardPage(ctx, 200, 'key_rotate', { title: `Rotate ${key.prefix}…`, section: 'agents', crumbs: keyCrumbs(agent, key, { text: 'Rotate' }), key, status: keyStatus(key), choices: GRACE_CHOICES, grace: DEFAULT_GRACE, error: undefined });
   });
 
   router.post('/keys/:keyId/rotate', requireAdmin, checkCsrf, parseForm(RotateKeyForm), async function rotateKey(ctx) {
@@ -110,10 +146,11 @@ export function keyRoutes(router: Router<KeyportContext['state'], KeyportContext
     const grace = formOf<RotateKeyForm>(ctx).grace ?? DEFAULT_GRACE;
     try {
       const rotated = await ctx.services.keys.apiKeys.rotate(key.id, { grace }, actorOf(ctx));
-      return renderSecret(ctx, 'Your rotated API key', rotated.key, rotated.apiKey, rotated.previous);
+      return revealKey(ctx, rotated.key, rotated.apiKey);
     } catch (err) {
       if (err instanceof KeyportError && err.code === 'invalid_request') {
-        return renderDashboardPage(ctx, 400, 'key_rotate', { title: `Rotate ${key.prefix}…`, section: 'agents', key, status: keyStatus(key), choices: GRACE_CHOICES, grace, error: err.message.replace(/^grace: /, 'Grace period: ') });
+        const agent = await ctx.services.keys.agents.get(key.agentId);
+        return renderDashboardPage(ctx, 400, 'key_rotate', { title: `Rotate ${key.prefix}…`, section: 'agents', crumbs: keyCrumbs(agent, key, { text: 'Rotate' }), key, status: keyStatus(key), choices: GRACE_CHOICES, grace, error: err.message.replace(/^grace: /, 'Grace period: ') });
       }
       throw err;
     }
@@ -122,9 +159,11 @@ export function keyRoutes(router: Router<KeyportContext['state'], KeyportContext
   router.get('/keys/:keyId/revoke', requireAdmin, async function confirmKeyRevocation(ctx) {
     const key = await keyOr404(ctx);
     if (key.status === 'revoked') throw new Conflict(`API key ${key.prefix}… (${key.id}) is already revoked.`);
+    const agent = await ctx.services.keys.agents.get(key.agentId);
     await renderDashboardPage(ctx, 200, 'confirm', {
       title: `Revoke API key ${key.prefix}…?`,
       section: 'agents',
+      crumbs: keyCrumbs(agent, key, { text: 'Revoke' }),
       action: `/dashboard/keys/${encodeURIComponent(key.id)}/revoke`,
       cancel: `/dashboard/keys/${encodeURIComponent(key.id)}`,
       button: 'Revoke key',

@@ -87,6 +87,7 @@ export function signInRoutes(router: Router<KeyportContext['state'], KeyportCont
   router.post('/logout', requireSession, checkCsrf, parseForm(CsrfOnlyForm), async function signOut(ctx) {
     const { session, user } = dashboardState(ctx);
     await ctx.services.dashboard.sessions.close(session!.id);
+    ctx.services.dashboard.reveals.dropSession(session!.id);
     clearCookie(ctx, SESSION_COOKIE);
     await ctx.services.audit.record({ action: 'dashboard.signed_out', actor: `user:${user!.id}`, ip: ctx.ip, targetType: 'user', targetId: user!.id, details: { session_id: session!.id } });
     return seeOther(ctx, '/dashboard/login?notice=signed_out');

@@ -4,6 +4,8 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 @Entity({ name: 'audit_events' })
 @Index('idx_audit_events_target', ['targetType', 'targetId'])
 @Index('idx_audit_events_occurred_at', ['occurredAt'])
+@Index('idx_audit_events_action', ['action', 'occurredAt'])
+@Index('idx_audit_events_actor', ['actor', 'occurredAt'])
 export class AuditEvent {
   /** `evt_…` */
   @PrimaryColumn({ type: 'varchar', length: 40 })

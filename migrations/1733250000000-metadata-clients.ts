@@ -4,8 +4,8 @@ import { Table, type MigrationInterface, type QueryRunner } from 'typeorm';
  * `metadata_clients`: clients known by a client ID metadata document (an https URL as client_id)
  * that obtained a grant, with first and last use and the operator's block (src/oidc/metadata_clients.ts).
  */
-export class MetadataClients1733200000000 implements MigrationInterface {
-  name = 'MetadataClients1733200000000';
+export class MetadataClients1733250000000 implements MigrationInterface {
+  name = 'MetadataClients1733250000000';
 
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.createTable(new Table({
