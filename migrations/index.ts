@@ -8,6 +8,8 @@ import { hashedTokenIds } from './1733000000000-hashed-token-ids.js';
 import { ReadinessProbe1733100000000 } from './1733100000000-readiness-probe.js';
 import { AuditFilters1733200500000 } from './1733200500000-audit-filters.js';
 import { ClientSenderConstraints1733250000000 } from './1733250000000-client-sender-constraints.js';
+import { MetadataClients1733260000000 } from './1733260000000-metadata-clients.js';
+import { RegisteredClients1733270000000 } from './1733270000000-registered-clients.js';
 import type { MigrationInterface } from 'typeorm';
 import type { TokenIds } from '../src/oidc/token_ids.js';
 
@@ -22,7 +24,7 @@ export function migrationsFor(context: MigrationContext): Array<new () => Migrat
     AuditEvents1732406400000, AgentsAndApiKeys1732406401000, OidcCore1732500000000, Dashboard1732700000000, ApiKeySessions1732800000000,
     RevocationSweep1732900000000, hashedTokenIds(context.tokenIds), ReadinessProbe1733100000000,
     AuditFilters1733200500000,
-    ClientSenderConstraints1733250000000,
+    ClientSenderConstraints1733250000000, MetadataClients1733260000000, RegisteredClients1733270000000,
   ];
 }
 

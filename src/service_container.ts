@@ -15,6 +15,8 @@ import { Lifecycle } from './lib/lifecycle.js';
 import { connectSharedRedis } from './lib/redis.js';
 import { limitDeviceFlow } from './ratelimit/device_flow.js';
 import { RateLimits } from './ratelimit/service.js';
+import { ROUTES } from './oidc/configuration.js';
+import { limitRegistrationPerAddress } from './ratelimit/registration.js';
 import { apiKeyExchangeLimits, apiKeyUseLimit, limitTokenRequestsPerClient, publicIntrospectionLimit } from './ratelimit/token_endpoint.js';
 
 
@@ -105,6 +107,7 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   services.oidc.extendProvider((provider) => limitTokenRequestsPerClient(provider, services, (clientId) => clientId === API_KEY_CLIENT_ID));
   // RFC 8628: code entry per address on the verification page, slow_down for fast polling.
   if (config.deviceAndPar.deviceFlow) services.oidc.extendProvider((provider) => limitDeviceFlow(provider, services));
+  if (services.oidc.registration.enabled) services.oidc.extendProvider((provider) => limitRegistrationPerAddress(provider, services, ROUTES.registration, config.clientRegistration.registrationPerIpPerMinute));
   // After the bus closer in the list, so they run before it: pending lastUsedAt and audit writes land first.
   closers.push(() => services.keys.close());
   closers.push(() => services.oidc.close());

@@ -4,6 +4,7 @@ import { noStore } from './http.js';
 import { agentRoutes } from './routes/agents.js';
 import { clientRoutes } from './routes/clients.js';
 import { keyRoutes } from './routes/keys.js';
+import { mcpClientRoutes } from './routes/mcp_clients.js';
 
 export type AdminRouter = Router<KeyportContext['state'], KeyportContext>;
 /** A route step that reads `ctx.params`. */
@@ -22,5 +23,6 @@ export function adminRoutes(): AdminRouter {
   agentRoutes(router);
   keyRoutes(router);
   clientRoutes(router);
+  mcpClientRoutes(router);
   return router;
 }

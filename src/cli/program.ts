@@ -6,6 +6,7 @@ import { CliError, CliSession, type CliRuntime } from './context.js';
 import { registerAgents } from './commands/agents.js';
 import { registerKeys } from './commands/keys.js';
 import { registerClients } from './commands/clients.js';
+import { registerMcpClients } from './commands/mcp_clients.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerResourceServers } from './commands/resource_servers.js';
 import { registerSigningKeys } from './commands/signing_keys.js';
@@ -20,6 +21,7 @@ const REGISTRARS: Array<(program: Command, runtime: CliRuntime) => void> = [
   registerUsers,
   registerSigningKeys,
   registerResourceServers,
+  registerMcpClients,
 ];
 
 /** The package's version (package.json sits three levels above dist/src/cli/, in a checkout and in an installed package). */

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { DataSource, Repository } from 'typeorm';
+import { LessThan, type DataSource, type Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import type { AuditLog } from '../audit/audit_log.js';
 import { OAuthClient } from '../db/entities/oauth_client.js';
@@ -51,6 +51,10 @@ export interface ClientView {
   require_dpop?: true;
   /** Present (true) only when the client must push its authorization requests. */
   require_pushed_authorization_requests?: true;
+  /** Only for clients registered through RFC 7591: `dynamic`. */
+  registration?: 'dynamic';
+  /** Only for dynamically registered clients with an expiry. */
+  expires_at?: string;
 }
 
 /** Metadata of a client that exists outside the table (e.g. the built-in `keyport-api-key`). */
@@ -101,7 +105,24 @@ export function toClientView(client: OAuthClient): ClientView {
     created_at: client.createdAt.toISOString(),
     ...(client.requireDpop ? { require_dpop: true as const } : {}),
     ...(client.requirePar ? { require_pushed_authorization_requests: true as const } : {}),
+    ...(client.registration === 'dynamic' ? { registration: 'dynamic' as const } : {}),
+    ...(client.registration === 'dynamic' && client.expiresAt ? { expires_at: client.expiresAt.toISOString() } : {}),
   };
+}
+
+/** A client as dynamic registration (RFC 7591/7592, src/oidc/registration.ts) stores it: the engine's validated metadata. */
+export interface RegisteredClientMetadata {
+  client_id: string;
+  client_name?: string;
+  /** Plaintext as the engine generated it, or the stored hash handed back on an update. */
+  client_secret?: string;
+  token_endpoint_auth_method?: string;
+  grant_types?: string[];
+  redirect_uris?: string[];
+  post_logout_redirect_uris?: string[];
+  scope?: string;
+  jwks?: { keys: Array<Record<string, unknown>> };
+  jwks_uri?: string;
 }
 
 /** Clean-up other parts of the system do when a client goes away. */
@@ -250,6 +271,52 @@ export class ClientService {
     await this.cache.changed(id);
     for (const hook of this.deletionHooks) await hook(id);
     await this.audit.record({ action: 'client.deleted', actor: by.actor, ip: by.ip, targetType: 'client', targetId: id, details: { name: client.name } });
+  }
+
+  /**
+   * Stores a client the engine registered (or updated) through dynamic registration, like every
+   * client: the secret as a keyed hash (an update hands the stored hash back, which is kept), the
+   * row marked `dynamic`, expiring `ttlSeconds` after registration (0: never).
+   */
+  async saveRegistered(metadata: RegisteredClientMetadata, ttlSeconds: number, now: Date = new Date()): Promise<OAuthClient> {
+    const existing = await this.get(metadata.client_id);
+    if (existing && existing.registration !== 'dynamic') throw new Conflict(`Client ${metadata.client_id} was not registered dynamically.`);
+    const secret = metadata.client_secret;
+    const secretHash = secret === undefined ? null : existing?.secretHash === secret ? secret : keyedHash(this.pepper, secret);
+    const createdAt = existing?.createdAt ?? now;
+    const row: OAuthClient = {
+      id: metadata.client_id,
+      name: (metadata.client_name ?? 'Registered client').slice(0, 128),
+      secretHash,
+      tokenEndpointAuthMethod: metadata.token_endpoint_auth_method ?? 'client_secret_basic',
+      grantTypes: metadata.grant_types ?? ['authorization_code'],
+      // Sender constraints are an operator's decision (client:create, the admin API), not a registrant's.
+      requireDpop: existing?.requireDpop ?? false,
+      requirePar: existing?.requirePar ?? false,
+      redirectUris: metadata.redirect_uris ?? [],
+      postLogoutRedirectUris: metadata.post_logout_redirect_uris ?? [],
+      scope: (metadata.scope ?? '').slice(0, 1000),
+      jwks: metadata.jwks ?? null,
+      jwksUri: metadata.jwks_uri ?? null,
+      createdAt,
+      registration: 'dynamic',
+      expiresAt: existing ? existing.expiresAt : ttlSeconds > 0 ? new Date(createdAt.getTime() + ttlSeconds * 1000) : null,
+    };
+    if (existing) await this.clients.update({ id: row.id }, row as QueryDeepPartialEntity<OAuthClient>);
+    else await this.clients.insert(row as QueryDeepPartialEntity<OAuthClient>);
+    await this.cache.changed(row.id);
+    await this.audit.record({
+      action: existing ? 'client.registration_updated' : 'client.registered', actor: 'registration', targetType: 'client', targetId: row.id,
+      details: { name: row.name, grant_types: row.grantTypes, token_endpoint_auth_method: row.tokenEndpointAuthMethod },
+    });
+    return row;
+  }
+
+  /** Deletes the expired dynamically registered clients (their tokens end as on `delete`); returns how many. */
+  async deleteExpiredRegistrations(now: Date = new Date()): Promise<number> {
+    const expired = await this.clients.find({ where: { registration: 'dynamic', expiresAt: LessThan(now) }, select: { id: true } });
+    for (const { id } of expired) await this.delete(id, { actor: 'expiry' }).catch(() => undefined);
+    return expired.length;
   }
 
   onDelete(hook: ClientDeletionHook): void {

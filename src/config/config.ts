@@ -5,6 +5,7 @@ import { IsIn, IsInt, IsUrl, Matches, Max, Min, validateSync } from 'class-valid
 import { parseDatabaseUrl, type DatabaseTarget } from './database_url.js';
 import { ConfigError } from './errors.js';
 import { readBool, readEnum, readInt, readList, readString, type Env } from './parse.js';
+import { readClientRegistrationSettings, type ClientRegistrationSettings } from './client_registration.js';
 import { resolveSecret } from './secret.js';
 import { BASE_SCOPES, SCOPE_NAME } from '../keys/scopes.js';
 
@@ -126,6 +127,13 @@ export class Config {
    * `10.20.0.0/16`. Empty by default: such URLs are refused at registration and at fetch time.
    */
   readonly clientUrlAllowedCidrs: readonly string[];
+  /**
+   * Clients without prior registration (MCP clients, agents): client ID metadata documents
+   * (`CIMD_ENABLED`, `CIMD_ALLOWED_HOSTS`, `CIMD_DENIED_HOSTS`), dynamic registration
+   * (`REGISTRATION_POLICY`, `REGISTERED_CLIENT_TTL`, `RATE_LIMIT_REGISTRATION_PER_IP`) and the
+   * extra CAs for fetched client URLs (`CLIENT_URL_CA_FILE`). See client_registration.ts.
+   */
+  readonly clientRegistration: ClientRegistrationSettings;
   /** `CORS_ORIGINS`: origins allowed to call the token and exchange endpoints. */
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['http', 'https'] }, { each: true, message: 'must list http(s) origins' })
   readonly corsOrigins: readonly string[];
@@ -270,6 +278,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     extraScopes: Object.freeze(readExtraScopes(env)),
     corsOrigins: Object.freeze(parseOrigins(readList(env, 'CORS_ORIGINS'))),
     clientUrlAllowedCidrs: Object.freeze(parseCidrs('CLIENT_URL_ALLOWED_CIDRS', readList(env, 'CLIENT_URL_ALLOWED_CIDRS'))),
+    clientRegistration: readClientRegistrationSettings(env, cwd),
     logLevel: readEnum(env, 'LOG_LEVEL', 'info', LOG_LEVELS),
     bcryptRounds: readInt(env, 'BCRYPT_ROUNDS', 12, 0, 99),
     dataDir,

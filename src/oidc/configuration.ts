@@ -2,7 +2,9 @@ import type { Config } from '../config/config.js';
 import type { AccountDirectory } from './accounts.js';
 import { deviceFlowFeature } from './device_flow.js';
 import { DPOP_SIGNING_ALGS } from './dpop.js';
+import { isMetadataDocumentClient } from './client_metadata_documents.js';
 import { API_SCOPE_METADATA } from './engine_clients.js';
+import { isRegisteredClient } from './registration.js';
 import { errors, type AccessToken, type Adapter, type Configuration, type EngineClient, type ExternalSigningKey, type KoaContextWithOIDC, type ResourceServerInfo } from './engine/index.js';
 import { CLOCK_TOLERANCE, DEFAULT_ACCESS_TOKEN_TTL, OIDC_SCOPES, SIGNING_ALG, TTL, splitScope } from './policy.js';
 import type { ResourceServerPolicy, ResourceServerStore } from './resource_servers.js';
@@ -28,6 +30,13 @@ export interface ProviderDependencies {
   readonly signingKid: string;
   /** The engine's outgoing requests (a client's jwks_uri), guarded against internal addresses (guarded_fetch.ts). */
   readonly fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+  /** `features.clientIdMetadataDocument` (client_metadata_documents.ts); absent: off. */
+  readonly clientIdMetadataDocument?: Record<string, unknown>;
+  /** `features.registration` and `features.registrationManagement`, and the shaping of registered metadata (registration.ts); absent: off. */
+  readonly dynamicRegistration?: {
+    readonly features: { registration: Record<string, unknown>; registrationManagement: Record<string, unknown> };
+    shape(ctx: KoaContextWithOIDC | undefined, metadata: Record<string, unknown>): void;
+  };
 }
 
 /**
@@ -100,7 +109,10 @@ export function resourceServerInfo(policy: ResourceServerPolicy, scopes: readonl
 async function findResourceServerInfo(resourceServers: ResourceServerStore, signingKid: string, resourceIndicator: string, client: EngineClient): Promise<ResourceServerInfo> {
   const policy = await resourceServers.find(resourceIndicator);
   if (!policy) throw new errors.InvalidTarget(`unknown resource indicator ${resourceIndicator}`);
-  const allowed = apiScopesOf(client);
+  // A client known only by its metadata document has no API scopes of its own: the audience's
+  // scopes bound what it may get, and the user's consent decides (client_metadata_documents.ts).
+  // The same for a dynamically registered client (registration.ts).
+  const allowed = isMetadataDocumentClient(client) || isRegisteredClient(client) ? [...(policy.scopes ?? [])] : apiScopesOf(client);
   const scopes = policy.scopes ? allowed.filter((scope) => policy.scopes!.includes(scope)) : allowed;
   return resourceServerInfo(policy, scopes, policy.accessTokenTtl, signingKid);
 }
@@ -141,10 +153,12 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
     },
     extraClientMetadata: {
       properties: [API_SCOPE_METADATA],
-      validator(_ctx, key, value) {
+      validator(ctx, key, value, metadata) {
         if (key === API_SCOPE_METADATA && value !== undefined && typeof value !== 'string') {
           throw new errors.InvalidClientMetadata(`${API_SCOPE_METADATA} must be a string`);
         }
+        // Once per client (Keyport has one extra property): what dynamic registration may register.
+        if (key === API_SCOPE_METADATA) deps.dynamicRegistration?.shape(ctx, metadata as unknown as Record<string, unknown>);
       },
     },
     clockTolerance: CLOCK_TOLERANCE,
@@ -221,6 +235,9 @@ export function buildProviderConfiguration(deps: ProviderDependencies): Configur
       // Every signature goes through Keyport's signer, which emits only low-S ES256 signatures.
       externalSigningSupport: { enabled: true, ack: 'experimental-01' },
       devInteractions: { enabled: false },
+      // Clients without prior registration (client_metadata_documents.ts).
+      ...(deps.clientIdMetadataDocument ? { clientIdMetadataDocument: deps.clientIdMetadataDocument } : {}),
+      ...(deps.dynamicRegistration ? deps.dynamicRegistration.features : {}),
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       introspection: {

@@ -1,5 +1,6 @@
-import { ClientService } from '../clients/client_service.js';
+import { ClientService, type RegisteredClientMetadata } from '../clients/client_service.js';
 import type { OAuthClient } from '../db/entities/oauth_client.js';
+import { isClientIdUrl } from './client_metadata_documents.js';
 import { replaceClientSecretComparison, wrapClientFind, type Adapter, type AdapterPayload, type EngineClient, type Provider } from './engine/index.js';
 
 // Keyport's OAuth clients (src/clients, `oauth_clients`) as the engine sees them: their metadata,
@@ -11,6 +12,11 @@ import { replaceClientSecretComparison, wrapClientFind, type Adapter, type Adapt
  * access tokens. Built-in clients registered with `clients.registerBuiltIn` set it too.
  */
 export const API_SCOPE_METADATA = 'keyport_api_scope';
+
+/** A dynamically registered client past its expiry is unknown to the engine (ClientService deletes it later). */
+function isUsable(client: OAuthClient): boolean {
+  return client.expiresAt === null || client.expiresAt === undefined || client.expiresAt.getTime() > Date.now();
+}
 
 /** The engine's view of a stored client. */
 export function engineMetadata(client: OAuthClient, registeredGrantTypes: ReadonlySet<string>): AdapterPayload {
@@ -48,20 +54,31 @@ export function engineMetadata(client: OAuthClient, registeredGrantTypes: Readon
  * memory). Dynamic registration is off, so the engine never writes clients.
  */
 export class ClientAdapter implements Adapter {
-  constructor(private readonly clients: ClientService, private readonly registeredGrantTypes: () => ReadonlySet<string>) {}
+  constructor(
+    private readonly clients: ClientService,
+    private readonly registeredGrantTypes: () => ReadonlySet<string>,
+    /** Where the engine's dynamic registration writes (registration.ts); absent: registration is closed. */
+    private readonly registration?: { store(metadata: RegisteredClientMetadata): Promise<void>; remove(id: string): Promise<void> },
+  ) {}
 
   async find(id: string): Promise<AdapterPayload | undefined> {
     const builtIn = this.clients.builtIn(id);
     if (builtIn) return { ...builtIn } as AdapterPayload;
     const client = await this.clients.getForAuthentication(id);
-    return client ? engineMetadata(client, this.registeredGrantTypes()) : undefined;
+    return client && isUsable(client) ? engineMetadata(client, this.registeredGrantTypes()) : undefined;
   }
 
-  async upsert(): Promise<void> { throw new Error('clients are managed by keyport client:create'); }
+  async upsert(_id: string, payload: AdapterPayload): Promise<void> {
+    if (!this.registration) throw new Error('clients are managed by keyport client:create');
+    await this.registration.store(payload as unknown as RegisteredClientMetadata);
+  }
   async findByUid(): Promise<undefined> { return undefined; }
   async findByUserCode(): Promise<undefined> { return undefined; }
   async consume(): Promise<void> { throw new Error('clients are not consumable'); }
-  async destroy(): Promise<void> { throw new Error('clients are managed by keyport client:delete'); }
+  async destroy(id: string): Promise<void> {
+    if (!this.registration) throw new Error('clients are managed by keyport client:delete');
+    await this.registration.remove(id);
+  }
   async revokeByGrantId(): Promise<void> {}
 }
 
@@ -90,9 +107,11 @@ export function reuseEngineClients(provider: Provider, clients: ClientService): 
   wrapClientFind(provider, async function findReusingClients(id, find) {
     if (typeof id !== 'string' || clients.builtIn(id)) return find(id);
     const row = await clients.getForAuthentication(id);
-    // No row: unknown to the adapter too (no static clients, no dynamic registration, no client
-    // metadata documents in Keyport's configuration), so the engine would answer the same.
-    if (!row) return undefined;
+    // No row: unknown to the adapter too (no static clients), so the engine would answer the
+    // same, except for an https URL, which the engine may resolve as a client ID metadata
+    // document (client_metadata_documents.ts; it caches those clients itself).
+    if (!row) return isClientIdUrl(id) ? find(id) : undefined;
+    if (!isUsable(row)) return undefined;
     const reused = built.get(row);
     if (reused) return reused;
     const client = await find(id);

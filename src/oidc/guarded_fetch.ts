@@ -2,6 +2,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions, type Lo
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
+import { rootCertificates } from 'node:tls';
 import { Readable } from 'node:stream';
 import type { ClientUrlPolicy } from '../clients/url_policy.js';
 
@@ -36,7 +37,9 @@ function toResponse(res: IncomingMessage): Response {
  * Replaces the engine's own special-use-address guard (`options.dispatcher`), which knows
  * nothing of the operator's allowed ranges or of plain http to loopback in development.
  */
-export function guardedFetch(policy: ClientUrlPolicy, resolve: Resolve = systemResolve): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
+export function guardedFetch(policy: ClientUrlPolicy, resolve: Resolve = systemResolve, extraCa?: string): (input: string | URL | Request, init?: RequestInit) => Promise<Response> {
+  // CLIENT_URL_CA_FILE: trusted besides the usual roots (an internal CA), not instead of them.
+  const ca = extraCa ? [...rootCertificates, extraCa] : undefined;
   return (input, init = {}) => new Promise<Response>((settle, fail) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
@@ -67,7 +70,7 @@ export function guardedFetch(policy: ClientUrlPolicy, resolve: Resolve = systemR
     const headers = Object.fromEntries(new Headers(init.headers));
     const send = scheme === 'https:' ? httpsRequest : httpRequest;
     // No pooled connections: every request connects, so every request is looked up and checked.
-    const request = send(url, { method: init.method ?? 'GET', headers, lookup: lookup as never, agent: false, signal: init.signal ?? undefined }, (res) => settle(toResponse(res)));
+    const request = send(url, { method: init.method ?? 'GET', headers, lookup: lookup as never, agent: false, signal: init.signal ?? undefined, ...(ca && scheme === 'https:' ? { ca } : {}) }, (res) => settle(toResponse(res)));
     request.on('error', fail);
     if (typeof init.body === 'string') request.end(init.body);
     else request.end();

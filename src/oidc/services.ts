@@ -8,7 +8,7 @@ import { AccountDirectory } from './accounts.js';
 import type { PayloadStore } from './adapter.js';
 import { ClientAdapter, compareHashedClientSecrets, reuseEngineClients } from './engine_clients.js';
 import { buildProviderConfiguration, ROUTES, type AccessTokenTtl, type ExtraTokenClaims } from './configuration.js';
-import { ignoreQueryOnResume, replaceReplayDetection, type Provider } from './engine/index.js';
+import { ignoreQueryOnResume, replaceReplayDetection, type KoaContextWithOIDC, type Provider } from './engine/index.js';
 import { DpopProofVerifier } from './dpop.js';
 import { refuseFormsWithoutSession, statePollingInterval } from './device_flow.js';
 import { DEVICE_CODE_GRANT } from '../clients/grant_types.js';
@@ -18,12 +18,16 @@ import { epochSeconds } from '../lib/clock.js';
 import { observeProvider } from './events.js';
 import { lowSSigningKeys } from './low_s_signing_key.js';
 import { guardedFetch } from './guarded_fetch.js';
+import { ClientMetadataDocuments } from './client_metadata_documents.js';
+import { MetadataClientStore } from './metadata_clients.js';
+import { DynamicRegistration, hideStoredClientSecrets } from './registration.js';
+import { readFileSync } from 'node:fs';
 import { maxAccessTokenTtl } from './policy.js';
 import { ProviderHost, type ProviderSetup } from './provider_host.js';
 import type { ResourceServerStore } from './resource_servers.js';
 import type { RevocationRegistry } from './revocations.js';
 import type { SigningKeyStore, SigningKeySummary } from './signing_keys.js';
-import { buildClientService, buildPayloadStore, buildResourceServerStore, buildRevocationRegistry, buildSigningKeyStore, buildUserService, clientUrlPolicy, endTokensOfDeletedClients, rotateSigningKey } from './stores.js';
+import { buildClientService, buildPayloadStore, buildResourceServerStore, buildRevocationRegistry, buildSigningKeyStore, buildUserService, clientUrlPolicy, endTokensOfBlockedMetadataClients, endTokensOfDeletedClients, rotateSigningKey } from './stores.js';
 import { installJwtIntrospectionStep, installStructuredTokenSupport, type PublicIntrospectionLimit } from './structured_tokens.js';
 import { tokenIdsFor, type TokenIds } from './token_ids.js';
 import { answerUnavailableDuringOutage } from './unavailable.js';
@@ -42,6 +46,10 @@ export type OidcDependencies = Pick<Services, 'config' | 'logger' | 'database' |
 export class OidcServices {
   readonly users: UserService;
   readonly clients: ClientService;
+  /** Clients known by a client ID metadata document (an https URL as client_id). */
+  readonly metadataDocuments: ClientMetadataDocuments;
+  /** Dynamic client registration (RFC 7591/7592), when `REGISTRATION_POLICY` is not `closed`. */
+  readonly registration: DynamicRegistration;
   readonly accounts: AccountDirectory;
   readonly resourceServers: ResourceServerStore;
   readonly signingKeys: SigningKeyStore;
@@ -81,13 +89,20 @@ export class OidcServices {
     this.revocations = buildRevocationRegistry(deps);
     this.tokenIds = tokenIdsFor(config.secret);
     this.payloads = buildPayloadStore(deps, this.revocations, this.tokenIds);
+    this.metadataDocuments = new ClientMetadataDocuments(config.clientRegistration, clientUrls, new MetadataClientStore(database.dataSource, deps.audit), logger);
+    const caFile = config.clientRegistration.clientUrlCaFile;
+    const fetch = this.metadataDocuments.wrapFetch(guardedFetch(clientUrls, undefined, caFile ? readFileSync(caFile, 'utf8') : undefined));
     this.csrfKey = deriveKey(config.secret, 'interaction-csrf');
     this.proofReplays = new ProofReplayStore(new OidcPayloadTable(database.dataSource), this.tokenIds);
     this.dpopProofs = new DpopProofVerifier(this.proofReplays);
 
     // Before the first provider is built: providers copy the engine's endpoint steps when constructed.
     installJwtIntrospectionStep();
-    const clientAdapter = new ClientAdapter(this.clients, () => this.host.registeredGrantTypes);
+    this.registration = new DynamicRegistration(config.clientRegistration, this.clients, clientUrls);
+    const clientAdapter = new ClientAdapter(this.clients, () => this.host.registeredGrantTypes, this.registration.enabled ? this.registration : undefined);
+    const dynamicRegistration = this.registration.enabled
+      ? { features: this.registration.engineFeatures(), shape: (ctx: KoaContextWithOIDC | undefined, metadata: Record<string, unknown>) => this.registration.shapeRegistration(ctx, metadata) }
+      : undefined;
     const cookieKeys = [deriveKey(config.secret, 'cookie-signing').toString('base64url')];
     this.host = new ProviderHost({
       issuer: config.issuer,
@@ -105,7 +120,9 @@ export class OidcServices {
         accessTokenTtls: this.accessTokenTtls,
         jwks: { keys: lowSSigningKeys(ring.privateJwks) },
         signingKid: ring.signingKid,
-        fetch: guardedFetch(clientUrls),
+        fetch,
+        clientIdMetadataDocument: this.metadataDocuments.engineFeature(),
+        dynamicRegistration,
       }),
       configuredGrantTypes: config.deviceAndPar.deviceFlow ? [DEVICE_CODE_GRANT] : [],
       setup: (provider) => {
@@ -121,6 +138,8 @@ export class OidcServices {
           statePollingInterval(provider, ROUTES.device_authorization);
           refuseFormsWithoutSession(provider, ROUTES.code_verification);
         }
+        this.metadataDocuments.observe(provider);
+        if (this.registration.enabled) hideStoredClientSecrets(provider);
       },
     });
     this.accessTokens = new AccessTokenService(this.host, this.revocations, this.payloads, config.issuer, maxTtl, this.tokenIds);
@@ -128,6 +147,7 @@ export class OidcServices {
 
     // A deleted client's opaque tokens, codes and grants go; its JWTs are refused from now on.
     endTokensOfDeletedClients(this.clients, this.payloads, this.revocations, config);
+    endTokensOfBlockedMetadataClients(this.metadataDocuments.store, this.payloads, this.revocations, config);
   }
 
   /** The current oidc-provider instance (rebuilt on key rotation: do not keep a reference). */
@@ -179,7 +199,9 @@ export class OidcServices {
       const now = new Date();
       const payloads = await this.payloads.deleteExpired(now);
       const revocations = await this.revocations.deleteExpired(now);
-      if (payloads || revocations) this.deps.logger.debug('oidc clean-up', { payloads, revocations });
+      // Dynamically registered clients past REGISTERED_CLIENT_TTL (unusable already; their tokens end with them).
+      const registrations = this.registration.enabled ? await this.clients.deleteExpiredRegistrations(now) : 0;
+      if (payloads || revocations || registrations) this.deps.logger.debug('oidc clean-up', { payloads, revocations, registrations });
       return { payloads, revocations };
     } catch (err) {
       this.deps.logger.warn('oidc clean-up failed', { err });

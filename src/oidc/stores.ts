@@ -8,6 +8,7 @@ import { TokenRevocationTable } from '../db/stores/token_revocations.js';
 import { InProcessBus, type EventBus } from '../lib/bus.js';
 import { deriveKey } from '../lib/crypto.js';
 import type { Logger } from '../lib/logger.js';
+import type { MetadataClientStore } from './metadata_clients.js';
 import { UserService, type Actor } from '../users/user_service.js';
 import { PayloadStore } from './adapter.js';
 import { CLOCK_TOLERANCE, keyRetentionSeconds, maxAccessTokenTtl } from './policy.js';
@@ -96,6 +97,24 @@ export function endTokensOfDeletedClients(
     await revocations.revoke({ kind: 'client', value: clientId }, new Date(Date.now() + (maxTtl + CLOCK_TOLERANCE) * 1000), {
       coverIssuedUntil: new Date(Date.now() + DELETED_CLIENT_GRACE_MS),
     });
+  });
+}
+
+/**
+ * A blocked metadata client (client_metadata_documents.ts) loses its tokens at once: stored
+ * codes, grants and refresh tokens go (client ids up to 64 characters are stored with the row),
+ * JWTs are refused through the registry, and the engine refuses the client itself from now on.
+ */
+export function endTokensOfBlockedMetadataClients(
+  store: Pick<MetadataClientStore, 'onBlock'>,
+  payloads: Pick<PayloadStore, 'deleteByClient'>,
+  revocations: Pick<RevocationRegistry, 'revoke'>,
+  config: Pick<Config, 'tokenTtl'>,
+): void {
+  const maxTtl = maxAccessTokenTtl(config);
+  store.onBlock(async (url) => {
+    await payloads.deleteByClient(url);
+    await revocations.revoke({ kind: 'client', value: url }, new Date(Date.now() + (maxTtl + CLOCK_TOLERANCE) * 1000));
   });
 }
 

@@ -5,7 +5,7 @@ import type { RateLimitDefaults, RateLimitPolicies } from '../config/config.js';
  * `introspection_ip`, unauthenticated introspection per address); also the `limiter` label of
  * `keyport_rate_limit_rejections_total`.
  */
-export type LimiterName = 'api_key' | 'client' | 'login_ip' | 'login' | 'failed_key_ip' | 'introspection_ip' | 'user_code_ip' | 'device_poll';
+export type LimiterName = 'api_key' | 'client' | 'login_ip' | 'login' | 'failed_key_ip' | 'introspection_ip' | 'user_code_ip' | 'device_poll' | 'registration_ip';
 
 /** RFC 8628 §3.5: a device polls at most once per this many seconds (the default `interval`); faster polls get `slow_down`. */
 export const DEVICE_POLL_INTERVAL_SECONDS = 5;
@@ -78,7 +78,7 @@ export function loginFailureWindows(lengths: WindowLengths): { account: WindowPo
 }
 
 /** The single window of each of the other limiters. */
-export function singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login' | 'user_code_ip' | 'device_poll'>, policies: RateLimitPolicies, lengths: WindowLengths): WindowPolicy {
+export function singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login' | 'user_code_ip' | 'device_poll' | 'registration_ip'>, policies: RateLimitPolicies, lengths: WindowLengths): WindowPolicy {
   const limit = {
     client: policies.clientPerMinute,
     login_ip: policies.loginPerIpPerMinute,
@@ -86,4 +86,12 @@ export function singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login' |
     introspection_ip: policies.publicIntrospectionPerIpPerMinute,
   }[limiter];
   return { name: limiter, seconds: lengths.single, limit };
+}
+
+/**
+ * The window of `registration_ip` (dynamic client registration per address): its limit is part of
+ * the registration settings (`RATE_LIMIT_REGISTRATION_PER_IP`, config/client_registration.ts).
+ */
+export function registrationWindow(perMinute: number, lengths: WindowLengths): WindowPolicy {
+  return { name: 'registration_ip', seconds: lengths.single, limit: perMinute };
 }

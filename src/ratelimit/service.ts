@@ -6,7 +6,7 @@ import { type Clock, systemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { decide, type CounterReading, type RateLimitDecision, type WindowReading } from './decision.js';
 import {
-  apiKeyWindows, DEFAULT_USER_CODE_ENTRIES_PER_IP, DEFAULT_WINDOW_LENGTHS, DEVICE_POLL_INTERVAL_SECONDS, loginFailureWindows, singleWindow,
+  apiKeyWindows, DEFAULT_USER_CODE_ENTRIES_PER_IP, DEFAULT_WINDOW_LENGTHS, DEVICE_POLL_INTERVAL_SECONDS, loginFailureWindows, registrationWindow, singleWindow,
   type ApiKeyLimitOverrides, type KeyEnvironment, type LimiterName, type WindowLengths, type WindowPolicy,
 } from './policies.js';
 import { CounterStore, type StoreBackend, type WindowCounter } from './store.js';
@@ -173,6 +173,12 @@ export class RateLimits {
     return this.consume('device_poll', [{ window, counter: this.store.counter('device_poll', window.seconds) }], deviceCodeHash);
   }
 
+  /** One dynamic client registration request from an address, `perMinute` allowed (src/ratelimit/registration.ts). */
+  consumeRegistrationIp(ip: string, perMinute: number): Promise<RateLimitDecision> {
+    const window = registrationWindow(perMinute, this.lengths);
+    return this.consume('registration_ip', [{ window, counter: this.store.counter('registration_ip', window.seconds) }], ipBucket(ip));
+  }
+
   async isIpBlockedForKeyFailures(ip: string): Promise<boolean> {
     return !(await this.checkFailedKeyIp(ip)).allowed;
   }
@@ -193,7 +199,7 @@ export class RateLimits {
   }
 
   /** Counted under `rl:<limiter>:<subject>`. */
-  private singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login' | 'user_code_ip' | 'device_poll'>): CountedWindow[] {
+  private singleWindow(limiter: Exclude<LimiterName, 'api_key' | 'login' | 'user_code_ip' | 'device_poll' | 'registration_ip'>): CountedWindow[] {
     const window = singleWindow(limiter, this.options.config.rateLimitPolicies, this.lengths);
     return [{ window, counter: this.store.counter(limiter, window.seconds) }];
   }

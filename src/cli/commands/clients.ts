@@ -145,11 +145,23 @@ export function registerClients(program: Command, runtime: CliRuntime): void {
     .description('list OAuth clients')
     .option('--json', 'print one JSON object')
     .action(async (options: { json?: boolean }) => {
-      const clients = await withClients(runtime, {}, async (store, { toClientView }) => (await store.list()).map(toClientView));
-      output(runtime, Boolean(options.json), { clients }, clients.length
-        ? table(['CLIENT ID', 'AUTH METHOD', 'GRANT TYPES', 'SCOPE', 'NAME'], clients.map((client) => [
-          client.client_id, client.token_endpoint_auth_method, client.grant_types.map(shortGrant).join(','), client.scope, client.client_name,
-        ]))
+      const { clients, metadataClients } = await withClients(runtime, {}, async (store, { toClientView, deps }) => {
+        // Clients known by a metadata document URL that obtained a grant (src/oidc/metadata_clients.ts).
+        const { MetadataClientStore, toMetadataClientView } = await import('../../oidc/metadata_clients.js');
+        const metadata = await new MetadataClientStore(deps.database.dataSource, deps.audit).list();
+        return { clients: (await store.list()).map(toClientView), metadataClients: metadata.map(toMetadataClientView) };
+      });
+      // --json keeps the shape of GET /admin/clients; the metadata clients are GET /admin/metadata-clients there.
+      output(runtime, Boolean(options.json), { clients }, clients.length || metadataClients.length
+        ? [
+          ...(clients.length ? table(['CLIENT ID', 'AUTH METHOD', 'GRANT TYPES', 'SCOPE', 'NAME'], clients.map((client) => [
+            client.client_id, client.token_endpoint_auth_method, client.grant_types.map(shortGrant).join(','), client.scope,
+            client.registration ? `${client.client_name} (registered dynamically${client.expires_at ? `, expires ${client.expires_at}` : ''})` : client.client_name,
+          ])) : []),
+          ...(metadataClients.length ? ['', ...table(['METADATA CLIENT (client_id URL)', 'HOST', 'FIRST USED', 'LAST USED', 'STATUS', 'NAME'], metadataClients.map((client) => [
+            client.client_id, client.host, client.first_used_at, client.last_used_at, client.blocked ? 'blocked' : 'active', client.client_name ?? '(no name)',
+          ]))] : []),
+        ]
         : ['no clients']);
     });
 

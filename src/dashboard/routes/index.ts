@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotFound } from '../../lib/errors.js';
 import { VIEWS_DIR } from '../../oidc/views.js';
+import { agentClientRoutes } from './agent_clients.js';
 import { agentRoutes } from './agents.js';
 import { auditRoutes } from './audit.js';
 import { clientRoutes } from './clients.js';
@@ -38,6 +39,7 @@ export function dashboardRoutes(): Router<KeyportContext['state'], KeyportContex
   keyListRoutes(router);
   keyRoutes(router);
   clientRoutes(router);
+  agentClientRoutes(router);
   auditRoutes(router);
 
   // Anything else under /dashboard gets a page too, not the JSON 404 of the API.

@@ -51,4 +51,12 @@ export class OAuthClient {
 
   @Column({ type: 'datetime' })
   createdAt: Date;
+
+  /** `dynamic` for a client registered through RFC 7591 (src/oidc/registration.ts); null for clients an operator made. */
+  @Column({ type: 'varchar', length: 16, nullable: true })
+  registration: 'dynamic' | null;
+
+  /** When a dynamically registered client stops working (`REGISTERED_CLIENT_TTL`); null: never. */
+  @Column({ type: 'datetime', nullable: true })
+  expiresAt: Date | null;
 }

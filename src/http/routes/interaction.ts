@@ -4,6 +4,7 @@ import { boundToken, constantTimeEqual } from '../../lib/crypto.js';
 import { InvalidRequest, KeyportError } from '../../lib/errors.js';
 import { errors, type Interaction, type Provider } from '../../oidc/engine/index.js';
 import { PAGE_HEADERS, renderPage } from '../../oidc/views.js';
+import { isClientIdUrl } from '../../oidc/client_metadata_documents.js';
 import type { KeyportContext, Middleware } from '../context.js';
 import { toKeyportError } from '../error_handler.js';
 import { signInWithPassword } from '../password_sign_in.js';
@@ -58,6 +59,10 @@ function setPage(ctx: KeyportContext, status: number, html: string): void {
   ctx.status = status;
   ctx.type = 'html';
   ctx.body = html;
+}
+
+function metadataDocumentHost(clientId: unknown): string | undefined {
+  return isClientIdUrl(clientId) ? URL.parse(clientId)?.host : undefined;
 }
 
 function interactionOf(ctx: KeyportContext): Interaction {
@@ -152,6 +157,9 @@ async function renderConsent(ctx: KeyportContext): Promise<void> {
     uid: interaction.uid,
     csrf: csrfToken(ctx, interaction.uid),
     clientName: await clientNameOf(provider, interaction.params.client_id),
+    // A client known by its metadata document names itself: the host of its client_id URL is
+    // what tells an impostor apart (docs/oauth.md "Clients without prior registration").
+    clientHost: metadataDocumentHost(interaction.params.client_id),
     email: user?.email ?? interaction.session?.accountId ?? '',
     scopes,
     audiences: Object.keys(details.missingResourceScopes ?? {}),

@@ -21,6 +21,8 @@
  * - device_forms.ts         the hidden fields of the engine's device-flow forms (Keyport renders its own pages)
  * - unsaved_session.ts      the engine's 500 on a device form posted without a live session, recognised (engine bug workaround)
  * - replay_detection.ts      `ReplayDetection.unique` replaced by Keyport's atomic one-time-use check (DPoP proofs, client assertions)
+ * - clients_without_registration.ts  metadata-document clients' marker and feature ack; the stored
+ *                            shape of initial access tokens (issued without the engine)
  * - self_check.ts            what the contract test inspects of the installed engine (not used at run time)
  *
  * Introspection has one path through these seams: `POST /oauth/introspect` meets Keyport's fast
@@ -56,6 +58,7 @@ export {
   type UnknownObject,
 } from './modules.js';
 export { ReplayableBody } from './body_replay.js';
+export { CLIENT_ID_METADATA_DOCUMENT_ACK, INITIAL_ACCESS_TOKEN_MODEL, initialAccessTokenPayload, isMetadataDocumentClient } from './clients_without_registration.js';
 export { authenticateWithSecret, replaceClientSecretComparison, wrapClientFind, type ClientFind } from './client_lookup.js';
 export { KeyportSigningKey } from './external_signing_key.js';
 export { onGrantTypeRegistered } from './grant_types.js';

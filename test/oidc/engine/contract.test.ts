@@ -6,6 +6,10 @@ import { randomUUID } from 'node:crypto';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import {
   authenticateWithSecret,
+  CLIENT_ID_METADATA_DOCUMENT_ACK,
+  INITIAL_ACCESS_TOKEN_MODEL,
+  initialAccessTokenPayload,
+  isMetadataDocumentClient,
   engineSelfCheck,
   engineStack,
   errors,
@@ -255,6 +259,33 @@ describe('oidc: engine contract (src/oidc/engine/)', () => {
       const key = new Probe('kid-1', 'ES256');
       expect({ kid: key.kid, alg: key.alg }, moved('ExternalSigningKey#kid/#alg', 'external_signing_key.ts')).to.deep.equal({ kid: 'kid-1', alg: 'ES256' });
       expect(key, moved('ExternalSigningKey', 'external_signing_key.ts')).to.be.instanceOf(ExternalSigningKey);
+    });
+  });
+
+  describe('clients without prior registration (clients_without_registration.ts)', () => {
+    it('accepts the metadata-document feature with its ack and marks the clients it builds from a document', async () => {
+      const url = 'https://app.example.com/client.json';
+      const document = { client_id: url, client_name: 'Doc client', redirect_uris: ['https://app.example.com/cb'], token_endpoint_auth_method: 'none' };
+      const provider = new Provider(ISSUER, {
+        clients: [{ client_id: 'web', client_secret: SECRET, grant_types: ['authorization_code'], redirect_uris: ['https://client.example.com/cb'], response_types: ['code'] }],
+        features: { devInteractions: { enabled: false }, clientIdMetadataDocument: { enabled: true, ack: CLIENT_ID_METADATA_DOCUMENT_ACK } as never },
+        fetch: async () => new Response(JSON.stringify(document), { status: 200, headers: { 'content-type': 'application/json' } }),
+        routes: ROUTES,
+      });
+      const client = await provider.Client.find(url);
+      expect(client?.clientId, moved('client ID metadata document resolution in Client.find', 'clients_without_registration.ts')).to.equal(url);
+      expect(isMetadataDocumentClient(client), moved('the clientIdMetadataDocument marker of metadata-document clients', 'clients_without_registration.ts')).to.equal(true);
+      expect(isMetadataDocumentClient(await provider.Client.find('web')), moved('the clientIdMetadataDocument marker (static clients must not carry it)', 'clients_without_registration.ts')).to.equal(false);
+    });
+
+    it('finds an initial access token stored through the adapter in Keyport\'s shape', async () => {
+      const provider = new Provider(ISSUER, { features: { devInteractions: { enabled: false }, registration: { enabled: true, initialAccessToken: true } }, routes: ROUTES });
+      const now = Math.floor(Date.now() / 1000);
+      const model = (provider as unknown as Record<string, { adapter: { upsert(id: string, payload: object, ttl: number): Promise<void> }; find(value: string): Promise<unknown> }>)[INITIAL_ACCESS_TOKEN_MODEL]!;
+      await model.adapter.upsert('t'.repeat(43), initialAccessTokenPayload('t'.repeat(43), now, now + 60), 60);
+      expect(await model.find('t'.repeat(43)), moved('the stored shape of InitialAccessToken', 'clients_without_registration.ts')).to.not.equal(undefined);
+      await model.adapter.upsert('e'.repeat(43), initialAccessTokenPayload('e'.repeat(43), now - 120, now - 60), 60);
+      expect(await model.find('e'.repeat(43)), moved('the expiry check of InitialAccessToken', 'clients_without_registration.ts')).to.equal(undefined);
     });
   });
 

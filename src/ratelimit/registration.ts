@@ -1,0 +1,28 @@
+import type { errors, Provider } from '../oidc/engine/index.js';
+import type { Services } from '../service_container.js';
+import { enforceOAuthRateLimit } from './token_endpoint.js';
+
+/**
+ * Dynamic client registration per address (`registration_ip`, RATE_LIMIT_REGISTRATION_PER_IP a
+ * minute; docs/reference.md §5): every POST to the registration endpoint counts, accepted or not,
+ * so a flood is refused with 429 `rate_limit_exceeded` before the engine reads the body and
+ * nothing is stored. Management requests (RFC 7592) carry a registration access token and are not counted.
+ */
+export function limitRegistrationPerAddress(provider: Provider, services: Pick<Services, 'rateLimits' | 'metrics'>, registrationPath: string, perMinute: number): void {
+  provider.use(async function limitRegistration(ctx, next) {
+    if (ctx.method === 'POST' && ctx.path === registrationPath) {
+      const decision = await services.rateLimits.consumeRegistrationIp(ctx.ip, perMinute);
+      try {
+        enforceOAuthRateLimit(ctx, decision, services.metrics);
+      } catch (error) {
+        // This step runs before the engine's routes, outside its error rendering: answer in its format here.
+        const refusal = error as InstanceType<typeof errors.OIDCProviderError>;
+        ctx.status = refusal.status;
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = { error: refusal.error, error_description: refusal.error_description };
+        return;
+      }
+    }
+    await next();
+  });
+}
