@@ -7,6 +7,7 @@ import { RevocationSweep1732900000000 } from './1732900000000-revocation-sweep.j
 import { hashedTokenIds } from './1733000000000-hashed-token-ids.js';
 import { ReadinessProbe1733100000000 } from './1733100000000-readiness-probe.js';
 import { AuditFilters1733200500000 } from './1733200500000-audit-filters.js';
+import { AgentAccessTokens1733300000000 } from './1733300000000-agent-access-tokens.js';
 import type { MigrationInterface } from 'typeorm';
 import type { TokenIds } from '../src/oidc/token_ids.js';
 
@@ -20,7 +21,7 @@ export function migrationsFor(context: MigrationContext): Array<new () => Migrat
   return [
     AuditEvents1732406400000, AgentsAndApiKeys1732406401000, OidcCore1732500000000, Dashboard1732700000000, ApiKeySessions1732800000000,
     RevocationSweep1732900000000, hashedTokenIds(context.tokenIds), ReadinessProbe1733100000000,
-    AuditFilters1733200500000,
+    AuditFilters1733200500000, AgentAccessTokens1733300000000,
   ];
 }
 
