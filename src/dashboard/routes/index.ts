@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotFound } from '../../lib/errors.js';
 import { VIEWS_DIR } from '../../oidc/views.js';
+import { agentApiAccessRoutes } from './agent_api_access.js';
 import { agentRoutes } from './agents.js';
 import { auditRoutes } from './audit.js';
 import { clientRoutes } from './clients.js';
@@ -36,6 +37,7 @@ export function dashboardRoutes(): Router<KeyportContext['state'], KeyportContex
   signInRoutes(router);
   agentRoutes(router);
   keyListRoutes(router);
+  agentApiAccessRoutes(router);
   keyRoutes(router);
   clientRoutes(router);
   auditRoutes(router);
