@@ -39,7 +39,7 @@ export class AgentAccessTokens1733300000000 implements MigrationInterface {
  * read the same on SQLite and MySQL (SUBSTR, REPLACE; no string concatenation, which differs).
  * REPLACE is safe on ids: the random part is alphanumeric, so the prefix is the only match.
  */
-async function renameAgentIds(queryRunner: QueryRunner, from: string, to: string): Promise<void> {
+export async function renameAgentIds(queryRunner: QueryRunner, from: string, to: string): Promise<void> {
   const q = (name: string): string => queryRunner.connection.driver.escape(name);
   const starts = (column: string): string => `SUBSTR(${q(column)}, 1, ${from.length}) = ?`;
   const renamed = (column: string): string => `REPLACE(${q(column)}, ?, ?)`;
