@@ -4,7 +4,7 @@ import { isLegacyAgentId, legacyAgentIdWarning } from '../../keys/agent_ids.js';
 import type { Config } from '../../config/config.js';
 import type { CreatedAgent } from '../../keys/agents.js';
 import { agentJson, apiKeyJson } from '../../keys/presenters.js';
-import { output, type CliRuntime } from '../context.js';
+import { notice, output, type CliRuntime } from '../context.js';
 import { withKeys } from '../dependencies.js';
 import { CLI_ACTOR, addKeyOptions, keyDetails, keyOptionsFromFlags, type KeyFlags } from './keys.js';
 
@@ -28,7 +28,7 @@ export function registerAgentTokens(program: Command, runtime: CliRuntime): void
     .option('--contact <email>', "contact for this token (default: the agent's)"))
     .option('--json', 'print one JSON object')
     .action(async (flags: KeyFlags & { agent: string; name?: string }) => {
-      await withKeys(runtime, {}, async (keys, { config }) => {
+      await withKeys(runtime, { writes: true }, async (keys, { config }) => {
         const created = await keys.agentTokens.create(flags.agent, keyOptionsFromFlags(flags, flags.name), CLI_ACTOR);
         output(runtime, Boolean(flags.json), { key: apiKeyJson(created.key, config.rateLimit), agent_token: created.apiKey }, [
           `created agent access token ${created.key.id} for agent ${created.key.agentId}`,
@@ -94,10 +94,9 @@ export function registerAgentTokens(program: Command, runtime: CliRuntime): void
 export function registerLegacyAgentIdWarning(program: Command, runtime: CliRuntime): void {
   program.hook('preAction', (_program, command) => {
     const options = command.opts() as Record<string, unknown>;
-    for (const name of ['agent', 'id']) {
-      const value = options[name];
-      if (isLegacyAgentId(value)) runtime.stderr.write(`keyport: warning: ${legacyAgentIdWarning(value)}\n`);
-    }
+    // `--agent`/`--id` options, and a positional id (`agent:revoke agt_…`).
+    const given = new Set([options.agent, options.id, ...command.args].filter(isLegacyAgentId));
+    for (const value of given) notice(runtime, `warning: ${legacyAgentIdWarning(value)}`);
   });
 }
 
