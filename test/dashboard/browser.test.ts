@@ -216,7 +216,7 @@ describe('dashboard in a real browser (Chromium)', function () {
   it('issue 19: a reload never shows or makes a key twice; ends a session; filters the audit log; breadcrumbs and favicon', async () => {
     await page.goto(`${app.url}/dashboard/agents`);
     await page.getByRole('link', { name: 'ci-deploy' }).click();
-    await page.waitForURL(/\/dashboard\/agents\/agt_/);
+    await page.waitForURL(/\/dashboard\/agents\/agent_/);
     const agentId = new URL(page.url()).pathname.split('/').pop()!;
     const before = (await app.services.keys.apiKeys.list({ agentId })).length;
     await page.getByRole('link', { name: 'New API key' }).click();

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { renameAgentIds } from '../../migrations/1733200000000-agent-access-tokens.js';
+import { renameAgentIds } from '../../migrations/1733300000000-agent-access-tokens.js';
 import { Agent } from '../../src/db/entities/agent.js';
 import { ApiKey } from '../../src/db/entities/api_key.js';
 import { ApiKeySession } from '../../src/db/entities/api_key_session.js';
@@ -10,10 +10,10 @@ import { startOidcApp } from '../oidc/support.js';
 import { claimsOf, login } from '../exchange/support.js';
 import { TEST_ACTOR } from './helpers.js';
 
-const MIGRATION = 'AgentAccessTokens1733200000000';
+const MIGRATION = 'AgentAccessTokens1733300000000';
 
 /**
- * Migration 1733200000000 moves agent ids from `agt_…` to `agent_…` with every reference; tokens
+ * Migration 1733300000000 moves agent ids from `agt_…` to `agent_…` with every reference; tokens
  * issued before it (sub `agt_…`) stay valid until they expire (docs/api-keys.md).
  */
 describe('migration: agent ids agt_… → agent_…', () => {
