@@ -28,7 +28,8 @@ describe('admin API: agent access tokens', () => {
 
   it('creates, shows, rotates and revokes the token of an agent', async () => {
     const agentId = (await admin.post('/admin/agents', { name: 'later' }).expect(201)).body.agent.id as string;
-    expectError(await admin.get(`/admin/agents/${agentId}/token`), 404, 'not_found');
+    expect((await admin.get(`/admin/agents/${agentId}/token`).expect(200)).body).to.deep.equal({ key: null });
+    expectError(await admin.get('/admin/agents/agent_doesnotexist/token'), 404, 'not_found');
     const created = await admin.post(`/admin/agents/${agentId}/token`, { scopes: ['read', 'write'], rate_limit: { burst: 5 } }).expect(201);
     expect(created.headers.location).to.equal(`/admin/keys/${created.body.key.id}`);
     expect(created.body).to.have.all.keys('key', 'agent_token');

@@ -1,7 +1,6 @@
 import { isLegacyAgentId, legacyAgentIdWarning } from '../../keys/agent_ids.js';
 import { apiKeyJson } from '../../keys/presenters.js';
 import type { Middleware } from '../../http/context.js';
-import { NotFound } from '../../lib/errors.js';
 import { actionContext, authenticateAdmin } from '../bearer_auth.js';
 import { RotateKeyBody, keyOptions } from '../dtos/keys.js';
 import { AgentTokenBody } from '../dtos/agent_tokens.js';
@@ -21,9 +20,9 @@ const revokeAgentToken: AdminRouteStep = async function revokeAgentToken(ctx) {
 export function agentTokenRoutes(router: AdminRouter): void {
   router.get('/agents/:id/token', ...authenticateAdmin, async function showAgentToken(ctx) {
     readEmptyQuery(ctx);
+    // As agent:token:show --json: `key` is null when the agent has no token (404 only for an unknown agent).
     const token = await ctx.services.keys.agentTokens.current(ctx.params.id!);
-    if (!token) throw new NotFound(`Agent ${JSON.stringify(ctx.params.id!.slice(0, 64))} has no agent access token.`);
-    ctx.body = { key: apiKeyJson(token, ctx.services.config.rateLimit) };
+    ctx.body = { key: token ? apiKeyJson(token, ctx.services.config.rateLimit) : null };
   });
 
   router.post('/agents/:id/token', ...authenticateAdmin, async function createAgentToken(ctx) {
