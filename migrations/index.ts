@@ -10,6 +10,7 @@ import { AuditFilters1733200500000 } from './1733200500000-audit-filters.js';
 import { ClientSenderConstraints1733250000000 } from './1733250000000-client-sender-constraints.js';
 import { MetadataClients1733260000000 } from './1733260000000-metadata-clients.js';
 import { RegisteredClients1733270000000 } from './1733270000000-registered-clients.js';
+import { AgentAccessTokens1733300000000 } from './1733300000000-agent-access-tokens.js';
 import type { MigrationInterface } from 'typeorm';
 import type { TokenIds } from '../src/oidc/token_ids.js';
 
@@ -24,7 +25,7 @@ export function migrationsFor(context: MigrationContext): Array<new () => Migrat
     AuditEvents1732406400000, AgentsAndApiKeys1732406401000, OidcCore1732500000000, Dashboard1732700000000, ApiKeySessions1732800000000,
     RevocationSweep1732900000000, hashedTokenIds(context.tokenIds), ReadinessProbe1733100000000,
     AuditFilters1733200500000,
-    ClientSenderConstraints1733250000000, MetadataClients1733260000000, RegisteredClients1733270000000,
+    ClientSenderConstraints1733250000000, MetadataClients1733260000000, RegisteredClients1733270000000, AgentAccessTokens1733300000000,
   ];
 }
 

@@ -1,5 +1,6 @@
 import type { Middleware, KeyportContext } from '../http/context.js';
 import type { ActionContext } from '../keys/index.js';
+import { isAgentSubject } from '../keys/agent_ids.js';
 import { looksLikeApiKey } from '../keys/key_material.js';
 import { KeyportError } from '../lib/errors.js';
 import { API_KEY_CLIENT_ID } from '../exchange/api_key_client.js';
@@ -13,7 +14,7 @@ export const ADMIN_REALM = 'keyport';
 
 /** Who is calling the admin API, set by `authenticateAdmin` for the handlers. */
 export interface AdminPrincipal {
-  /** The audit actor: `client:cli_…`, `agent:agt_…` or `user:usr_…`. */
+  /** The audit actor: `client:cli_…`, `agent:agent_…` or `user:usr_…`. */
   readonly actor: string;
   readonly token: VerifiedAccessToken;
 }
@@ -93,7 +94,7 @@ export const verifyBearerToken: Middleware = async function verifyBearerToken(ct
 
 /** A token minted from an API key carries the key's access type (and, as subject, its agent). */
 function keyDerived(token: VerifiedAccessToken): boolean {
-  return token.claims.access_type !== undefined || token.claims.api_key_id !== undefined || token.sub.startsWith('agt_');
+  return token.claims.access_type !== undefined || token.claims.api_key_id !== undefined || isAgentSubject(token.sub);
 }
 
 /**

@@ -2,6 +2,7 @@ import Router, { type RouterMiddleware } from '@koa/router';
 import type { KeyportContext } from '../http/context.js';
 import { noStore } from './http.js';
 import { agentRoutes } from './routes/agents.js';
+import { agentTokenRoutes, warnLegacyAgentIds } from './routes/agent_tokens.js';
 import { clientRoutes } from './routes/clients.js';
 import { keyRoutes } from './routes/keys.js';
 import { mcpClientRoutes } from './routes/mcp_clients.js';
@@ -20,7 +21,9 @@ export const ADMIN_PREFIX = '/admin';
 export function adminRoutes(): AdminRouter {
   const router: AdminRouter = new Router<KeyportContext['state'], KeyportContext>({ prefix: ADMIN_PREFIX });
   router.use(noStore);
+  router.use(warnLegacyAgentIds);
   agentRoutes(router);
+  agentTokenRoutes(router);
   keyRoutes(router);
   clientRoutes(router);
   mcpClientRoutes(router);

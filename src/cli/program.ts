@@ -4,6 +4,7 @@ import { ConfigError } from '../config/errors.js';
 import { KeyportError } from '../lib/errors.js';
 import { CliError, CliSession, type CliRuntime } from './context.js';
 import { registerAgents } from './commands/agents.js';
+import { registerAgentTokens, registerLegacyAgentIdWarning } from './commands/agent_tokens.js';
 import { registerKeys } from './commands/keys.js';
 import { registerClients } from './commands/clients.js';
 import { registerMcpClients } from './commands/mcp_clients.js';
@@ -16,6 +17,8 @@ import { registerUsers } from './commands/users.js';
 const REGISTRARS: Array<(program: Command, runtime: CliRuntime) => void> = [
   registerMigrate,
   registerAgents,
+  registerAgentTokens,
+  registerLegacyAgentIdWarning,
   registerKeys,
   registerClients,
   registerUsers,

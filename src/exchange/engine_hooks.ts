@@ -1,4 +1,5 @@
 import { TOKEN_EXCHANGE_GRANT } from '../clients/grant_types.js';
+import { canonicalAgentId, isAgentSubject } from '../keys/agent_ids.js';
 import type { Config } from '../config/config.js';
 import { knownScopes } from '../keys/scopes.js';
 import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
@@ -56,7 +57,7 @@ function sessionFactsOf(ctx: KoaContextWithOIDC | undefined): { accountId: strin
 export type KeyUseLimit = (ctx: KoaContextWithOIDC, subject: ApiKeySubject) => Promise<void>;
 
 /**
- * The engine's account lookup for agents (`agt_…`). Agents only act through API-key sessions, so
+ * The engine's account lookup for agents (`agent_…`, and the legacy `agt_…` of tokens issued before migration 1733300000000). Agents only act through API-key sessions, so
  * the token being redeemed (a refresh token) must name a live session (`sid`) of this agent whose
  * key is still good: a revoked or expired key, a revoked agent, an ended or expired session, a
  * rotation grace period that is over — each makes the engine answer invalid_grant.
@@ -72,10 +73,11 @@ export function agentAccountResolver(deps: { readonly sessions: Pick<SessionStor
     const sid = (source as { sid?: unknown } | undefined)?.sid;
     if (typeof sid !== 'string' || !sid.startsWith('ses_')) return undefined;
     const session = await deps.sessions.findById(sid);
-    if (!session || session.agentId !== agentId || session.expiresAt.getTime() <= Date.now()) return undefined;
+    // A refresh token issued before the agent-id migration names the agent in the legacy `agt_` form.
+    if (!session || session.agentId !== canonicalAgentId(agentId) || session.expiresAt.getTime() <= Date.now()) return undefined;
     // The engine signs a new token for the key if this passes: the key as the database has it now.
     const { state, status } = await deps.keyLiveness.status(session.keyId, { fresh: true });
-    if (!state || state.agentId !== agentId) return undefined;
+    if (!state || state.agentId !== session.agentId) return undefined;
     if (status !== 'active') throw invalidGrant(refusalOf(status));
     if (ctx) {
       const refusal = keyUseRefusal(state, ctx.ip);
@@ -120,7 +122,7 @@ export function sessionRevocationKeys(token: VerifiedAccessToken): RevocationKey
   const keyId = token.claims.api_key_id;
   if (typeof keyId !== 'string') return [];
   const keys: RevocationKey[] = [{ kind: 'api_key', value: keyId }];
-  if (token.sub.startsWith('agt_')) keys.push({ kind: 'agent', value: token.sub });
+  if (isAgentSubject(token.sub)) keys.push({ kind: 'agent', value: canonicalAgentId(token.sub) });
   const sid = token.claims.sid;
   if (typeof sid === 'string' && sid.startsWith('ses_')) keys.push({ kind: 'session', value: sid });
   return keys;
@@ -135,6 +137,6 @@ export function keyActivityCheck(keyStates: Pick<KeyStates, 'get'>) {
     const keyId = token.claims.api_key_id;
     if (typeof keyId !== 'string') return true;
     const state = await keyStates.get(keyId);
-    return Boolean(state && state.agentId === token.sub && keyStateStatus(state) === 'active');
+    return Boolean(state && state.agentId === canonicalAgentId(token.sub) && keyStateStatus(state) === 'active');
   };
 }

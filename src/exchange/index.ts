@@ -1,4 +1,5 @@
 import type { AuditLog } from '../audit/audit_log.js';
+import { AGENT_ID_PREFIX, LEGACY_AGENT_ID_PREFIX } from '../keys/agent_ids.js';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
 import { ApiKeySessionTable } from '../db/stores/api_key_sessions.js';
@@ -95,7 +96,10 @@ export function buildExchange(deps: ExchangeBuildDependencies): { exchange: ApiK
   oidc.extendProvider((provider) => {
     provider.registerGrantType(tokenExchangeGrant.grantType, tokenExchangeGrant.tokenExchangeHandler(exchange, keys, { ...deps.grantLimits, dpopProofs: oidc.dpopProofs }), tokenExchangeGrant.parameters, tokenExchangeGrant.repeatable);
   });
-  oidc.accounts.register('agt_', agentAccountResolver({ sessions, keyLiveness }, deps.keyUseLimit));
+  const agentAccounts = agentAccountResolver({ sessions, keyLiveness }, deps.keyUseLimit);
+  oidc.accounts.register(AGENT_ID_PREFIX, agentAccounts);
+  // Grants and refresh tokens issued before migration 1733300000000 name the agent `agt_…` until they expire.
+  oidc.accounts.register(LEGACY_AGENT_ID_PREFIX, agentAccounts);
   oidc.addExtraTokenClaims(sessionTokenClaims);
   oidc.addAccessTokenTtl(exchangedTokenTtl(audiences));
   oidc.accessTokens.addRevocationKeys(sessionRevocationKeys);

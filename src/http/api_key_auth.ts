@@ -40,7 +40,7 @@ export function bearerCredential(ctx: KeyportContext): string | undefined {
 
 /**
  * An `Authorization: Bearer` credential that is not an API key (e.g. a JWT access token), left
- * for the bearer-token step. Anything starting with `ak_` is judged as an API key instead.
+ * for the bearer-token step. Anything starting with `ak_` or `agt_` is judged as an API key instead.
  */
 export function bearerToken(ctx: KeyportContext): string | undefined {
   const credential = bearerCredential(ctx);

@@ -3,12 +3,14 @@ import type { AuditLog } from '../audit/audit_log.js';
 import { Agent } from '../db/entities/agent.js';
 import { NotFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
+import { canonicalAgentId } from './agent_ids.js';
 import type { ApiKeyService, CreatedApiKey } from './api_keys.js';
 import { plausibleId, quoteId, type ActionContext } from './context.js';
 import { runInTransaction } from '../db/transaction.js';
 import { validateEmail, validateName, type KeyOptionsInput } from './key_settings.js';
 import { toAgentRecord, type AgentRecord, type AgentStatus } from './records.js';
 import type { KeyRevocations } from './revocation.js';
+import { resolveAgentTokenSettings } from './agent_tokens.js';
 
 export interface CreateAgentInput {
   name: string;
@@ -52,12 +54,15 @@ export class AgentService {
    * An agent and its first key, atomically: every option is validated before anything is
    * written, so a bad scope leaves no key-less agent behind.
    */
-  async createWithKey(input: CreateAgentInput & { key?: KeyOptionsInput }, context: ActionContext): Promise<CreatedAgent> {
+  async createWithKey(input: CreateAgentInput & { key?: KeyOptionsInput; withToken?: boolean }, context: ActionContext): Promise<CreatedAgent> {
     const row = this.newRow(input);
-    const settings = this.apiKeys.resolveSettings(input.key ?? {}, row.contactEmail);
+    // With `withToken` the first credential is the agent's access token (`agt_…`) instead of an `ak_` key.
+    const settings = input.withToken
+      ? resolveAgentTokenSettings(this.apiKeys, input.key ?? {}, row.contactEmail)
+      : this.apiKeys.resolveSettings(input.key ?? {}, row.contactEmail);
     const created = await runInTransaction(this.dataSource, async (manager) => {
       await manager.insert(Agent, row);
-      return this.apiKeys.insert(manager, row.id, settings, row.createdAt);
+      return this.apiKeys.insert(manager, row.id, settings, row.createdAt, input.withToken ? 'agent_token' : 'api_key');
     });
     const agent = toAgentRecord(row);
     await this.auditCreated(agent, context);
@@ -71,9 +76,11 @@ export class AgentService {
     return agent;
   }
 
+  /** By id; the legacy `agt_…` form resolves too (src/keys/agent_ids.ts). */
   async find(agentId: string): Promise<AgentRecord | undefined> {
-    if (!plausibleId(agentId, 'agt')) return undefined;
-    const row = await this.agents.findOneBy({ id: agentId });
+    const id = typeof agentId === 'string' ? canonicalAgentId(agentId) : agentId;
+    if (!plausibleId(id, 'agent')) return undefined;
+    const row = await this.agents.findOneBy({ id });
     return row ? toAgentRecord(row) : undefined;
   }
 
@@ -115,7 +122,7 @@ export class AgentService {
 
   private newRow(input: CreateAgentInput): Agent {
     return this.agents.create({
-      id: newId('agt'),
+      id: newId('agent'),
       name: validateName(input.name, 'agent name'),
       contactEmail: validateEmail(input.contactEmail),
       status: 'active',

@@ -7,7 +7,8 @@ import { Conflict, NotFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { plausibleId, quoteId, type ActionContext } from './context.js';
 import { runInTransaction } from '../db/transaction.js';
-import { displayPrefix, generateApiKey, type ApiKeyHasher } from './key_material.js';
+import { canonicalAgentId } from './agent_ids.js';
+import { displayPrefix, generateAgentToken, generateApiKey, type ApiKeyHasher, type CredentialKind } from './key_material.js';
 import { parseSeconds, resolveKeySettings, type KeyOptionsInput, type KeySettings } from './key_settings.js';
 import { keyStatus, toAgentRecord, toApiKeyRecord, type AgentRecord, type ApiKeyRecord } from './records.js';
 import type { KeyRevocations } from './revocation.js';
@@ -80,9 +81,9 @@ export class ApiKeyService {
 
   /** Newest first. With `agentId`, that agent's keys (404 when the agent does not exist). */
   async list(filter: { agentId?: string; limit?: number } = {}): Promise<ApiKeyRecord[]> {
-    if (filter.agentId !== undefined) await this.existingAgent(filter.agentId, this.dataSource.manager);
+    const agent = filter.agentId !== undefined ? await this.existingAgent(filter.agentId, this.dataSource.manager) : undefined;
     const rows = await this.keys.find({
-      where: filter.agentId !== undefined ? { agentId: filter.agentId } : {},
+      where: agent ? { agentId: agent.id } : {},
       order: { createdAt: 'DESC', id: 'ASC' },
       take: Math.max(1, Math.min(filter.limit ?? 100, MAX_LIST_LIMIT)),
     });
@@ -117,7 +118,9 @@ export class ApiKeyService {
 
     const created = await runInTransaction(this.dataSource, async (manager) => {
       await this.activeAgent(old.agentId, manager);
-      const minted = await this.insert(manager, old.agentId, settings, now);
+      // An agent access token hands the agent's one token slot to its successor (unique index).
+      if (old.kind === 'agent_token') await manager.createQueryBuilder().update(ApiKey).set({ agentTokenOf: null }).where('id = :id', { id: old.id }).execute();
+      const minted = await this.insertOrConflict(manager, old.agentId, settings, now, old.kind, `API key ${old.id} changed while rotating; try again.`);
       const result = await manager.createQueryBuilder().update(ApiKey)
         .set({
           replacedBy: minted.key.id,
@@ -149,7 +152,7 @@ export class ApiKeyService {
     if (key.status === 'revoked') return { key, alreadyRevoked: true };
     const now = new Date();
     await this.keys.createQueryBuilder().update(ApiKey)
-      .set({ status: 'revoked', revokedAt: now, updatedAt: now })
+      .set({ status: 'revoked', revokedAt: now, updatedAt: now, agentTokenOf: null })
       .where('id = :id AND status = :active', { id: key.id, active: 'active' })
       .execute();
     const revoked = await this.get(key.id);
@@ -167,15 +170,18 @@ export class ApiKeyService {
     const active = await manager.find(ApiKey, { select: { id: true }, where: { agentId, status: 'active' } });
     if (active.length === 0) return [];
     await manager.createQueryBuilder().update(ApiKey)
-      .set({ status: 'revoked', revokedAt: now, updatedAt: now })
+      .set({ status: 'revoked', revokedAt: now, updatedAt: now, agentTokenOf: null })
       .where('agentId = :agentId AND status = :active', { agentId, active: 'active' })
       .execute();
     return active.map((row) => row.id);
   }
 
-  /** Writes a new key row; returns the secret once. Used inside callers' transactions. */
-  async insert(manager: EntityManager, agentId: string, settings: KeySettings, now: Date = new Date()): Promise<CreatedApiKey> {
-    const apiKey = generateApiKey(settings.env);
+  /**
+   * Writes a new key row; returns the secret once. Used inside callers' transactions. An agent
+   * access token (`kind` `agent_token`) takes the agent's token slot: the caller has freed it.
+   */
+  async insert(manager: EntityManager, agentId: string, settings: KeySettings, now: Date = new Date(), kind: CredentialKind = 'api_key'): Promise<CreatedApiKey> {
+    const apiKey = kind === 'agent_token' ? generateAgentToken() : generateApiKey(settings.env);
     const row = manager.create(ApiKey, {
       id: newId('key'),
       agentId,
@@ -198,9 +204,20 @@ export class ApiKeyService {
       revokedAt: null,
       replacedBy: null,
       graceUntil: null,
+      agentTokenOf: kind === 'agent_token' ? agentId : null,
     });
     await manager.insert(ApiKey, row);
     return { key: toApiKeyRecord(row), apiKey };
+  }
+
+  /** `insert`, with a lost race for the agent's token slot (the unique index) answered 409. */
+  async insertOrConflict(manager: EntityManager, agentId: string, settings: KeySettings, now: Date, kind: CredentialKind, conflict: string): Promise<CreatedApiKey> {
+    try {
+      return await this.insert(manager, agentId, settings, now, kind);
+    } catch (err) {
+      if (kind === 'agent_token' && isDuplicateKey(err)) throw new Conflict(conflict);
+      throw err;
+    }
   }
 
   async auditCreated(key: ApiKeyRecord, context: ActionContext, extra: Record<string, unknown> = {}): Promise<void> {
@@ -210,15 +227,24 @@ export class ApiKeyService {
     });
   }
 
-  private async existingAgent(agentId: string, manager: EntityManager): Promise<AgentRecord> {
-    const row = plausibleId(agentId, 'agt') ? await manager.findOneBy(Agent, { id: agentId }) : null;
+  /** The agent by id (the legacy `agt_…` form too, src/keys/agent_ids.ts); 404 when there is none. */
+  async existingAgent(agentId: string, manager: EntityManager): Promise<AgentRecord> {
+    const id = typeof agentId === 'string' ? canonicalAgentId(agentId) : agentId;
+    const row = plausibleId(id, 'agent') ? await manager.findOneBy(Agent, { id }) : null;
     if (!row) throw new NotFound(`No agent with id ${quoteId(agentId)}.`);
     return toAgentRecord(row);
   }
 
-  private async activeAgent(agentId: string, manager: EntityManager): Promise<AgentRecord> {
+  async activeAgent(agentId: string, manager: EntityManager): Promise<AgentRecord> {
     const agent = await this.existingAgent(agentId, manager);
     if (agent.status !== 'active') throw new Conflict(`Agent ${agent.id} is revoked; it cannot get new keys.`);
     return agent;
   }
+}
+
+const DUPLICATE_CODES = new Set(['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT']);
+
+function isDuplicateKey(err: unknown): boolean {
+  const candidate = err as { code?: unknown; driverError?: { code?: unknown } } | null;
+  return DUPLICATE_CODES.has(String(candidate?.code ?? candidate?.driverError?.code ?? ''));
 }

@@ -6,8 +6,8 @@ export interface ActionContext {
 }
 
 /** Ids are short and prefixed; anything else cannot exist, so it is "not found" without a query. */
-export function plausibleId(value: unknown, prefix: 'agt' | 'key'): value is string {
-  return typeof value === 'string' && value.length <= 64 && value.startsWith(`${prefix}_`) && /^[a-z]{3}_[A-Za-z0-9]+$/.test(value);
+export function plausibleId(value: unknown, prefix: 'agent' | 'key'): value is string {
+  return typeof value === 'string' && value.length <= 64 && value.startsWith(`${prefix}_`) && /^[a-z]{3,5}_[A-Za-z0-9]+$/.test(value);
 }
 
 /** For messages: at most 64 characters of a caller-supplied id, quoted. */

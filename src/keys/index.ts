@@ -6,6 +6,7 @@ import type { EventBus } from '../lib/bus.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { AgentService } from './agents.js';
+import { AgentTokenService } from './agent_tokens.js';
 import { ApiKeyService } from './api_keys.js';
 import { ChangeSweep } from './change_sweep.js';
 import { FailureLog } from './failure_log.js';
@@ -23,6 +24,8 @@ export const VERIFICATION_CACHE_MAX_ENTRIES = 10_000;
 export interface KeyServices {
   readonly agents: AgentService;
   readonly apiKeys: ApiKeyService;
+  /** Each agent's one agent access token (`agt_…`): an API key addressed by its agent. */
+  readonly agentTokens: AgentTokenService;
   readonly verifier: KeyVerifier;
   /** lastUsedAt bookkeeping; `flush()` writes what is pending now. */
   readonly usage: UsageTracker;
@@ -66,10 +69,12 @@ export function buildKeyServices(deps: KeyServiceDeps): KeyServices {
   const apiKeys = new ApiKeyService(dataSource, deps.config, hasher, deps.audit, revocations);
   const agents = new AgentService(dataSource, apiKeys, deps.audit, revocations);
   const clock = deps.clock ?? systemClock;
+  const agentTokens = new AgentTokenService(dataSource, apiKeys, clock);
   const verifier = new KeyVerifier(keyRows, hasher, cache, new ChangeSweep(keyRows, cache, deps.logger, clock), usage, failures, clock);
   return {
     agents,
     apiKeys,
+    agentTokens,
     verifier,
     usage,
     failures,

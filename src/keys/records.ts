@@ -1,5 +1,6 @@
 import type { Agent } from '../db/entities/agent.js';
 import type { ApiKey } from '../db/entities/api_key.js';
+import { credentialKind, type CredentialKind } from './key_material.js';
 import type { AccessType, KeyEnv } from './scopes.js';
 
 export type AgentStatus = 'active' | 'revoked';
@@ -28,8 +29,12 @@ export interface ApiKeyRecord {
   readonly id: string;
   readonly agentId: string;
   readonly name: string;
-  /** The first 12 characters, e.g. `ak_live_AbCd`. */
+  /** The first 12 characters, e.g. `ak_live_AbCd`; 8 of an agent access token (`agt_AbCd`). */
   readonly prefix: string;
+  /** `api_key` (`ak_live_`/`ak_test_`) or `agent_token` (`agt_`), from the prefix. */
+  readonly kind: CredentialKind;
+  /** True on the agent's current agent access token (not rotated away, not revoked). */
+  readonly currentAgentToken: boolean;
   readonly scopes: readonly string[];
   readonly accessType: AccessType;
   readonly env: KeyEnv;
@@ -65,6 +70,8 @@ export function toApiKeyRecord(row: ApiKey): ApiKeyRecord {
     agentId: row.agentId,
     name: row.name,
     prefix: row.prefix,
+    kind: credentialKind(row.prefix),
+    currentAgentToken: row.agentTokenOf !== null && row.agentTokenOf !== undefined,
     scopes: Object.freeze([...row.scopes]),
     accessType: row.accessType,
     env: row.env,

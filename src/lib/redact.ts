@@ -17,9 +17,11 @@ const SECRET_FIELD = /^(authorization|proxy-authorization|cookie|set-cookie|x-ap
  */
 const OAUTH_PARAMETER_FIELDS: ReadonlySet<string> = new Set(['grant_type', 'redirect_uri', 'code_verifier', 'response_type', 'client_id', 'state', 'iss', 'session_state']);
 
-/** ak_live_/ak_test_ keys, Bearer/Basic credentials and secret query parameters in free text. */
+/** ak_live_/ak_test_ keys, agt_ agent access tokens, Bearer/Basic credentials and secret query parameters in free text. */
 const SECRET_TEXT: ReadonlyArray<[RegExp, string]> = [
   [/\bak_(live|test)_[A-Za-z0-9]+/g, 'ak_$1_[REDACTED]'],
+  // 32 characters and more: a legacy agent id (`agt_` + 20) is an identifier, not a secret.
+  [/\bagt_[A-Za-z0-9]{32,}/g, 'agt_[REDACTED]'],
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, '$1 [REDACTED]'],
   // A parameter of a query string, or the first one of a form body.
   [/((?:^|[?&])(access_token_query|access_token|api_key|refresh_token|id_token|token|subject_token|actor_token|code|code_verifier|client_secret|client_assertion|password)=)[^&\s"]*/gi, '$1[REDACTED]'],

@@ -11,7 +11,7 @@ export type AccountResolver = (accountId: string, source?: unknown, ctx?: KoaCon
 
 /**
  * The engine's `findAccount`: users (`usr_…`) from the users table, and any other kind of subject
- * a feature registers by id prefix (e.g. agents, `agt_`, for tokens minted from API keys).
+ * a feature registers by id prefix (e.g. agents, `agent_`, for tokens minted from API keys).
  */
 export class AccountDirectory {
   private readonly resolvers = new Map<string, AccountResolver>();
@@ -27,7 +27,7 @@ export class AccountDirectory {
     });
   }
 
-  /** Adds a resolver for account ids starting with `prefix` (e.g. `agt_`). */
+  /** Adds a resolver for account ids starting with `prefix` (e.g. `agent_`). */
   register(prefix: string, resolver: AccountResolver): void {
     this.resolvers.set(prefix, resolver);
   }

@@ -102,7 +102,7 @@ export function normalized(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([name, item]) => [name, normalized(item)]));
   }
   if (typeof value !== 'string') return value;
-  if (/^(agt|key|cli|usr)_[A-Za-z0-9]+$/.test(value)) return `<${value.slice(0, 3)} id>`;
+  if (/^(agent|agt|key|cli|usr)_[A-Za-z0-9]+$/.test(value)) return `<${value.split('_')[0]} id>`;
   if (/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(value)) return '<date>';
   if (/^ak_(live|test)_[A-Za-z0-9]{32}$/.test(value)) return '<api key>';
   if (/^ak_(live|test)_[A-Za-z0-9]{4}$/.test(value)) return '<prefix>';

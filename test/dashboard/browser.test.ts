@@ -98,7 +98,7 @@ describe('dashboard in a real browser (Chromium)', function () {
     await page.getByLabel('Contact email (optional)').fill('crm@example.com');
     await shoot('02-agents');
     await page.getByRole('button', { name: 'Create agent' }).click();
-    await page.waitForURL(/\/dashboard\/agents\/agt_/);
+    await page.waitForURL(/\/dashboard\/agents\/agent_/);
     expect(await page.getByRole('heading', { level: 1 }).textContent()).to.include('crm-sync');
 
     await page.getByRole('link', { name: 'New API key' }).click();
@@ -144,7 +144,7 @@ describe('dashboard in a real browser (Chromium)', function () {
     for (let i = 0; i < 4; i += 1) await useKey(apiKey).expect(200);
 
     await page.getByRole('link', { name: /back to crm-sync/ }).click();
-    await page.waitForURL(/\/dashboard\/agents\/agt_/);
+    await page.waitForURL(/\/dashboard\/agents\/agent_/);
     expect(await page.content()).not.to.include(apiKey);
     // The key is linked from its row in the keys table and from its session (made by /auth/login).
     await page.locator('table').first().getByRole('link', { name: /^ak_live_/ }).click();
@@ -156,7 +156,7 @@ describe('dashboard in a real browser (Chromium)', function () {
     await page.waitForURL(`**/dashboard/keys/${keyId}/revoke`);
     await shoot('06-revoke-confirm');
     await page.getByRole('button', { name: 'Revoke key' }).click();
-    await page.waitForURL(/\/dashboard\/agents\/agt_.*done=key_revoked/);
+    await page.waitForURL(/\/dashboard\/agents\/agent_.*done=key_revoked/);
     expect(await page.getByRole('status').first().textContent()).to.include('was revoked');
     expect(await page.locator('tbody tr').first().textContent()).to.include('revoked');
 
@@ -167,7 +167,7 @@ describe('dashboard in a real browser (Chromium)', function () {
   it('shows the other pages: an agent with usage, rotation, OAuth clients, the audit log', async () => {
     await page.goto(`${app.url}/dashboard/agents`);
     await page.getByRole('link', { name: 'ci-deploy' }).click();
-    await page.waitForURL(/\/dashboard\/agents\/agt_/);
+    await page.waitForURL(/\/dashboard\/agents\/agent_/);
     expect(await page.locator('svg.usage-chart').count()).to.equal(1);
     await shoot('07-agent');
     await page.getByRole('link', { name: 'Rotate' }).click();
@@ -195,7 +195,7 @@ describe('dashboard in a real browser (Chromium)', function () {
       const small = await phone.newPage();
       await small.goto(`${app.url}/dashboard/agents`);
       await small.getByRole('link', { name: 'ci-deploy' }).click();
-      await small.waitForURL(/\/dashboard\/agents\/agt_/);
+      await small.waitForURL(/\/dashboard\/agents\/agent_/);
       // Nothing wider than the screen: the key table turns into one card per key, form fields stack.
       const overflow = (): Promise<number> => small.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
       expect(await overflow()).to.be.at.most(0);
@@ -216,7 +216,7 @@ describe('dashboard in a real browser (Chromium)', function () {
   it('issue 19: a reload never shows or makes a key twice; ends a session; filters the audit log; breadcrumbs and favicon', async () => {
     await page.goto(`${app.url}/dashboard/agents`);
     await page.getByRole('link', { name: 'ci-deploy' }).click();
-    await page.waitForURL(/\/dashboard\/agents\/agt_/);
+    await page.waitForURL(/\/dashboard\/agents\/agent_/);
     const agentId = new URL(page.url()).pathname.split('/').pop()!;
     const before = (await app.services.keys.apiKeys.list({ agentId })).length;
     await page.getByRole('link', { name: 'New API key' }).click();

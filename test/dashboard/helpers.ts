@@ -81,7 +81,7 @@ export function postForm(agent: supertest.Agent, path: string, fields: FormField
 export async function createAgentInPage(agent: supertest.Agent, csrf: string, name: string, contact = ''): Promise<string> {
   const res = await postForm(agent, '/dashboard/agents', { csrf, name, contact_email: contact });
   expect(res.status, res.text.slice(0, 300)).to.equal(303);
-  const match = /^\/dashboard\/agents\/(agt_[A-Za-z0-9]+)$/.exec(res.headers.location ?? '');
+  const match = /^\/dashboard\/agents\/(agent_[A-Za-z0-9]+)$/.exec(res.headers.location ?? '');
   expect(match, res.headers.location).to.not.equal(null);
   return match![1]!;
 }

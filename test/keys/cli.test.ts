@@ -48,7 +48,7 @@ describe('CLI: agents and keys, end to end', function () {
     const out = json(await runKeyport(['agent:create', '--name', 'ci-bot', '--contact', 'ops@example.com', '--scopes', 'read,write', '--env', 'test', '--expires-in', '90d', '--allow-ip', '127.0.0.1,10.0.0.0/8', '--rate-limit-per-min', '30', '--key-name', 'deploy', '--json'], app.env));
     expect(out).to.have.all.keys('agent', 'key', 'api_key');
     expect(out.agent).to.include({ name: 'ci-bot', contact_email: 'ops@example.com', status: 'active' });
-    expect(out.agent.id).to.match(/^agt_/);
+    expect(out.agent.id).to.match(/^agent_/);
     expect(out.key).to.have.all.keys(...KEY_FIELDS);
     expect(out.key).to.deep.include({ agent_id: out.agent.id, name: 'deploy', scopes: ['read', 'write'], access_type: 'integrations', env: 'test', status: 'active', ip_allow_list: ['127.0.0.1', '10.0.0.0/8'], contact_email: 'ops@example.com' });
     expect(out.key.rate_limit).to.deep.equal({ per_minute: 30, per_hour: null, burst: null });
@@ -71,7 +71,7 @@ describe('CLI: agents and keys, end to end', function () {
     expect(result.code, result.stderr).to.equal(0);
     const keys = result.stdout.match(/ak_live_[A-Za-z0-9]{32}/g) ?? [];
     expect(keys, 'the key appears exactly once').to.have.length(1);
-    expect(result.stdout).to.match(/created agent agt_\S+ \(reporting\)/);
+    expect(result.stdout).to.match(/created agent agent_\S+ \(reporting\)/);
     expect(result.stdout).to.match(/scopes:\s+read\n/);
     expect(result.stdout).to.include('shown only once');
     await app.http().get('/auth/test').set('X-API-Key', keys[0]!).expect(200);

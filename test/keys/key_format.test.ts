@@ -34,7 +34,7 @@ describe('API keys: format and storage', () => {
     const created = await createAgentWithKey(app, { env: 'test' });
     expect(created.apiKey).to.match(/^ak_test_[A-Za-z0-9]{32}$/);
     expect(created.key.id).to.match(/^key_[A-Za-z0-9]{20}$/);
-    expect(created.agent.id).to.match(/^agt_[A-Za-z0-9]{20}$/);
+    expect(created.agent.id).to.match(/^agent_[A-Za-z0-9]{20}$/);
     expect(created.key.prefix).to.equal(displayPrefix(created.apiKey)).and.have.length(12);
     expect(created.key.scopes).to.deep.equal(['read']);
     expect(created.key.accessType).to.equal('integrations');

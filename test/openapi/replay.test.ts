@@ -16,7 +16,7 @@ import { deref, HTTP_METHODS, loadDocument, schemaValidator, type Operation, typ
 /** The example values in the document, replaced by live ones before a request is sent. */
 const EXAMPLE = {
   apiKey: 'ak_live_3fTz8QmN1vR7yLpK0sWdE5hJ2cXa9BuG',
-  agentId: 'agt_6fJq2dN8pXr4Lk1MzT0v',
+  agentId: 'agent_6fJq2dN8pXr4Lk1MzT0v',
   keyId: 'key_9sWm3Qb7Tn2Vx5Yc8ZaE',
   clientId: 'cli_4hRk7Np2Wq9Ls3Dv6Gx1',
   refreshToken: 'rt_Nf8Kq2Vb5Xm9Tz1Lc4Wd7Ys0Hj3Gp6Re8Ua2Qk',
@@ -40,8 +40,10 @@ describe('OpenAPI document: examples replayed against the running server', funct
   after(async () => { await app?.close(); });
 
   /** A fresh agent with a key (its default session opened) and a fresh client: one per request, so revocations and rotations do not collide. */
-  async function fixture(): Promise<Fixture> {
+  async function fixture(template = ''): Promise<Fixture> {
     const created = await app.services.keys.agents.createWithKey({ name: 'replay', key: { scopes: 'read,write', accessType: 'transactional' } }, { actor: 'test' });
+    // Rotating or revoking an agent access token needs one (creating one needs its absence).
+    if (template.startsWith('/admin/agents/{id}/token/') || template === '/admin/agents/{id}/token#delete') await app.services.keys.agentTokens.create(created.agent.id, {}, { actor: 'test' });
     const login = await app.http().post('/auth/login').send({ api_key: created.apiKey }).expect(200);
     const { client } = await app.services.oidc.clients.create({ name: 'replay', grantTypes: ['client_credentials'], scopes: ['read'] });
     return { values: { apiKey: created.apiKey, agentId: created.agent.id, keyId: created.key.id, clientId: client.id, refreshToken: login.body.refresh_token as string } };
@@ -92,14 +94,14 @@ describe('OpenAPI document: examples replayed against the running server', funct
       it(`${method.toUpperCase()} ${template}`, async () => {
         if (examples) {
           for (const [name, example] of Object.entries(examples)) {
-            const { values } = await fixture();
+            const { values } = await fixture(method === 'delete' ? `${template}#delete` : template);
             const res = await withCredential(request(method, pathFor(template, values)), template, operation, values).send(live(example.value as object, values));
             expect(res.status, `${name}: ${res.text.slice(0, 300)}`).to.equal(example['x-status']);
             expectDocumented(`${method} ${template} ${name}`, operation, res);
             replayed += 1;
           }
         } else {
-          const { values } = await fixture();
+          const { values } = await fixture(method === 'delete' ? `${template}#delete` : template);
           const res = await withCredential(request(method, pathFor(template, values)), template, operation, values);
           const success = Object.keys(operation.responses).filter((status) => status.startsWith('2')).sort()[0];
           expect(String(res.status), res.text.slice(0, 300)).to.equal(success);

@@ -5,7 +5,7 @@
  */
 export interface KeyportAuth {
   /**
-   * The agent (`agt_…`) of an API-key token, the user of an authorization-code token, the client
+   * The agent (`agent_…`; `agt_…` on tokens issued before Keyport migration 1733300000000) of an API-key token, the user of an authorization-code token, the client
    * of a client-credentials one. Introspection of an opaque client-credentials token names no
    * `sub`; then this is the client_id, as RFC 9068 §2.2 has it for tokens without a resource owner.
    */

@@ -1,4 +1,4 @@
-import { IsDefined, IsEmail, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsBoolean, IsDefined, IsEmail, IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { MAX_LIST_LIMIT } from '../../keys/api_keys.js';
 import { NAME_MAX_LENGTH } from '../../keys/key_settings.js';
 import { KeyOptionsBody } from './keys.js';
@@ -16,6 +16,10 @@ export class CreateAgentBody extends KeyOptionsBody {
   /** A label for the first key (default `default`). */
   @IsOmittable() @MaxLength(NAME_MAX_LENGTH) @IsString()
   key_name?: string;
+
+  /** True: the first credential is the agent access token (`agt_…`) instead of an `ak_` key. */
+  @IsOmittable() @IsBoolean()
+  with_token?: boolean;
 }
 
 /** `GET /admin/agents`. */

@@ -23,13 +23,14 @@ export function agentRoutes(router: AdminRouter): void {
     const { config, keys } = ctx.services;
     // As in agent:create, the contact belongs to the agent and its first key inherits it.
     const agent = await keys.agents.createWithKey(
-      { name: body.name, contactEmail: body.contact_email, key: keyOptions(body, { name: body.key_name }) },
+      { name: body.name, contactEmail: body.contact_email, key: keyOptions(body, { name: body.key_name }), withToken: body.with_token },
       actionContext(ctx),
     );
+    // With with_token the secret is the agent access token, named as in agent:create --with-token --json.
     created(ctx, `/admin/agents/${agent.agent.id}`, {
       agent: agentJson(agent.agent),
       key: apiKeyJson(agent.key, config.rateLimit),
-      api_key: agent.apiKey,
+      ...(body.with_token ? { agent_token: agent.apiKey } : { api_key: agent.apiKey }),
     });
   });
 

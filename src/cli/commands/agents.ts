@@ -5,6 +5,7 @@ import { CliError, notice, output, type CliRuntime } from '../context.js';
 import { withKeys } from '../dependencies.js';
 import { namesakes, namesakeWarning } from '../namesakes.js';
 import { table } from '../table.js';
+import { printCreatedWithToken } from './agent_tokens.js';
 import { CLI_ACTOR, addKeyOptions, keyDetails, keyOptionsFromFlags, secretLines, type KeyFlags } from './keys.js';
 
 function agentTable(agents: readonly AgentRecord[]): string[] {
@@ -19,16 +20,18 @@ export function registerAgents(program: Command, runtime: CliRuntime): void {
     .requiredOption('--name <name>', 'the agent name')
     .option('--contact <email>', 'contact email of the agent (and default of its keys)')
     .option('--key-name <name>', 'a label for the first key (default: "default")'))
+    .option('--with-token', 'make the first credential the agent access token (agt_…) instead of an ak_ key')
     .option('--json', 'print one JSON object')
-    .action(async (flags: KeyFlags & { name: string; keyName?: string }) => {
+    .action(async (flags: KeyFlags & { name: string; keyName?: string; withToken?: boolean }) => {
       await withKeys(runtime, { writes: true }, async (keys, { config, database }) => {
         const existing = await namesakes(database.dataSource, 'agents', flags.name, "status = 'active'");
         // --contact belongs to the agent; the key inherits it.
         const created = await keys.agents.createWithKey(
-          { name: flags.name, contactEmail: flags.contact, key: keyOptionsFromFlags({ ...flags, contact: undefined }, flags.keyName) },
+          { name: flags.name, contactEmail: flags.contact, key: keyOptionsFromFlags({ ...flags, contact: undefined }, flags.keyName), withToken: flags.withToken },
           CLI_ACTOR,
         );
-        output(runtime, Boolean(flags.json), {
+        if (flags.withToken) printCreatedWithToken(runtime, Boolean(flags.json), created, config);
+        else output(runtime, Boolean(flags.json), {
           agent: agentJson(created.agent),
           key: apiKeyJson(created.key, config.rateLimit),
           api_key: created.apiKey,
@@ -57,14 +60,14 @@ export function registerAgents(program: Command, runtime: CliRuntime): void {
   program
     .command('agent:revoke')
     .description('revoke an agent and every key it holds, at once')
-    .argument('[id]', 'the agent id (agt_…)')
+    .argument('[id]', 'the agent id (agent_…)')
     // The form before the id became an argument like every other command's: scripts keep working, with a warning.
     .addOption(new Option('--id <id>', 'deprecated: pass the id as the argument').hideHelp())
     .option('--json', 'print one JSON object')
     .action(async (argument: string | undefined, flags: { id?: string; json?: boolean }) => {
       if (argument !== undefined && flags.id !== undefined && argument !== flags.id) throw new CliError('give the agent id once (as the argument; --id is deprecated)');
       const id = argument ?? flags.id;
-      if (id === undefined) throw new CliError("missing required argument 'id' (keyport agent:revoke agt_…)");
+      if (id === undefined) throw new CliError("missing required argument 'id' (keyport agent:revoke agent_…)");
       await withKeys(runtime, { revokes: true }, async (keys) => {
         const revoked = await keys.agents.revoke(id, CLI_ACTOR);
         output(runtime, Boolean(flags.json), { agent: agentJson(revoked.agent), revoked_keys: [...revoked.revokedKeyIds], already_revoked: revoked.alreadyRevoked }, [

@@ -98,7 +98,7 @@ export function registerKeys(program: Command, runtime: CliRuntime): void {
   addKeyOptions(program
     .command('key:create')
     .description('create a further API key for an agent; prints the key once')
-    .requiredOption('--agent <id>', 'the owning agent (agt_…)')
+    .requiredOption('--agent <id>', 'the owning agent (agent_…)')
     .option('--name <name>', 'a label for the key (default: "default")')
     .option('--contact <email>', "contact for this key (default: the agent's)"))
     .option('--json', 'print one JSON object')

@@ -1,3 +1,4 @@
+import { canonicalAgentId } from '../../keys/agent_ids.js';
 import type Router from '@koa/router';
 import type { AuditPageFilter } from '../../audit/audit_log.js';
 import type { AuditEvent } from '../../db/entities/audit_event.js';
@@ -10,7 +11,7 @@ export const AUDIT_PAGE_SIZES = [50, 100, 500] as const;
 const DEFAULT_PAGE_SIZE = 100;
 
 /** The target type the audit trail uses for each id prefix. */
-const TARGET_TYPES: Record<string, string> = { agt: 'agent', key: 'api_key', cli: 'client', usr: 'user', ses: 'api_key_session' };
+const TARGET_TYPES: Record<string, string> = { agent: 'agent', agt: 'agent', key: 'api_key', cli: 'client', usr: 'user', ses: 'api_key_session' };
 
 const ACTION_SHAPE = /^[a-z][a-z_]*(?:\.[a-z_]+){0,3}$/;
 /** `cli`, `anonymous`, `user:usr_…`, `api-key:key_…`, `admin-token:…`: what AuditEvent.actor holds. */
@@ -27,9 +28,10 @@ function text(ctx: KeyportContext, name: string): string {
 
 function targetFilter(ctx: KeyportContext): { targetType: string; targetId: string } | undefined {
   const target = text(ctx, 'target');
-  const match = /^([a-z]{3})_[A-Za-z0-9]{1,60}$/.exec(target);
+  const match = /^([a-z]{3,5})_[A-Za-z0-9]{1,60}$/.exec(target);
   const targetType = match ? TARGET_TYPES[match[1]!] : undefined;
-  return targetType ? { targetType, targetId: target } : undefined;
+  // The legacy `agt_…` form of an agent id finds the agent's rows (src/keys/agent_ids.ts).
+  return targetType ? { targetType, targetId: targetType === 'agent' ? canonicalAgentId(target) : target } : undefined;
 }
 
 function day(value: string, name: string): Date | undefined {

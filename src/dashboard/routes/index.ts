@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { NotFound } from '../../lib/errors.js';
 import { VIEWS_DIR } from '../../oidc/views.js';
 import { agentClientRoutes } from './agent_clients.js';
+import { agentApiAccessRoutes } from './agent_api_access.js';
 import { agentRoutes } from './agents.js';
 import { auditRoutes } from './audit.js';
 import { clientRoutes } from './clients.js';
@@ -37,6 +38,7 @@ export function dashboardRoutes(): Router<KeyportContext['state'], KeyportContex
   signInRoutes(router);
   agentRoutes(router);
   keyListRoutes(router);
+  agentApiAccessRoutes(router);
   keyRoutes(router);
   clientRoutes(router);
   agentClientRoutes(router);

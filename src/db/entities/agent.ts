@@ -4,7 +4,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 @Entity({ name: 'agents' })
 @Index('idx_agents_created_at', ['createdAt'])
 export class Agent {
-  /** `agt_…` */
+  /** `agent_…` (`agt_…` before migration 1733300000000). */
   @PrimaryColumn({ type: 'varchar', length: 40 })
   id: string;
 

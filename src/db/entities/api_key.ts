@@ -13,7 +13,7 @@ export class ApiKey {
   @PrimaryColumn({ type: 'varchar', length: 40 })
   id: string;
 
-  /** Owning agent (`agt_…`). */
+  /** Owning agent (`agent_…`). */
   @Column({ type: 'varchar', length: 40 })
   agentId: string;
 
@@ -25,7 +25,7 @@ export class ApiKey {
   @Column({ type: 'varchar', length: 100 })
   name: string;
 
-  /** The first 12 characters (`ak_live_AbCd`), for display and support; not enough to use the key. */
+  /** The first 12 characters (`ak_live_AbCd`), or 8 of an agent access token (`agt_AbCd`): for display and support; not enough to use the key. */
   @Column({ type: 'varchar', length: 12 })
   prefix: string;
 
@@ -42,7 +42,7 @@ export class ApiKey {
   @Column({ type: 'varchar', length: 16 })
   accessType: 'admin' | 'integrations' | 'transactional';
 
-  /** `live` or `test` (from the key's `ak_live_` / `ak_test_` prefix). */
+  /** `live` or `test` (from the key's `ak_live_` / `ak_test_` prefix); always `live` for an agent access token. */
   @Column({ type: 'varchar', length: 8 })
   env: 'live' | 'test';
 
@@ -96,4 +96,13 @@ export class ApiKey {
   /** Set on a rotated key: it keeps working until this instant, then answers `revoked_api_key`. */
   @Column({ type: 'datetime', nullable: true })
   graceUntil: Date | null;
+
+  /**
+   * On an agent's current agent access token (`agt_…`): the agent's id; null on every other row
+   * (`ak_` keys, rotated or revoked tokens). Unique, so an agent holds at most one current token
+   * whatever races the service loses (both databases allow many NULLs in a unique index).
+   */
+  @Index('uq_api_keys_agent_token', { unique: true })
+  @Column({ type: 'varchar', length: 40, nullable: true })
+  agentTokenOf: string | null;
 }

@@ -20,7 +20,7 @@ export class ApiKeySession {
   @Column({ type: 'varchar', length: 40 })
   keyId: string;
 
-  /** The key's agent (`agt_…`): the `sub` of every token of the session. */
+  /** The key's agent (`agent_…`): the `sub` of every token of the session. */
   @Column({ type: 'varchar', length: 40 })
   agentId: string;
 

@@ -18,7 +18,7 @@ export class AuditEvent {
   @Column({ type: 'varchar', length: 64 })
   action: string;
 
-  /** Who did it: `cli`, `user:usr_…`, `agent:agt_…`, `admin-token:…`, or `anonymous`. */
+  /** Who did it: `cli`, `user:usr_…`, `agent:agent_…`, `admin-token:…`, or `anonymous`. */
   @Column({ type: 'varchar', length: 128 })
   actor: string;
 
