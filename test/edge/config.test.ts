@@ -25,7 +25,7 @@ function failure(env: Record<string, string>): string {
 describe('edge and rate-limit configuration', () => {
   it('has defaults for the limits that are not per key, the Redis prefix and proxy hops', () => {
     const config = load({});
-    expect(config.rateLimitPolicies).to.deep.equal({ disabled: false, clientPerMinute: 600, loginPerIpPerMinute: 30, keyFailuresPerIpPerMinute: 20, publicIntrospectionPerIpPerMinute: 60 });
+    expect(config.rateLimitPolicies).to.deep.equal({ disabled: false, clientPerMinute: 600, loginPerIpPerMinute: 30, keyFailuresPerIpPerMinute: 20, publicIntrospectionPerIpPerMinute: 60, userCodeEntriesPerIpPerMinute: 10 });
     expect(config.redisPrefix).to.equal('keyport:');
     expect(config.trustProxyHops).to.equal(1);
     expect(Object.isFrozen(config.rateLimitPolicies)).to.equal(true);
@@ -34,9 +34,9 @@ describe('edge and rate-limit configuration', () => {
   it('reads them from the environment', () => {
     const config = load({
       RATE_LIMIT_DISABLED: 'true', RATE_LIMIT_CLIENT_PER_MIN: '1200', RATE_LIMIT_LOGIN_PER_IP: '10',
-      RATE_LIMIT_KEY_FAILURES_PER_IP: '5', RATE_LIMIT_PUBLIC_INTROSPECTION_PER_IP: '7', REDIS_PREFIX: 'kp:eu-1:', TRUST_PROXY_HOPS: '2',
+      RATE_LIMIT_KEY_FAILURES_PER_IP: '5', RATE_LIMIT_PUBLIC_INTROSPECTION_PER_IP: '7', RATE_LIMIT_USER_CODE_PER_IP: '4', REDIS_PREFIX: 'kp:eu-1:', TRUST_PROXY_HOPS: '2',
     });
-    expect(config.rateLimitPolicies).to.deep.equal({ disabled: true, clientPerMinute: 1200, loginPerIpPerMinute: 10, keyFailuresPerIpPerMinute: 5, publicIntrospectionPerIpPerMinute: 7 });
+    expect(config.rateLimitPolicies).to.deep.equal({ disabled: true, clientPerMinute: 1200, loginPerIpPerMinute: 10, keyFailuresPerIpPerMinute: 5, publicIntrospectionPerIpPerMinute: 7, userCodeEntriesPerIpPerMinute: 4 });
     expect(config.redisPrefix).to.equal('kp:eu-1:');
     expect(config.trustProxyHops).to.equal(2);
   });
