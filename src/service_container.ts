@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { AuditLog } from './audit/audit_log.js';
 import type { Config } from './config/config.js';
 import { buildDashboardServices, type DashboardServices } from './dashboard/index.js';
@@ -12,7 +11,7 @@ import { OidcServices } from './oidc/services.js';
 import type { CircuitBreaker } from './lib/circuit_breaker.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { Lifecycle } from './lib/lifecycle.js';
-import { connectSharedRedis } from './lib/redis.js';
+import { connectSharedRedis, type RedisClient } from './lib/redis.js';
 import { RateLimits } from './ratelimit/service.js';
 import { apiKeyExchangeLimits, apiKeyUseLimit, limitTokenRequestsPerClient, publicIntrospectionLimit } from './ratelimit/token_endpoint.js';
 
@@ -40,7 +39,7 @@ export interface Services {
    * client itself). It fails fast: any command may reject while Redis is away, so treat it as a
    * cache and fall back. See src/lib/redis.ts.
    */
-  readonly redis: Redis | undefined;
+  readonly redis: RedisClient | undefined;
   /**
    * With Redis: open after failed commands in a row; callers then skip Redis and answer from
    * memory at once until a background probe finds it answering (src/lib/circuit_breaker.ts).
@@ -63,7 +62,7 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   const metrics = new Metrics({ processMetrics: options.processMetrics });
   const audit = new AuditLog(database.dataSource, logger);
   const closers: Array<() => Promise<void> | void> = [];
-  const shared = config.redisUrl ? await connectSharedRedis(config.redisUrl, config.redisPrefix, logger) : undefined;
+  const shared = config.redis ? await connectSharedRedis(config.redis, config.redisPrefix, logger) : undefined;
   const redis = shared?.redis;
   const redisBreaker = shared?.breaker;
   const bus: EventBus = shared?.bus ?? new InProcessBus();

@@ -5,6 +5,7 @@ import { IsIn, IsInt, IsUrl, Matches, Max, Min, validateSync } from 'class-valid
 import { parseDatabaseUrl, type DatabaseTarget } from './database_url.js';
 import { ConfigError } from './errors.js';
 import { readBool, readEnum, readInt, readList, readString, type Env } from './parse.js';
+import { readRedisTarget, type RedisTarget } from './redis_target.js';
 import { resolveSecret } from './secret.js';
 import { BASE_SCOPES, SCOPE_NAME } from '../keys/scopes.js';
 
@@ -79,6 +80,11 @@ export class Config {
   /** `REDIS_URL`: when set, limits, caches and revocation are shared by all instances. */
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['redis', 'rediss'] }, { message: 'must be a redis:// URL' })
   readonly redisUrl: string | undefined;
+  /**
+   * The Redis deployment: `REDIS_URL` (one server), `REDIS_SENTINELS` + `REDIS_SENTINEL_NAME`
+   * (Sentinel) or `REDIS_CLUSTER_NODES` (Redis Cluster); unset without Redis. See redis_target.ts.
+   */
+  readonly redis: RedisTarget | undefined;
   /** `KEYPORT_SECRET`: root of every derived key (cookie keys, key-hash pepper, signing-key encryption). */
   readonly secret: string;
   /** `TOKEN_TTL`: lifetime in seconds of exchanged bearer tokens. */
@@ -232,6 +238,7 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     issuer: readString(env, 'ISSUER', `http://localhost:${port}`).replace(/\/+$/, ''),
     database: parseDatabaseUrl(readString(env, 'DATABASE_URL', `sqlite:${resolve(dataDir, 'keyport.db')}`), cwd),
     redisUrl: readString(env, 'REDIS_URL'),
+    redis: readRedisTarget(env),
     secret: resolveSecret(readString(env, 'KEYPORT_SECRET'), production, resolve(dataDir, 'keyport.secret')),
     tokenTtl: readInt(env, 'TOKEN_TTL', 7200, 0, Number.MAX_SAFE_INTEGER),
     rateLimit: Object.freeze({
