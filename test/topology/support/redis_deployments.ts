@@ -23,7 +23,9 @@ export async function ask<T>(port: number, command: (client: Redis) => Promise<T
   }
 }
 
-const COMMON = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no'];
+// No 5 s wait before a replica's first full sync (Redis 7's diskless default): a replica that never
+// synced is not eligible for promotion, and the failover tests kill a master soon after the start.
+const COMMON = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--protected-mode', 'no', '--repl-diskless-sync-delay', '0'];
 
 async function startServer(group: ProcessGroup, port: number, extra: readonly string[]): Promise<RedisNode> {
   const child = group.start('redis-server', ['--port', String(port), ...COMMON, ...extra]);
@@ -130,6 +132,15 @@ export class ClusterDeployment {
     if (created.status !== 0) throw new Error(`redis-cli --cluster create failed:\n${created.stdout}\n${created.stderr}`);
     const deployment = new ClusterDeployment(nodes, group);
     await deployment.waitHealthy(20_000);
+    // Ready for a failover: every replica is in sync with its master.
+    await waitFor('every replica to sync', async () => {
+      let synced = 0;
+      for (const node of nodes) {
+        const info = await ask(node.port, (client) => client.info('replication'));
+        if (info.includes('role:slave') && info.includes('master_link_status:up')) synced += 1;
+      }
+      return synced === 3;
+    }, 20_000, 100);
     return deployment;
   }
 

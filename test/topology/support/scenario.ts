@@ -47,19 +47,40 @@ export async function bothOnRedis(pair: Pair, timeoutMs: number): Promise<number
   }), timeoutMs, 50);
 }
 
+/**
+ * A channel B subscribed to when the probe was made: `carries()` publishes on A until B hears it.
+ * Made before a failover, it proves B's subscription survived (was renewed on the new master/node).
+ */
+export class BusProbe {
+  private readonly channel = `topology.probe.${Math.random().toString(36).slice(2)}`;
+  private readonly seen: string[] = [];
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly pair: Pair) {
+    this.unsubscribe = pair.b.services.bus.subscribe(this.channel, (message) => this.seen.push(message));
+  }
+
+  async carries(timeoutMs: number): Promise<number> {
+    const before = this.seen.length;
+    return waitFor('a bus message from A to reach B', async () => {
+      await this.pair.a.services.bus.publish(this.channel, 'ping');
+      await sleep(30);
+      return this.seen.length > before;
+    }, timeoutMs, 20);
+  }
+
+  close(): void {
+    this.unsubscribe();
+  }
+}
+
 /** A message published on A's bus reaches B through Redis (pub/sub subscribed on B). */
 export async function busCarries(pair: Pair, timeoutMs: number): Promise<number> {
-  const channel = `topology.probe.${Math.random().toString(36).slice(2)}`;
-  const seen: string[] = [];
-  const unsubscribe = pair.b.services.bus.subscribe(channel, (message) => seen.push(message));
+  const probe = new BusProbe(pair);
   try {
-    return await waitFor('a bus message from A to reach B', async () => {
-      await pair.a.services.bus.publish(channel, 'ping');
-      await sleep(30);
-      return seen.length > 0;
-    }, timeoutMs, 20);
+    return await probe.carries(timeoutMs);
   } finally {
-    unsubscribe();
+    probe.close();
   }
 }
 
@@ -173,6 +194,8 @@ export interface FailoverFigures {
   revokedDuringTokenMs: number;
   /** From the kill until both instances used Redis again (connected, circuit closed, shared counters). */
   backOnRedisMs: number;
+  /** From the kill until a subscription B made before it carried a message from A again. */
+  busBackMs: number;
   /** A key revoked on A after the failover: until B refused it / its token. */
   revokedAfterKeyMs: number;
   revokedAfterTokenMs: number;
@@ -184,6 +207,8 @@ export interface FailoverFigures {
 export async function runFailover(pair: Pair, topology: string, kill: () => Promise<void>, promoted: () => Promise<void>): Promise<FailoverFigures> {
   const during = await prepareRevocation(pair, 'a');
   const { apiKey: loadKey } = await agentKey(pair.a);
+  const probe = new BusProbe(pair);
+  await probe.carries(2_000);
   const load = new SteadyLoad([pair.a, pair.b], loadKey);
   await sleep(300);
   const killedAt = Date.now();
@@ -195,7 +220,9 @@ export async function runFailover(pair: Pair, topology: string, kill: () => Prom
     const failoverMs = Date.now() - killedAt;
     await bothOnRedis(pair, 20_000);
     const backOnRedisMs = Date.now() - killedAt;
-    await busCarries(pair, 10_000);
+    // B's subscriptions made before the failover carry messages again (resubscribed by the client).
+    await probe.carries(10_000);
+    const busBackMs = Date.now() - killedAt;
     const revokedAfter = await revocationReaches(pair, 'a', 2_000);
     await sleep(300);
     await load.stop();
@@ -206,6 +233,7 @@ export async function runFailover(pair: Pair, topology: string, kill: () => Prom
       revokedDuringKeyMs: revokedDuring.keyMs,
       revokedDuringTokenMs: revokedDuring.tokenMs,
       backOnRedisMs,
+      busBackMs,
       revokedAfterKeyMs: revokedAfter.keyMs,
       revokedAfterTokenMs: revokedAfter.tokenMs,
       requestsSent: load.sent,
@@ -213,6 +241,7 @@ export async function runFailover(pair: Pair, topology: string, kill: () => Prom
       slowestRequestMs: load.slowestMs,
     };
   } finally {
+    probe.close();
     await load.stop();
     if (load.lost > 0) console.log(`    lost answers: ${JSON.stringify(load.lostStatuses)}`);
   }
