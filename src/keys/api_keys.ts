@@ -6,6 +6,7 @@ import { ApiKey } from '../db/entities/api_key.js';
 import { Conflict, NotFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { plausibleId, quoteId, type ActionContext } from './context.js';
+import { primaryReads, type StaleReads } from '../db/replicas.js';
 import { runInTransaction } from '../db/transaction.js';
 import { displayPrefix, generateApiKey, type ApiKeyHasher } from './key_material.js';
 import { parseSeconds, resolveKeySettings, type KeyOptionsInput, type KeySettings } from './key_settings.js';
@@ -48,6 +49,8 @@ export class ApiKeyService {
     private readonly hasher: ApiKeyHasher,
     private readonly audit: AuditLog,
     private readonly revocations: KeyRevocations,
+    /** Where listings are read (a replica may serve them: docs/scaling.md); everything else stays on `dataSource`. */
+    private readonly reads: StaleReads = primaryReads(dataSource),
   ) {
     this.keys = dataSource.getRepository(ApiKey);
   }
@@ -81,7 +84,7 @@ export class ApiKeyService {
   /** Newest first. With `agentId`, that agent's keys (404 when the agent does not exist). */
   async list(filter: { agentId?: string; limit?: number } = {}): Promise<ApiKeyRecord[]> {
     if (filter.agentId !== undefined) await this.existingAgent(filter.agentId, this.dataSource.manager);
-    const rows = await this.keys.find({
+    const rows = await this.reads.dataSource().getRepository(ApiKey).find({
       where: filter.agentId !== undefined ? { agentId: filter.agentId } : {},
       order: { createdAt: 'DESC', id: 'ASC' },
       take: Math.max(1, Math.min(filter.limit ?? 100, MAX_LIST_LIMIT)),
