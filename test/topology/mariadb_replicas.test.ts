@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +10,9 @@ import type { ScratchDatabase } from '../support/database.js';
 import { MariadbReplication } from './support/mariadb_replication.js';
 import { hasBinaries, ProcessGroup, waitFor } from './support/processes.js';
 import { introspect, limitIsShared, prepareRevocation, revocationReaches, rotationReaches, startPair, type Pair } from './support/scenario.js';
+
+/** The repository (this file runs from dist/test/topology/). */
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /**
  * Issue 17 part 2, docs/scaling.md "Which reads may go to a replica": two instances on a MariaDB
@@ -38,6 +43,22 @@ describe('topology: MariaDB primary + replica (DATABASE_REPLICA_URLS), two insta
     await pair?.close();
     await redis?.stop();
     await group.stopAll();
+  });
+
+  it('has what Galera requires: every table InnoDB with a primary key, and no explicit table lock in the code', async () => {
+    const tables = await pair.a.services.database.dataSource.query(
+      `SELECT t.TABLE_NAME AS name, t.ENGINE AS engine, COUNT(c.CONSTRAINT_NAME) AS primaryKeys FROM information_schema.TABLES t
+       LEFT JOIN information_schema.TABLE_CONSTRAINTS c ON c.TABLE_SCHEMA = t.TABLE_SCHEMA AND c.TABLE_NAME = t.TABLE_NAME AND c.CONSTRAINT_TYPE = 'PRIMARY KEY'
+       WHERE t.TABLE_SCHEMA = DATABASE() GROUP BY t.TABLE_NAME, t.ENGINE`,
+    ) as Array<{ name: string; engine: string; primaryKeys: number | string }>;
+    expect(tables.length).to.be.greaterThan(10);
+    for (const table of tables) {
+      expect(Number(table.primaryKeys), `${table.name} has no primary key`).to.equal(1);
+      expect(table.engine, table.name).to.equal('InnoDB');
+    }
+    const found = spawnSync('grep', ['-rliE', 'lock tables|get_lock\\(|engine *= *myisam', join(ROOT, 'src'), join(ROOT, 'migrations')], { encoding: 'utf8' });
+    expect(found.status, found.stderr).to.equal(1);
+    expect(found.stdout).to.equal('');
   });
 
   it('reads listings and audit pages from the replica', async () => {
