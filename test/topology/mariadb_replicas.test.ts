@@ -73,7 +73,7 @@ describe('topology: MariaDB primary + replica (DATABASE_REPLICA_URLS), two insta
     expect((await pair.b.services.keys.apiKeys.list({ agentId: agent.id })).map((row) => row.id)).to.deep.equal([key.id]);
   });
 
-  it('behaves as one: shared limits, revocations and rotations', async function () {
+  it('behaves as one: shared limits, revocations and rotations', async () => {
     if (redis) await limitIsShared(pair);
     const { keyMs, tokenMs } = await revocationReaches(pair, 'a', 1_000);
     expect(Math.max(keyMs, tokenMs)).to.be.below(1_000);

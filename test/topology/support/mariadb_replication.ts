@@ -11,7 +11,7 @@ export interface MariadbNode {
   readonly url: string;
 }
 
-async function query<T = unknown>(port: number, sql: string): Promise<T> {
+export async function query<T = unknown>(port: number, sql: string): Promise<T> {
   const connection = await mysql.createConnection({ host: '127.0.0.1', port, user: 'root', connectTimeout: 2000 });
   try {
     const [rows] = await connection.query(sql);
@@ -29,10 +29,23 @@ async function query<T = unknown>(port: number, sql: string): Promise<T> {
 export class MariadbReplication {
   private constructor(readonly primary: MariadbNode, readonly replica: MariadbNode, readonly database: string) {}
 
-  static async start(group: ProcessGroup, database = 'keyport_topology'): Promise<MariadbReplication> {
+  /** An empty data directory (system tables only), copied for each server. */
+  private static install(group: ProcessGroup): string {
     const template = join(group.dir, 'mariadb-template');
     const installed = spawnSync('mariadb-install-db', ['--no-defaults', `--datadir=${template}`, '--auth-root-authentication-method=normal', '--skip-test-db', '--user=root'], { encoding: 'utf8', timeout: 60_000 });
     if (installed.status !== 0) throw new Error(`mariadb-install-db failed:\n${installed.stdout}\n${installed.stderr}`);
+    return template;
+  }
+
+  /** One server alone (no binlog), e.g. to count the statements Keyport sends (bench/statements.ts). */
+  static async startStandalone(group: ProcessGroup, database: string): Promise<MariadbNode> {
+    const node = await MariadbReplication.startNode(group, MariadbReplication.install(group), 1, [], database);
+    await query(node.port, `CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    return node;
+  }
+
+  static async start(group: ProcessGroup, database = 'keyport_topology'): Promise<MariadbReplication> {
+    const template = MariadbReplication.install(group);
     const primary = await MariadbReplication.startNode(group, template, 1, ['--log-bin=primary-bin', '--binlog-format=ROW'], database);
     const replica = await MariadbReplication.startNode(group, template, 2, ['--read-only=1', '--relay-log=replica-relay'], database);
     const [status] = await query<Array<{ File: string; Position: number }>>(primary.port, 'SHOW MASTER STATUS');
