@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { hasBinaries, ProcessGroup, waitFor } from './support/processes.js';
 import { SentinelDeployment } from './support/redis_deployments.js';
-import { busCarries, limitIsShared, report, revocationReaches, rotationReaches, runFailover, startPair, type Pair } from './support/scenario.js';
+import { busCarries, limitHoldsWhileAway, limitIsShared, report, revocationReaches, rotationReaches, runFailover, startPair, type Pair } from './support/scenario.js';
 
 /**
  * Issue 17 part 1, docs/scaling.md: two Keyport instances on a Sentinel-watched Redis (one master,
@@ -42,7 +42,7 @@ describe('topology: Redis Sentinel (master + replica + 3 sentinels), two instanc
     const before = await deployment.currentMasterPort();
     const figures = await runFailover(pair, 'sentinel', async () => { await deployment.killMaster(); }, async () => {
       await waitFor('Sentinel to promote the replica', async () => (await deployment.currentMasterPort()) !== before, 30_000, 100);
-    });
+    }, () => limitHoldsWhileAway(pair, 1_000));
     report(figures);
     expect(await deployment.currentMasterPort()).to.equal(deployment.replica.port);
     // Refused within the sweeps' bound while Redis switched, at bus speed after.

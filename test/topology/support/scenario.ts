@@ -204,8 +204,22 @@ export interface FailoverFigures {
   slowestRequestMs: number;
 }
 
-export async function runFailover(pair: Pair, topology: string, kill: () => Promise<void>, promoted: () => Promise<void>): Promise<FailoverFigures> {
-  const during = await prepareRevocation(pair, 'a');
+/**
+ * While Redis is away on A (its circuit open), a key limited to 2 a minute gets 429 on A's third
+ * request: limits still hold, per instance, counted in memory.
+ */
+export async function limitHoldsWhileAway(pair: Pair, timeoutMs: number): Promise<void> {
+  const { apiKey } = await agentKey(pair.a, { rateLimit: { perMinute: 2 } });
+  await waitFor('A\'s Redis circuit to open', () => !(pair.a.services.redisBreaker?.allowsCalls ?? true), timeoutMs, 10);
+  expect(pair.a.services.rateLimits.status().degraded).to.equal(true);
+  await pair.a.http().get('/auth/test').set('X-API-Key', apiKey).expect(200);
+  await pair.a.http().get('/auth/test').set('X-API-Key', apiKey).expect(200);
+  const third = await pair.a.http().get('/auth/test').set('X-API-Key', apiKey);
+  expect(third.status).to.equal(429);
+}
+
+export async function runFailover(pair: Pair, topology: string, kill: () => Promise<void>, promoted: () => Promise<void>, during?: () => Promise<void>): Promise<FailoverFigures> {
+  const prepared = await prepareRevocation(pair, 'a');
   const { apiKey: loadKey } = await agentKey(pair.a);
   const probe = new BusProbe(pair);
   await probe.carries(2_000);
@@ -215,7 +229,8 @@ export async function runFailover(pair: Pair, topology: string, kill: () => Prom
   try {
     await kill();
     // Revoked while Redis is switching: the message may be lost; the sweeps must still refuse it.
-    const revokedDuring = await revocationReaches(pair, 'a', 5_000, during);
+    const revokedDuring = await revocationReaches(pair, 'a', 5_000, prepared);
+    await during?.();
     await promoted();
     const failoverMs = Date.now() - killedAt;
     await bothOnRedis(pair, 20_000);
