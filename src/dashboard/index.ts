@@ -5,8 +5,10 @@ import type { KeyServices } from '../keys/index.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { deriveKey } from '../lib/crypto.js';
 import type { Logger } from '../lib/logger.js';
+import { AgentKeyStatsReader } from './agent_key_stats.js';
 import { NO_API_KEY_SESSIONS, type ApiKeySessionDirectory } from './api_key_sessions.js';
 import { CsrfTokens } from './csrf.js';
+import { KeySearch } from './key_search.js';
 import { OneTimeReveals } from './one_time_reveals.js';
 import { DashboardSessionStore, SESSION_IDLE_TIMEOUT_MS, SESSION_MAX_AGE_MS } from './sessions.js';
 import { KeyUsageCounter, USAGE_FLUSH_INTERVAL_MS } from './usage.js';
@@ -25,6 +27,12 @@ export interface DashboardServices {
   readonly apiKeySessions: ApiKeySessionDirectory;
   /** New keys and client secrets waiting for their one showing (POST/redirect/GET). */
   readonly reveals: OneTimeReveals;
+  /** Key counts and last use per agent for the agents list (one grouped query per page). */
+  readonly keyStats: AgentKeyStatsReader;
+  /** The keys list's server-side search, filters and paging. */
+  readonly keySearch: KeySearch;
+  /** "Now" for the pages' derived statuses (expired, active keys). */
+  readonly clock: Clock;
   close(): Promise<void>;
 }
 
@@ -52,6 +60,9 @@ export function buildDashboardServices(deps: DashboardDependencies): DashboardSe
     usage,
     apiKeySessions: deps.apiKeySessions ?? NO_API_KEY_SESSIONS,
     reveals: new OneTimeReveals(clock),
+    keyStats: new AgentKeyStatsReader(dataSource, clock),
+    keySearch: new KeySearch(dataSource, clock),
+    clock,
     close: async () => {
       stopCounting();
       await usage.close();
@@ -62,3 +73,4 @@ export function buildDashboardServices(deps: DashboardDependencies): DashboardSe
 export type { ApiKeySessionDirectory, ApiKeySessionView } from './api_key_sessions.js';
 export { NO_API_KEY_SESSIONS } from './api_key_sessions.js';
 export type { KeyUsageSummary, HourlyUsage, UsageCounts } from './usage.js';
+export type { AgentKeyStats } from './agent_key_stats.js';

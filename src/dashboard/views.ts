@@ -57,7 +57,7 @@ export interface PageLocals {
   /** The <title> and usually the <h1>. */
   title: string;
   /** Which navigation entry is current. */
-  section?: 'agents' | 'clients' | 'audit';
+  section?: 'agents' | 'keys' | 'clients' | 'audit';
   [name: string]: unknown;
 }
 

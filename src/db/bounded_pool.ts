@@ -42,7 +42,8 @@ function notAnswering(err: Error | null | undefined): boolean {
 
 /**
  * Gives mysql2's pool the bounds it lacks, for every path that takes a connection from it:
- * TypeORM's query runners (repositories, transactions) and RawTable alike.
+ * TypeORM's query runners (repositories, transactions, and the stores' SqlRunner, which takes its
+ * connections through `QueryRunner.connect()`) alike.
  *
  * - Acquire timeout: a caller waits at most `acquireTimeoutMs` for a connection, then gets an
  *   error (503). Its place in mysql2's queue stays until a connection frees up, which is then

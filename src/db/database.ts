@@ -1,4 +1,6 @@
 import type { DataSource } from 'typeorm';
+import type { BetterSqlite3Driver } from 'typeorm/driver/better-sqlite3/BetterSqlite3Driver.js';
+import type { MysqlDriver } from 'typeorm/driver/mysql/MysqlDriver.js';
 import type { CircuitBreaker } from '../lib/circuit_breaker.js';
 import type { Logger } from '../lib/logger.js';
 import { DEFAULT_DATABASE_LIMITS, type DatabaseLimits } from '../config/config.js';
@@ -39,7 +41,8 @@ export class Database {
       const applied = await dataSource.runMigrations({ transaction: 'each' });
       for (const migration of applied) logger.info('migration applied', { migration: migration.name });
     }
-    const pool = (dataSource.driver as unknown as { pool?: BoundablePool }).pool;
+    // `pool` is a public field of TypeORM's MySQL driver (typed `any`): mysql2's callback pool.
+    const pool = target.type === 'mysql' ? (dataSource.driver as MysqlDriver).pool as BoundablePool | undefined : undefined;
     const { breaker } = target.type === 'mysql' && pool ? boundPool(pool, limits, { logger }) : { breaker: undefined };
     return new Database(dataSource, target.type, breaker);
   }
@@ -58,7 +61,8 @@ export class Database {
    */
   changeCounter(): (() => number) | undefined {
     if (this.type !== 'sqlite') return undefined;
-    const connection = (this.dataSource.driver as unknown as { databaseConnection?: SqliteConnection }).databaseConnection;
+    // `databaseConnection` is a public field of TypeORM's SQLite drivers: the one better-sqlite3 handle.
+    const connection = (this.dataSource.driver as BetterSqlite3Driver).databaseConnection as SqliteConnection | undefined;
     if (!connection) return undefined;
     const statement = connection.prepare('PRAGMA data_version').pluck();
     let reading: number | undefined;

@@ -1,6 +1,8 @@
 import type { AuditLog } from '../audit/audit_log.js';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
+import { ApiKeySessionTable } from '../db/stores/api_key_sessions.js';
+import { KeyStateTable } from '../db/stores/key_states.js';
 import type { KeyServices } from '../keys/index.js';
 import type { EventBus } from '../lib/bus.js';
 import type { Clock } from '../lib/clock.js';
@@ -16,7 +18,7 @@ import { KeyStates } from './key_states.js';
 import { SessionDirectory } from './session_directory.js';
 import { SessionRefresh } from './session_refresh.js';
 import { SessionTokens } from './session_tokens.js';
-import { SessionStore } from './sessions.js';
+import type { SessionStore } from './sessions.js';
 import * as tokenExchangeGrant from './token_exchange_grant.js';
 import type { TokenExchangeOptions } from './token_exchange_grant.js';
 
@@ -74,8 +76,8 @@ export interface ApiKeyExchange {
  */
 export function buildExchange(deps: ExchangeBuildDependencies): { exchange: ApiKeyExchange; close: () => void } {
   const { oidc, keys, config, logger, clock } = deps;
-  const sessions = new SessionStore(deps.database.dataSource);
-  const keyStates = new KeyStates(deps.database.dataSource, deps.database.changeCounter());
+  const sessions = new ApiKeySessionTable(deps.database.dataSource);
+  const keyStates = new KeyStates(new KeyStateTable(deps.database.dataSource), deps.database.changeCounter());
   const keyLiveness = new KeyLiveness({ keyStates, revocations: oidc.revocations });
   const audiences = new ExchangeAudiences({ config, resourceServers: oidc.resourceServers });
   const exchange: ApiKeyExchange = {

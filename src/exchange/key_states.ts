@@ -1,10 +1,4 @@
-import type { DataSource } from 'typeorm';
-import { Agent } from '../db/entities/agent.js';
-import { ApiKey } from '../db/entities/api_key.js';
-import { RawTable } from '../db/raw_table.js';
-import { StatementsByCount } from '../db/statements_by_count.js';
 import { BoundedCache } from '../lib/lru.js';
-import { SerialFlush } from '../lib/serial_flush.js';
 import { apiKeySubject } from '../ratelimit/api_key_subject.js';
 import type { ApiKeySubject } from '../ratelimit/service.js';
 import { keyStatus, type KeyStatus, type RateLimitOverride, type VerifyFailureReason } from '../keys/index.js';
@@ -60,14 +54,14 @@ export function keyStateSubject(state: KeyState): ApiKeySubject {
   return apiKeySubject({ id: state.keyId, env: state.env, rateLimit: state.rateLimit });
 }
 
-interface PendingRead {
-  readonly keyId: string;
-  resolve(state: KeyState | undefined): void;
-  reject(err: unknown): void;
+/** Where key states are read from (implemented in src/db/stores/key_states.ts). */
+export interface KeyStateRows {
+  /**
+   * The key's state as the database has it (undefined: no such key). Reads asked within a tick, or
+   * while one is in flight, share one query; a read never joins a query sent before it was asked.
+   */
+  read(keyId: string): Promise<KeyState | undefined>;
 }
-
-/** Key ids per batched read. */
-const MAX_BATCH_IDS = 100;
 
 /**
  * A small, bounded, short-lived cache of key and agent state by key id, for the checks that run
@@ -75,8 +69,8 @@ const MAX_BATCH_IDS = 100;
  * the fresh read the mint makes before it signs (`current`).
  *
  * Reads go out batched, as PayloadStore's and RevocationRegistry's do: those asked within a tick,
- * or while a read is in flight, share one `id IN (…)` query (plain SQL through RawTable, the
- * agent joined in), so a burst of new sessions costs one round trip per batch, not one per login.
+ * or while a read is in flight, share one `id IN (…)` query (KeyStateRows, the agent joined in),
+ * so a burst of new sessions costs one round trip per batch, not one per login.
  *
  * On SQLite the database's change counter (Database.changeCounter) says exactly when another
  * connection (the CLI, another instance on the file) has committed: until it moves, what `current`
@@ -88,23 +82,10 @@ export class KeyStates {
   private readonly entries = new BoundedCache<string, { state: KeyState | undefined }>({ maxEntries: MAX_ENTRIES, ttlMs: KEY_STATE_TTL_MS });
   /** SQLite: states `current` read, with the change counter as it stood before the read. */
   private readonly confirmed = new BoundedCache<string, { state: KeyState | undefined; version: number }>({ maxEntries: MAX_ENTRIES });
-  private readonly keys: RawTable<ApiKey>;
-  private readonly agents: RawTable<Agent>;
-  private readonly selectByIds: StatementsByCount;
-  private pending: PendingRead[] = [];
-  private readonly reads = new SerialFlush(() => this.flush(), () => this.pending.length > 0);
   /** Bumped by every eviction, so a read that raced a revocation does not cache the state before it. */
   private generation = 0;
 
-  constructor(dataSource: DataSource, private readonly changeCounter?: () => number) {
-    this.keys = new RawTable(dataSource, ApiKey);
-    this.agents = new RawTable(dataSource, Agent);
-    const k = (property: keyof ApiKey & string): string => `k.${this.keys.column(property)}`;
-    const columns = (['id', 'agentId', 'status', 'expiresAt', 'graceUntil', 'env', 'accessType', 'ipAllowList', 'rateLimitPerMinute', 'rateLimitPerHour', 'rateLimitBurst'] as const).map(k);
-    this.selectByIds = new StatementsByCount((count) => `SELECT ${columns.join(', ')}, a.${this.agents.column('status')} AS agentStatus`
-      + ` FROM ${this.keys.table} k INNER JOIN ${this.agents.table} a ON a.${this.agents.column('id')} = ${k('agentId')}`
-      + ` WHERE ${k('id')} IN (${this.keys.placeholders(count)})`);
-  }
+  constructor(private readonly rows: KeyStateRows, private readonly changeCounter?: () => number) {}
 
   /** The key's state, from the cache when it was read in the last 5 s. */
   async get(keyId: string): Promise<KeyState | undefined> {
@@ -125,10 +106,7 @@ export class KeyStates {
       if (known && known.version === version) return known.state;
     }
     const generation = this.generation;
-    const state = await new Promise<KeyState | undefined>((resolve, reject) => {
-      this.pending.push({ keyId, resolve, reject });
-      this.reads.request();
-    });
+    const state = await this.rows.read(keyId);
     if (generation === this.generation) {
       this.remember(keyId, state, Date.now());
       if (version !== undefined) this.confirmed.set(keyId, { state, version });
@@ -147,46 +125,6 @@ export class KeyStates {
     const drop = (entry: { state: KeyState | undefined }, id: string): boolean => keyIds.has(id) || (filter.agentId !== undefined && entry.state?.agentId === filter.agentId);
     this.entries.deleteWhere(drop);
     this.confirmed.deleteWhere(drop);
-  }
-
-  private async flush(): Promise<void> {
-    const waiting = this.pending;
-    this.pending = [];
-    for (let start = 0; start < waiting.length; start += MAX_BATCH_IDS) {
-      const chunk = waiting.slice(start, start + MAX_BATCH_IDS);
-      const ids = [...new Set(chunk.map((read) => read.keyId))];
-      try {
-        const rows = await this.keys.query<Record<string, unknown>>(this.selectByIds.for(ids.length), ids);
-        const found = new Map<string, KeyState>();
-        for (const row of rows) {
-          const state = this.toState(row);
-          found.set(state.keyId, state);
-        }
-        for (const read of chunk) read.resolve(found.get(read.keyId));
-      } catch (err) {
-        for (const read of chunk) read.reject(err);
-      }
-    }
-  }
-
-  private toState(row: Record<string, unknown>): KeyState {
-    const hydrate = <K extends keyof ApiKey & string>(property: K): ApiKey[K] => this.keys.hydrate(property, row[property]);
-    const perMinute = hydrate('rateLimitPerMinute');
-    const perHour = hydrate('rateLimitPerHour');
-    const burst = hydrate('rateLimitBurst');
-    const ipAllowList = hydrate('ipAllowList');
-    return {
-      keyId: String(row.id),
-      agentId: String(row.agentId),
-      agentActive: row.agentStatus === 'active',
-      status: hydrate('status'),
-      expiresAt: hydrate('expiresAt'),
-      graceUntil: hydrate('graceUntil'),
-      env: hydrate('env'),
-      accessType: hydrate('accessType'),
-      ipAllowList: ipAllowList && ipAllowList.length > 0 ? ipAllowList : null,
-      rateLimit: perMinute !== null || perHour !== null || burst !== null ? { perMinute, perHour, burst } : null,
-    };
   }
 
   private remember(keyId: string, state: KeyState | undefined, now: number): void {

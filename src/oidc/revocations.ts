@@ -1,9 +1,5 @@
-import { LessThan, MoreThanOrEqual, type DataSource, type Repository } from 'typeorm';
-import { TokenRevocation } from '../db/entities/token_revocation.js';
-import { RawTable } from '../db/raw_table.js';
-import { StatementsByCount } from '../db/statements_by_count.js';
-import { SerialFlush } from '../lib/serial_flush.js';
 import type { EventBus } from '../lib/bus.js';
+import { systemClock, type Clock } from '../lib/clock.js';
 import { FreshnessGate } from '../lib/freshness.js';
 import type { Logger } from '../lib/logger.js';
 import { BoundedCache } from '../lib/lru.js';
@@ -18,14 +14,29 @@ export interface RevocationKey {
   readonly value: string;
 }
 
-interface PendingRead {
-  readonly values: readonly string[];
-  resolve(rows: Array<Record<keyof TokenRevocation, unknown>>): void;
-  reject(err: unknown): void;
+/** A row of `token_revocations`. */
+export interface RevocationRow {
+  readonly kind: string;
+  readonly value: string;
+  readonly revokedAt: Date;
+  readonly expiresAt: Date;
 }
 
-/** Values per batched read. */
-const MAX_BATCH_VALUES = 500;
+/** The `token_revocations` table as the registry needs it (implemented in src/db/stores/token_revocations.ts). */
+export interface RevocationRows {
+  /** Inserts the row or moves an existing one (same kind and value) to these instants. */
+  upsert(row: RevocationRow): Promise<void>;
+  /**
+   * The rows for these values (of any kind; a superset is fine). Concurrent reads share queries:
+   * those asked within a tick go out together, and while a query is in flight the reads asked
+   * meanwhile wait for it to return and then go out together as the next one. A read never joins a
+   * query already sent, so it sees every revocation committed before it was asked.
+   */
+  findByValues(values: readonly string[]): Promise<readonly RevocationRow[]>;
+  /** Rows revoked at or after `since` (the sweep). */
+  revokedSince(since: Date): Promise<readonly RevocationRow[]>;
+  deleteExpired(now: Date): Promise<number>;
+}
 
 interface CachedRevocation {
   /** Epoch seconds; tokens with iat at or before it are revoked. */
@@ -43,6 +54,7 @@ export interface RevocationRegistryOptions {
   readonly changeCounter?: () => number;
   /** Without a change counter: how stale "not revoked" answers may be about other processes (ms). */
   readonly sweepIntervalMs?: number;
+  readonly clock?: Clock;
 }
 
 const CHANNEL = 'keyport.revocations';
@@ -81,9 +93,6 @@ function cacheKey(key: RevocationKey): string {
  *   revocation within the same second.
  */
 export class RevocationRegistry {
-  private readonly rows: Repository<TokenRevocation>;
-  /** The per-check read, as plain SQL (see RawTable). */
-  private readonly raw: RawTable<TokenRevocation>;
   /** Known revocations (each carries its own `expiresAt`: when no token it matches can be alive). */
   private readonly revoked = new BoundedCache<string, CachedRevocation>({ maxEntries: MAX_CACHED });
   /** "Not revoked" answers, each trusted for `negativeCacheMs` after the check that read it (given a fresh sweep). */
@@ -91,27 +100,19 @@ export class RevocationRegistry {
   /** Bumped whenever a revocation is learnt, so a read that raced it does not cache a stale "not revoked". */
   private generation = 0;
   /** Revocations written before this instant (epoch ms) have been seen by a sweep, or by any read since. */
-  private sweptUntil = Date.now();
+  private sweptUntil: number;
   private readonly sweep: FreshnessGate;
   private readonly unsubscribes: Array<() => void> = [];
-  /** Reads waiting for the next batch (see `read`). */
-  private pending: PendingRead[] = [];
-  /** SQL of the batched read by number of values (1 to MAX_BATCH_VALUES). */
-  private readonly selectByValues = new StatementsByCount((count) => {
-    const c = (property: keyof TokenRevocation & string): string => this.raw.column(property);
-    return `SELECT ${c('kind')}, ${c('value')}, ${c('revokedAt')}, ${c('expiresAt')} FROM ${this.raw.table} WHERE ${c('value')} IN (${this.raw.placeholders(count)})`;
-  });
-  /** Batched reads: queued for the end of the tick, one query in flight at a time (see `read`). */
-  private readonly reads = new SerialFlush(() => this.flushPending(), () => this.pending.length > 0);
+  private readonly clock: Clock;
 
   constructor(
-    dataSource: DataSource,
+    private readonly rows: RevocationRows,
     private readonly bus: EventBus,
     private readonly logger: Logger,
     private readonly options: RevocationRegistryOptions,
   ) {
-    this.rows = dataSource.getRepository(TokenRevocation);
-    this.raw = new RawTable(dataSource, TokenRevocation);
+    this.clock = options.clock ?? systemClock;
+    this.sweptUntil = this.clock.now();
     this.clear = new BoundedCache({ maxEntries: MAX_CACHED, ttlMs: options.negativeCacheMs });
     this.sweep = new FreshnessGate(options.sweepIntervalMs ?? REVOCATION_SWEEP_INTERVAL_MS, (startedAt) => this.lookForNewRevocations(startedAt), options.changeCounter);
   }
@@ -144,9 +145,9 @@ export class RevocationRegistry {
     if (key.value.length > MAX_VALUE_LENGTH) throw new Error('revocation value too long');
     // `coverIssuedUntil`: tokens issued a little after now count as revoked too (a deleted
     // client's tokens minted by an instance whose client cache has not caught up yet).
-    const now = new Date();
+    const now = new Date(this.clock.now());
     const revokedAt = options.coverIssuedUntil && options.coverIssuedUntil > now ? options.coverIssuedUntil : now;
-    await this.rows.upsert({ kind: key.kind, value: key.value, revokedAt, expiresAt }, ['value', 'kind']);
+    await this.rows.upsert({ kind: key.kind, value: key.value, revokedAt, expiresAt });
     const revokedAtSeconds = Math.ceil(revokedAt.getTime() / 1000);
     this.remember(key, revokedAtSeconds, expiresAt.getTime());
     await this.bus.publish(CHANNEL, JSON.stringify({ kind: key.kind, value: key.value, revokedAt: revokedAtSeconds, expiresAt: expiresAt.getTime() }));
@@ -155,11 +156,11 @@ export class RevocationRegistry {
   /** True when any key was revoked at or after `issuedAt` (epoch seconds). */
   async isRevoked(keys: readonly RevocationKey[], issuedAt: number): Promise<boolean> {
     const caching = this.cachesNegatives;
-    let now = Date.now();
+    let now = this.clock.now();
     const sweeping = caching ? this.sweep.ensureFresh(now) : undefined;
     if (sweeping !== undefined) {
       await sweeping;
-      now = Date.now();
+      now = this.clock.now();
     }
     const unknown: RevocationKey[] = [];
     for (const key of keys) {
@@ -173,16 +174,16 @@ export class RevocationRegistry {
 
     const generation = this.generation;
     const wanted = new Set(unknown.map(cacheKey));
-    const found = await this.read([...new Set(unknown.map((key) => key.value))]);
+    const found = await this.rows.findByValues([...new Set(unknown.map((key) => key.value))]);
     let revoked = false;
     const hit = new Set<string>();
     for (const row of found) {
-      const key = { kind: String(row.kind), value: String(row.value) };
+      const key = { kind: row.kind, value: row.value };
       const id = cacheKey(key);
       if (!wanted.has(id)) continue;
       hit.add(id);
-      const revokedAt = Math.ceil(this.raw.hydrate('revokedAt', row.revokedAt).getTime() / 1000);
-      const expiresAt = this.raw.hydrate('expiresAt', row.expiresAt).getTime();
+      const revokedAt = Math.ceil(row.revokedAt.getTime() / 1000);
+      const expiresAt = row.expiresAt.getTime();
       this.remember(key, revokedAt, expiresAt);
       if (expiresAt > now && revokedAt >= issuedAt) revoked = true;
     }
@@ -198,56 +199,16 @@ export class RevocationRegistry {
     return revoked;
   }
 
-  /**
-   * Registry rows for these values. Concurrent reads share queries: those asked within a tick go
-   * out together, and while a query is in flight the reads asked meanwhile wait for it to return
-   * and then go out together as the next one. A read never joins a query already sent, so it sees
-   * every revocation committed before it was asked.
-   *
-   * Why the wait: on MySQL without Redis every introspection reads the registry (no "not revoked"
-   * cache, see the class comment), and in profiles of JWT introspection on MariaDB the socket
-   * write of each query was the largest cost (~22 % of the server's CPU, one write per request:
-   * at 32 connections requests rarely share a tick). One query in flight at a time turns that into
-   * one write per round trip, whatever the request rate, for at most one round trip of waiting.
-   */
-  private read(values: readonly string[]): Promise<Array<Record<keyof TokenRevocation, unknown>>> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ values, resolve, reject });
-      this.reads.request();
-    });
-  }
-
-  private async flushPending(): Promise<void> {
-    const waiting = this.pending;
-    this.pending = [];
-    while (waiting.length > 0) {
-      // Whole reads per query (each is a few values), up to MAX_BATCH_VALUES values.
-      const batch: PendingRead[] = [];
-      const values = new Set<string>();
-      while (waiting.length > 0 && (batch.length === 0 || values.size + waiting[0]!.values.length <= MAX_BATCH_VALUES)) {
-        const next = waiting.shift()!;
-        batch.push(next);
-        for (const value of next.values) values.add(value);
-      }
-      try {
-        const rows = await this.raw.query<Record<keyof TokenRevocation, unknown>>(this.selectByValues.for(values.size), [...values]);
-        for (const read of batch) read.resolve(rows);
-      } catch (err) {
-        for (const read of batch) read.reject(err);
-      }
-    }
-  }
-
   /** Whether "not revoked" answers are cached (see the class comment). */
   get cachesNegatives(): boolean {
     return this.options.negativeCacheMs > 0 && (this.options.sharedBus || this.options.changeCounter !== undefined);
   }
 
   /** Removes rows no token can match any more; returns how many. */
-  async deleteExpired(now = new Date()): Promise<number> {
-    const result = await this.rows.delete({ expiresAt: LessThan(now) });
+  async deleteExpired(now = new Date(this.clock.now())): Promise<number> {
+    const deleted = await this.rows.deleteExpired(now);
     this.revoked.deleteWhere((entry) => entry.expiresAt <= now.getTime());
-    return result.affected ?? 0;
+    return deleted;
   }
 
   /**
@@ -260,10 +221,7 @@ export class RevocationRegistry {
       return;
     }
     try {
-      const rows = await this.rows.find({
-        select: { kind: true, value: true, revokedAt: true, expiresAt: true },
-        where: { revokedAt: MoreThanOrEqual(new Date(this.sweptUntil - SWEEP_LOOKBACK_MS)) },
-      });
+      const rows = await this.rows.revokedSince(new Date(this.sweptUntil - SWEEP_LOOKBACK_MS));
       for (const row of rows) this.remember({ kind: row.kind, value: row.value }, Math.ceil(row.revokedAt.getTime() / 1000), row.expiresAt.getTime());
       this.sweptUntil = startedAt;
     } catch (err) {

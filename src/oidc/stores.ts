@@ -3,6 +3,8 @@ import { ClientService } from '../clients/client_service.js';
 import { ClientUrlPolicy } from '../clients/url_policy.js';
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
+import { OidcPayloadTable } from '../db/stores/oidc_payloads.js';
+import { TokenRevocationTable } from '../db/stores/token_revocations.js';
 import { InProcessBus, type EventBus } from '../lib/bus.js';
 import { deriveKey } from '../lib/crypto.js';
 import type { Logger } from '../lib/logger.js';
@@ -63,7 +65,7 @@ export function buildSigningKeyStore(deps: Pick<OidcStoreDependencies, 'config' 
  * cheaply: a shared bus (Redis) or SQLite's change counter; see RevocationRegistry.
  */
 export function buildRevocationRegistry(deps: Pick<OidcStoreDependencies, 'logger' | 'database' | 'bus'>): RevocationRegistry {
-  return new RevocationRegistry(deps.database.dataSource, deps.bus, deps.logger, {
+  return new RevocationRegistry(new TokenRevocationTable(deps.database.dataSource), deps.bus, deps.logger, {
     negativeCacheMs: NEGATIVE_REVOCATION_CACHE_MS,
     sharedBus: !(deps.bus instanceof InProcessBus),
     changeCounter: deps.database.changeCounter(),
@@ -72,7 +74,7 @@ export function buildRevocationRegistry(deps: Pick<OidcStoreDependencies, 'logge
 
 /** The engine's rows (opaque tokens, codes, grants, sessions); the engine reaches them through `adapterFor`. */
 export function buildPayloadStore(deps: Pick<OidcStoreDependencies, 'config' | 'database'>, revocations: RevocationRegistry, tokenIds: TokenIds = tokenIdsFor(deps.config.secret)): PayloadStore {
-  return new PayloadStore(deps.database.dataSource, revocations, maxAccessTokenTtl(deps.config), tokenIds);
+  return new PayloadStore(new OidcPayloadTable(deps.database.dataSource), revocations, maxAccessTokenTtl(deps.config), tokenIds);
 }
 
 /**

@@ -51,11 +51,14 @@ async function renderAgentList(ctx: KeyportContext, status: number, form: { valu
   const all = await ctx.services.keys.agents.list({ limit: AGENT_LIST_LIMIT });
   const needle = q.toLowerCase();
   const agents = needle ? all.filter((agent) => agent.name.toLowerCase().includes(needle) || agent.id.toLowerCase() === needle) : all;
+  // Key counts and last use of every listed agent in one grouped query (not one per agent).
+  const stats = await ctx.services.dashboard.keyStats.forAgents(agents.map((agent) => agent.id));
   await renderDashboardPage(ctx, status, 'agents', {
     title: 'Agents',
     section: 'agents',
     q,
     agents,
+    stats,
     truncated: all.length >= AGENT_LIST_LIMIT,
     values: form.values,
     errors: form.errors,

@@ -7,6 +7,7 @@ import { VIEWS_DIR } from '../../oidc/views.js';
 import { agentRoutes } from './agents.js';
 import { auditRoutes } from './audit.js';
 import { clientRoutes } from './clients.js';
+import { keyListRoutes } from './key_list.js';
 import { keyRoutes } from './keys.js';
 import { signInRoutes } from './sign_in.js';
 import { loadSession, renderPageErrors, requireAdmin, seeOther, startPage } from './steps.js';
@@ -34,6 +35,7 @@ export function dashboardRoutes(): Router<KeyportContext['state'], KeyportContex
   });
   signInRoutes(router);
   agentRoutes(router);
+  keyListRoutes(router);
   keyRoutes(router);
   clientRoutes(router);
   auditRoutes(router);

@@ -128,8 +128,9 @@ export function keyRoutes(router: Router<KeyportContext['state'], KeyportContext
       key,
       status: keyStatus(key),
       usage,
-      chart: renderUsageChart(usage.hourly, { label: `Requests per hour for ${key.prefix}`, width: 480, height: 96 }),
+      chart: renderUsageChart(usage.hourly, { label: `Requests per hour for ${key.prefix}`, width: 640, height: 180 }),
       limits: effectiveRateLimits(key, config.rateLimit),
+      issuer: config.issuer,
       events,
     });
   });

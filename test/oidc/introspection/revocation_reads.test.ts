@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import type { DataSource } from 'typeorm';
-import { RawTable } from '../../../src/db/raw_table.js';
+import { SqlRunner, type Statement } from '../../../src/db/stores/sql.js';
+import { TokenRevocationTable } from '../../../src/db/stores/token_revocations.js';
 import { InProcessBus } from '../../../src/lib/bus.js';
 import { RevocationRegistry } from '../../../src/oidc/revocations.js';
 import { VerifiedJwsCache } from '../../../src/oidc/verified_jws_cache.js';
@@ -14,30 +15,30 @@ describe('oidc: revocation registry reads without a "not revoked" cache (MySQL w
   let readDelayMs = 0;
   /** Makes every registry read fail while set (a lost connection). */
   let readFailure: Error | undefined;
-  // The registry reads through RawTable, which on MySQL talks to mysql2's pool directly (not
-  // through DataSource.query): the reads are counted and held where both drivers pass.
-  const originalQuery = RawTable.prototype.query;
+  // The registry reads through the stores' SqlRunner, which bypasses DataSource.query on both
+  // drivers: the reads are counted and held where both drivers pass.
+  const originalQuery = SqlRunner.prototype.query;
 
   before(async () => {
     app = await startTestApp();
     dataSource = app.services.database.dataSource;
-    RawTable.prototype.query = async function countedQuery<Row>(this: RawTable<never>, sql: string, parameters: unknown[]): Promise<Row[]> {
-      if (/^SELECT .* FROM .token_revocations. WHERE/i.test(sql)) {
+    SqlRunner.prototype.query = async function countedQuery<Row>(this: SqlRunner, statement: Statement, parameters: readonly unknown[]): Promise<Row[]> {
+      if (/^SELECT .* FROM .token_revocations. WHERE/i.test(statement.sql)) {
         registryQueries += 1;
         if (readDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, readDelayMs));
         if (readFailure) throw readFailure;
       }
-      return originalQuery.call(this, sql, parameters) as Promise<Row[]>;
-    } as typeof RawTable.prototype.query;
+      return originalQuery.call(this, statement, parameters) as Promise<Row[]>;
+    } as typeof SqlRunner.prototype.query;
   });
   after(async () => {
-    RawTable.prototype.query = originalQuery;
+    SqlRunner.prototype.query = originalQuery;
     await app.close();
   });
 
   /** An instance's registry that caches no "not revoked" answer: every check reads the table. */
   function uncachedRegistry(): RevocationRegistry {
-    return new RevocationRegistry(dataSource, new InProcessBus(), app.services.logger, { negativeCacheMs: 0, sharedBus: false });
+    return new RevocationRegistry(new TokenRevocationTable(dataSource), new InProcessBus(), app.services.logger, { negativeCacheMs: 0, sharedBus: false });
   }
 
   const later = (): Date => new Date(Date.now() + 3_600_000);

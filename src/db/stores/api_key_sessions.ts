@@ -1,0 +1,258 @@
+import { sql } from 'kysely';
+import { LessThan, type DataSource, type Repository } from 'typeorm';
+import { BatchLoader } from '../../lib/batch_loader.js';
+import { NO_CURRENT_TOKEN, type CurrentToken, type NewSession, type SessionStore } from '../../exchange/sessions.js';
+import { ApiKeySession } from '../entities/api_key_session.js';
+import { compile, param, SqlRunner, StatementsByCount, type Statement } from './sql.js';
+import { dateFromDb, dateToDb, intFromDb, textFromDb } from './values.js';
+
+const DUPLICATE_CODES = new Set(['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
+
+function isDuplicate(err: unknown): boolean {
+  const driverError = (err as { driverError?: { code?: string } }).driverError;
+  const code = driverError?.code ?? (err as { code?: string }).code;
+  return typeof code === 'string' && DUPLICATE_CODES.has(code);
+}
+
+type Column = keyof ApiKeySession & string;
+
+/** Every column, in the order the INSERT statements and `find` list them. */
+const COLUMNS = [
+  'id', 'keyId', 'agentId', 'sessionId', 'sessionHash', 'createdAt', 'expiresAt', 'version', 'claimedBy', 'claimedUntil',
+  'tokenCipher', 'tokenJti', 'tokenIssuedAt', 'tokenExpiresAt', 'tokenFingerprint', 'clientId', 'scope', 'audience', 'grantId', 'refreshCipher',
+] as const satisfies readonly Column[];
+const TOKEN_COLUMNS = [
+  'tokenCipher', 'tokenJti', 'tokenIssuedAt', 'tokenExpiresAt', 'tokenFingerprint', 'clientId', 'scope', 'audience', 'grantId', 'refreshCipher',
+] as const satisfies ReadonlyArray<keyof CurrentToken & Column>;
+const TOKEN_JTI_INDEX = TOKEN_COLUMNS.indexOf('tokenJti');
+/** The `datetime` columns (values.ts converts them); `version` is the one integer, the rest text. */
+const DATE_COLUMNS = new Set<Column>(['createdAt', 'expiresAt', 'claimedUntil', 'tokenIssuedAt', 'tokenExpiresAt']);
+/** Session rows per batched INSERT (20 placeholders each). */
+const MAX_INSERT_ROWS = 50;
+/** Completions per batched UPDATE (22 placeholders each). */
+const MAX_COMPLETE_ROWS = 50;
+
+interface Completion {
+  readonly id: string;
+  readonly claimer: string;
+  /** TOKEN_COLUMNS' values, converted for the database. */
+  readonly values: readonly unknown[];
+}
+
+/**
+ * `api_key_sessions`, for the exchange (the `SessionStore` of src/exchange/sessions.ts). Every change
+ * that races is one conditional statement (atomic on SQLite and MySQL alike, so no transaction is
+ * needed): the unique index decides who creates a session, a conditional UPDATE who mints its
+ * next token.
+ *
+ * The statements every login runs are compiled once (through the query builder each cost more CPU
+ * than the round trip itself: getQueryAndParameters and property-name rewriting were ~10 % of a
+ * new-session login); inserts and completions of one event-loop turn share one statement.
+ */
+export class ApiKeySessionTable implements SessionStore {
+  private readonly rows: Repository<ApiKeySession>;
+  private readonly runner: SqlRunner;
+  private readonly sql: { find: Statement; claim: Statement; complete: Statement; release: Statement; discardUnminted: Statement; replaceRefreshToken: Statement };
+  /** The batched INSERT per row count (1 to MAX_INSERT_ROWS). */
+  private readonly insertSql: StatementsByCount;
+  /** The batched completion per row count (1 to MAX_COMPLETE_ROWS), see completeStatement. */
+  private readonly completeSql: StatementsByCount;
+  /** The stored jti per session, to tell which completions of a batch were stored. */
+  private readonly jtiSql: StatementsByCount;
+  /** New sessions of the same event-loop turn, inserted by one statement (BatchLoader `per-turn`). */
+  private readonly inserts: BatchLoader<unknown[], boolean>;
+  /** Completed claims of the same event-loop turn, stored by one statement. */
+  private readonly completions: BatchLoader<Completion, boolean>;
+
+  constructor(dataSource: DataSource) {
+    this.rows = dataSource.getRepository(ApiKeySession);
+    this.runner = new SqlRunner(dataSource);
+    const db = this.runner.builder;
+    const update = db.updateTable('api_key_sessions');
+    const released = { claimedBy: sql<null>`NULL`, claimedUntil: sql<null>`NULL` };
+    this.sql = {
+      find: compile(db.selectFrom('api_key_sessions').select([...COLUMNS]).where('keyId', '=', param('keyId')).where('sessionHash', '=', param('sessionHash')), ['keyId', 'sessionHash']),
+      // A claimer may renew its own claim (an insert it was told had failed may have landed).
+      claim: compile(
+        update.set({ claimedBy: param('claimer'), claimedUntil: param('claimUntil') })
+          .where('id', '=', param('id')).where('version', '=', param('version'))
+          .where((eb) => eb.or([eb('claimedUntil', 'is', null), eb('claimedUntil', '<=', param('now')), eb('claimedBy', '=', param('claimer2'))])),
+        ['claimer', 'claimUntil', 'id', 'version', 'now', 'claimer2'],
+      ),
+      complete: compile(
+        update.set({ ...Object.fromEntries(TOKEN_COLUMNS.map((column) => [column, param(column)])), version: sql`${sql.ref('version')} + 1`, ...released })
+          .where('id', '=', param('id')).where('claimedBy', '=', param('claimer')),
+        [...TOKEN_COLUMNS, 'id', 'claimer'],
+      ),
+      release: compile(update.set(released).where('id', '=', param('id')).where('claimedBy', '=', param('claimer')), ['id', 'claimer']),
+      discardUnminted: compile(
+        db.deleteFrom('api_key_sessions').where('id', '=', param('id')).where('claimedBy', '=', param('claimer')).where('tokenJti', 'is', null),
+        ['id', 'claimer'],
+      ),
+      replaceRefreshToken: compile(update.set({ refreshCipher: param('refreshCipher') }).where('id', '=', param('id')).where('version', '=', param('version')), ['refreshCipher', 'id', 'version']),
+    };
+    this.insertSql = new StatementsByCount((count) => this.insertStatement(count));
+    this.completeSql = new StatementsByCount((count) => this.completeStatement(count));
+    this.jtiSql = new StatementsByCount((count) => {
+      const names = Array.from({ length: count }, (_, index) => `id${index}`);
+      return compile(db.selectFrom('api_key_sessions').select(['id', 'tokenJti']).where('id', 'in', names.map(param)), names);
+    });
+    this.inserts = new BatchLoader<unknown[], boolean>({
+      dispatch: 'per-turn',
+      maxBatch: MAX_INSERT_ROWS,
+      runBatch: async (rows) => {
+        await this.runner.execute(this.insertSql.for(rows.length), rows.flat());
+        return rows.map(() => true);
+      },
+      runOne: async (row) => {
+        try {
+          await this.runner.execute(this.insertSql.for(1), row);
+          return true;
+        } catch (err) {
+          if (isDuplicate(err)) return false;
+          throw err;
+        }
+      },
+    });
+    this.completions = new BatchLoader<Completion, boolean>({
+      dispatch: 'per-turn',
+      maxBatch: MAX_COMPLETE_ROWS,
+      runBatch: async (rows) => {
+        if (new Set(rows.map((row) => row.id)).size !== rows.length) throw new Error('one session twice in a batch');
+        const parameters: unknown[] = [];
+        for (let column = 0; column < TOKEN_COLUMNS.length; column += 1) {
+          for (const row of rows) parameters.push(row.id, row.values[column]);
+        }
+        for (const row of rows) parameters.push(row.id, row.claimer);
+        const affected = await this.runner.execute(this.completeSql.for(rows.length), parameters);
+        if (affected === rows.length) return rows.map(() => true);
+        // A claim in the batch was lost (it lapsed, or the session ended): the others were stored.
+        // Which is which shows in the rows: a minted token's jti is unique, so a row that now holds
+        // the jti this claimer wrote was stored by this statement.
+        const stored = await this.runner.query<{ id: string; tokenJti: unknown }>(this.jtiSql.for(rows.length), rows.map((row) => row.id));
+        const jtis = new Map(stored.map((row) => [row.id, row.tokenJti]));
+        return rows.map((row) => jtis.get(row.id) === row.values[TOKEN_JTI_INDEX]);
+      },
+      runOne: async (row) => (await this.runner.execute(this.sql.complete, [...row.values, row.id, row.claimer])) === 1,
+    });
+  }
+
+  /**
+   * `UPDATE … SET col = CASE id WHEN ? THEN ? … END … WHERE (id = ? AND claimedBy = ?) OR …`: the
+   * completions of several sessions in one statement, each still conditional on its own claim.
+   */
+  private completeStatement(count: number): Statement {
+    const order: string[] = [];
+    const set: Record<string, unknown> = {};
+    for (const column of TOKEN_COLUMNS) {
+      const whens = Array.from({ length: count }, (_, index) => {
+        order.push(`${index}.id`, `${index}.${column}`);
+        return sql`WHEN ${param(`${index}.id`)} THEN ${param(`${index}.${column}`)}`;
+      });
+      set[column] = sql`CASE ${sql.ref('id')} ${sql.join(whens, sql` `)} END`;
+    }
+    for (let index = 0; index < count; index += 1) order.push(`${index}.id`, `${index}.claimer`);
+    return compile(
+      this.runner.builder.updateTable('api_key_sessions')
+        .set({ ...set, version: sql`${sql.ref('version')} + 1`, claimedBy: sql<null>`NULL`, claimedUntil: sql<null>`NULL` })
+        .where((eb) => eb.or(Array.from({ length: count }, (_, index) => eb.and([eb('id', '=', param(`${index}.id`)), eb('claimedBy', '=', param(`${index}.claimer`))])))),
+      order,
+    );
+  }
+
+  private insertStatement(count: number): Statement {
+    const order: string[] = [];
+    const values = Array.from({ length: count }, (_, index) => {
+      const row: Record<string, string> = {};
+      for (const column of COLUMNS) {
+        order.push(`${index}.${column}`);
+        row[column] = param(`${index}.${column}`);
+      }
+      return row as never;
+    });
+    return compile(this.runner.builder.insertInto('api_key_sessions').values(values), order);
+  }
+
+  /** A column's value as the database stores it. */
+  private toDb(column: Column, value: unknown): unknown {
+    if (value === null || value === undefined) return null;
+    return DATE_COLUMNS.has(column) ? dateToDb(this.runner.dialect, value as Date) : value;
+  }
+
+  private persisted(row: ApiKeySession): unknown[] {
+    return COLUMNS.map((column) => this.toDb(column, row[column]));
+  }
+
+  async find(keyId: string, hash: string): Promise<ApiKeySession | null> {
+    const [raw] = await this.runner.query(this.sql.find, [keyId, hash]);
+    if (!raw) return null;
+    const row = new ApiKeySession();
+    const record = row as unknown as Record<string, unknown>;
+    for (const column of COLUMNS) {
+      const value = raw[column];
+      record[column] = DATE_COLUMNS.has(column) ? dateFromDb(value) : column === 'version' ? intFromDb(value) : textFromDb(value);
+    }
+    return row;
+  }
+
+  async findById(id: string): Promise<ApiKeySession | null> {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 40) return null;
+    return this.rows.findOneBy({ id });
+  }
+
+  get failedWritesMayLand(): boolean {
+    return this.runner.dialect !== 'sqlite';
+  }
+
+  async insertClaimed(session: NewSession, claimer: string, claimUntil: Date): Promise<boolean> {
+    return this.inserts.load(this.persisted({
+      ...session,
+      version: 0,
+      claimedBy: claimer,
+      claimedUntil: claimUntil,
+      ...NO_CURRENT_TOKEN,
+    }));
+  }
+
+  async claim(id: string, version: number, claimer: string, now: Date, claimUntil: Date): Promise<boolean> {
+    return (await this.runner.execute(this.sql.claim, [claimer, this.toDb('claimedUntil', claimUntil), id, version, this.toDb('claimedUntil', now), claimer])) === 1;
+  }
+
+  async complete(id: string, claimer: string, token: CurrentToken): Promise<boolean> {
+    return this.completions.load({ id, claimer, values: TOKEN_COLUMNS.map((column) => this.toDb(column, token[column])) });
+  }
+
+  async releaseClaim(id: string, claimer: string): Promise<boolean> {
+    return (await this.runner.execute(this.sql.release, [id, claimer])) === 1;
+  }
+
+  async discardUnminted(id: string, claimer: string): Promise<boolean> {
+    return (await this.runner.execute(this.sql.discardUnminted, [id, claimer])) === 1;
+  }
+
+  async replaceRefreshToken(id: string, version: number, refreshCipher: string): Promise<void> {
+    await this.runner.execute(this.sql.replaceRefreshToken, [refreshCipher, id, version]);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    const result = await this.rows.delete({ id });
+    return (result.affected ?? 0) > 0;
+  }
+
+  async deleteIfExpired(id: string, now: Date): Promise<void> {
+    await this.rows.delete({ id, expiresAt: LessThan(now) });
+  }
+
+  async list(filter: { keyId?: string; agentId?: string }, limit: number): Promise<ApiKeySession[]> {
+    return this.rows.find({
+      where: filter.keyId !== undefined ? { keyId: filter.keyId } : { agentId: filter.agentId },
+      order: { createdAt: 'DESC', id: 'ASC' },
+      take: limit,
+    });
+  }
+
+  async deleteExpired(now: Date): Promise<number> {
+    const result = await this.rows.delete({ expiresAt: LessThan(now) });
+    return result.affected ?? 0;
+  }
+}
