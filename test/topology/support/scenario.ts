@@ -23,6 +23,8 @@ export async function startPair(redisEnv: Record<string, string>, options: { dat
   const b = await startTestApp({ env: { ...env, ISSUER: a.config.issuer }, database });
   const introspectorOnB = await registerClient(b, { name: 'resource server B', grantTypes: ['client_credentials'], scopes: ['read'] });
   const introspectorOnA = await registerClient(a, { name: 'resource server A', grantTypes: ['client_credentials'], scopes: ['read'] });
+  // Both instances' subscriptions confirmed by Redis before a test publishes anything.
+  for (const app of [a, b]) await (app.services.bus as { whenSubscribed?: () => Promise<void> }).whenSubscribed?.();
   return {
     a, b, introspectorOnA, introspectorOnB,
     close: async () => {
