@@ -4,18 +4,26 @@
 // - `timing`: only the files whose assertions are wall-clock bounds under load (recovery within
 //   1 s of a fault, a request at most 5 ms slower with the circuit open), which miss them when
 //   another suite takes a core; CI runs these alone, one database after another;
+// - `topology`: only test/topology/, which starts real deployments of its own (Redis Sentinel,
+//   Redis Cluster, a MariaDB primary + replica, from Debian's redis-server, redis-cli, mariadbd and
+//   mariadb-install-db on private ports 17000-17999) and runs failovers; CI runs it once, alone,
+//   in its MariaDB step (docs/scaling.md);
 // - `untimed`: every other file; CI runs these for all databases side by side.
-// Unset (the README's `npm test`): the whole suite.
+// Unset (the README's `npm test`): the whole suite, topology included (its files skip, saying so,
+// where those binaries are missing; under CI=true they fail instead).
 const TIMING = ['dist/test/resilience/faults_under_load.test.js'];
+const TOPOLOGY = ['dist/test/topology/**/*.test.js'];
 
 const set = process.env.KEYPORT_TEST_SET;
-if (set !== undefined && set !== '' && set !== 'timing' && set !== 'untimed') {
-  throw new Error(`KEYPORT_TEST_SET must be "timing", "untimed" or unset, not "${set}"`);
+if (set !== undefined && set !== '' && set !== 'timing' && set !== 'untimed' && set !== 'topology') {
+  throw new Error(`KEYPORT_TEST_SET must be "timing", "untimed", "topology" or unset, not "${set}"`);
 }
 
+const SPEC = { timing: TIMING, topology: TOPOLOGY };
+
 module.exports = {
-  spec: set === 'timing' ? TIMING : ['dist/test/**/*.test.js'],
-  ignore: set === 'untimed' ? TIMING : [],
+  spec: SPEC[set] ?? ['dist/test/**/*.test.js'],
+  ignore: set === 'untimed' ? [...TIMING, ...TOPOLOGY] : [],
   timeout: 30000,
   slow: 2000,
   exit: true,

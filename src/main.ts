@@ -2,6 +2,7 @@ import { constants as osConstants } from 'node:os';
 import { loadConfig, type Config } from './config/config.js';
 import { withEnvFile } from './config/env_file.js';
 import { ConfigError } from './config/errors.js';
+import { describeRedisTarget } from './config/redis_target.js';
 import { createLogger } from './lib/logger.js';
 import { startServer } from './server.js';
 
@@ -21,7 +22,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel);
   const running = await startServer(config, { logger });
-  logger.info('keyport listening', { url: running.url, issuer: config.issuer, database: config.database.type, redis: Boolean(config.redisUrl) });
+  logger.info('keyport listening', { url: running.url, issuer: config.issuer, database: config.database.type, redis: config.redis ? describeRedisTarget(config.redis) : false });
 
   let stopping = false;
   const exit = (code: number): void => {

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { AuditLog } from './audit/audit_log.js';
 import type { Config } from './config/config.js';
 import { buildDashboardServices, type DashboardServices } from './dashboard/index.js';
@@ -12,7 +11,8 @@ import { OidcServices } from './oidc/services.js';
 import type { CircuitBreaker } from './lib/circuit_breaker.js';
 import { type Clock, systemClock } from './lib/clock.js';
 import { Lifecycle } from './lib/lifecycle.js';
-import { connectSharedRedis } from './lib/redis.js';
+import { connectSharedRedis, type RedisClient } from './lib/redis.js';
+import { primaryReads, ReplicaReads, type StaleReads } from './db/replicas.js';
 import { limitDeviceFlow } from './ratelimit/device_flow.js';
 import { RateLimits } from './ratelimit/service.js';
 import { ROUTES } from './oidc/configuration.js';
@@ -43,12 +43,17 @@ export interface Services {
    * client itself). It fails fast: any command may reject while Redis is away, so treat it as a
    * cache and fall back. See src/lib/redis.ts.
    */
-  readonly redis: Redis | undefined;
+  readonly redis: RedisClient | undefined;
   /**
    * With Redis: open after failed commands in a row; callers then skip Redis and answer from
    * memory at once until a background probe finds it answering (src/lib/circuit_breaker.ts).
    */
   readonly redisBreaker: CircuitBreaker | undefined;
+  /**
+   * Where stale-tolerant reads go (listings, usage charts, audit pages): the replicas of
+   * DATABASE_REPLICA_URLS when set, else the primary. See src/db/replicas.ts, docs/scaling.md.
+   */
+  readonly staleReads: StaleReads & { usableReplicas?(): string[] };
   /** Serving or draining for shutdown (readiness, `Connection: close`). */
   readonly lifecycle: Lifecycle;
   /** Rate limits of docs/reference.md §5 (per API key, per client, per IP); shared through Redis when configured. */
@@ -61,19 +66,28 @@ export interface Services {
   readonly closers: Array<() => Promise<void> | void>;
 }
 
+/** The replicas' round robin when DATABASE_REPLICA_URLS is set, else the primary for every read. */
+async function openStaleReads(config: Config, database: Database, logger: Logger): Promise<StaleReads & { close?(): Promise<void>; usableReplicas?(): string[] }> {
+  const { urls, maxLagSeconds } = config.databaseReplicas;
+  if (urls.length === 0) return primaryReads(database.dataSource);
+  return ReplicaReads.open(database.dataSource, urls, { logger, limits: config.databaseLimits, maxLagSeconds });
+}
+
 export async function buildServices(config: Config, logger: Logger, database: Database, options: { processMetrics?: boolean; clock?: Clock } = {}): Promise<Services> {
   const clock = options.clock ?? systemClock;
   const metrics = new Metrics({ processMetrics: options.processMetrics });
-  const audit = new AuditLog(database.dataSource, logger);
   const closers: Array<() => Promise<void> | void> = [];
-  const shared = config.redisUrl ? await connectSharedRedis(config.redisUrl, config.redisPrefix, logger) : undefined;
+  const staleReads = await openStaleReads(config, database, logger);
+  closers.push(() => staleReads.close?.());
+  const audit = new AuditLog(database.dataSource, logger, staleReads);
+  const shared = config.redis ? await connectSharedRedis(config.redis, config.redisPrefix, logger) : undefined;
   const redis = shared?.redis;
   const redisBreaker = shared?.breaker;
   const bus: EventBus = shared?.bus ?? new InProcessBus();
   closers.push(() => (shared ? shared.close() : bus.close()));
   if (config.rateLimitPolicies.disabled) logger.warn('rate limits are disabled (RATE_LIMIT_DISABLED=true): nothing is counted or refused');
 
-  const keys = buildKeyServices({ config, logger, database, audit, bus });
+  const keys = buildKeyServices({ config, logger, database, audit, bus, staleReads });
   const oidc = new OidcServices({ config, logger, database, metrics, audit, bus });
   const rateLimits = new RateLimits({ config, logger, redis, breaker: redisBreaker, clock });
   const exchange = buildExchange({
@@ -91,12 +105,13 @@ export async function buildServices(config: Config, logger: Logger, database: Da
     bus,
     redis,
     redisBreaker,
+    staleReads,
     lifecycle: new Lifecycle(clock),
     rateLimits,
     keys,
     oidc,
     exchange: exchange.exchange,
-    dashboard: buildDashboardServices({ config, logger, database, keys, apiKeySessions: exchange.exchange.sessionDirectory }),
+    dashboard: buildDashboardServices({ config, logger, database, keys, apiKeySessions: exchange.exchange.sessionDirectory, staleReads }),
     closers,
   };
   // The dashboard shows each key's refused requests next to its usage.

@@ -1,6 +1,7 @@
 import type { DataSource, Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { AuditEvent } from '../db/entities/audit_event.js';
+import { primaryReads, type StaleReads } from '../db/replicas.js';
 import { newId } from '../lib/ids.js';
 import type { Logger } from '../lib/logger.js';
 
@@ -32,8 +33,13 @@ export interface AuditPageFilter {
 export class AuditLog {
   private readonly events: Repository<AuditEvent>;
 
-  constructor(dataSource: DataSource, private readonly logger: Logger) {
+  /** @param reads where the pages are read (a replica may serve them: docs/scaling.md); writes stay on `dataSource`. */
+  constructor(dataSource: DataSource, private readonly logger: Logger, private readonly reads: StaleReads = primaryReads(dataSource)) {
     this.events = dataSource.getRepository(AuditEvent);
+  }
+
+  private readEvents(): Repository<AuditEvent> {
+    return this.reads.dataSource().getRepository(AuditEvent);
   }
 
   async record(entry: AuditEntry): Promise<void> {
@@ -60,7 +66,7 @@ export class AuditLog {
    */
   async page(filter: AuditPageFilter): Promise<{ events: AuditEvent[]; more: boolean }> {
     const limit = Math.max(1, Math.min(filter.limit, 500));
-    const query = this.events.createQueryBuilder('e');
+    const query = this.readEvents().createQueryBuilder('e');
     if (filter.action) query.andWhere('e.action = :action', { action: filter.action });
     if (filter.actor) query.andWhere('e.actor = :actor', { actor: filter.actor });
     if (filter.targetType) query.andWhere('e.targetType = :targetType AND e.targetId = :targetId', { targetType: filter.targetType, targetId: filter.targetId });
@@ -73,12 +79,12 @@ export class AuditLog {
 
   /** The actions the trail holds (for the filter's choices), read from the action index. */
   async actions(max = 200): Promise<string[]> {
-    const rows: Array<{ action: string }> = await this.events.createQueryBuilder('e').select('DISTINCT e.action', 'action').orderBy('action').limit(max).getRawMany();
+    const rows: Array<{ action: string }> = await this.readEvents().createQueryBuilder('e').select('DISTINCT e.action', 'action').orderBy('action').limit(max).getRawMany();
     return rows.map((row) => row.action);
   }
 
   async list(options: { limit?: number; targetType?: string; targetId?: string } = {}): Promise<AuditEvent[]> {
-    return this.events.find({
+    return this.readEvents().find({
       where: { ...(options.targetType ? { targetType: options.targetType } : {}), ...(options.targetId ? { targetId: options.targetId } : {}) },
       order: { occurredAt: 'DESC' },
       take: Math.min(options.limit ?? 100, 1000),

@@ -100,9 +100,9 @@ export async function withDependencies<T>(
   const closers: Array<() => Promise<void> | void> = [];
   try {
     let bus: EventBus;
-    if (needs.publishes && config.redisUrl) {
+    if (needs.publishes && config.redis) {
       const { connectSharedRedis } = await import('../lib/redis.js');
-      const shared = await connectSharedRedis(config.redisUrl, config.redisPrefix, logger);
+      const shared = await connectSharedRedis(config.redis, config.redisPrefix, logger);
       closers.push(() => shared.close());
       bus = shared.bus;
     } else {

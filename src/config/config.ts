@@ -6,6 +6,7 @@ import { parseDatabaseUrl, type DatabaseTarget } from './database_url.js';
 import { ConfigError } from './errors.js';
 import { readBool, readEnum, readInt, readList, readString, type Env } from './parse.js';
 import { readClientRegistrationSettings, type ClientRegistrationSettings } from './client_registration.js';
+import { readRedisTarget, type RedisTarget } from './redis_target.js';
 import { resolveSecret } from './secret.js';
 import { BASE_SCOPES, SCOPE_NAME } from '../keys/scopes.js';
 
@@ -72,6 +73,28 @@ export interface DatabaseLimits {
   readonly queryTimeoutMs: number;
 }
 
+export interface DatabaseReplicas {
+  readonly urls: readonly string[];
+  /** A replica further behind than this many seconds (or with replication stopped) serves nothing. */
+  readonly maxLagSeconds: number;
+}
+
+/** Replicas are MySQL/MariaDB servers like the primary; `DATABASE_URL` must be one too. */
+function readDatabaseReplicas(env: Env, primary: DatabaseTarget, cwd: string): DatabaseReplicas {
+  const urls = readList(env, 'DATABASE_REPLICA_URLS').map((url) => {
+    let target: DatabaseTarget;
+    try {
+      target = parseDatabaseUrl(url, cwd);
+    } catch {
+      throw new ConfigError('DATABASE_REPLICA_URLS', 'must list mysql:// URLs separated by commas');
+    }
+    if (target.type !== 'mysql') throw new ConfigError('DATABASE_REPLICA_URLS', 'must list mysql:// URLs separated by commas');
+    return target.url;
+  });
+  if (urls.length > 0 && primary.type !== 'mysql') throw new ConfigError('DATABASE_REPLICA_URLS', 'needs a MySQL/MariaDB DATABASE_URL (replicas of it)');
+  return Object.freeze({ urls: Object.freeze(urls), maxLagSeconds: readInt(env, 'DATABASE_REPLICA_MAX_LAG_S', 10, 0, 86_400) });
+}
+
 export const DEFAULT_DATABASE_LIMITS: DatabaseLimits = Object.freeze({ poolSize: 20, queueLimit: 200, acquireTimeoutMs: 1000, queryTimeoutMs: 3000 });
 
 /**
@@ -90,9 +113,20 @@ export class Config {
   readonly issuer: string;
   /** `DATABASE_URL`, parsed. */
   readonly database: DatabaseTarget;
+  /**
+   * `DATABASE_REPLICA_URLS` (MySQL/MariaDB replicas of `DATABASE_URL`, same schema name) and
+   * `DATABASE_REPLICA_MAX_LAG_S`: where stale-tolerant reads go (listings, usage, audit pages;
+   * src/db/replicas.ts, docs/scaling.md). Empty: every read on the primary.
+   */
+  readonly databaseReplicas: DatabaseReplicas;
   /** `REDIS_URL`: when set, limits, caches and revocation are shared by all instances. */
   @IsUrl({ require_tld: false, require_protocol: true, protocols: ['redis', 'rediss'] }, { message: 'must be a redis:// URL' })
   readonly redisUrl: string | undefined;
+  /**
+   * The Redis deployment: `REDIS_URL` (one server), `REDIS_SENTINELS` + `REDIS_SENTINEL_NAME`
+   * (Sentinel) or `REDIS_CLUSTER_NODES` (Redis Cluster); unset without Redis. See redis_target.ts.
+   */
+  readonly redis: RedisTarget | undefined;
   /** `KEYPORT_SECRET`: root of every derived key (cookie keys, key-hash pepper, signing-key encryption). */
   readonly secret: string;
   /** `TOKEN_TTL`: lifetime in seconds of exchanged bearer tokens. */
@@ -248,13 +282,16 @@ export function loadConfig(env: Env, cwd: string = process.cwd()): Config {
     throw new ConfigError(tlsCert === undefined ? 'TLS_CERT' : 'TLS_KEY', 'TLS_CERT and TLS_KEY must be set together');
   }
 
+  const database = parseDatabaseUrl(readString(env, 'DATABASE_URL', `sqlite:${resolve(dataDir, 'keyport.db')}`), cwd);
   const config = Object.assign(new Config(), {
     nodeEnv,
     port,
     host: readString(env, 'HOST', '127.0.0.1'),
     issuer: readString(env, 'ISSUER', `http://localhost:${port}`).replace(/\/+$/, ''),
-    database: parseDatabaseUrl(readString(env, 'DATABASE_URL', `sqlite:${resolve(dataDir, 'keyport.db')}`), cwd),
+    database,
+    databaseReplicas: readDatabaseReplicas(env, database, cwd),
     redisUrl: readString(env, 'REDIS_URL'),
+    redis: readRedisTarget(env),
     secret: resolveSecret(readString(env, 'KEYPORT_SECRET'), production, resolve(dataDir, 'keyport.secret')),
     tokenTtl: readInt(env, 'TOKEN_TTL', 7200, 0, Number.MAX_SAFE_INTEGER),
     rateLimit: Object.freeze({

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/database.js';
+import type { StaleReads } from '../db/replicas.js';
 import type { KeyServices } from '../keys/index.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import { deriveKey } from '../lib/crypto.js';
@@ -44,12 +45,14 @@ export interface DashboardDependencies {
   readonly apiKeySessions?: ApiKeySessionDirectory;
   /** "Now" for usage counts; default the system clock. */
   readonly clock?: Clock;
+  /** Where usage charts are read; default the primary. */
+  readonly staleReads?: StaleReads;
 }
 
 export function buildDashboardServices(deps: DashboardDependencies): DashboardServices {
   const { dataSource } = deps.database;
   const clock = deps.clock ?? systemClock;
-  const usage = new KeyUsageCounter(dataSource, deps.logger, USAGE_FLUSH_INTERVAL_MS, clock);
+  const usage = new KeyUsageCounter(dataSource, deps.logger, USAGE_FLUSH_INTERVAL_MS, clock, deps.staleReads);
   const stopCounting = deps.keys.onVerified((key, at) => usage.recordRequest(key.id, at));
   return {
     sessions: new DashboardSessionStore(dataSource, deriveKey(deps.config.secret, 'dashboard-session'), { idleTimeoutMs: SESSION_IDLE_TIMEOUT_MS, maxAgeMs: SESSION_MAX_AGE_MS }),

@@ -1,5 +1,6 @@
 import { In, MoreThanOrEqual, LessThan, type DataSource, type Repository } from 'typeorm';
 import { KeyUsageHour } from '../db/entities/key_usage_hour.js';
+import { primaryReads, type StaleReads } from '../db/replicas.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { WriteBehindBuffer } from '../lib/write_behind.js';
@@ -67,7 +68,8 @@ export class KeyUsageCounter {
   private readonly clock: Clock;
   private lastPrune = 0;
 
-  constructor(dataSource: DataSource, private readonly logger: Logger, flushIntervalMs = USAGE_FLUSH_INTERVAL_MS, clock: Clock = systemClock) {
+  /** @param reads where the charts are read (a replica may serve them: docs/scaling.md); counts are written to `dataSource`. */
+  constructor(dataSource: DataSource, private readonly logger: Logger, flushIntervalMs = USAGE_FLUSH_INTERVAL_MS, clock: Clock = systemClock, private readonly reads: StaleReads = primaryReads(dataSource)) {
     this.rows = dataSource.getRepository(KeyUsageHour);
     this.clock = clock;
     this.buffer = new WriteBehindBuffer<string, PendingBucket>({
@@ -160,7 +162,7 @@ export class KeyUsageCounter {
       perHour.set(hour, bucket);
     };
     for (let start = 0; start < keyIds.length; start += 500) {
-      const rows = await this.rows.find({ where: { keyId: In(keyIds.slice(start, start + 500)), hourStart: MoreThanOrEqual(new Date(firstHour)) } });
+      const rows = await this.reads.dataSource().getRepository(KeyUsageHour).find({ where: { keyId: In(keyIds.slice(start, start + 500)), hourStart: MoreThanOrEqual(new Date(firstHour)) } });
       for (const row of rows) add(row.keyId, hourOf(row.hourStart.getTime()), Number(row.requests), Number(row.rejections));
     }
     for (const bucket of this.buffer.pendingValues()) add(bucket.keyId, bucket.hour, bucket.requests, bucket.rejections);

@@ -6,6 +6,7 @@ import { newId } from '../lib/ids.js';
 import { canonicalAgentId } from './agent_ids.js';
 import type { ApiKeyService, CreatedApiKey } from './api_keys.js';
 import { plausibleId, quoteId, type ActionContext } from './context.js';
+import { primaryReads, type StaleReads } from '../db/replicas.js';
 import { runInTransaction } from '../db/transaction.js';
 import { validateEmail, validateName, type KeyOptionsInput } from './key_settings.js';
 import { toAgentRecord, type AgentRecord, type AgentStatus } from './records.js';
@@ -37,6 +38,8 @@ export class AgentService {
     private readonly apiKeys: ApiKeyService,
     private readonly audit: AuditLog,
     private readonly revocations: KeyRevocations,
+    /** Where listings are read (a replica may serve them: docs/scaling.md); everything else stays on `dataSource`. */
+    private readonly reads: StaleReads = primaryReads(dataSource),
   ) {
     this.agents = dataSource.getRepository(Agent);
   }
@@ -86,7 +89,7 @@ export class AgentService {
 
   /** Newest first. */
   async list(filter: { status?: AgentStatus; limit?: number } = {}): Promise<AgentRecord[]> {
-    const rows = await this.agents.find({
+    const rows = await this.reads.dataSource().getRepository(Agent).find({
       where: filter.status ? { status: filter.status } : {},
       order: { createdAt: 'DESC', id: 'ASC' },
       take: Math.max(1, Math.min(filter.limit ?? 100, 1000)),

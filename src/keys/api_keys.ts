@@ -6,6 +6,7 @@ import { ApiKey } from '../db/entities/api_key.js';
 import { Conflict, NotFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { plausibleId, quoteId, type ActionContext } from './context.js';
+import { primaryReads, type StaleReads } from '../db/replicas.js';
 import { runInTransaction } from '../db/transaction.js';
 import { canonicalAgentId } from './agent_ids.js';
 import { displayPrefix, generateAgentToken, generateApiKey, type ApiKeyHasher, type CredentialKind } from './key_material.js';
@@ -49,6 +50,8 @@ export class ApiKeyService {
     private readonly hasher: ApiKeyHasher,
     private readonly audit: AuditLog,
     private readonly revocations: KeyRevocations,
+    /** Where listings are read (a replica may serve them: docs/scaling.md); everything else stays on `dataSource`. */
+    private readonly reads: StaleReads = primaryReads(dataSource),
   ) {
     this.keys = dataSource.getRepository(ApiKey);
   }
@@ -82,7 +85,7 @@ export class ApiKeyService {
   /** Newest first. With `agentId`, that agent's keys (404 when the agent does not exist). */
   async list(filter: { agentId?: string; limit?: number } = {}): Promise<ApiKeyRecord[]> {
     const agent = filter.agentId !== undefined ? await this.existingAgent(filter.agentId, this.dataSource.manager) : undefined;
-    const rows = await this.keys.find({
+    const rows = await this.reads.dataSource().getRepository(ApiKey).find({
       where: agent ? { agentId: agent.id } : {},
       order: { createdAt: 'DESC', id: 'ASC' },
       take: Math.max(1, Math.min(filter.limit ?? 100, MAX_LIST_LIMIT)),

@@ -2,6 +2,7 @@ import type { AuditLog } from '../audit/audit_log.js';
 import type { Config } from '../config/config.js';
 import { ApiKey } from '../db/entities/api_key.js';
 import type { Database } from '../db/database.js';
+import type { StaleReads } from '../db/replicas.js';
 import type { EventBus } from '../lib/bus.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
@@ -55,6 +56,8 @@ export interface KeyServiceDeps {
   readonly cacheTtlMs?: number;
   /** "Now" for verification (expiry, grace) and the change sweep; default the system clock. */
   readonly clock?: Clock;
+  /** Where key and agent listings are read; default the primary. */
+  readonly staleReads?: StaleReads;
 }
 
 export function buildKeyServices(deps: KeyServiceDeps): KeyServices {
@@ -66,8 +69,8 @@ export function buildKeyServices(deps: KeyServiceDeps): KeyServices {
   revocations.start();
   const usage = new UsageTracker(keyRows, deps.logger);
   const failures = new FailureLog(deps.audit, deps.logger);
-  const apiKeys = new ApiKeyService(dataSource, deps.config, hasher, deps.audit, revocations);
-  const agents = new AgentService(dataSource, apiKeys, deps.audit, revocations);
+  const apiKeys = new ApiKeyService(dataSource, deps.config, hasher, deps.audit, revocations, deps.staleReads);
+  const agents = new AgentService(dataSource, apiKeys, deps.audit, revocations, deps.staleReads);
   const clock = deps.clock ?? systemClock;
   const agentTokens = new AgentTokenService(dataSource, apiKeys, clock);
   const verifier = new KeyVerifier(keyRows, hasher, cache, new ChangeSweep(keyRows, cache, deps.logger, clock), usage, failures, clock);

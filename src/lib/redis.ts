@@ -1,4 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { RedisTarget } from '../config/redis_target.js';
 import { CircuitBreaker } from './circuit_breaker.js';
 import type { Logger } from './logger.js';
 import { RedisBus } from './redis_bus.js';
@@ -9,6 +10,16 @@ export const REDIS_BREAKER_FAILURES = 3;
 export const REDIS_PROBE_INTERVAL_MS = 500;
 /** Longest pause between reconnection attempts: Redis is used again within this of coming back. */
 const MAX_RECONNECT_DELAY_MS = 500;
+
+/**
+ * A client of any supported deployment (docs/scaling.md): one server or a Sentinel-watched master
+ * (`Redis`), or Redis Cluster (`Cluster`). Keyport only sends commands that touch one key each
+ * (rate-limit counters: one Lua script or MULTI per key) and classic pub/sub, so the same calls
+ * work on all three without hash tags; see docs/scaling.md "Redis keys on a cluster".
+ */
+export type RedisClient = Redis | Cluster;
+
+const reconnectDelay = (attempt: number): number => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS);
 
 /**
  * Options of the shared client (`services.redis`). Redis is a shared cache for Keyport, never
@@ -26,7 +37,7 @@ export function commandClientOptions(keyPrefix: string): RedisOptions {
     commandTimeout: 1_000,
     // Three window counters per API-key request go out as one round trip.
     enableAutoPipelining: true,
-    retryStrategy: (attempt: number) => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS),
+    retryStrategy: reconnectDelay,
     // ioredis keeps a timer this long when disconnecting from a socket that already failed,
     // which would hold a CLI process open after its work is done.
     disconnectTimeout: 200,
@@ -38,7 +49,7 @@ export function commandClientOptions(keyPrefix: string): RedisOptions {
  * or reconnection attempt. Listening to `error` also keeps ioredis from printing
  * "Unhandled error event" for every attempt.
  */
-export function watchConnection(redis: Redis, logger: Logger, name: string): void {
+export function watchConnection(redis: RedisClient, logger: Logger, name: string): void {
   let down = false;
   let everReady = false;
   redis.on('error', (err: Error) => {
@@ -53,7 +64,7 @@ export function watchConnection(redis: Redis, logger: Logger, name: string): voi
   });
 }
 
-function whenReady(redis: Redis, timeoutMs: number): Promise<boolean> {
+function whenReady(redis: RedisClient, timeoutMs: number): Promise<boolean> {
   if (redis.status === 'ready') return Promise.resolve(true);
   return new Promise((resolve) => {
     const done = (ready: boolean): void => {
@@ -68,12 +79,68 @@ function whenReady(redis: Redis, timeoutMs: number): Promise<boolean> {
 }
 
 /**
+ * Sentinel: the same fail-fast client, pointed at whatever master the sentinels name. After a
+ * failover the dropped connection reconnects through the sentinels (asked again each attempt, so
+ * the new master is found as soon as they have promoted it); `failoverDetector` also listens for
+ * the sentinels' `+switch-master`, so a client still connected to a demoted (not dead) master
+ * moves at once instead of writing to a replica.
+ */
+export function sentinelClientOptions(target: Extract<RedisTarget, { kind: 'sentinel' }>, keyPrefix: string): RedisOptions {
+  return {
+    ...commandClientOptions(keyPrefix),
+    sentinels: target.sentinels.map((node) => ({ host: node.host, port: node.port })),
+    name: target.name,
+    role: 'master',
+    // Keep asking (every sentinel down is an outage like any other: the insurance answers meanwhile).
+    sentinelRetryStrategy: reconnectDelay,
+    failoverDetector: true,
+  };
+}
+
+/**
+ * Cluster: the same fail-fast behaviour per node (`redisOptions`), slots refreshed in the
+ * background; a command for a slot whose master is failing over rejects within the command
+ * timeout and the caller falls back, as with one server.
+ */
+export function clusterClientOptions(keyPrefix: string): ClusterOptions {
+  const { retryStrategy: _perNode, enableOfflineQueue: _queue, keyPrefix: _prefix, ...perNode } = commandClientOptions(keyPrefix);
+  return {
+    keyPrefix,
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    clusterRetryStrategy: reconnectDelay,
+    retryDelayOnFailover: 100,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    // A few redirections cover a resharding; many would keep a command alive past its budget.
+    maxRedirections: 4,
+    slotsRefreshTimeout: 1_000,
+    slotsRefreshInterval: 2_000,
+    redisOptions: perNode,
+  };
+}
+
+/** Builds (does not wait for) the command client of a deployment. */
+export function redisClientFor(target: RedisTarget, keyPrefix: string): RedisClient {
+  switch (target.kind) {
+    case 'standalone':
+      return new Redis(target.url, commandClientOptions(keyPrefix));
+    case 'sentinel':
+      return new Redis(sentinelClientOptions(target, keyPrefix));
+    case 'cluster':
+      return new Cluster(target.nodes.map((node) => ({ host: node.host, port: node.port })), clusterClientOptions(keyPrefix));
+  }
+}
+
+/**
  * The shared client. Start does not fail when Redis is down (the instance serves with
  * per-instance limits and reconnects by itself); it waits a moment so that a healthy Redis is
- * in use from the first request.
+ * in use from the first request. `target` is a deployment, or the URL of one server.
  */
-export async function connectRedis(url: string, keyPrefix: string, logger: Logger, options: { readyTimeoutMs?: number } = {}): Promise<Redis> {
-  const redis = new Redis(url, commandClientOptions(keyPrefix));
+export async function connectRedis(url: string, keyPrefix: string, logger: Logger, options?: { readyTimeoutMs?: number }): Promise<Redis>;
+export async function connectRedis(target: RedisTarget | string, keyPrefix: string, logger: Logger, options?: { readyTimeoutMs?: number }): Promise<RedisClient>;
+export async function connectRedis(target: RedisTarget | string, keyPrefix: string, logger: Logger, options: { readyTimeoutMs?: number } = {}): Promise<RedisClient> {
+  const redis = redisClientFor(typeof target === 'string' ? { kind: 'standalone', url: target } : target, keyPrefix);
   watchConnection(redis, logger, 'redis');
   await whenReady(redis, options.readyTimeoutMs ?? 2_000);
   return redis;
@@ -86,7 +153,7 @@ export async function connectRedis(url: string, keyPrefix: string, logger: Logge
  * answer from memory at once, while a PING every REDIS_PROBE_INTERVAL_MS (timing out like any
  * command) finds out when it answers again.
  */
-export function redisCircuitBreaker(redis: Redis, logger: Logger): CircuitBreaker {
+export function redisCircuitBreaker(redis: RedisClient, logger: Logger): CircuitBreaker {
   const breaker = new CircuitBreaker({
     name: 'redis',
     failureThreshold: REDIS_BREAKER_FAILURES,
@@ -104,7 +171,21 @@ export function redisCircuitBreaker(redis: Redis, logger: Logger): CircuitBreake
  * the command client it queues while disconnected, so subscriptions made during an outage are
  * sent once Redis is back; ioredis re-subscribes by itself after every reconnection.
  */
-export function subscriberConnection(redis: Redis, logger: Logger): Redis {
+export function subscriberConnection(redis: RedisClient, logger: Logger): RedisClient {
+  if (redis instanceof Cluster) {
+    // Classic pub/sub on a cluster: PUBLISH reaches every node, so one subscribed connection to
+    // any node hears every channel; ioredis picks the node and, when that node goes, subscribes
+    // again on another one (messages published in between are lost, as in any outage: the
+    // caches' database sweeps cover them, see RedisBus).
+    const subscriber = redis.duplicate([], {
+      keyPrefix: '',
+      enableOfflineQueue: true,
+      enableAutoPipelining: false,
+      redisOptions: { ...redis.options.redisOptions, keyPrefix: '', maxRetriesPerRequest: null, commandTimeout: undefined },
+    });
+    watchConnection(subscriber, logger, 'redis subscriber');
+    return subscriber;
+  }
   const subscriber = redis.duplicate({
     keyPrefix: '',
     enableOfflineQueue: true,
@@ -121,7 +202,7 @@ export function subscriberConnection(redis: Redis, logger: Logger): Redis {
 }
 
 /** Polite QUIT when connected (pending replies arrive first), then stop reconnecting. */
-export async function closeRedis(redis: Redis): Promise<void> {
+export async function closeRedis(redis: RedisClient): Promise<void> {
   if (redis.status === 'ready') {
     await Promise.race([
       redis.quit().catch(() => undefined),
@@ -133,16 +214,16 @@ export async function closeRedis(redis: Redis): Promise<void> {
 
 /** The shared Redis of a process: the command client, its circuit breaker, and the bus over it. */
 export interface SharedRedis {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly breaker: CircuitBreaker;
   readonly bus: RedisBus;
   /** Bus, breaker, then the connection. */
   close(): Promise<void>;
 }
 
-/** Connects to REDIS_URL as the server and the CLI both do (src/service_container.ts, src/cli/dependencies.ts). */
-export async function connectSharedRedis(url: string, prefix: string, logger: Logger): Promise<SharedRedis> {
-  const redis = await connectRedis(url, prefix, logger);
+/** Connects to the configured deployment as the server and the CLI both do (src/service_container.ts, src/cli/dependencies.ts). */
+export async function connectSharedRedis(target: RedisTarget | string, prefix: string, logger: Logger): Promise<SharedRedis> {
+  const redis = await connectRedis(target, prefix, logger);
   const breaker = redisCircuitBreaker(redis, logger);
   const bus = new RedisBus(redis, subscriberConnection(redis, logger), { prefix, logger, breaker });
   return {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.js';
 import type { EventBus } from './bus.js';
 import type { CircuitBreaker } from './circuit_breaker.js';
 import { randomAlphanumeric } from './crypto.js';
@@ -36,7 +36,7 @@ export class RedisBus implements EventBus {
    * @param publisher the shared command client (`services.redis`)
    * @param subscriber a dedicated connection (`subscriberConnection()`); closed with the bus
    */
-  constructor(private readonly publisher: Redis, private readonly subscriber: Redis, private readonly options: { prefix: string; logger: Logger; breaker?: CircuitBreaker }) {
+  constructor(private readonly publisher: RedisClient, private readonly subscriber: RedisClient, private readonly options: { prefix: string; logger: Logger; breaker?: CircuitBreaker }) {
     this.channelPrefix = `${options.prefix}bus:`;
     // While the circuit was open, messages were neither sent nor (on a frozen connection) received:
     // the caches look at the database before trusting what they hold, as after a reconnection.

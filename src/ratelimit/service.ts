@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis.js';
 import type { Config } from '../config/config.js';
 import type { CircuitBreaker } from '../lib/circuit_breaker.js';
 import { type Clock, systemClock } from '../lib/clock.js';
@@ -24,7 +24,7 @@ export interface RateLimitsOptions {
   readonly config: Pick<Config, 'rateLimit' | 'rateLimitPolicies'>;
   readonly logger: Logger;
   /** Shared counters; in-process counters without it. */
-  readonly redis?: Redis;
+  readonly redis?: RedisClient;
   /** Skips Redis while open (see CounterStore). */
   readonly breaker?: CircuitBreaker;
   /** Shorter windows for tests. */

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../lib/redis.js';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { CircuitBreaker } from '../lib/circuit_breaker.js';
 import type { Logger } from '../lib/logger.js';
@@ -105,7 +105,7 @@ export class CounterStore {
   /** `performance.now()` when the insurance began answering: only the length is reported. */
   private degradedSince: number | undefined;
 
-  constructor(private readonly options: { redis?: Redis; breaker?: CircuitBreaker; logger: Logger }) {}
+  constructor(private readonly options: { redis?: RedisClient; breaker?: CircuitBreaker; logger: Logger }) {}
 
   get backend(): StoreBackend {
     return this.options.redis ? 'redis' : 'memory';
