@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -103,10 +103,17 @@ describe('CLI: what a new user meets', function () {
   });
 
   it('says which database every write used, after the answer, on stderr; a missing id names it too (before: silent)', async () => {
-    const shown = onMysql ? /keyport: using mysql:\/\/[^ ]+\/keyport_t_[0-9a-f]+\n/ : /keyport: using sqlite:\/\S+\/keyport\.db\n/;
+    // SQLite's path is shown relative to the working directory when that is shorter (../keyport-…/keyport.db
+    // from a clone in /tmp), absolute otherwise: either way it names the app's database file.
+    const shown = onMysql ? /keyport: using mysql:\/\/[^ ]+\/keyport_t_[0-9a-f]+\n/ : /keyport: using sqlite:((?:\/|\.\.?\/)\S*keyport\.db)\n/;
     const created = await runKeyport(['agent:create', '--name', 'which-db', '--json'], app.env);
     json(created);
     expect(created.stderr).to.match(shown);
+    if (!onMysql) {
+      const shownPath = created.stderr.match(shown)![1]!;
+      expect(existsSync(resolve(process.cwd(), shownPath)), `${shownPath} is the app's database file`).to.equal(true);
+      expect(resolve(process.cwd(), shownPath).startsWith(resolve(app.env.DATA_DIR!)), `${shownPath} lies in DATA_DIR`).to.equal(true);
+    }
     const listed = ok(await runKeyport(['agent:list', '--json'], app.env));
     expect(listed.stderr, 'reads stay quiet').to.equal('');
     const missing = refused(await runKeyport(['key:revoke', 'key_doesnotexist'], app.env), /No API key with id "key_doesnotexist"\. \(database: (sqlite|mysql):/);

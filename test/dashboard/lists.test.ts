@@ -117,6 +117,8 @@ describe('dashboard: the agents list counts keys; the keys list searches and fil
       ids.successor = rotation.key.id;
       await updateKeyRow(app, ids.rotated, { graceUntil: new Date(Date.now() - 60_000) });
       ids.percent = (await keys.apiKeys.create(agentId, { name: 'search 100%_done' }, ACTOR)).key.id;
+      // MariaDB keeps whole seconds: keys made in the same second tie, so "newest first" needs the first key older.
+      await updateKeyRow(app, ids.nightly, { createdAt: new Date(Date.now() - 60_000) });
     });
 
     it('lists every agent\'s keys, newest first, with agent, env, effective status and dates; nav entry "API keys"', async () => {
