@@ -1,5 +1,5 @@
-import type { RouterMiddleware } from '@koa/router';
 import type Router from '@koa/router';
+import type { RouterMiddleware } from '@koa/router';
 import type { KeyportContext } from '../http/context.js';
 
 // The router types the admin routes are written against, apart from src/admin/router.ts: the router

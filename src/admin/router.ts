@@ -6,7 +6,6 @@ import { agentTokenRoutes, warnLegacyAgentIds } from './routes/agent_tokens.js';
 import { clientRoutes } from './routes/clients.js';
 import { keyRoutes } from './routes/keys.js';
 import { mcpClientRoutes } from './routes/mcp_clients.js';
-
 import type { AdminRouter } from './route_types.js';
 
 export type { AdminRouter, AdminRouteStep } from './route_types.js';

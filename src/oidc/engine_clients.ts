@@ -8,7 +8,6 @@ import { replaceClientSecretComparison, wrapClientFind, type Adapter, type Adapt
 // the engine's `Client` adapter, secrets compared as keyed hashes, and engine clients reused while
 // their row is unchanged.
 
-
 /** A dynamically registered client past its expiry is unknown to the engine (ClientService deletes it later). */
 function isUsable(client: OAuthClient): boolean {
   return client.expiresAt === null || client.expiresAt === undefined || client.expiresAt.getTime() > Date.now();
