@@ -66,6 +66,11 @@ export interface Services {
   readonly closers: Array<() => Promise<void> | void>;
 }
 
+// `ctx.services` is this container (src/http/context.ts declares the field without importing this module).
+declare module './http/context.js' {
+  interface RequestServices extends Services {}
+}
+
 /** The replicas' round robin when DATABASE_REPLICA_URLS is set, else the primary for every read. */
 async function openStaleReads(config: Config, database: Database, logger: Logger): Promise<StaleReads & { close?(): Promise<void>; usableReplicas?(): string[] }> {
   const { urls, maxLagSeconds } = config.databaseReplicas;

@@ -1,4 +1,4 @@
-import Router, { type RouterMiddleware } from '@koa/router';
+import Router from '@koa/router';
 import type { KeyportContext } from '../http/context.js';
 import { noStore } from './http.js';
 import { agentRoutes } from './routes/agents.js';
@@ -6,10 +6,9 @@ import { agentTokenRoutes, warnLegacyAgentIds } from './routes/agent_tokens.js';
 import { clientRoutes } from './routes/clients.js';
 import { keyRoutes } from './routes/keys.js';
 import { mcpClientRoutes } from './routes/mcp_clients.js';
+import type { AdminRouter } from './route_types.js';
 
-export type AdminRouter = Router<KeyportContext['state'], KeyportContext>;
-/** A route step that reads `ctx.params`. */
-export type AdminRouteStep = RouterMiddleware<KeyportContext['state'], KeyportContext>;
+export type { AdminRouter, AdminRouteStep } from './route_types.js';
 
 export const ADMIN_PREFIX = '/admin';
 

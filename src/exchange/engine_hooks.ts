@@ -3,7 +3,7 @@ import { canonicalAgentId, isAgentSubject } from '../keys/agent_ids.js';
 import type { Config } from '../config/config.js';
 import { knownScopes } from '../keys/scopes.js';
 import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
-import { API_SCOPE_METADATA } from '../oidc/engine_clients.js';
+import { API_SCOPE_METADATA } from '../oidc/policy.js';
 import type { Account, AccessToken, KoaContextWithOIDC } from '../oidc/engine/index.js';
 import type { RevocationKey } from '../oidc/revocations.js';
 import type { ApiKeySubject } from '../ratelimit/service.js';

@@ -3,6 +3,7 @@ import type { RedisTarget } from '../config/redis_target.js';
 import { CircuitBreaker } from './circuit_breaker.js';
 import type { Logger } from './logger.js';
 import { RedisBus } from './redis_bus.js';
+import type { RedisClient } from './redis_client.js';
 
 /** Failed commands in a row after which Keyport stops calling Redis (see redisCircuitBreaker). */
 export const REDIS_BREAKER_FAILURES = 3;
@@ -11,13 +12,7 @@ export const REDIS_PROBE_INTERVAL_MS = 500;
 /** Longest pause between reconnection attempts: Redis is used again within this of coming back. */
 const MAX_RECONNECT_DELAY_MS = 500;
 
-/**
- * A client of any supported deployment (docs/scaling.md): one server or a Sentinel-watched master
- * (`Redis`), or Redis Cluster (`Cluster`). Keyport only sends commands that touch one key each
- * (rate-limit counters: one Lua script or MULTI per key) and classic pub/sub, so the same calls
- * work on all three without hash tags; see docs/scaling.md "Redis keys on a cluster".
- */
-export type RedisClient = Redis | Cluster;
+export type { RedisClient } from './redis_client.js';
 
 const reconnectDelay = (attempt: number): number => Math.min(attempt * 100, MAX_RECONNECT_DELAY_MS);
 

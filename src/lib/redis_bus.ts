@@ -1,4 +1,4 @@
-import type { RedisClient } from './redis.js';
+import type { RedisClient } from './redis_client.js';
 import type { EventBus } from './bus.js';
 import type { CircuitBreaker } from './circuit_breaker.js';
 import { randomAlphanumeric } from './crypto.js';

@@ -5,27 +5,11 @@ import { CLOCK_TOLERANCE, splitScope } from './policy.js';
 import type { ProviderHost } from './provider_host.js';
 import type { RevocationKey, RevocationRegistry } from './revocations.js';
 import type { TokenIds } from './token_ids.js';
+import type { VerifiedAccessToken } from './verified_access_token.js';
 import { DERIVED_FROM_KIND, lineageRevocationKeys } from './token_lineage.js';
 import { VerifiedJwsCache } from './verified_jws_cache.js';
 
-/** An active access token, JWT or opaque, as Keyport understands it. */
-export interface VerifiedAccessToken {
-  readonly format: 'jwt' | 'opaque';
-  readonly jti: string;
-  /** The account (`usr_…`, or another feature's subject) or, for client credentials, the client id. */
-  readonly sub: string;
-  /** The account id when the token was issued to a user or other subject (absent for client credentials). */
-  readonly accountId?: string;
-  readonly clientId: string;
-  readonly scopes: string[];
-  /** Epoch seconds. */
-  readonly exp: number;
-  readonly iat: number;
-  readonly aud?: string | string[];
-  readonly grantId?: string;
-  /** Every claim (JWT payload; for opaque tokens the equivalent, including `extra` claims). */
-  readonly claims: Readonly<Record<string, unknown>>;
-}
+export type { VerifiedAccessToken } from './verified_access_token.js';
 
 /** The DPoP key thumbprint a token is bound to (`cnf.jkt`, RFC 9449 §6), if any. */
 export function dpopThumbprintOf(token: Pick<VerifiedAccessToken, 'claims'>): string | undefined {

@@ -2,7 +2,7 @@ import type { ClientUrlPolicy } from '../clients/url_policy.js';
 import type { ClientRegistrationSettings } from '../config/client_registration.js';
 import { BoundedCache } from '../lib/lru.js';
 import type { Logger } from '../lib/logger.js';
-import { API_SCOPE_METADATA } from './engine_clients.js';
+import { API_SCOPE_METADATA } from './policy.js';
 import { CLIENT_ID_METADATA_DOCUMENT_ACK, errors, isMetadataDocumentClient, type EngineClient, type KoaContextWithOIDC, type Provider } from './engine/index.js';
 import type { MetadataClientStore } from './metadata_clients.js';
 import { isOpenRedirectUri } from './registration.js';

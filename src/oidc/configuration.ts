@@ -3,10 +3,9 @@ import type { AccountDirectory } from './accounts.js';
 import { deviceFlowFeature } from './device_flow.js';
 import { DPOP_SIGNING_ALGS } from './dpop.js';
 import { isMetadataDocumentClient } from './client_metadata_documents.js';
-import { API_SCOPE_METADATA } from './engine_clients.js';
 import { isRegisteredClient } from './registration.js';
 import { errors, type AccessToken, type Adapter, type Configuration, type EngineClient, type ExternalSigningKey, type KoaContextWithOIDC, type ResourceServerInfo } from './engine/index.js';
-import { CLOCK_TOLERANCE, DEFAULT_ACCESS_TOKEN_TTL, OIDC_SCOPES, SIGNING_ALG, TTL, splitScope } from './policy.js';
+import { API_SCOPE_METADATA, CLOCK_TOLERANCE, DEFAULT_ACCESS_TOKEN_TTL, OIDC_SCOPES, SIGNING_ALG, TTL, splitScope } from './policy.js';
 import type { ResourceServerPolicy, ResourceServerStore } from './resource_servers.js';
 import { PAGE_HEADERS, renderPage } from './views.js';
 

@@ -1,8 +1,8 @@
 import type { Config } from '../config/config.js';
-import { describeScope } from '../http/routes/interaction.js';
 import { DEVICE_POLL_INTERVAL_SECONDS } from '../ratelimit/policies.js';
 import { hiddenFieldsOf, isUnsavedSessionFailure, type EngineClient, type KoaContextWithOIDC, type Provider } from './engine/index.js';
 import { splitScope } from './policy.js';
+import { describeScope } from './scope_descriptions.js';
 import { PAGE_HEADERS, renderPage } from './views.js';
 
 /**

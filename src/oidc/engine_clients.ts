@@ -1,17 +1,12 @@
 import { ClientService, type RegisteredClientMetadata } from '../clients/client_service.js';
 import type { OAuthClient } from '../db/entities/oauth_client.js';
 import { isClientIdUrl } from './client_metadata_documents.js';
+import { API_SCOPE_METADATA } from './policy.js';
 import { replaceClientSecretComparison, wrapClientFind, type Adapter, type AdapterPayload, type EngineClient, type Provider } from './engine/index.js';
 
 // Keyport's OAuth clients (src/clients, `oauth_clients`) as the engine sees them: their metadata,
 // the engine's `Client` adapter, secrets compared as keyed hashes, and engine clients reused while
 // their row is unchanged.
-
-/**
- * Client metadata property carrying the API scopes (non-OIDC scopes) a client may receive in
- * access tokens. Built-in clients registered with `clients.registerBuiltIn` set it too.
- */
-export const API_SCOPE_METADATA = 'keyport_api_scope';
 
 /** A dynamically registered client past its expiry is unknown to the engine (ClientService deletes it later). */
 function isUsable(client: OAuthClient): boolean {

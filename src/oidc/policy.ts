@@ -54,3 +54,9 @@ export function isOidcScope(scope: string): boolean {
 export function splitScope(scope: string | null | undefined): string[] {
   return [...new Set((scope ?? '').split(' ').filter(Boolean))];
 }
+
+/**
+ * Client metadata property carrying the API scopes (non-OIDC scopes) a client may receive in
+ * access tokens. Built-in clients registered with `clients.registerBuiltIn` set it too.
+ */
+export const API_SCOPE_METADATA = 'keyport_api_scope';

@@ -5,9 +5,8 @@ import type { ClientRegistrationSettings } from '../config/client_registration.j
 import { type Clock, systemClock } from '../lib/clock.js';
 import { newId } from '../lib/ids.js';
 import type { PayloadStore } from './adapter.js';
-import { API_SCOPE_METADATA } from './engine_clients.js';
 import { errors, INITIAL_ACCESS_TOKEN_MODEL, initialAccessTokenPayload, type EngineClient, type KoaContextWithOIDC, type Provider } from './engine/index.js';
-import { OIDC_SCOPES } from './policy.js';
+import { API_SCOPE_METADATA, OIDC_SCOPES } from './policy.js';
 
 // Dynamic client registration (RFC 7591) and its management API (RFC 7592), the MCP
 // authorization spec's fallback when a client has no metadata document. The engine runs the

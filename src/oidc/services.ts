@@ -1,4 +1,9 @@
-import type { Services } from '../service_container.js';
+import type { AuditLog } from '../audit/audit_log.js';
+import type { Config } from '../config/config.js';
+import type { Database } from '../db/database.js';
+import type { EventBus } from '../lib/bus.js';
+import type { Logger } from '../lib/logger.js';
+import type { Metrics } from '../lib/metrics.js';
 import type { ClientService } from '../clients/client_service.js';
 import type { Middleware } from '../http/context.js';
 import { deriveKey } from '../lib/crypto.js';
@@ -35,8 +40,18 @@ import { answerUnavailableDuringOutage } from './unavailable.js';
 /** How often expired engine rows and revocation records are deleted. */
 const CLEANUP_INTERVAL_MS = 10 * 60_000;
 
-/** The foundation services the OAuth core is built from (a subset of `Services`). */
-export type OidcDependencies = Pick<Services, 'config' | 'logger' | 'database' | 'metrics' | 'audit' | 'bus'>;
+/**
+ * The foundation services the OAuth core is built from (a subset of the container's `Services`,
+ * declared here so that this module does not import the container that imports it).
+ */
+export interface OidcDependencies {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly database: Database;
+  readonly metrics: Metrics;
+  readonly audit: AuditLog;
+  readonly bus: EventBus;
+}
 
 /**
  * The OAuth 2.0 / OIDC core (`services.oidc`): the oidc-provider engine and the stores around it.

@@ -1,4 +1,4 @@
-import type { VerifiedAccessToken } from './access_tokens.js';
+import type { VerifiedAccessToken } from './verified_access_token.js';
 import type { RevocationKey } from './revocations.js';
 import type { TokenIds } from './token_ids.js';
 

@@ -1,8 +1,9 @@
 import { DEVICE_CODE_GRANT } from '../clients/grant_types.js';
 import { ROUTES } from '../oidc/configuration.js';
 import type { Provider } from '../oidc/engine/index.js';
+import type { TokenIds } from '../oidc/token_ids.js';
 import { PAGE_HEADERS, renderPage } from '../oidc/views.js';
-import type { Services } from '../service_container.js';
+import type { RateLimitDependencies } from './dependencies.js';
 import { rateLimitHeaders } from './headers.js';
 
 /**
@@ -15,7 +16,7 @@ import { rateLimitHeaders } from './headers.js';
  * - polling: a device polling its pending code more often than once per interval (5 s) gets
  *   `slow_down` instead of `authorization_pending` (counted per keyed hash of the device code).
  */
-export function limitDeviceFlow(provider: Provider, services: Pick<Services, 'rateLimits' | 'metrics' | 'oidc'>): void {
+export function limitDeviceFlow(provider: Provider, services: RateLimitDependencies & { readonly oidc: { readonly tokenIds: TokenIds } }): void {
   provider.use(async function limitUserCodeEntry(ctx, next) {
     if (ctx.method !== 'POST' || ctx.path !== ROUTES.code_verification) return next();
     const decision = await services.rateLimits.consumeUserCodeEntry(ctx.ip);

@@ -1,5 +1,5 @@
 import type { errors, Provider } from '../oidc/engine/index.js';
-import type { Services } from '../service_container.js';
+import type { RateLimitDependencies } from './dependencies.js';
 import { enforceOAuthRateLimit } from './token_endpoint.js';
 
 /**
@@ -8,7 +8,7 @@ import { enforceOAuthRateLimit } from './token_endpoint.js';
  * so a flood is refused with 429 `rate_limit_exceeded` before the engine reads the body and
  * nothing is stored. Management requests (RFC 7592) carry a registration access token and are not counted.
  */
-export function limitRegistrationPerAddress(provider: Provider, services: Pick<Services, 'rateLimits' | 'metrics'>, registrationPath: string, perMinute: number): void {
+export function limitRegistrationPerAddress(provider: Provider, services: RateLimitDependencies, registrationPath: string, perMinute: number): void {
   provider.use(async function limitRegistration(ctx, next) {
     if (ctx.method === 'POST' && ctx.path === registrationPath) {
       const decision = await services.rateLimits.consumeRegistrationIp(ctx.ip, perMinute);

@@ -1,5 +1,5 @@
 import { errors, Provider, wrapClientFind, type KoaContextWithOIDC } from '../oidc/engine/index.js';
-import type { Services } from '../service_container.js';
+import type { RateLimitDependencies } from './dependencies.js';
 import type { ApiKeyRecord } from '../keys/index.js';
 import { apiKeySubject } from './api_key_subject.js';
 import type { RateLimitDecision } from './decision.js';
@@ -28,7 +28,7 @@ export function oauthRateLimitError(decision: RateLimitDecision): InstanceType<t
  *   const decision = await services.rateLimits.consumeApiKey({ keyId, env, overrides });
  *   enforceOAuthRateLimit(ctx, decision, services.metrics);
  */
-export function enforceOAuthRateLimit(ctx: { set(fields: Record<string, string>): void }, decision: RateLimitDecision, metrics: Services['metrics']): void {
+export function enforceOAuthRateLimit(ctx: { set(fields: Record<string, string>): void }, decision: RateLimitDecision, metrics: RateLimitDependencies['metrics']): void {
   ctx.set(rateLimitHeaders(decision));
   if (decision.allowed) return;
   metrics.rateLimitRejections.inc({ limiter: decision.limiter });
@@ -51,7 +51,7 @@ export function enforceOAuthRateLimit(ctx: { set(fields: Record<string, string>)
  * a throttle, not an accounting system. Call once, right after constructing the provider:
  * `limitTokenRequestsPerClient(provider, services, (id) => id === 'keyport-api-key')`.
  */
-export function limitTokenRequestsPerClient(provider: Provider, services: Pick<Services, 'rateLimits' | 'metrics'>, exempt: ClientExemption = () => false): void {
+export function limitTokenRequestsPerClient(provider: Provider, services: RateLimitDependencies, exempt: ClientExemption = () => false): void {
   wrapClientFind(provider, async function findCheckingClientLimit(id, find) {
     const client = await find(id);
     const ctx = (Provider as unknown as { ctx?: TokenContext }).ctx;
@@ -77,7 +77,7 @@ export function limitTokenRequestsPerClient(provider: Provider, services: Pick<S
  * options: an address that keeps failing key checks is refused before its key is looked at, each
  * unknown key counts against its address, and an authenticated key counts against its own windows.
  */
-export function apiKeyExchangeLimits(services: Pick<Services, 'rateLimits' | 'metrics'>) {
+export function apiKeyExchangeLimits(services: RateLimitDependencies) {
   const { rateLimits, metrics } = services;
   return {
     beforeKeyAuthentication: [async function refuseKeyGuessers(ctx: KoaContextWithOIDC): Promise<void> {
@@ -98,7 +98,7 @@ export function apiKeyExchangeLimits(services: Pick<Services, 'rateLimits' | 'me
  * One use of an API key inside the engine that is not an exchange (the refresh grant of an API-key
  * session, docs/reference.md §3/§5): counts against the key's windows, 429 in the OAuth error format when over.
  */
-export function apiKeyUseLimit(services: Pick<Services, 'rateLimits' | 'metrics'>) {
+export function apiKeyUseLimit(services: RateLimitDependencies) {
   return async function limitApiKeyUse(ctx: KoaContextWithOIDC, subject: ApiKeySubject): Promise<void> {
     enforceOAuthRateLimit(ctx, await services.rateLimits.consumeApiKey(subject), services.metrics);
   };
@@ -109,7 +109,7 @@ export function apiKeyUseLimit(services: Pick<Services, 'rateLimits' | 'metrics'
  * against the caller's address (`introspection_ip`, RATE_LIMIT_PUBLIC_INTROSPECTION_PER_IP a
  * minute); over it, 429 in the OAuth error format. Set as `services.oidc.publicIntrospectionLimit`.
  */
-export function publicIntrospectionLimit(services: Pick<Services, 'rateLimits' | 'metrics'>) {
+export function publicIntrospectionLimit(services: RateLimitDependencies) {
   return async function limitPublicIntrospection(ctx: KoaContextWithOIDC): Promise<void> {
     enforceOAuthRateLimit(ctx, await services.rateLimits.consumePublicIntrospectionIp(ctx.ip), services.metrics);
   };

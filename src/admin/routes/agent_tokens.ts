@@ -5,7 +5,7 @@ import { actionContext, authenticateAdmin } from '../bearer_auth.js';
 import { RotateKeyBody, keyOptions } from '../dtos/keys.js';
 import { AgentTokenBody } from '../dtos/agent_tokens.js';
 import { created, readBody, readEmptyBody, readEmptyQuery } from '../http.js';
-import type { AdminRouter, AdminRouteStep } from '../router.js';
+import type { AdminRouter, AdminRouteStep } from '../route_types.js';
 
 const revokeAgentToken: AdminRouteStep = async function revokeAgentToken(ctx) {
   readEmptyBody(ctx);

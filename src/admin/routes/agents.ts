@@ -4,7 +4,7 @@ import { actionContext, authenticateAdmin } from '../bearer_auth.js';
 import { CreateAgentBody, ListAgentsQuery } from '../dtos/agents.js';
 import { keyOptions } from '../dtos/keys.js';
 import { created, readBody, readEmptyBody, readQuery } from '../http.js';
-import type { AdminRouter } from '../router.js';
+import type { AdminRouter } from '../route_types.js';
 
 /**
  * `/admin/agents`: the admin API twin of `agent:create`, `agent:list`, `agent:revoke`, plus one

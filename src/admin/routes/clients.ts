@@ -6,7 +6,7 @@ import { NotFound } from '../../lib/errors.js';
 import { actionContext, authenticateAdmin } from '../bearer_auth.js';
 import { CreateClientBody, newClient } from '../dtos/clients.js';
 import { created, readBody, readEmptyBody, readEmptyQuery } from '../http.js';
-import type { AdminRouter, AdminRouteStep } from '../router.js';
+import type { AdminRouter, AdminRouteStep } from '../route_types.js';
 
 /** What `client:create --json` prints: the id, the secret (shown once; none for public clients), the rest. */
 function withSecret(client: OAuthClient, clientSecret: string | undefined): Omit<ClientView, 'client_id'> & { client_id: string; client_secret?: string } {

@@ -3,7 +3,7 @@ import { apiKeyJson } from '../../keys/presenters.js';
 import { actionContext, authenticateAdmin } from '../bearer_auth.js';
 import { CreateKeyBody, ListKeysQuery, RotateKeyBody, keyOptions } from '../dtos/keys.js';
 import { created, readBody, readEmptyBody, readQuery } from '../http.js';
-import type { AdminRouter, AdminRouteStep } from '../router.js';
+import type { AdminRouter, AdminRouteStep } from '../route_types.js';
 
 /** `POST /admin/keys/:id/revoke`, and `DELETE /admin/keys/:id` as its alias. */
 const revokeKey: AdminRouteStep = async function revokeKey(ctx) {

@@ -3,7 +3,7 @@ import { issueInitialAccessToken } from '../../oidc/registration.js';
 import { actionContext, authenticateAdmin } from '../bearer_auth.js';
 import { IssueRegistrationTokenBody, MetadataClientBody } from '../dtos/mcp_clients.js';
 import { readBody, readEmptyQuery } from '../http.js';
-import type { AdminRouter } from '../router.js';
+import type { AdminRouter } from '../route_types.js';
 
 /** Default lifetime of an initial access token (as `client:registration-token`). */
 const DEFAULT_REGISTRATION_TOKEN_TTL = 86_400;

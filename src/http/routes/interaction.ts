@@ -9,6 +9,7 @@ import type { KeyportContext, Middleware } from '../context.js';
 import { toKeyportError } from '../error_handler.js';
 import { signInWithPassword } from '../password_sign_in.js';
 import { validateRequestBody } from '../validate.js';
+import { describeScope } from '../../oidc/scope_descriptions.js';
 
 /**
  * Login and consent pages of the authorization-code flow (`/interaction/:uid`), server-rendered
@@ -33,21 +34,6 @@ class LoginForm {
 class ConsentForm {
   @IsString() @MaxLength(128) csrf: string;
   @IsIn(['allow', 'deny']) decision: 'allow' | 'deny';
-}
-
-const SCOPE_DESCRIPTIONS: Record<string, string> = {
-  openid: 'Confirm who you are',
-  email: 'See your email address',
-  offline_access: 'Keep access when you are not signed in (refresh tokens)',
-  read: 'Read your data',
-  write: 'Create and change your data',
-  delete: 'Delete your data',
-  admin: 'Administer Keyport on your behalf',
-};
-
-/** A scope as the consent and device pages show it. */
-export function describeScope(scope: string): { name: string; description: string } {
-  return { name: scope, description: SCOPE_DESCRIPTIONS[scope] ?? `Use the "${scope}" permission` };
 }
 
 function csrfToken(ctx: KeyportContext, uid: string): string {

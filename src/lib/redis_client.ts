@@ -1,0 +1,12 @@
+import type { Cluster, Redis } from 'ioredis';
+
+// The client type alone, apart from src/lib/redis.ts (which builds clients and the bus), so that the
+// bus and the stores can name it without importing the module that imports them.
+
+/**
+ * A client of any supported deployment (docs/scaling.md): one server or a Sentinel-watched master
+ * (`Redis`), or Redis Cluster (`Cluster`). Keyport only sends commands that touch one key each
+ * (rate-limit counters: one Lua script or MULTI per key) and classic pub/sub, so the same calls
+ * work on all three without hash tags; see docs/scaling.md "Redis keys on a cluster".
+ */
+export type RedisClient = Redis | Cluster;
