@@ -103,12 +103,14 @@ export class OidcServices {
     this.signingKeys = buildSigningKeyStore(deps);
     this.revocations = buildRevocationRegistry(deps);
     this.tokenIds = tokenIdsFor(config.secret);
-    this.payloads = buildPayloadStore(deps, this.revocations, this.tokenIds);
+    // One oidc_payloads store serves the engine's rows and the one-time proof records (same table).
+    const payloadTable = new OidcPayloadTable(database.dataSource);
+    this.payloads = buildPayloadStore(deps, this.revocations, this.tokenIds, payloadTable);
     this.metadataDocuments = new ClientMetadataDocuments(config.clientRegistration, clientUrls, new MetadataClientStore(database.dataSource, deps.audit), logger);
     const caFile = config.clientRegistration.clientUrlCaFile;
     const fetch = this.metadataDocuments.wrapFetch(guardedFetch(clientUrls, undefined, caFile ? readFileSync(caFile, 'utf8') : undefined));
     this.csrfKey = deriveKey(config.secret, 'interaction-csrf');
-    this.proofReplays = new ProofReplayStore(new OidcPayloadTable(database.dataSource), this.tokenIds);
+    this.proofReplays = new ProofReplayStore(payloadTable, this.tokenIds);
     this.dpopProofs = new DpopProofVerifier(this.proofReplays);
 
     // Before the first provider is built: providers copy the engine's endpoint steps when constructed.

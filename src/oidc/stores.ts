@@ -74,8 +74,13 @@ export function buildRevocationRegistry(deps: Pick<OidcStoreDependencies, 'logge
 }
 
 /** The engine's rows (opaque tokens, codes, grants, sessions); the engine reaches them through `adapterFor`. */
-export function buildPayloadStore(deps: Pick<OidcStoreDependencies, 'config' | 'database'>, revocations: RevocationRegistry, tokenIds: TokenIds = tokenIdsFor(deps.config.secret)): PayloadStore {
-  return new PayloadStore(new OidcPayloadTable(deps.database.dataSource), revocations, maxAccessTokenTtl(deps.config), tokenIds);
+export function buildPayloadStore(
+  deps: Pick<OidcStoreDependencies, 'config' | 'database'>,
+  revocations: RevocationRegistry,
+  tokenIds: TokenIds = tokenIdsFor(deps.config.secret),
+  table: OidcPayloadTable = new OidcPayloadTable(deps.database.dataSource),
+): PayloadStore {
+  return new PayloadStore(table, revocations, maxAccessTokenTtl(deps.config), tokenIds);
 }
 
 /**
