@@ -1,3 +1,4 @@
+import type { Config } from '../config/config.js';
 import type { Middleware, KeyportContext } from '../http/context.js';
 import type { ActionContext } from '../keys/index.js';
 import { isAgentSubject } from '../keys/agent_ids.js';
@@ -6,11 +7,18 @@ import { KeyportError } from '../lib/errors.js';
 import { API_KEY_CLIENT_ID } from '../exchange/api_key_client.js';
 import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
 import { isDerived } from '../oidc/token_lineage.js';
+import type { OidcServices } from '../oidc/services.js';
 
 /** The scope every admin API call needs (docs/reference.md §7). */
 export const ADMIN_SCOPE = 'admin';
 /** RFC 6750 §3 realm of the admin API's challenges. */
 export const ADMIN_REALM = 'keyport';
+
+/** What the bearer-token steps reach: the one token verifier, the admin flag of users, the issuer (the audience). */
+export interface AdminAuthServices {
+  readonly oidc: Pick<OidcServices, 'accessTokens' | 'users'>;
+  readonly config: Pick<Config, 'issuer'>;
+}
 
 /** Who is calling the admin API, set by `authenticateAdmin` for the handlers. */
 export interface AdminPrincipal {
@@ -59,7 +67,7 @@ const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
  * credential or an API key is 401 `invalid_token`: docs/reference.md §7 wants an access token here, and an API
  * key becomes one at `POST /auth/login`.
  */
-export const readBearerToken: Middleware = async function readBearerToken(ctx, next) {
+export const readBearerToken: Middleware<unknown> = async function readBearerToken(ctx, next) {
   const header = ctx.get('Authorization').trim();
   const match = BEARER.exec(header);
   if (!match) {
@@ -81,7 +89,7 @@ export const readBearerToken: Middleware = async function readBearerToken(ctx, n
  * (its audience includes the issuer): a token minted for another resource server is not a key
  * to this one, whatever scopes it carries.
  */
-export const verifyBearerToken: Middleware = async function verifyBearerToken(ctx, next) {
+export const verifyBearerToken: Middleware<AdminAuthServices> = async function verifyBearerToken(ctx, next) {
   const token = await ctx.services.oidc.accessTokens.verify(ctx.state.adminCredential ?? '');
   // The raw token has done its job; nothing downstream should be able to echo it.
   ctx.state.adminCredential = undefined;
@@ -106,7 +114,7 @@ function keyDerived(token: VerifiedAccessToken): boolean {
  * (RFC 8693) never qualifies, whatever it carries: authority over Keyport is not something an
  * exchange may hand on. Neither does a token of `keyport-api-key` that no API key stands behind.
  */
-export const requireAdminScope: Middleware = async function requireAdminScope(ctx, next) {
+export const requireAdminScope: Middleware<AdminAuthServices> = async function requireAdminScope(ctx, next) {
   const token = ctx.state.adminToken;
   if (!token) throw invalidToken();
   if (!token.scopes.includes(ADMIN_SCOPE)) throw insufficientScope(`The access token lacks the "${ADMIN_SCOPE}" scope.`);
@@ -131,10 +139,10 @@ export const requireAdminScope: Middleware = async function requireAdminScope(ct
 };
 
 /** The bearer-token steps every admin route starts with. */
-export const authenticateAdmin: readonly Middleware[] = [readBearerToken, verifyBearerToken, requireAdminScope];
+export const authenticateAdmin: readonly Middleware<AdminAuthServices>[] = [readBearerToken, verifyBearerToken, requireAdminScope];
 
 /** Who did it, for the domain services' audit trail. */
-export function actionContext(ctx: KeyportContext): ActionContext {
+export function actionContext(ctx: KeyportContext<unknown>): ActionContext {
   const admin = ctx.state.admin;
   if (!admin) throw new Error('admin route reached without authentication');
   return { actor: admin.actor, ip: ctx.ip };

@@ -1,10 +1,9 @@
-import type Router from '@koa/router';
-import type { RouterMiddleware } from '@koa/router';
-import type { KeyportContext } from '../http/context.js';
+import type { KeyportRouter, RouteStep } from '../http/context.js';
 
 // The router types the admin routes are written against, apart from src/admin/router.ts: the router
 // imports the routes, the routes import only these types (no import cycle).
 
-export type AdminRouter = Router<KeyportContext['state'], KeyportContext>;
-/** A route step that reads `ctx.params`. */
-export type AdminRouteStep = RouterMiddleware<KeyportContext['state'], KeyportContext>;
+/** The admin router, its handlers seeing `ctx.services` as `S` (each route module's own interface). */
+export type AdminRouter<S> = KeyportRouter<S>;
+/** A route step that reads `ctx.params` and reaches the services `S`. */
+export type AdminRouteStep<S> = RouteStep<S>;

@@ -65,7 +65,7 @@ export interface PageLocals {
  * Renders views/dashboard/<view>.ejs inside views/dashboard/layout.ejs as the response, with the
  * page headers and the request's nonce, signed-in user and CSRF token available to every template.
  */
-export async function renderDashboardPage(ctx: KeyportContext, status: number, view: string, locals: PageLocals): Promise<void> {
+export async function renderDashboardPage(ctx: KeyportContext<unknown>, status: number, view: string, locals: PageLocals): Promise<void> {
   const state = ctx.state.dashboard;
   const nonce = state?.nonce ?? newNonce();
   const all = {

@@ -1,18 +1,35 @@
 import Router from '@koa/router';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
+import type { Config } from '../config/config.js';
 import type { ApiKeySession } from '../db/entities/api_key_session.js';
 import { authenticateApiKey, verificationError } from '../http/api_key_auth.js';
-import type { KeyportContext } from '../http/context.js';
+import type { KeyportContext, KeyportRouter } from '../http/context.js';
 import { validateRequestBody } from '../http/validate.js';
 import { guardKeyGuessing, limitApiKey, refuseRequest, setRateLimitHeaders } from '../ratelimit/index.js';
 import { InvalidDpopProof, InvalidRequest, InvalidToken, NotFound } from '../lib/errors.js';
 import { DpopProofError } from '../oidc/dpop.js';
+import type { OidcServices } from '../oidc/services.js';
 import type { ExchangeResult } from './exchange_result.js';
+import type { ApiKeyExchange } from './index.js';
 import { keyStateSubject, keyUseRefusal, type KeyState } from './key_states.js';
 import { MAX_SCOPE_PARAMETER_LENGTH, parseScopeParameter } from './scopes.js';
 import { MAX_SESSION_ID_LENGTH, parseSessionId } from './session_id.js';
 
 type Next = () => Promise<unknown>;
+
+/**
+ * What this module's own steps reach: the exchange's session services, the DPoP proof verifier and
+ * the issuer (a proof's `htu`). The key authentication and rate-limit steps it mounts
+ * (src/http/api_key_auth.ts, src/ratelimit/) and `limitSessionKey`, which calls their helpers, are
+ * typed with the whole container until those modules take narrow contexts; so the router is the app's.
+ */
+export interface ExchangeRouteServices {
+  readonly exchange: Pick<ApiKeyExchange, 'sessionTokens' | 'sessionRefresh' | 'keyLiveness' | 'sessionDirectory'>;
+  readonly oidc: Pick<OidcServices, 'dpopProofs'>;
+  readonly config: Pick<Config, 'issuer'>;
+}
+
+type ExchangeContext = KeyportContext<ExchangeRouteServices>;
 
 declare module '../http/context.js' {
   interface KeyportState {
@@ -42,13 +59,13 @@ class RefreshBody {
   refresh_token: string;
 }
 
-async function validateLoginRequest(ctx: KeyportContext, next: Next): Promise<void> {
+async function validateLoginRequest(ctx: KeyportContext<unknown>, next: Next): Promise<void> {
   const body = await validateRequestBody(ctx, LoginBody);
   ctx.state.login = { sessionId: parseSessionId(body.session_id), scopes: parseScopeParameter(body.scope) };
   await next();
 }
 
-async function validateRefreshRequest(ctx: KeyportContext, next: Next): Promise<void> {
+async function validateRefreshRequest(ctx: KeyportContext<unknown>, next: Next): Promise<void> {
   const body = await validateRequestBody(ctx, RefreshBody);
   if (body.refresh_token.length === 0) throw new InvalidRequest('refresh_token must not be empty.');
   ctx.state.refresh = { refreshToken: body.refresh_token };
@@ -56,14 +73,14 @@ async function validateRefreshRequest(ctx: KeyportContext, next: Next): Promise<
 }
 
 /** The session ID in the path: URL-decoded by the router, then the same rules as in the body. */
-function pathSessionId(ctx: KeyportContext): string {
+function pathSessionId(ctx: KeyportContext<unknown>): string {
   const raw = ctx.params.session_id;
   if (typeof raw !== 'string') throw new InvalidRequest('session_id is missing.');
   return parseSessionId(raw, 'The session ID in the path');
 }
 
 /** docs/reference.md §3 answer of `/auth/login` and `/auth/refresh`. */
-function tokenResponse(ctx: KeyportContext, result: ExchangeResult): void {
+function tokenResponse(ctx: KeyportContext<unknown>, result: ExchangeResult): void {
   ctx.set('Cache-Control', 'no-store');
   ctx.set('Pragma', 'no-cache');
   ctx.body = {
@@ -81,7 +98,7 @@ function tokenResponse(ctx: KeyportContext, result: ExchangeResult): void {
  * (`cnf.jkt`, `token_type: DPoP`). Checked after the key and its rate limit, so only a
  * caller holding a working key makes Keyport remember a proof's jti (docs/reference.md §3).
  */
-async function checkDpopProof(ctx: KeyportContext, next: Next): Promise<void> {
+async function checkDpopProof(ctx: ExchangeContext, next: Next): Promise<void> {
   const proof = ctx.get('DPoP');
   if (proof) {
     const path = '/auth/login';
@@ -100,14 +117,14 @@ async function checkDpopProof(ctx: KeyportContext, next: Next): Promise<void> {
   await next();
 }
 
-async function exchangeKeyForToken(ctx: KeyportContext): Promise<void> {
+async function exchangeKeyForToken(ctx: ExchangeContext): Promise<void> {
   const { key, agent } = ctx.state.apiKey!;
   const { sessionId, scopes, dpopJkt } = ctx.state.login!;
   tokenResponse(ctx, await ctx.services.exchange.sessionTokens.exchangeKey({ key, agent, sessionId, scopes, dpopJkt }));
 }
 
 /** The refresh token's API-key session: 401 invalid_token for unknown, used-up or foreign tokens and ended sessions. */
-async function findRefreshSession(ctx: KeyportContext, next: Next): Promise<void> {
+async function findRefreshSession(ctx: ExchangeContext, next: Next): Promise<void> {
   const refresh = ctx.state.refresh!;
   const found = await ctx.services.exchange.sessionRefresh.sessionOfRefreshToken(refresh.refreshToken);
   if (!found) throw new InvalidToken('The refresh token is invalid, expired, already used or revoked.');
@@ -120,7 +137,7 @@ async function findRefreshSession(ctx: KeyportContext, next: Next): Promise<void
  * revoked_api_key / expired_api_key when it (or its agent) stopped working, 403 ip_not_allowed
  * from outside its allow list (the caller's address as everywhere: TRUST_PROXY, TRUST_PROXY_HOPS).
  */
-async function checkSessionKey(ctx: KeyportContext, next: Next): Promise<void> {
+async function checkSessionKey(ctx: ExchangeContext, next: Next): Promise<void> {
   const refresh = ctx.state.refresh!;
   const { state, status } = await ctx.services.exchange.keyLiveness.status(refresh.session!.keyId, { fresh: true });
   if (status !== 'active' || !state) throw verificationError(status === 'expired' ? 'expired' : 'revoked');
@@ -138,19 +155,19 @@ async function limitSessionKey(ctx: KeyportContext, next: Next): Promise<void> {
   await next();
 }
 
-async function refreshSessionToken(ctx: KeyportContext): Promise<void> {
+async function refreshSessionToken(ctx: ExchangeContext): Promise<void> {
   const { refreshToken, session } = ctx.state.refresh!;
   const result = await ctx.services.exchange.sessionRefresh.refreshSession(session!, refreshToken, { ip: ctx.ip, host: ctx.host, secure: ctx.secure });
   tokenResponse(ctx, result);
 }
 
-async function listKeySessions(ctx: KeyportContext): Promise<void> {
+async function listKeySessions(ctx: ExchangeContext): Promise<void> {
   const { key } = ctx.state.apiKey!;
   ctx.set('Cache-Control', 'no-store');
   ctx.body = { sessions: await ctx.services.exchange.sessionDirectory.listSessions({ keyId: key.id }) };
 }
 
-async function endKeySession(ctx: KeyportContext): Promise<void> {
+async function endKeySession(ctx: ExchangeContext): Promise<void> {
   const { key } = ctx.state.apiKey!;
   const sessionId = pathSessionId(ctx);
   const ended = await ctx.services.exchange.sessionDirectory.endSession(key, sessionId, { actor: `api-key:${key.id}`, ip: ctx.ip });
@@ -164,8 +181,8 @@ async function endKeySession(ctx: KeyportContext): Promise<void> {
  * DELETE bodies are not read (the body parser skips them), so `DELETE /auth/sessions/…` takes the
  * key from a header (or the query, when allowed).
  */
-export function exchangeRoutes(): Router<KeyportContext['state'], KeyportContext> {
-  const router = new Router<KeyportContext['state'], KeyportContext>();
+export function exchangeRoutes(): KeyportRouter {
+  const router: KeyportRouter = new Router();
 
   router.post('/auth/login', guardKeyGuessing, validateLoginRequest, authenticateApiKey(), limitApiKey, checkDpopProof, exchangeKeyForToken);
   router.post('/auth/refresh', validateRefreshRequest, findRefreshSession, checkSessionKey, limitSessionKey, refreshSessionToken);

@@ -21,6 +21,9 @@ function minutes(seconds: number): string {
  * guesses are counted one by one (docs/oauth.md "Security decisions": 5 and 30 per 15 minutes); a
  * correct password takes its booking back. A refused attempt never reaches bcrypt. Sets the
  * rate-limit fields, and `Retry-After` when throttled.
+ *
+ * Typed with the whole container (it reaches `rateLimits`, `metrics`, `oidc.users`) until
+ * `setRateLimitHeaders` (src/ratelimit/koa.ts) takes a narrow context; so are its callers' handlers.
  */
 export async function signInWithPassword(ctx: KeyportContext, email: string, password: string | undefined): Promise<PasswordSignIn> {
   const { rateLimits, metrics, oidc } = ctx.services;

@@ -85,12 +85,12 @@ export async function validateBody<T extends object>(dto: Constructor<T>, body: 
 }
 
 /** The parsed body of this request through its DTO; no body counts as `{}`. */
-export function validateRequestBody<T extends object>(ctx: KeyportContext, dto: Constructor<T>): Promise<T> {
+export function validateRequestBody<T extends object>(ctx: KeyportContext<unknown>, dto: Constructor<T>): Promise<T> {
   const body = (ctx.request as { body?: unknown }).body;
   return validateBody(dto, body ?? {}, ctx.is('urlencoded') ? 'form' : 'json');
 }
 
 /** The query string through its DTO: unknown and repeated parameters are a 400 too. */
-export function validateQuery<T extends object>(ctx: KeyportContext, dto: Constructor<T>): Promise<T> {
+export function validateQuery<T extends object>(ctx: KeyportContext<unknown>, dto: Constructor<T>): Promise<T> {
   return validateBody(dto, { ...ctx.query }, 'query');
 }

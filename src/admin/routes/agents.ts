@@ -1,16 +1,24 @@
+import type { Config } from '../../config/config.js';
 import { MAX_LIST_LIMIT } from '../../keys/api_keys.js';
+import type { KeyServices } from '../../keys/index.js';
 import { agentJson, apiKeyJson } from '../../keys/presenters.js';
-import { actionContext, authenticateAdmin } from '../bearer_auth.js';
+import { actionContext, authenticateAdmin, type AdminAuthServices } from '../bearer_auth.js';
 import { CreateAgentBody, ListAgentsQuery } from '../dtos/agents.js';
 import { keyOptions } from '../dtos/keys.js';
 import { created, readBody, readEmptyBody, readQuery } from '../http.js';
 import type { AdminRouter } from '../route_types.js';
 
+/** What `/admin/agents` reaches: the agent service, the agents' keys, and the default rate limits the keys show. */
+export interface AdminAgentRouteServices {
+  readonly keys: Pick<KeyServices, 'agents' | 'apiKeys'>;
+  readonly config: Pick<Config, 'rateLimit'>;
+}
+
 /**
  * `/admin/agents`: the admin API twin of `agent:create`, `agent:list`, `agent:revoke`, plus one
  * agent with its keys. Bodies and answers are those of the CLI's `--json`.
  */
-export function agentRoutes(router: AdminRouter): void {
+export function agentRoutes<S extends AdminAgentRouteServices & AdminAuthServices>(router: AdminRouter<S>): void {
   router.get('/agents', ...authenticateAdmin, async function listAgents(ctx) {
     const query = await readQuery(ctx, ListAgentsQuery);
     // Without a limit, as many as agent:list shows.

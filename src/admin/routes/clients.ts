@@ -3,10 +3,16 @@ import type { OAuthClient } from '../../db/entities/oauth_client.js';
 import type { KeyportContext } from '../../http/context.js';
 import { quoteId } from '../../keys/context.js';
 import { NotFound } from '../../lib/errors.js';
-import { actionContext, authenticateAdmin } from '../bearer_auth.js';
+import type { OidcServices } from '../../oidc/services.js';
+import { actionContext, authenticateAdmin, type AdminAuthServices } from '../bearer_auth.js';
 import { CreateClientBody, newClient } from '../dtos/clients.js';
 import { created, readBody, readEmptyBody, readEmptyQuery } from '../http.js';
 import type { AdminRouter, AdminRouteStep } from '../route_types.js';
+
+/** What `/admin/clients` reaches: the OAuth client service. */
+export interface AdminClientRouteServices {
+  readonly oidc: Pick<OidcServices, 'clients'>;
+}
 
 /** What `client:create --json` prints: the id, the secret (shown once; none for public clients), the rest. */
 function withSecret(client: OAuthClient, clientSecret: string | undefined): Omit<ClientView, 'client_id'> & { client_id: string; client_secret?: string } {
@@ -14,14 +20,14 @@ function withSecret(client: OAuthClient, clientSecret: string | undefined): Omit
   return { client_id: clientId, ...(clientSecret ? { client_secret: clientSecret } : {}), ...rest };
 }
 
-async function existingClient(ctx: KeyportContext, id: string): Promise<OAuthClient> {
+async function existingClient(ctx: KeyportContext<AdminClientRouteServices>, id: string): Promise<OAuthClient> {
   const client = await ctx.services.oidc.clients.get(id);
   if (!client) throw new NotFound(`No client with id ${quoteId(id)}.`);
   return client;
 }
 
 /** `DELETE /admin/clients/:id`, and `POST /admin/clients/:id/revoke`: `client:delete`. */
-const deleteClient: AdminRouteStep = async function deleteClient(ctx) {
+const deleteClient: AdminRouteStep<AdminClientRouteServices> = async function deleteClient(ctx) {
   readEmptyBody(ctx);
   const client = await existingClient(ctx, ctx.params.id!);
   await ctx.services.oidc.clients.delete(client.id, actionContext(ctx));
@@ -32,7 +38,7 @@ const deleteClient: AdminRouteStep = async function deleteClient(ctx) {
  * `/admin/clients`: the admin API twin of `client:create`, `client:list`, `client:delete`, plus
  * one client and secret rotation. Secrets appear once, in the answer that created them.
  */
-export function clientRoutes(router: AdminRouter): void {
+export function clientRoutes<S extends AdminClientRouteServices & AdminAuthServices>(router: AdminRouter<S>): void {
   router.get('/clients', ...authenticateAdmin, async function listClients(ctx) {
     readEmptyQuery(ctx);
     const clients = await ctx.services.oidc.clients.list();

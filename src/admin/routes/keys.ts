@@ -1,12 +1,20 @@
+import type { Config } from '../../config/config.js';
 import { MAX_LIST_LIMIT } from '../../keys/api_keys.js';
+import type { KeyServices } from '../../keys/index.js';
 import { apiKeyJson } from '../../keys/presenters.js';
-import { actionContext, authenticateAdmin } from '../bearer_auth.js';
+import { actionContext, authenticateAdmin, type AdminAuthServices } from '../bearer_auth.js';
 import { CreateKeyBody, ListKeysQuery, RotateKeyBody, keyOptions } from '../dtos/keys.js';
 import { created, readBody, readEmptyBody, readQuery } from '../http.js';
 import type { AdminRouter, AdminRouteStep } from '../route_types.js';
 
+/** What `/admin/keys` reaches: the API key service, and the default rate limits its answers show. */
+export interface AdminKeyRouteServices {
+  readonly keys: Pick<KeyServices, 'apiKeys'>;
+  readonly config: Pick<Config, 'rateLimit'>;
+}
+
 /** `POST /admin/keys/:id/revoke`, and `DELETE /admin/keys/:id` as its alias. */
-const revokeKey: AdminRouteStep = async function revokeKey(ctx) {
+const revokeKey: AdminRouteStep<AdminKeyRouteServices> = async function revokeKey(ctx) {
   readEmptyBody(ctx);
   const { key, alreadyRevoked } = await ctx.services.keys.apiKeys.revoke(ctx.params.id!, actionContext(ctx));
   ctx.body = { key: apiKeyJson(key, ctx.services.config.rateLimit), already_revoked: alreadyRevoked };
@@ -16,7 +24,7 @@ const revokeKey: AdminRouteStep = async function revokeKey(ctx) {
  * `/admin/keys`: the admin API twin of `key:create`, `key:list`, `key:show`, `key:rotate`,
  * `key:revoke`. Bodies and answers are those of the CLI's `--json`; the key is in the answer once.
  */
-export function keyRoutes(router: AdminRouter): void {
+export function keyRoutes<S extends AdminKeyRouteServices & AdminAuthServices>(router: AdminRouter<S>): void {
   router.get('/keys', ...authenticateAdmin, async function listKeys(ctx) {
     const query = await readQuery(ctx, ListKeysQuery);
     const keys = await ctx.services.keys.apiKeys.list({ agentId: query.agent_id, limit: query.limit === undefined ? MAX_LIST_LIMIT : Number(query.limit) });

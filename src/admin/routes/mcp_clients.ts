@@ -1,9 +1,17 @@
+import type { AuditLog } from '../../audit/audit_log.js';
 import { toMetadataClientView } from '../../oidc/metadata_clients.js';
 import { issueInitialAccessToken } from '../../oidc/registration.js';
-import { actionContext, authenticateAdmin } from '../bearer_auth.js';
+import type { OidcServices } from '../../oidc/services.js';
+import { actionContext, authenticateAdmin, type AdminAuthServices } from '../bearer_auth.js';
 import { IssueRegistrationTokenBody, MetadataClientBody } from '../dtos/mcp_clients.js';
 import { readBody, readEmptyQuery } from '../http.js';
 import type { AdminRouter } from '../route_types.js';
+
+/** What the registration-token and metadata-client routes reach: the engine's payload store, the metadata clients, the audit trail. */
+export interface AdminMcpClientRouteServices {
+  readonly oidc: Pick<OidcServices, 'payloads' | 'metadataDocuments'>;
+  readonly audit: Pick<AuditLog, 'record'>;
+}
 
 /** Default lifetime of an initial access token (as `client:registration-token`). */
 const DEFAULT_REGISTRATION_TOKEN_TTL = 86_400;
@@ -13,7 +21,7 @@ const DEFAULT_REGISTRATION_TOKEN_TTL = 86_400;
  * registration, and the clients known by a metadata document URL (list, block, unblock). The admin API twins
  * of `client:registration-token`, `client:list` (its metadata clients), `client:block`, `client:unblock`.
  */
-export function mcpClientRoutes(router: AdminRouter): void {
+export function mcpClientRoutes<S extends AdminMcpClientRouteServices & AdminAuthServices>(router: AdminRouter<S>): void {
   router.post('/registration-tokens', ...authenticateAdmin, async function issueRegistrationToken(ctx) {
     const body = await readBody(ctx, IssueRegistrationTokenBody);
     const { token, expiresAt } = await issueInitialAccessToken(ctx.services.oidc.payloads, body.ttl_seconds ?? DEFAULT_REGISTRATION_TOKEN_TTL);

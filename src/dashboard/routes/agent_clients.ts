@@ -1,10 +1,17 @@
-import type Router from '@koa/router';
 import { toClientView } from '../../clients/client_service.js';
-import type { KeyportContext } from '../../http/context.js';
+import type { Config } from '../../config/config.js';
+import type { KeyportContext, KeyportRouter } from '../../http/context.js';
 import { InvalidRequest } from '../../lib/errors.js';
+import type { OidcServices } from '../../oidc/services.js';
 import { ConfirmForm } from '../forms.js';
 import { renderDashboardPage } from '../views.js';
 import { actorOf, checkCsrf, formOf, parseForm, requireAdmin, seeOther } from './steps.js';
+
+/** What the "Agents & MCP clients" pages reach: the clients, the metadata-document clients, whether registration is open. */
+export interface DashboardAgentClientRouteServices {
+  readonly oidc: Pick<OidcServices, 'clients' | 'metadataDocuments'>;
+  readonly config: Pick<Config, 'clientRegistration'>;
+}
 
 const NOTICES: Record<string, string> = {
   blocked: 'The client is blocked. Its tokens stop working at once and it cannot sign anyone in.',
@@ -12,7 +19,7 @@ const NOTICES: Record<string, string> = {
 };
 
 /** The client_id URL named in the query (`?url=`), as blocking needs it. */
-function urlOf(ctx: KeyportContext): string {
+function urlOf(ctx: KeyportContext<unknown>): string {
   const url = ctx.query.url;
   if (typeof url !== 'string' || url.length === 0 || url.length > 191) throw new InvalidRequest('Name the client by its client_id URL.');
   return url;
@@ -23,7 +30,7 @@ function urlOf(ctx: KeyportContext): string {
  * "Clients without prior registration"): those known by a metadata document URL (first and last
  * use, block with confirmation) and those registered dynamically (expiry; deleted on the clients page).
  */
-export function agentClientRoutes(router: Router<KeyportContext['state'], KeyportContext>): void {
+export function agentClientRoutes<S extends DashboardAgentClientRouteServices>(router: KeyportRouter<S>): void {
   router.get('/agent-clients', requireAdmin, async function listAgentClients(ctx) {
     const { oidc } = ctx.services;
     const registered = (await oidc.clients.list()).filter((client) => client.registration === 'dynamic').map(toClientView);

@@ -1,14 +1,27 @@
-import type Router from '@koa/router';
-import type { KeyportContext } from '../../http/context.js';
-import { keyStatus, type AgentRecord } from '../../keys/index.js';
+import type { Config } from '../../config/config.js';
+import type { ApiKeyExchange } from '../../exchange/index.js';
+import type { KeyportContext, KeyportRouter } from '../../http/context.js';
+import { keyStatus, type AgentRecord, type KeyServices } from '../../keys/index.js';
 import { validateEmail, validateName } from '../../keys/key_settings.js';
 import { Conflict, KeyportError } from '../../lib/errors.js';
 import { agentCrumbs } from '../crumbs.js';
 import { renderUsageChart } from '../usage_chart.js';
 import { ConfirmForm, CsrfOnlyForm, NewAgentForm } from '../forms.js';
 import type { FieldErrors } from '../key_form.js';
+import type { DashboardServices } from '../index.js';
 import { renderDashboardPage } from '../views.js';
 import { actorOf, checkCsrf, formOf, param, parseForm, requireAdmin, seeOther } from './steps.js';
+
+/**
+ * What the agent pages reach: agents and their keys, usage and key counts, the agent's API-key
+ * sessions (listed through the dashboard, ended through the exchange), the default rate limits.
+ */
+export interface DashboardAgentRouteServices {
+  readonly keys: Pick<KeyServices, 'agents' | 'apiKeys'>;
+  readonly dashboard: Pick<DashboardServices, 'keyStats' | 'usage' | 'apiKeySessions'>;
+  readonly exchange: Pick<ApiKeyExchange, 'sessionDirectory'>;
+  readonly config: Pick<Config, 'rateLimit'>;
+}
 
 /** How many agents the list reads; the search filters those. */
 const AGENT_LIST_LIMIT = 1000;
@@ -24,11 +37,11 @@ const NOTICES: Record<string, string> = {
   session_gone: 'That session had already ended or expired; nothing was changed.',
 };
 
-function noticeOf(ctx: KeyportContext): string | undefined {
+function noticeOf(ctx: KeyportContext<DashboardAgentRouteServices>): string | undefined {
   return typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined;
 }
 
-function searchTerm(ctx: KeyportContext): string {
+function searchTerm(ctx: KeyportContext<DashboardAgentRouteServices>): string {
   const q = ctx.query.q;
   return typeof q === 'string' ? q.trim().slice(0, 100) : '';
 }
@@ -46,7 +59,7 @@ function fieldProblem(check: () => unknown): string | undefined {
   }
 }
 
-async function renderAgentList(ctx: KeyportContext, status: number, form: { values: AgentFormValues; errors: FieldErrors<AgentField> }): Promise<void> {
+async function renderAgentList(ctx: KeyportContext<DashboardAgentRouteServices>, status: number, form: { values: AgentFormValues; errors: FieldErrors<AgentField> }): Promise<void> {
   const q = searchTerm(ctx);
   const all = await ctx.services.keys.agents.list({ limit: AGENT_LIST_LIMIT });
   const needle = q.toLowerCase();
@@ -65,12 +78,12 @@ async function renderAgentList(ctx: KeyportContext, status: number, form: { valu
   });
 }
 
-async function agentOr404(ctx: KeyportContext): Promise<AgentRecord> {
+async function agentOr404(ctx: KeyportContext<DashboardAgentRouteServices>): Promise<AgentRecord> {
   return ctx.services.keys.agents.get(param(ctx, 'agentId'));
 }
 
 /** Agents: the list with search and the create form, one agent's page, and revoking an agent. */
-export function agentRoutes(router: Router<KeyportContext['state'], KeyportContext>): void {
+export function agentRoutes<S extends DashboardAgentRouteServices>(router: KeyportRouter<S>): void {
   router.get('/agents', requireAdmin, async function listAgents(ctx) {
     await renderAgentList(ctx, 200, { values: { name: '', contact_email: '' }, errors: {} });
   });

@@ -1,11 +1,17 @@
 import { canonicalAgentId } from '../../keys/agent_ids.js';
-import type Router from '@koa/router';
-import type { AuditPageFilter } from '../../audit/audit_log.js';
+import type { AuditLog, AuditPageFilter } from '../../audit/audit_log.js';
 import type { AuditEvent } from '../../db/entities/audit_event.js';
-import type { KeyportContext } from '../../http/context.js';
+import type { KeyportContext, KeyportRouter } from '../../http/context.js';
 import { InvalidRequest } from '../../lib/errors.js';
+import type { OidcServices } from '../../oidc/services.js';
 import { renderDashboardPage } from '../views.js';
 import { requireAdmin } from './steps.js';
+
+/** What the audit page reaches: the audit trail's pages and action names, the users behind `user:` actors. */
+export interface DashboardAuditRouteServices {
+  readonly audit: Pick<AuditLog, 'page' | 'actions'>;
+  readonly oidc: Pick<OidcServices, 'users'>;
+}
 
 export const AUDIT_PAGE_SIZES = [50, 100, 500] as const;
 const DEFAULT_PAGE_SIZE = 100;
@@ -20,13 +26,13 @@ const EMAIL_SHAPE = /^[^\s@]{1,64}@[^\s@]{1,190}$/;
 const DAY_SHAPE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const CURSOR_SHAPE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)~(evt_[A-Za-z0-9]{1,36})$/;
 
-function text(ctx: KeyportContext, name: string): string {
+function text(ctx: KeyportContext<DashboardAuditRouteServices>, name: string): string {
   const value = ctx.query[name];
   if (Array.isArray(value)) throw new InvalidRequest(`The filter "${name}" was given more than once.`);
   return typeof value === 'string' ? value.trim() : '';
 }
 
-function targetFilter(ctx: KeyportContext): { targetType: string; targetId: string } | undefined {
+function targetFilter(ctx: KeyportContext<DashboardAuditRouteServices>): { targetType: string; targetId: string } | undefined {
   const target = text(ctx, 'target');
   const match = /^([a-z]{3,5})_[A-Za-z0-9]{1,60}$/.exec(target);
   const targetType = match ? TARGET_TYPES[match[1]!] : undefined;
@@ -52,7 +58,7 @@ interface AuditQuery {
 }
 
 /** The query string as a filter. Anything malformed is a 400 page that says which filter and how to write it. */
-async function auditQuery(ctx: KeyportContext): Promise<AuditQuery> {
+async function auditQuery(ctx: KeyportContext<DashboardAuditRouteServices>): Promise<AuditQuery> {
   const requested = Number(text(ctx, 'limit'));
   const limit = (AUDIT_PAGE_SIZES as readonly number[]).includes(requested) ? requested : DEFAULT_PAGE_SIZE;
   const action = text(ctx, 'action');
@@ -92,7 +98,7 @@ async function auditQuery(ctx: KeyportContext): Promise<AuditQuery> {
 }
 
 /** Who did it, for people: a user's email instead of `user:usr_…`, the key behind `api-key:key_…`. */
-async function actorLabels(ctx: KeyportContext, events: AuditEvent[]): Promise<Map<string, { text: string; href?: string }>> {
+async function actorLabels(ctx: KeyportContext<DashboardAuditRouteServices>, events: AuditEvent[]): Promise<Map<string, { text: string; href?: string }>> {
   const labels = new Map<string, { text: string; href?: string }>();
   for (const actor of new Set(events.map((event) => event.actor))) {
     const [kind, id] = actor.split(':', 2) as [string, string | undefined];
@@ -127,7 +133,7 @@ function pageLink(values: AuditQuery['values'], before: string): string {
 }
 
 /** The audit log: newest first, a page at a time, filtered by action, who, dates, or one agent, key, client or user. */
-export function auditRoutes(router: Router<KeyportContext['state'], KeyportContext>): void {
+export function auditRoutes<S extends DashboardAuditRouteServices>(router: KeyportRouter<S>): void {
   router.get('/audit', requireAdmin, async function showAudit(ctx) {
     const query = await auditQuery(ctx);
     const { audit } = ctx.services;

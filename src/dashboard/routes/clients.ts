@@ -1,13 +1,20 @@
-import type Router from '@koa/router';
-import type { KeyportContext } from '../../http/context.js';
+import type { KeyportContext, KeyportRouter } from '../../http/context.js';
 import { GRANT_TYPES, type GrantName } from '../../clients/grant_types.js';
 import { toClientView, type ClientView } from '../../clients/client_service.js';
 import { KeyportError, NotFound } from '../../lib/errors.js';
+import type { OidcServices } from '../../oidc/services.js';
 import { clientCrumbs } from '../crumbs.js';
 import { asList, ConfirmForm, NewClientForm } from '../forms.js';
 import type { FieldErrors } from '../key_form.js';
+import type { DashboardServices } from '../index.js';
 import { renderDashboardPage } from '../views.js';
 import { actorOf, checkCsrf, dashboardState, formOf, param, parseForm, requireAdmin, seeOther } from './steps.js';
+
+/** What the OAuth client pages reach: the client service and the one-time reveals (the new secret). */
+export interface DashboardClientRouteServices {
+  readonly oidc: Pick<OidcServices, 'clients'>;
+  readonly dashboard: Pick<DashboardServices, 'reveals'>;
+}
 
 type ClientField = 'name' | 'grant_types' | 'redirect_uris' | 'scopes' | 'public';
 
@@ -49,7 +56,7 @@ function formMessage(message: string): string {
   return message.replace(/--redirect-uri/g, 'redirect URI').replace(/--public/g, '"public client"').replace(/--jwks(-uri)?/g, 'keys');
 }
 
-async function renderClients(ctx: KeyportContext, status: number, values: ClientFormValues, errors: FieldErrors<ClientField>, formError?: string): Promise<void> {
+async function renderClients(ctx: KeyportContext<DashboardClientRouteServices>, status: number, values: ClientFormValues, errors: FieldErrors<ClientField>, formError?: string): Promise<void> {
   const clients = (await ctx.services.oidc.clients.list()).map(toClientView);
   const notice = typeof ctx.query.done === 'string' ? NOTICES[ctx.query.done] : undefined;
   await renderDashboardPage(ctx, status, 'clients', {
@@ -65,7 +72,7 @@ async function renderClients(ctx: KeyportContext, status: number, values: Client
   });
 }
 
-async function clientOr404(ctx: KeyportContext): Promise<ClientView> {
+async function clientOr404(ctx: KeyportContext<DashboardClientRouteServices>): Promise<ClientView> {
   const id = param(ctx, 'clientId');
   const client = await ctx.services.oidc.clients.get(id);
   if (!client) throw new NotFound(`No client with id ${JSON.stringify(id.slice(0, 64))}.`);
@@ -73,7 +80,7 @@ async function clientOr404(ctx: KeyportContext): Promise<ClientView> {
 }
 
 /** OAuth clients: list, create (secret shown once), delete with confirmation. */
-export function clientRoutes(router: Router<KeyportContext['state'], KeyportContext>): void {
+export function clientRoutes<S extends DashboardClientRouteServices>(router: KeyportRouter<S>): void {
   router.get('/clients', requireAdmin, async function listClients(ctx) {
     await renderClients(ctx, 200, EMPTY_CLIENT_FORM, {});
   });

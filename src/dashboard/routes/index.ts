@@ -1,5 +1,5 @@
 import Router from '@koa/router';
-import type { KeyportContext } from '../../http/context.js';
+import type { KeyportRouter } from '../../http/context.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotFound } from '../../lib/errors.js';
@@ -22,8 +22,10 @@ const FAVICON = readFileSync(join(VIEWS_DIR, 'dashboard', 'favicon.svg'));
  * work without JavaScript; every change goes through the same services as the CLI and admin API,
  * which validate and write the audit trail (actor `user:usr_…`, the caller's address).
  */
-export function dashboardRoutes(): Router<KeyportContext['state'], KeyportContext> {
-  const router = new Router<KeyportContext['state'], KeyportContext>({ prefix: '/dashboard' });
+export function dashboardRoutes(): KeyportRouter {
+  // The whole container's router: the sign-in routes still need it (src/dashboard/routes/sign_in.ts);
+  // every other route module here declares its own services and sees only those.
+  const router: KeyportRouter = new Router({ prefix: '/dashboard' });
   router.use(startPage, renderPageErrors, loadSession);
 
   // The tab icon of every dashboard page (and of the sign-in and consent pages): public, cacheable.

@@ -1,11 +1,16 @@
-import type Router from '@koa/router';
-import type { KeyportContext } from '../../http/context.js';
+import type { KeyportContext, KeyportRouter } from '../../http/context.js';
 import { KEY_ENVS, type KeyEnv } from '../../keys/scopes.js';
 import { keyStatus, type KeyStatus } from '../../keys/index.js';
 import { InvalidRequest } from '../../lib/errors.js';
 import { DEFAULT_KEY_PAGE_SIZE, KEY_PAGE_SIZES, type KeyPageSize, type KeySearchFilter } from '../key_search.js';
+import type { DashboardServices } from '../index.js';
 import { renderDashboardPage } from '../views.js';
 import { requireAdmin } from './steps.js';
+
+/** What the keys list reaches: the dashboard's key search and its clock (for expired keys). */
+export interface DashboardKeyListRouteServices {
+  readonly dashboard: Pick<DashboardServices, 'keySearch' | 'clock'>;
+}
 
 export const KEY_STATUSES: readonly KeyStatus[] = ['active', 'revoked', 'expired'];
 const MAX_TEXT = 100;
@@ -15,7 +20,7 @@ const CURSOR_SHAPE = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)~(key_[A-Za-
 interface KeyListValues { q: string; status: string; env: string; limit: KeyPageSize }
 
 /** One query parameter as text; repeated is refused (which one would count?), absent is ''. */
-function text(ctx: KeyportContext, name: string): string {
+function text(ctx: KeyportContext<unknown>, name: string): string {
   const value = ctx.query[name];
   if (Array.isArray(value)) throw new InvalidRequest(`The filter "${name}" was given more than once.`);
   return typeof value === 'string' ? value.trim() : '';
@@ -26,7 +31,7 @@ function text(ctx: KeyportContext, name: string): string {
  * does not exist, a page size not offered, a damaged page link, a search over 100 characters) is a
  * 400 page saying which filter and what it accepts, never a 500 and never silently "everything".
  */
-function keyListQuery(ctx: KeyportContext): { filter: KeySearchFilter; values: KeyListValues } {
+function keyListQuery(ctx: KeyportContext<unknown>): { filter: KeySearchFilter; values: KeyListValues } {
   const q = text(ctx, 'q');
   if (q.length > MAX_TEXT) throw new InvalidRequest(`The search text is at most ${MAX_TEXT} characters (a nickname, part of one, a prefix such as ak_live_AbCd, or a key_… id).`);
   const status = text(ctx, 'status');
@@ -62,7 +67,7 @@ function listLink(values: KeyListValues, after?: string): string {
 }
 
 /** GET /dashboard/keys: every agent's keys, searched and filtered on the server, a bounded page at a time (a GET form: works without JavaScript). */
-export function keyListRoutes(router: Router<KeyportContext['state'], KeyportContext>): void {
+export function keyListRoutes<S extends DashboardKeyListRouteServices>(router: KeyportRouter<S>): void {
   router.get('/keys', requireAdmin, async function listKeys(ctx) {
     const { filter, values } = keyListQuery(ctx);
     const { rows, more } = await ctx.services.dashboard.keySearch.page(filter);

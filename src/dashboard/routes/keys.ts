@@ -1,6 +1,7 @@
-import type Router from '@koa/router';
-import type { KeyportContext } from '../../http/context.js';
-import { keyStatus, type AgentRecord, type ApiKeyRecord } from '../../keys/index.js';
+import type { AuditLog } from '../../audit/audit_log.js';
+import type { Config } from '../../config/config.js';
+import type { KeyportContext, KeyportRouter } from '../../http/context.js';
+import { keyStatus, type AgentRecord, type ApiKeyRecord, type KeyServices } from '../../keys/index.js';
 import { effectiveRateLimits } from '../../keys/rate_limits.js';
 import { knownScopes, scopesAllowedFor, ACCESS_TYPES, KEY_ENVS } from '../../keys/scopes.js';
 import { Conflict, KeyportError } from '../../lib/errors.js';
@@ -8,8 +9,20 @@ import { ConfirmForm, NewKeyForm, RotateKeyForm } from '../forms.js';
 import { EMPTY_KEY_FORM, keyFormErrors, keyFormValues, keyOptions, type FieldErrors, type KeyFormField, type KeyFormValues } from '../key_form.js';
 import { agentCrumbs, keyCrumbs } from '../crumbs.js';
 import { renderUsageChart } from '../usage_chart.js';
+import type { DashboardServices } from '../index.js';
 import { renderDashboardPage } from '../views.js';
 import { actorOf, checkCsrf, dashboardState, formOf, param, parseForm, requireAdmin, seeOther } from './steps.js';
+
+/**
+ * What the key pages reach: agents and keys, the one-time reveals and usage counts, the key's audit
+ * events, and the config the pages show (scopes, default rate limits, the issuer).
+ */
+export interface DashboardKeyRouteServices {
+  readonly keys: Pick<KeyServices, 'agents' | 'apiKeys'>;
+  readonly dashboard: Pick<DashboardServices, 'reveals' | 'usage'>;
+  readonly audit: Pick<AuditLog, 'list'>;
+  readonly config: Pick<Config, 'extraScopes' | 'rateLimit' | 'issuer'>;
+}
 
 /** Grace periods offered when rotating; the key service accepts any duration up to 30 days. */
 export const GRACE_CHOICES = [
@@ -27,17 +40,17 @@ const ACCESS_TYPE_HELP: Record<string, string> = {
   transactional: 'read and write only. For callers that act but never destroy.',
 };
 
-async function keyOr404(ctx: KeyportContext): Promise<ApiKeyRecord> {
+async function keyOr404(ctx: KeyportContext<DashboardKeyRouteServices>): Promise<ApiKeyRecord> {
   return ctx.services.keys.apiKeys.get(param(ctx, 'keyId'));
 }
 
-async function activeAgentOr404(ctx: KeyportContext): Promise<AgentRecord> {
+async function activeAgentOr404(ctx: KeyportContext<DashboardKeyRouteServices>): Promise<AgentRecord> {
   const agent = await ctx.services.keys.agents.get(param(ctx, 'agentId'));
   if (agent.status !== 'active') throw new Conflict(`Agent ${agent.name} (${agent.id}) is revoked; it cannot get new keys.`);
   return agent;
 }
 
-async function renderKeyForm(ctx: KeyportContext, status: number, agent: AgentRecord, values: KeyFormValues, errors: FieldErrors<KeyFormField>, formError?: string): Promise<void> {
+async function renderKeyForm(ctx: KeyportContext<DashboardKeyRouteServices>, status: number, agent: AgentRecord, values: KeyFormValues, errors: FieldErrors<KeyFormField>, formError?: string): Promise<void> {
   const extra = ctx.services.config.extraScopes;
   await renderDashboardPage(ctx, status, 'key_new', {
     title: 'New API key',
@@ -59,19 +72,19 @@ async function renderKeyForm(ctx: KeyportContext, status: number, agent: AgentRe
  * session, and the browser is sent to the page that shows it (POST/redirect/GET), so reloading
  * that page never creates a second key. The key is never in a URL, a redirect or a cookie.
  */
-function revealKey(ctx: KeyportContext, key: ApiKeyRecord, apiKey: string): void {
+function revealKey(ctx: KeyportContext<DashboardKeyRouteServices>, key: ApiKeyRecord, apiKey: string): void {
   ctx.services.dashboard.reveals.put(dashboardState(ctx).session!.id, key.id, apiKey);
   seeOther(ctx, `/dashboard/keys/${encodeURIComponent(key.id)}/created`);
 }
 
 /** The key this one replaced, when it came from a rotation. */
-async function predecessorOf(ctx: KeyportContext, key: ApiKeyRecord): Promise<ApiKeyRecord | undefined> {
+async function predecessorOf(ctx: KeyportContext<DashboardKeyRouteServices>, key: ApiKeyRecord): Promise<ApiKeyRecord | undefined> {
   const siblings = await ctx.services.keys.apiKeys.list({ agentId: key.agentId, limit: 1000 });
   return siblings.find((other) => other.replacedBy === key.id);
 }
 
 /** New keys, one key's page, rotation and revocation. */
-export function keyRoutes(router: Router<KeyportContext['state'], KeyportContext>): void {
+export function keyRoutes<S extends DashboardKeyRouteServices>(router: KeyportRouter<S>): void {
   router.get('/agents/:agentId/keys/new', requireAdmin, async function showNewKeyForm(ctx) {
     const agent = await activeAgentOr404(ctx);
     await renderKeyForm(ctx, 200, agent, { ...EMPTY_KEY_FORM, contact_email: agent.contactEmail ?? '' }, {});

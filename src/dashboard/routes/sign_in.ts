@@ -1,14 +1,28 @@
-import type Router from '@koa/router';
-import type { KeyportContext, Middleware } from '../../http/context.js';
+import type { AuditLog } from '../../audit/audit_log.js';
+import type { KeyportContext, KeyportRouter, Middleware } from '../../http/context.js';
 import { signInWithPassword } from '../../http/password_sign_in.js';
 import { Forbidden } from '../../lib/errors.js';
 import { CsrfTokens } from '../csrf.js';
 import { CsrfOnlyForm, SignInForm } from '../forms.js';
+import type { DashboardServices } from '../index.js';
 import { renderDashboardPage } from '../views.js';
 import {
   checkCsrf, clearCookie, cookieOptions, dashboardState, formOf, parseForm, requireSession, safeNext, seeOther,
   SESSION_COOKIE, setSignInNonceCookie, SIGN_IN_COOKIE, CSRF_REFUSAL,
 } from './steps.js';
+
+/**
+ * What signing in and out reaches: the sign-in CSRF tokens, the dashboard sessions, the one-time
+ * reveals (dropped at sign-out), the audit trail. The sign-in handler itself also runs
+ * `signInWithPassword`, which is typed with the whole container until `setRateLimitHeaders`
+ * (src/ratelimit/koa.ts) takes a narrow context; so this module's router is the dashboard's.
+ */
+export interface DashboardSignInRouteServices {
+  readonly dashboard: Pick<DashboardServices, 'csrf' | 'sessions' | 'reveals'>;
+  readonly audit: Pick<AuditLog, 'record'>;
+}
+
+type SignInContext = KeyportContext<DashboardSignInRouteServices>;
 
 const NONCE_SHAPE = /^[A-Za-z0-9_-]{32}$/;
 
@@ -17,12 +31,12 @@ const NOTICES: Record<string, string> = {
   signed_out: 'You have signed out.',
 };
 
-function signInNonce(ctx: KeyportContext): string | undefined {
+function signInNonce(ctx: KeyportContext<unknown>): string | undefined {
   const nonce = ctx.cookies.get(SIGN_IN_COOKIE, { signed: false });
   return nonce && NONCE_SHAPE.test(nonce) ? nonce : undefined;
 }
 
-async function renderSignIn(ctx: KeyportContext, status: number, options: { email?: string; error?: string; next?: string; notice?: string } = {}): Promise<void> {
+async function renderSignIn(ctx: SignInContext, status: number, options: { email?: string; error?: string; next?: string; notice?: string } = {}): Promise<void> {
   // One nonce per browser, kept while it is valid, so two open sign-in tabs both work.
   const nonce = signInNonce(ctx) ?? CsrfTokens.newNonce();
   setSignInNonceCookie(ctx, nonce);
@@ -37,7 +51,7 @@ async function renderSignIn(ctx: KeyportContext, status: number, options: { emai
 }
 
 /** Login CSRF: the sign-in form's token must match the nonce cookie this browser got with the form. */
-const checkSignInCsrf: Middleware = async function checkSignInCsrf(ctx, next) {
+const checkSignInCsrf: Middleware<DashboardSignInRouteServices> = async function checkSignInCsrf(ctx, next) {
   const nonce = signInNonce(ctx);
   const body = (ctx.request as { body?: unknown }).body;
   const csrf = body && typeof body === 'object' ? (body as Record<string, unknown>).csrf : undefined;
@@ -46,8 +60,8 @@ const checkSignInCsrf: Middleware = async function checkSignInCsrf(ctx, next) {
 };
 
 /** GET/POST /dashboard/login and POST /dashboard/logout. */
-export function signInRoutes(router: Router<KeyportContext['state'], KeyportContext>): void {
-  router.get('/login', async function showSignIn(ctx) {
+export function signInRoutes(router: KeyportRouter): void {
+  router.get('/login', async function showSignIn(ctx: SignInContext) {
     const state = dashboardState(ctx);
     const next = safeNext(ctx.query.next);
     if (state.user?.isAdmin) return seeOther(ctx, next ?? '/dashboard/agents');
@@ -84,7 +98,7 @@ export function signInRoutes(router: Router<KeyportContext['state'], KeyportCont
     return seeOther(ctx, next ?? '/dashboard/agents');
   });
 
-  router.post('/logout', requireSession, checkCsrf, parseForm(CsrfOnlyForm), async function signOut(ctx) {
+  router.post('/logout', requireSession, checkCsrf, parseForm(CsrfOnlyForm), async function signOut(ctx: SignInContext) {
     const { session, user } = dashboardState(ctx);
     await ctx.services.dashboard.sessions.close(session!.id);
     ctx.services.dashboard.reveals.dropSession(session!.id);

@@ -5,8 +5,21 @@ import { toKeyportError } from '../../http/error_handler.js';
 import { validateRequestBody } from '../../http/validate.js';
 import type { ActionContext } from '../../keys/index.js';
 import { Forbidden } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
+import type { OidcServices } from '../../oidc/services.js';
 import { CsrfTokens } from '../csrf.js';
+import type { DashboardServices } from '../index.js';
 import { newNonce, renderDashboardPage } from '../views.js';
+
+/**
+ * What the steps every dashboard page runs reach: the sign-in sessions and CSRF tokens, the users
+ * behind sessions, the logger for pages that failed. The other steps and helpers reach no service.
+ */
+export interface DashboardStepServices {
+  readonly dashboard: Pick<DashboardServices, 'sessions' | 'csrf'>;
+  readonly oidc: Pick<OidcServices, 'users'>;
+  readonly logger: Pick<Logger, 'error'>;
+}
 
 /** What the dashboard's steps leave on `ctx.state.dashboard`. */
 export interface DashboardRequestState {
@@ -32,39 +45,39 @@ export const SIGN_IN_COOKIE = 'keyport_dashboard_signin';
 export const COOKIE_PATH = '/dashboard';
 const SIGN_IN_COOKIE_MAX_AGE_MS = 60 * 60_000;
 
-export function dashboardState(ctx: KeyportContext): DashboardRequestState {
+export function dashboardState(ctx: KeyportContext<unknown>): DashboardRequestState {
   return ctx.state.dashboard!;
 }
 
 /** The signed-in admin, for handlers behind `requireAdmin`. */
-export function currentUser(ctx: KeyportContext): User {
+export function currentUser(ctx: KeyportContext<unknown>): User {
   return dashboardState(ctx).user!;
 }
 
-export function formOf<T>(ctx: KeyportContext): T {
+export function formOf<T>(ctx: KeyportContext<unknown>): T {
   return dashboardState(ctx).form as T;
 }
 
 /** Who acts, for the services' audit trail: the signed-in user, from the caller's address. */
-export function actorOf(ctx: KeyportContext): ActionContext {
+export function actorOf(ctx: KeyportContext<unknown>): ActionContext {
   return { actor: `user:${currentUser(ctx).id}`, ip: ctx.ip };
 }
 
 /** HttpOnly, SameSite=Lax, Secure when the request came over HTTPS (directly or, with TRUST_PROXY, via the proxy). */
-export function cookieOptions(ctx: KeyportContext, maxAge?: number): { path: string; httpOnly: true; secure: boolean; sameSite: 'lax'; overwrite: true; signed: false; maxAge?: number } {
+export function cookieOptions(ctx: KeyportContext<unknown>, maxAge?: number): { path: string; httpOnly: true; secure: boolean; sameSite: 'lax'; overwrite: true; signed: false; maxAge?: number } {
   return { path: COOKIE_PATH, httpOnly: true, secure: ctx.secure, sameSite: 'lax', overwrite: true, signed: false, ...(maxAge === undefined ? {} : { maxAge }) };
 }
 
-export function setSignInNonceCookie(ctx: KeyportContext, nonce: string): void {
+export function setSignInNonceCookie(ctx: KeyportContext<unknown>, nonce: string): void {
   ctx.cookies.set(SIGN_IN_COOKIE, nonce, cookieOptions(ctx, SIGN_IN_COOKIE_MAX_AGE_MS));
 }
 
-export function clearCookie(ctx: KeyportContext, name: string): void {
+export function clearCookie(ctx: KeyportContext<unknown>, name: string): void {
   ctx.cookies.set(name, '', { ...cookieOptions(ctx), maxAge: 0, expires: new Date(0) });
 }
 
 /** 303 to a page of ours (after a POST, the browser GETs it). */
-export function seeOther(ctx: KeyportContext, location: string): void {
+export function seeOther(ctx: KeyportContext<unknown>, location: string): void {
   ctx.set('Cache-Control', 'no-store');
   ctx.redirect(location);
   ctx.status = 303;
@@ -77,7 +90,7 @@ export function safeNext(value: unknown): string | undefined {
 }
 
 /** First step of every dashboard route: a nonce for this response's CSP. */
-export const startPage: Middleware = async function startPage(ctx, next) {
+export const startPage: Middleware<unknown> = async function startPage(ctx, next) {
   ctx.state.dashboard = { nonce: newNonce() };
   await next();
 };
@@ -92,7 +105,7 @@ function errorTitle(status: number): string {
 }
 
 /** Anything that goes wrong on a dashboard page is answered as a page (same status and code), never as JSON. */
-export const renderPageErrors: Middleware = async function renderPageErrors(ctx, next) {
+export const renderPageErrors: Middleware<DashboardStepServices> = async function renderPageErrors(ctx, next) {
   try {
     await next();
   } catch (err) {
@@ -108,7 +121,7 @@ export const renderPageErrors: Middleware = async function renderPageErrors(ctx,
 };
 
 /** Reads the session cookie; a dead session's cookie is cleared. Never refuses by itself. */
-export const loadSession: Middleware = async function loadSession(ctx, next) {
+export const loadSession: Middleware<DashboardStepServices> = async function loadSession(ctx, next) {
   const state = dashboardState(ctx);
   const token = ctx.cookies.get(SESSION_COOKIE, { signed: false });
   if (token) {
@@ -128,14 +141,14 @@ export const loadSession: Middleware = async function loadSession(ctx, next) {
 };
 
 /** Signed in (any user), or off to the sign-in page, which brings them back here afterwards. */
-export const requireSession: Middleware = async function requireSession(ctx, next) {
+export const requireSession: Middleware<unknown> = async function requireSession(ctx, next) {
   if (dashboardState(ctx).session) return next();
   const back = ctx.method === 'GET' ? safeNext(ctx.originalUrl) : undefined;
   return seeOther(ctx, back && back !== '/dashboard/login' ? `/dashboard/login?next=${encodeURIComponent(back)}` : '/dashboard/login');
 };
 
 /** Only users with the admin flag reach the dashboard. Checked on every request: the flag may be taken away. */
-export const requireAdmin: Middleware = async function requireAdmin(ctx, next) {
+export const requireAdmin: Middleware<unknown> = async function requireAdmin(ctx, next) {
   return requireSession(ctx, async () => {
     if (!currentUser(ctx).isAdmin) {
       throw new Forbidden(`The dashboard is for Keyport administrators only, and ${currentUser(ctx).email} is not one. Ask an administrator for access, or sign out and sign in with an administrator account.`);
@@ -147,7 +160,7 @@ export const requireAdmin: Middleware = async function requireAdmin(ctx, next) {
 export const CSRF_REFUSAL = 'This form has expired or did not come from the Keyport dashboard (its security token is missing or wrong), so nothing was changed. Go back, reload the page and try again.';
 
 /** Every state-changing request carries the session's CSRF token (synchronizer token). Checked before anything else reads the form. */
-export const checkCsrf: Middleware = async function checkCsrf(ctx, next) {
+export const checkCsrf: Middleware<unknown> = async function checkCsrf(ctx, next) {
   const body = (ctx.request as { body?: unknown }).body;
   const presented = body && typeof body === 'object' ? (body as Record<string, unknown>).csrf : undefined;
   const expected = dashboardState(ctx).csrf;
@@ -156,7 +169,7 @@ export const checkCsrf: Middleware = async function checkCsrf(ctx, next) {
 };
 
 /** Shape-checks the form body (unknown fields, wrong types: a 400 page). */
-export function parseForm<T extends object>(dto: new () => T): Middleware {
+export function parseForm<T extends object>(dto: new () => T): Middleware<unknown> {
   return async function parseFormBody(ctx, next) {
     dashboardState(ctx).form = await validateRequestBody(ctx, dto);
     await next();
@@ -164,7 +177,7 @@ export function parseForm<T extends object>(dto: new () => T): Middleware {
 }
 
 /** A route parameter as a string ('' when absent); the services judge whether it names anything. */
-export function param(ctx: KeyportContext, name: string): string {
+export function param(ctx: KeyportContext<unknown>, name: string): string {
   const value = (ctx as unknown as { params: Record<string, string | undefined> }).params[name];
   return typeof value === 'string' ? value : '';
 }

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Router from '@koa/router';
-import type { KeyportContext } from '../context.js';
+import type { KeyportContext, KeyportRouter } from '../context.js';
 
 /** docs/openapi.json at the package root (four levels above dist/src/http/routes at run time). */
 export const OPENAPI_DOCUMENT_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', '..', 'docs', 'openapi.json');
@@ -41,7 +41,7 @@ function loadAssets(): { document: StaticAsset; renderer: StaticAsset } {
   };
 }
 
-function serveStatic(ctx: KeyportContext, file: StaticAsset): void {
+function serveStatic(ctx: KeyportContext<unknown>, file: StaticAsset): void {
   ctx.set('Cache-Control', STATIC_CACHE_CONTROL);
   ctx.set('ETag', file.etag);
   ctx.type = file.type;
@@ -82,10 +82,11 @@ function docsPage(nonce: string): string {
 /**
  * `GET /openapi.json` (the committed docs/openapi.json, OpenAPI 3.1 of Keyport's own endpoints)
  * and `GET /docs` (that document rendered), docs/reference.md §11. Neither is rate-limited or
- * open to other origins: they describe the API, they are not part of it.
+ * open to other origins: they describe the API, they are not part of it. They reach no service:
+ * `S` is unconstrained, so a handler here cannot use `ctx.services` at all.
  */
-export function apiDocsRoutes(): Router<KeyportContext['state'], KeyportContext> {
-  const router = new Router<KeyportContext['state'], KeyportContext>();
+export function apiDocsRoutes<S>(): KeyportRouter<S> {
+  const router: KeyportRouter<S> = new Router();
   const { document, renderer } = loadAssets();
 
   router.get('/openapi.json', async function openapiDocument(ctx) {

@@ -1,18 +1,32 @@
 import Router from '@koa/router';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { agentJson } from '../../keys/presenters.js';
-import type { ApiKeyRecord } from '../../keys/index.js';
+import type { ApiKeyRecord, KeyServices } from '../../keys/index.js';
 import { authenticateApiKey, authenticateBearerToken, requireAuthentication } from '../api_key_auth.js';
-import type { KeyportContext } from '../context.js';
+import type { KeyportContext, KeyportRouter } from '../context.js';
 import { validateBody } from '../validate.js';
 import { apiKeySubject, guardKeyGuessing, limitApiKey, rateLimitSummary } from '../../ratelimit/index.js';
+import type { RateLimits } from '../../ratelimit/service.js';
+
+/**
+ * What describing the caller reaches: the key and agent behind an exchanged token, the key's rate-limit
+ * standing. The authentication and rate-limit steps it mounts (src/http/api_key_auth.ts,
+ * src/ratelimit/) are typed with the whole container until those modules take narrow contexts; so the
+ * router is the app's.
+ */
+export interface AuthTestRouteServices {
+  readonly keys: Pick<KeyServices, 'apiKeys' | 'agents'>;
+  readonly rateLimits: Pick<RateLimits, 'peekApiKey'>;
+}
+
+type AuthTestContext = KeyportContext<AuthTestRouteServices>;
 
 /**
  * The `rate_limit` member of `/auth/test`: the numbers of this request's own decision when the
  * key was presented (and counted), otherwise the key's standing without counting (a bearer token
  * exchanged from it).
  */
-async function rateLimitStatus(ctx: KeyportContext, key: ApiKeyRecord): Promise<{ limit: number; remaining: number; reset: number }> {
+async function rateLimitStatus(ctx: AuthTestContext, key: ApiKeyRecord): Promise<{ limit: number; remaining: number; reset: number }> {
   return rateLimitSummary(ctx.state.rateLimit ?? await ctx.services.rateLimits.peekApiKey(apiKeySubject(key)));
 }
 
@@ -23,7 +37,7 @@ class AuthTestBody {
 }
 
 /** Unknown fields and non-string keys are a 400, as on every route with a body. */
-async function validateAuthTestBody(ctx: KeyportContext, next: () => Promise<unknown>): Promise<void> {
+async function validateAuthTestBody(ctx: KeyportContext<unknown>, next: () => Promise<unknown>): Promise<void> {
   const body = (ctx.request as { body?: unknown }).body;
   if (body !== undefined && !(typeof body === 'object' && body !== null && Object.keys(body).length === 0)) await validateBody(AuthTestBody, body);
   await next();
@@ -33,7 +47,7 @@ function keyJson(key: ApiKeyRecord): Record<string, unknown> {
   return { id: key.id, prefix: key.prefix, env: key.env, access_type: key.accessType, name: key.name, expires_at: key.expiresAt?.toISOString() ?? null };
 }
 
-async function describeCaller(ctx: KeyportContext): Promise<void> {
+async function describeCaller(ctx: AuthTestContext): Promise<void> {
   ctx.set('Cache-Control', 'no-store');
   if (ctx.state.accessToken) {
     await describeTokenCaller(ctx);
@@ -54,7 +68,7 @@ async function describeCaller(ctx: KeyportContext): Promise<void> {
  * behind it when it was exchanged from an API key; `null` for other tokens (a client's or a
  * user's), with `token` saying whose it is.
  */
-async function describeTokenCaller(ctx: KeyportContext): Promise<void> {
+async function describeTokenCaller(ctx: AuthTestContext): Promise<void> {
   const token = ctx.state.accessToken!;
   const keyId = token.claims.api_key_id;
   const key = typeof keyId === 'string' ? await ctx.services.keys.apiKeys.find(keyId) : undefined;
@@ -79,8 +93,8 @@ async function describeTokenCaller(ctx: KeyportContext): Promise<void> {
  * answers the same, for clients that present the key as the JSON body field `api_key` (bodies of
  * GET requests are not parsed).
  */
-export function authTestRoutes(): Router<KeyportContext['state'], KeyportContext> {
-  const router = new Router<KeyportContext['state'], KeyportContext>();
+export function authTestRoutes(): KeyportRouter {
+  const router: KeyportRouter = new Router();
 
   router.get('/auth/test', guardKeyGuessing, authenticateApiKey({ optional: true }), limitApiKey, authenticateBearerToken(), requireAuthentication, describeCaller);
   router.post('/auth/test', guardKeyGuessing, validateAuthTestBody, authenticateApiKey({ optional: true }), limitApiKey, authenticateBearerToken(), requireAuthentication, describeCaller);

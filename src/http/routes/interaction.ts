@@ -2,10 +2,12 @@ import Router from '@koa/router';
 import { IsIn, IsOptional, IsString, MaxLength } from 'class-validator';
 import { boundToken, constantTimeEqual } from '../../lib/crypto.js';
 import { InvalidRequest, KeyportError } from '../../lib/errors.js';
+import type { Logger } from '../../lib/logger.js';
 import { errors, type Interaction, type Provider } from '../../oidc/engine/index.js';
 import { PAGE_HEADERS, renderPage } from '../../oidc/views.js';
 import { isClientIdUrl } from '../../oidc/client_metadata_documents.js';
-import type { KeyportContext, Middleware } from '../context.js';
+import type { OidcServices } from '../../oidc/services.js';
+import type { KeyportContext, KeyportRouter, Middleware, RouteStep } from '../context.js';
 import { toKeyportError } from '../error_handler.js';
 import { signInWithPassword } from '../password_sign_in.js';
 import { validateRequestBody } from '../validate.js';
@@ -16,6 +18,19 @@ import { describeScope } from '../../oidc/scope_descriptions.js';
  * from views/. Plain HTML forms: usable without JavaScript. Each form carries a CSRF token bound
  * to the interaction, on top of the engine's interaction cookie (path-scoped, SameSite=Lax).
  */
+
+/**
+ * What the login and consent pages reach: the engine (once ready), the key their CSRF tokens are
+ * bound to, the users (for the consent page's email), the logger. The login handler itself also runs
+ * `signInWithPassword`, which is typed with the whole container until `setRateLimitHeaders`
+ * (src/ratelimit/koa.ts) takes a narrow context; so this module's router is the app's.
+ */
+export interface InteractionRouteServices {
+  readonly oidc: Pick<OidcServices, 'ready' | 'csrfKey' | 'users'>;
+  readonly logger: Pick<Logger, 'error' | 'warn' | 'info'>;
+}
+
+type InteractionContext = KeyportContext<InteractionRouteServices>;
 
 declare module '../context.js' {
   interface KeyportState {
@@ -36,11 +51,11 @@ class ConsentForm {
   @IsIn(['allow', 'deny']) decision: 'allow' | 'deny';
 }
 
-function csrfToken(ctx: KeyportContext, uid: string): string {
+function csrfToken(ctx: InteractionContext, uid: string): string {
   return boundToken(ctx.services.oidc.csrfKey, 'interaction', uid);
 }
 
-function setPage(ctx: KeyportContext, status: number, html: string): void {
+function setPage(ctx: KeyportContext<unknown>, status: number, html: string): void {
   for (const [name, value] of Object.entries(PAGE_HEADERS)) ctx.set(name, value);
   ctx.status = status;
   ctx.type = 'html';
@@ -51,7 +66,7 @@ function metadataDocumentHost(clientId: unknown): string | undefined {
   return isClientIdUrl(clientId) ? URL.parse(clientId)?.host : undefined;
 }
 
-function interactionOf(ctx: KeyportContext): Interaction {
+function interactionOf(ctx: KeyportContext<unknown>): Interaction {
   return ctx.state.interaction!;
 }
 
@@ -61,7 +76,7 @@ async function clientNameOf(provider: Provider, clientId: unknown): Promise<stri
 }
 
 /** Anything that goes wrong on these pages is shown as a page, not as JSON. */
-const renderPageErrors: Middleware = async function renderPageErrors(ctx, next) {
+const renderPageErrors: Middleware<InteractionRouteServices> = async function renderPageErrors(ctx, next) {
   try {
     await next();
   } catch (err) {
@@ -86,30 +101,30 @@ const renderPageErrors: Middleware = async function renderPageErrors(ctx, next) 
 };
 
 /** The interaction the engine's cookie points at; it must be the one in the URL. */
-const loadInteraction: Middleware = async function loadInteraction(ctx, next) {
+const loadInteraction: RouteStep<InteractionRouteServices> = async function loadInteraction(ctx, next) {
   const provider = await ctx.services.oidc.ready();
   const interaction = await provider.interactionDetails(ctx.req, ctx.res);
-  if (interaction.uid !== (ctx as unknown as { params: { uid: string } }).params.uid) throw new errors.SessionNotFound('interaction mismatch');
+  if (interaction.uid !== ctx.params.uid) throw new errors.SessionNotFound('interaction mismatch');
   ctx.state.interaction = interaction;
   ctx.state.provider = provider;
   await next();
 };
 
-function requirePrompt(name: 'login' | 'consent'): Middleware {
+function requirePrompt(name: 'login' | 'consent'): Middleware<unknown> {
   return async function checkPrompt(ctx, next) {
     if (interactionOf(ctx).prompt.name !== name) throw new InvalidRequest(`This step (${name}) is not expected now; go back and start again.`);
     await next();
   };
 }
 
-function parseForm<T extends object>(dto: new () => T): Middleware {
+function parseForm<T extends object>(dto: new () => T): Middleware<unknown> {
   return async function parseFormBody(ctx, next) {
     ctx.state.form = await validateRequestBody(ctx, dto);
     await next();
   };
 }
 
-const checkCsrf: Middleware = async function checkCsrf(ctx, next) {
+const checkCsrf: Middleware<InteractionRouteServices> = async function checkCsrf(ctx, next) {
   const { csrf } = ctx.state.form as { csrf: string };
   if (!constantTimeEqual(csrf, csrfToken(ctx, interactionOf(ctx).uid))) {
     throw new KeyportError('forbidden', 'The form expired or did not come from this site. Go back, reload the page and try again.');
@@ -117,7 +132,7 @@ const checkCsrf: Middleware = async function checkCsrf(ctx, next) {
   await next();
 };
 
-async function renderLogin(ctx: KeyportContext, status: number, options: { error?: string; email?: string } = {}): Promise<void> {
+async function renderLogin(ctx: InteractionContext, status: number, options: { error?: string; email?: string } = {}): Promise<void> {
   const interaction = interactionOf(ctx);
   const provider = ctx.state.provider!;
   const loginHint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
@@ -131,7 +146,7 @@ async function renderLogin(ctx: KeyportContext, status: number, options: { error
   }));
 }
 
-async function renderConsent(ctx: KeyportContext): Promise<void> {
+async function renderConsent(ctx: InteractionContext): Promise<void> {
   const interaction = interactionOf(ctx);
   const provider = ctx.state.provider!;
   const details = interaction.prompt.details as { missingOIDCScope?: string[]; missingResourceScopes?: Record<string, string[]> };
@@ -153,7 +168,7 @@ async function renderConsent(ctx: KeyportContext): Promise<void> {
 }
 
 /** Hands the result to the engine and sends the browser back to the authorization endpoint. */
-async function finish(ctx: KeyportContext, result: Parameters<Provider['interactionResult']>[2], mergeWithLastSubmission: boolean): Promise<void> {
+async function finish(ctx: KeyportContext<unknown>, result: Parameters<Provider['interactionResult']>[2], mergeWithLastSubmission: boolean): Promise<void> {
   const returnTo = await ctx.state.provider!.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission });
   ctx.set('Cache-Control', 'no-store');
   ctx.redirect(returnTo);
@@ -162,11 +177,11 @@ async function finish(ctx: KeyportContext, result: Parameters<Provider['interact
 
 const ABORTED = { error: 'access_denied', error_description: 'End-User aborted interaction' };
 
-export function interactionRoutes(): Router<KeyportContext['state'], KeyportContext> {
-  const router = new Router<KeyportContext['state'], KeyportContext>({ prefix: '/interaction' });
+export function interactionRoutes(): KeyportRouter {
+  const router: KeyportRouter = new Router({ prefix: '/interaction' });
   router.use(renderPageErrors);
 
-  router.get('/:uid', loadInteraction, async function showPrompt(ctx) {
+  router.get('/:uid', loadInteraction, async function showPrompt(ctx: InteractionContext) {
     const { prompt } = interactionOf(ctx);
     if (prompt.name === 'login') return renderLogin(ctx, 200);
     if (prompt.name === 'consent') return renderConsent(ctx);
@@ -190,7 +205,7 @@ export function interactionRoutes(): Router<KeyportContext['state'], KeyportCont
     return finish(ctx, { login: { accountId: attempt.user.id } }, false);
   });
 
-  router.post('/:uid/consent', loadInteraction, requirePrompt('consent'), parseForm(ConsentForm), checkCsrf, async function consent(ctx) {
+  router.post('/:uid/consent', loadInteraction, requirePrompt('consent'), parseForm(ConsentForm), checkCsrf, async function consent(ctx: KeyportContext<unknown>) {
     const form = ctx.state.form as ConsentForm;
     if (form.decision === 'deny') return finish(ctx, ABORTED, false);
 

@@ -1,6 +1,20 @@
 import Router from '@koa/router';
+import type { Database } from '../../db/database.js';
 import type { DatabaseReadiness } from '../../db/health.js';
-import type { KeyportContext } from '../context.js';
+import type { CircuitBreaker } from '../../lib/circuit_breaker.js';
+import type { Lifecycle } from '../../lib/lifecycle.js';
+import type { Metrics } from '../../lib/metrics.js';
+import type { RedisClient } from '../../lib/redis.js';
+import type { KeyportContext, KeyportRouter } from '../context.js';
+
+/** What `/healthz`, `/readyz` and `/metrics` reach: readiness inputs and the metrics registry. */
+export interface OperationsRouteServices {
+  readonly lifecycle: Pick<Lifecycle, 'draining'>;
+  readonly database: Pick<Database, 'health'>;
+  readonly redis: Pick<RedisClient, 'status'> | undefined;
+  readonly redisBreaker: Pick<CircuitBreaker, 'allowsCalls'> | undefined;
+  readonly metrics: Pick<Metrics, 'registry'>;
+}
 
 /** What `/readyz` says about Redis: `degraded` while the circuit is open or the client is not connected. */
 export type RedisReadiness = 'ok' | 'degraded';
@@ -13,7 +27,7 @@ const NOT_READY_MESSAGES: Record<Exclude<DatabaseReadiness, 'ok'>, string> = {
 /** Retry-After of a draining instance: another instance can answer at once. */
 const DRAINING_RETRY_AFTER_SECONDS = 1;
 
-function redisReadiness(ctx: KeyportContext): RedisReadiness | undefined {
+function redisReadiness(ctx: KeyportContext<OperationsRouteServices>): RedisReadiness | undefined {
   const { redis, redisBreaker } = ctx.services;
   if (!redis) return undefined;
   return redis.status === 'ready' && (redisBreaker?.allowsCalls ?? true) ? 'ok' : 'degraded';
@@ -26,8 +40,8 @@ function redisReadiness(ctx: KeyportContext): RedisReadiness | undefined {
  * refuses writes; 200 `ready` otherwise, or 200 `degraded` when Redis is away (Keyport serves on
  * with per-instance limits, so taking it out of rotation would only make things worse).
  */
-export function operationsRoutes(): Router<KeyportContext['state'], KeyportContext> {
-  const router = new Router<KeyportContext['state'], KeyportContext>();
+export function operationsRoutes<S extends OperationsRouteServices>(): KeyportRouter<S> {
+  const router: KeyportRouter<S> = new Router();
 
   router.get('/healthz', async function healthz(ctx) {
     ctx.set('Cache-Control', 'no-store');
