@@ -55,6 +55,11 @@ export interface SessionStore {
    */
   readonly failedWritesMayLand: boolean;
   /**
+   * Whether `find` answers within the event-loop turn it was called in (SQLite, where reads are
+   * synchronous) rather than after a round trip (MySQL).
+   */
+  readonly readsWithinTurn: boolean;
+  /**
    * Creates the session already claimed by `claimer`; false when another request created it first
    * (the unique (key, session) index decides, also when the insert shares a statement with other
    * new sessions: a duplicate fails the whole statement, and each row is then retried alone).

@@ -94,4 +94,35 @@ describe('exchange: batched session writes keep each write\'s own answer', () =>
       expect(again.body.refresh_token).to.equal(answers[i]!.body.refresh_token);
     }
   });
+
+  it('identical repeats started in one event-loop turn share one exchange: one read of the session, one answer (both databases)', async () => {
+    const { apiKey } = await agentKey(fx.app);
+    const first = await login(fx.app, apiKey, { session_id: 'one-turn' });
+    expect(first.status, first.text).to.equal(200);
+    const verified = await fx.app.services.keys.verifier.verify(apiKey);
+    if (!verified.ok) throw new Error(`the key did not verify: ${verified.reason}`);
+    const sessions = store();
+    const find = sessions.find;
+    let finds = 0;
+    sessions.find = (keyId, hash) => { finds += 1; return find.call(sessions, keyId, hash); };
+    try {
+      // Callbacks of one check phase, as requests parsed in one poll phase: microtasks run between
+      // them, so on SQLite (synchronous reads) an exchange begun by the first could have settled
+      // before the second began, had the flight not stayed open until the next turn.
+      const answers = await new Promise<Array<Promise<{ accessToken: string }>>>((resolve) => {
+        const started: Array<Promise<{ accessToken: string }>> = [];
+        for (let i = 0; i < 5; i++) {
+          setImmediate(() => {
+            started.push(fx.app.services.exchange.sessionTokens.exchangeKey({ key: verified.key, agent: verified.agent, sessionId: 'one-turn' }));
+            if (started.length === 5) resolve(started);
+          });
+        }
+      });
+      const results = await Promise.all(answers);
+      expect(new Set(results.map((result) => result.accessToken))).to.deep.equal(new Set([first.body.access_token]));
+      expect(finds).to.equal(1);
+    } finally {
+      sessions.find = find;
+    }
+  });
 });

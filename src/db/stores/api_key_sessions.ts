@@ -204,6 +204,10 @@ export class ApiKeySessionTable implements SessionStore {
     return this.runner.dialect !== 'sqlite';
   }
 
+  get readsWithinTurn(): boolean {
+    return this.runner.dialect === 'sqlite';
+  }
+
   async insertClaimed(session: NewSession, claimer: string, claimUntil: Date): Promise<boolean> {
     return this.inserts.load(this.persisted({
       ...session,
