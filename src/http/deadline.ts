@@ -22,20 +22,31 @@ export class BudgetSpent extends ServiceUnavailable {
  * gets the stored token back.
  */
 export function requestDeadline(isOAuthPath: (path: string) => boolean): Middleware {
-  return async function requestDeadline(ctx: KeyportContext, next) {
+  // One promise per request, settled by whichever comes first (the work or the timer), rather
+  // than an async step racing a second promise: this runs for every request.
+  return function requestDeadline(ctx: KeyportContext, next) {
     const budgetMs = ctx.services.config.requestTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const spent = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new BudgetSpent(budgetMs)), budgetMs);
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const spent = new BudgetSpent(budgetMs);
+        if (!isOAuthPath(ctx.path)) {
+          reject(spent);
+          return;
+        }
+        ctx.services.logger.error('request failed', { request_id: ctx.state.requestId, code: 'temporarily_unavailable', err: spent });
+        renderTemporarilyUnavailable(ctx);
+        resolve();
+      }, budgetMs);
+      next().then(
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
     });
-    try {
-      await Promise.race([next(), spent]);
-    } catch (err) {
-      if (!(err instanceof BudgetSpent) || !isOAuthPath(ctx.path)) throw err;
-      ctx.services.logger.error('request failed', { request_id: ctx.state.requestId, code: 'temporarily_unavailable', err });
-      renderTemporarilyUnavailable(ctx);
-    } finally {
-      clearTimeout(timer);
-    }
   };
 }

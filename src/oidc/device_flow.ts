@@ -18,6 +18,8 @@ import { PAGE_HEADERS, renderPage } from './views.js';
 
 /** The route the engine serves the verification page at (configuration.ts ROUTES.code_verification). */
 type VerificationRoute = string;
+/** The koa context the engine's pre-middleware (`provider.use`) receives. */
+type EngineMiddlewareContext = Parameters<Parameters<Provider['use']>[0]>[0];
 
 /** What each page needs from the submitted form's failure, in words a person understands. */
 function entryProblem(err: unknown): { message: string; status: number } | undefined {
@@ -95,11 +97,14 @@ export function deviceFlowFeature(config: Pick<Config, 'deviceAndPar'>, route: V
  * as it is also what `slow_down` enforces.
  */
 export function statePollingInterval(provider: Provider, deviceAuthorizationRoute: string): void {
-  provider.use(async function statePollingInterval(ctx, next) {
-    await next();
-    if (ctx.path !== deviceAuthorizationRoute || ctx.status !== 200 || !ctx.body || typeof ctx.body !== 'object') return;
-    const body = ctx.body as Record<string, unknown>;
-    if (typeof body.device_code === 'string' && body.interval === undefined) ctx.body = { ...body, interval: DEVICE_POLL_INTERVAL_SECONDS };
+  // Every engine request passes here: other paths go on without an async step of their own.
+  provider.use(function statePollingInterval(ctx, next) {
+    if (ctx.path !== deviceAuthorizationRoute) return next();
+    return next().then(() => {
+      if (ctx.status !== 200 || !ctx.body || typeof ctx.body !== 'object') return;
+      const body = ctx.body as Record<string, unknown>;
+      if (typeof body.device_code === 'string' && body.interval === undefined) ctx.body = { ...body, interval: DEVICE_POLL_INTERVAL_SECONDS };
+    });
   });
 }
 
@@ -111,8 +116,13 @@ export function statePollingInterval(provider: Provider, deviceAuthorizationRout
  * Nothing was stored and no code was looked at.
  */
 export function refuseFormsWithoutSession(provider: Provider, route: VerificationRoute): void {
-  provider.use(async function refuseFormsWithoutSession(ctx, next) {
+  // Not async itself: other paths go on without an extra promise.
+  provider.use(function refuseFormsWithoutSession(ctx, next) {
     if (ctx.path !== route && !ctx.path.startsWith(`${route}/`)) return next();
+    return answerFormsWithoutSession(ctx, next);
+  });
+
+  async function answerFormsWithoutSession(ctx: EngineMiddlewareContext, next: () => Promise<unknown>): Promise<undefined> {
     try {
       await next();
     } catch (err) {
@@ -128,5 +138,5 @@ export function refuseFormsWithoutSession(provider: Provider, route: Verificatio
       });
     }
     return undefined;
-  });
+  }
 }

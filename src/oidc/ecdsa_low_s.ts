@@ -8,6 +8,8 @@
 
 /** The order n of the P-256 group (FIPS 186-4 D.1.2.3). */
 const P256_ORDER = BigInt('0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551');
+/** n as 32 big-endian bytes. */
+const P256_ORDER_BYTES = Buffer.from(P256_ORDER.toString(16).padStart(64, '0'), 'hex');
 /** ⌊n / 2⌋, as 32 big-endian bytes: the largest s a low-S signature may have. */
 const P256_HALF_ORDER = Buffer.from((P256_ORDER >> 1n).toString(16).padStart(64, '0'), 'hex');
 
@@ -21,11 +23,19 @@ export function isLowS(signature: Uint8Array): boolean {
   return Buffer.compare(s, P256_HALF_ORDER) <= 0;
 }
 
-/** The low-S form of a 64-byte r ‖ s signature (the same signature when it already is). */
+/**
+ * The low-S form of a 64-byte r ‖ s signature (a copy; the same signature when it already is).
+ * Every token signed goes through here, half of them with a high s, so n − s is a byte-wise
+ * subtraction with borrow rather than a round trip through BigInt and hex text.
+ */
 export function toLowS(signature: Uint8Array): Buffer {
   const bytes = Buffer.from(signature);
   if (isLowS(bytes)) return bytes;
-  const s = BigInt(`0x${bytes.subarray(32).toString('hex')}`);
-  Buffer.from((P256_ORDER - s).toString(16).padStart(64, '0'), 'hex').copy(bytes, 32);
+  let borrow = 0;
+  for (let i = 31; i >= 0; i -= 1) {
+    const difference = P256_ORDER_BYTES[i]! - bytes[32 + i]! - borrow;
+    borrow = difference < 0 ? 1 : 0;
+    bytes[32 + i] = difference & 0xff;
+  }
   return bytes;
 }

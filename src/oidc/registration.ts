@@ -129,15 +129,20 @@ export async function issueInitialAccessToken(payloads: Pick<PayloadStore, 'adap
  * `client_secret` is Keyport's keyed hash, not the secret: it is left out (the secret was shown
  * once, at registration).
  */
-export function hideStoredClientSecrets(provider: Provider): void {
-  provider.use(async function hideStoredClientSecret(ctx, next) {
-    await next();
-    const route = (ctx as KoaContextWithOIDC).oidc?.route;
-    if (route !== 'client' && route !== 'client_update') return;
-    const body = ctx.body as Record<string, unknown> | undefined;
-    if (body && typeof body === 'object' && 'client_secret' in body) {
-      delete body.client_secret;
-      delete body.client_secret_expires_at;
-    }
+export function hideStoredClientSecrets(provider: Provider, registrationPath: string): void {
+  const clientPrefix = `${registrationPath}/`;
+  // Only the client routes (`<registration>/:clientId`) answer metadata: every other request goes
+  // on at once, without an async step of its own (each engine request passes here).
+  provider.use(function hideStoredClientSecret(ctx, next) {
+    if (!ctx.path.startsWith(clientPrefix)) return next();
+    return next().then(() => {
+      const route = (ctx as KoaContextWithOIDC).oidc?.route;
+      if (route !== 'client' && route !== 'client_update') return;
+      const body = ctx.body as Record<string, unknown> | undefined;
+      if (body && typeof body === 'object' && 'client_secret' in body) {
+        delete body.client_secret;
+        delete body.client_secret_expires_at;
+      }
+    });
   });
 }

@@ -156,7 +156,7 @@ export class OidcServices {
           refuseFormsWithoutSession(provider, ROUTES.code_verification);
         }
         this.metadataDocuments.observe(provider);
-        if (this.registration.enabled) hideStoredClientSecrets(provider);
+        if (this.registration.enabled) hideStoredClientSecrets(provider, ROUTES.registration);
       },
     });
     this.accessTokens = new AccessTokenService(this.host, this.revocations, this.payloads, config.issuer, maxTtl, this.tokenIds);

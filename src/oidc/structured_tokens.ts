@@ -1,4 +1,5 @@
 import { looksLikeJwt, type AccessTokenService } from './access_tokens.js';
+import { ROUTES } from './configuration.js';
 import { errors, replaceStructuredTokenStep, type KoaContextWithOIDC, type Provider } from './engine/index.js';
 
 /**
@@ -83,8 +84,14 @@ export function installStructuredTokenSupport(provider: Provider, accessTokens: 
     if (err instanceof errors.UnsupportedTokenType) refused.add(ctx);
   });
 
-  provider.use(async function answerForStructuredTokens(ctx, next) {
-    await next();
+  // Only introspection and revocation have anything to add: every other request goes on at once,
+  // without an async step of its own (each engine request passes here).
+  provider.use(function answerForStructuredTokens(ctx, next) {
+    if (ctx.path !== ROUTES.introspection && ctx.path !== ROUTES.revocation) return next();
+    return next().then(() => completeAnswer(ctx));
+  });
+
+  async function completeAnswer(ctx: Parameters<Parameters<Provider['use']>[0]>[0]): Promise<void> {
     const oidc = (ctx as KoaContextWithOIDC).oidc as KoaContextWithOIDC['oidc'] | undefined;
     const route = oidc?.route;
     if (route === 'revocation' && refused.has(ctx)) {
@@ -102,7 +109,7 @@ export function installStructuredTokenSupport(provider: Provider, accessTokens: 
       if (model && !(await accessTokens.isActive(accessTokens.fromModel(model)))) ctx.body = { active: false };
     }
     if (isPublicCaller(ctx as KoaContextWithOIDC)) restrictForPublicCaller(ctx as KoaContextWithOIDC);
-  });
+  }
 }
 
 /**

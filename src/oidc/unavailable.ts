@@ -38,9 +38,9 @@ export function answerUnavailableDuringOutage(provider: Provider, database: { re
     if (!database.dataSource.isInitialized || toKeyportError(err).code === 'service_unavailable') outage.add(ctx);
   });
 
-  provider.use(async function temporarilyUnavailable(ctx, next) {
-    await next();
-    if (!outage.has(ctx) || ctx.status !== 500) return;
-    renderTemporarilyUnavailable(ctx);
+  provider.use(function temporarilyUnavailable(ctx, next) {
+    return next().then(() => {
+      if (outage.has(ctx) && ctx.status === 500) renderTemporarilyUnavailable(ctx);
+    });
   });
 }

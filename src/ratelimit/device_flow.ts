@@ -17,8 +17,14 @@ import { rateLimitHeaders } from './headers.js';
  *   `slow_down` instead of `authorization_pending` (counted per keyed hash of the device code).
  */
 export function limitDeviceFlow(provider: Provider, services: RateLimitDependencies & { readonly oidc: { readonly tokenIds: TokenIds } }): void {
-  provider.use(async function limitUserCodeEntry(ctx, next) {
+  // Both steps are plain functions that hand every other request on at once: each engine request
+  // passes through them, and an async step costs promises even when it has nothing to do.
+  provider.use(function limitUserCodeEntry(ctx, next) {
     if (ctx.method !== 'POST' || ctx.path !== ROUTES.code_verification) return next();
+    return limitCodeEntry(ctx, next);
+  });
+
+  async function limitCodeEntry(ctx: EngineMiddlewareContext, next: () => Promise<unknown>): Promise<unknown> {
     const decision = await services.rateLimits.consumeUserCodeEntry(ctx.ip);
     ctx.set(rateLimitHeaders(decision));
     if (decision.allowed) return next();
@@ -34,10 +40,15 @@ export function limitDeviceFlow(provider: Provider, services: RateLimitDependenc
       requestId: (ctx.state as { requestId?: string }).requestId,
     });
     return undefined;
+  }
+
+  provider.use(function slowDownFastPolling(ctx, next) {
+    // Polling is a POST to the token endpoint; the grant type is known only once the engine read the body.
+    if (ctx.method !== 'POST' || ctx.path !== ROUTES.token) return next();
+    return next().then(() => answerFastPolling(ctx));
   });
 
-  provider.use(async function slowDownFastPolling(ctx, next) {
-    await next();
+  async function answerFastPolling(ctx: EngineMiddlewareContext): Promise<void> {
     const { oidc } = ctx as { oidc?: { route?: string; params?: Record<string, unknown> } };
     if (oidc?.route !== 'token' || ctx.status !== 400 || oidc.params?.grant_type !== DEVICE_CODE_GRANT) return;
     const body = ctx.body as { error?: unknown } | undefined;
@@ -47,5 +58,8 @@ export function limitDeviceFlow(provider: Provider, services: RateLimitDependenc
     if (decision.allowed) return;
     services.metrics.rateLimitRejections.inc({ limiter: decision.limiter });
     ctx.body = { error: 'slow_down', error_description: 'you are polling too quickly; poll at most every 5 seconds and add 5 seconds to your interval' };
-  });
+  }
 }
+
+/** The koa context the engine's pre-middleware (`provider.use`) receives. */
+type EngineMiddlewareContext = Parameters<Parameters<Provider['use']>[0]>[0];

@@ -1,4 +1,5 @@
-import { errors, Provider, wrapClientFind, type KoaContextWithOIDC } from '../oidc/engine/index.js';
+import { ROUTES } from '../oidc/configuration.js';
+import { errors, Provider, wrapClientFind, type ClientFind, type EngineClient, type KoaContextWithOIDC } from '../oidc/engine/index.js';
 import type { RateLimitDependencies } from './dependencies.js';
 import type { ApiKeyRecord } from '../keys/index.js';
 import { apiKeySubject } from './api_key_subject.js';
@@ -52,7 +53,10 @@ export function enforceOAuthRateLimit(ctx: { set(fields: Record<string, string>)
  * `limitTokenRequestsPerClient(provider, services, (id) => id === 'keyport-api-key')`.
  */
 export function limitTokenRequestsPerClient(provider: Provider, services: RateLimitDependencies, exempt: ClientExemption = () => false): void {
-  wrapClientFind(provider, async function findCheckingClientLimit(id, find) {
+  // RATE_LIMIT_DISABLED: nothing is refused, so there is no standing to peek at.
+  wrapClientFind(provider, (id, find) => (services.rateLimits.disabled ? find(id) : findCheckingClientLimit(id, find)));
+
+  async function findCheckingClientLimit(id: string, find: ClientFind): Promise<EngineClient | undefined> {
     const client = await find(id);
     const ctx = (Provider as unknown as { ctx?: TokenContext }).ctx;
     if (!client || !ctx || ctx[CHECKED] || ctx.oidc?.route !== 'token' || exempt(id)) return client;
@@ -61,15 +65,21 @@ export function limitTokenRequestsPerClient(provider: Provider, services: RateLi
     const standing = await services.rateLimits.peekClient(id);
     if (!standing.allowed) enforceOAuthRateLimit(ctx, standing, services.metrics);
     return client;
+  }
+
+  // A plain function for every other path (each engine request passes here; an async step would
+  // cost promises for nothing).
+  provider.use(function countTokenRequestsPerClient(ctx, next) {
+    if (ctx.path !== ROUTES.token) return next();
+    return next().then(() => countRequest(ctx as unknown as TokenContext));
   });
 
-  provider.use(async function countTokenRequestsPerClient(ctx, next) {
-    await next();
-    const { oidc } = ctx as TokenContext;
+  async function countRequest(ctx: TokenContext): Promise<void> {
+    const { oidc } = ctx;
     if (oidc?.route !== 'token' || !oidc.client || ctx.status === 401 || ctx.status === 429 || exempt(oidc.client.clientId)) return;
     const decision = await services.rateLimits.consumeClient(oidc.client.clientId);
     ctx.set(rateLimitHeaders(decision));
-  });
+  }
 }
 
 /**

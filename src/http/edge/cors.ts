@@ -53,8 +53,10 @@ export function clientBasedCors(config: Pick<Config, 'corsOrigins'>): (ctx: unkn
 }
 
 function removeCorsHeaders(ctx: KeyportContext): void {
-  for (const name of Object.keys(ctx.response.headers)) {
-    if (name.toLowerCase().startsWith('access-control-')) ctx.remove(name);
+  if (ctx.headerSent) return;
+  // The names alone (lower case): koa's ctx.response.headers copies every header and its value.
+  for (const name of ctx.res.getHeaderNames()) {
+    if (name.startsWith('access-control-')) ctx.res.removeHeader(name);
   }
 }
 

@@ -26,19 +26,15 @@ const HSTS = 'max-age=63072000; includeSubDomains';
  *   the login form hands back to the client's redirect_uri.
  */
 export function pageContentSecurityPolicy(nonce: string): string {
-  return [
-    "default-src 'self'",
-    `script-src 'self' 'nonce-${nonce}'`,
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
+  return `${CSP_BEFORE_NONCE}${nonce}${CSP_AFTER_NONCE}`;
 }
 
-function isHtml(contentType: string): boolean {
-  return /^\s*text\/html\b/i.test(contentType);
+/** The policy around the nonce, joined once (it is built for every response). */
+const CSP_BEFORE_NONCE = "default-src 'self'; script-src 'self' 'nonce-";
+const CSP_AFTER_NONCE = ["'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"].join('; ');
+
+function isHtml(contentType: unknown): boolean {
+  return typeof contentType === 'string' && /^\s*text\/html\b/i.test(contentType);
 }
 
 /**
@@ -58,6 +54,7 @@ export const securityHeaders: Middleware = async function securityHeaders(ctx, n
   try {
     await next();
   } finally {
-    if (!isHtml(ctx.response.get('Content-Type'))) ctx.remove('Content-Security-Policy');
+    // Read from Node's response itself: koa's ctx.response.get() copies every header first.
+    if (!isHtml(ctx.res.getHeader('Content-Type'))) ctx.remove('Content-Security-Policy');
   }
 };

@@ -14,8 +14,9 @@ import type { Provider } from './modules.js';
  */
 export function ignoreQueryOnResume(provider: Provider, authorizationPath: string): void {
   const resumePrefix = `${authorizationPath}/`;
-  provider.use(async function ignoreQueryOnResume(ctx, next) {
+  // Not async: every engine request passes here, and nothing is left to do afterwards.
+  provider.use(function ignoreQueryOnResume(ctx, next) {
     if (ctx.querystring !== '' && ctx.path.startsWith(resumePrefix)) ctx.querystring = '';
-    await next();
+    return next();
   });
 }
