@@ -2,10 +2,10 @@ import Router from '@koa/router';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import type { Config } from '../config/config.js';
 import type { ApiKeySession } from '../db/entities/api_key_session.js';
-import { authenticateApiKey, verificationError } from '../http/api_key_auth.js';
+import { authenticateApiKey, verificationError, type ApiKeyAuthServices } from '../http/api_key_auth.js';
 import type { KeyportContext, KeyportRouter } from '../http/context.js';
 import { validateRequestBody } from '../http/validate.js';
-import { guardKeyGuessing, limitApiKey, refuseRequest, setRateLimitHeaders } from '../ratelimit/index.js';
+import { guardKeyGuessing, limitApiKey, refuseRequest, setRateLimitHeaders, type ApiKeyLimitServices, type KeyGuessingGuardServices, type RateLimitRefusalServices, type RateLimits } from '../ratelimit/index.js';
 import { InvalidDpopProof, InvalidRequest, InvalidToken, NotFound } from '../lib/errors.js';
 import { DpopProofError } from '../oidc/dpop.js';
 import type { OidcServices } from '../oidc/services.js';
@@ -18,16 +18,18 @@ import { MAX_SESSION_ID_LENGTH, parseSessionId } from './session_id.js';
 type Next = () => Promise<unknown>;
 
 /**
- * What this module's own steps reach: the exchange's session services, the DPoP proof verifier and
- * the issuer (a proof's `htu`). The key authentication and rate-limit steps it mounts
- * (src/http/api_key_auth.ts, src/ratelimit/) and `limitSessionKey`, which calls their helpers, are
- * typed with the whole container until those modules take narrow contexts; so the router is the app's.
+ * What this module's own steps reach: the exchange's session services, the DPoP proof verifier,
+ * the issuer (a proof's `htu`) and, for a refresh, the key's rate limit.
  */
-export interface ExchangeRouteServices {
+export interface ExchangeRouteServices extends RateLimitRefusalServices {
   readonly exchange: Pick<ApiKeyExchange, 'sessionTokens' | 'sessionRefresh' | 'keyLiveness' | 'sessionDirectory'>;
   readonly oidc: Pick<OidcServices, 'dpopProofs'>;
   readonly config: Pick<Config, 'issuer'>;
+  readonly rateLimits: Pick<RateLimits, 'consumeApiKey'>;
 }
+
+/** The routes' services: their own steps' and those of the key authentication and limits they mount. */
+type ExchangeRoutesNeed = ExchangeRouteServices & ApiKeyAuthServices & ApiKeyLimitServices & KeyGuessingGuardServices;
 
 type ExchangeContext = KeyportContext<ExchangeRouteServices>;
 
@@ -148,7 +150,7 @@ async function checkSessionKey(ctx: ExchangeContext, next: Next): Promise<void> 
 }
 
 /** …and counts against the key's rate limits (docs/reference.md §5), with the same headers and 429 as `/auth/login`. */
-async function limitSessionKey(ctx: KeyportContext, next: Next): Promise<void> {
+async function limitSessionKey(ctx: ExchangeContext, next: Next): Promise<void> {
   const decision = await ctx.services.rateLimits.consumeApiKey(keyStateSubject(ctx.state.refresh!.key!));
   setRateLimitHeaders(ctx, decision);
   if (!decision.allowed) refuseRequest(ctx, decision);
@@ -181,8 +183,8 @@ async function endKeySession(ctx: ExchangeContext): Promise<void> {
  * DELETE bodies are not read (the body parser skips them), so `DELETE /auth/sessions/…` takes the
  * key from a header (or the query, when allowed).
  */
-export function exchangeRoutes(): KeyportRouter {
-  const router: KeyportRouter = new Router();
+export function exchangeRoutes<S extends ExchangeRoutesNeed>(): KeyportRouter<S> {
+  const router: KeyportRouter<S> = new Router();
 
   router.post('/auth/login', guardKeyGuessing, validateLoginRequest, authenticateApiKey(), limitApiKey, checkDpopProof, exchangeKeyForToken);
   router.post('/auth/refresh', validateRefreshRequest, findRefreshSession, checkSessionKey, limitSessionKey, refreshSessionToken);

@@ -1,7 +1,13 @@
+import type { Logger } from '../lib/logger.js';
 import type { KeyportContext, Middleware } from './context.js';
 
+/** What the access log uses: the logger (its `http` level). */
+export interface AccessLogServices {
+  readonly logger: Pick<Logger, 'http' | 'isLevelEnabled'>;
+}
+
 /** One JSON line per request. The path goes through the logger's redaction like everything else. */
-export const accessLog: Middleware = async function accessLog(ctx, next) {
+export const accessLog: Middleware<AccessLogServices> = async function accessLog(ctx, next) {
   const started = process.hrtime.bigint();
   try {
     await next();
@@ -12,7 +18,7 @@ export const accessLog: Middleware = async function accessLog(ctx, next) {
   }
 };
 
-function logAccess(ctx: KeyportContext, started: bigint): void {
+function logAccess(ctx: KeyportContext<AccessLogServices>, started: bigint): void {
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   ctx.services.logger.http('request', {
     request_id: ctx.state.requestId,

@@ -2,6 +2,7 @@ import type Router from '@koa/router';
 import { KeyportError } from '../lib/errors.js';
 import type { KeyportContext, Middleware } from './context.js';
 
+// The app's routers, as mounted (typed with the whole container): only their paths are read here.
 type KeyportRouter = Router<KeyportContext['state'], KeyportContext>;
 
 /** The methods Keyport's routes answer on this path (HEAD comes with GET), across every router. */
@@ -20,7 +21,7 @@ function methodsFor(routers: readonly KeyportRouter[], path: string): string[] {
  * the routers' own `allowedMethods()`, which answered in plain text and said 501 for a method
  * they do not implement (e.g. PROPFIND) even on paths that do not exist.
  */
-export function answerOtherMethods(routers: readonly KeyportRouter[]): Middleware {
+export function answerOtherMethods(routers: readonly KeyportRouter[]): Middleware<unknown> {
   return async function answerOtherMethods(ctx, next) {
     await next();
     if (ctx.status !== 404 || ctx.body !== undefined) return;

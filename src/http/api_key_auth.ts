@@ -2,7 +2,25 @@ import type { AgentRecord, ApiKeyRecord, VerifyFailureReason } from '../keys/ind
 import { looksLikeApiKey } from '../keys/key_material.js';
 import { ExpiredApiKey, InvalidApiKey, InvalidRequest, IpNotAllowed, KeyportError, MissingApiKey, RevokedApiKey } from '../lib/errors.js';
 import type { VerifiedAccessToken } from '../oidc/access_tokens.js';
+import type { Config } from '../config/config.js';
+import type { KeyServices } from '../keys/index.js';
+import type { OidcServices } from '../oidc/services.js';
 import type { KeyportContext, Middleware } from './context.js';
+
+/** What reading the presented key uses: whether the query string may carry it. */
+export interface PresentedKeyServices {
+  readonly config: Pick<Config, 'allowQueryApiKey'>;
+}
+
+/** What `authenticateApiKey` uses. */
+export interface ApiKeyAuthServices extends PresentedKeyServices {
+  readonly keys: Pick<KeyServices, 'verifier'>;
+}
+
+/** What `authenticateBearerToken` uses. */
+export interface BearerTokenAuthServices {
+  readonly oidc: Pick<OidcServices, 'accessTokens'>;
+}
 
 /** Where a key was found (docs/reference.md §3). */
 export type ApiKeySource = 'authorization' | 'x-api-key' | 'body' | 'query';
@@ -33,7 +51,7 @@ export const QUERY_PARAMETER = 'access_token_query';
 export const BODY_FIELD = 'api_key';
 
 /** `Authorization: Bearer <credential>`, or undefined. The scheme is case-insensitive (RFC 7235). */
-export function bearerCredential(ctx: KeyportContext): string | undefined {
+export function bearerCredential(ctx: KeyportContext<unknown>): string | undefined {
   const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(ctx.get('Authorization'));
   return match?.[1];
 }
@@ -42,7 +60,7 @@ export function bearerCredential(ctx: KeyportContext): string | undefined {
  * An `Authorization: Bearer` credential that is not an API key (e.g. a JWT access token), left
  * for the bearer-token step. Anything starting with `ak_` or `agt_` is judged as an API key instead.
  */
-export function bearerToken(ctx: KeyportContext): string | undefined {
+export function bearerToken(ctx: KeyportContext<unknown>): string | undefined {
   const credential = bearerCredential(ctx);
   return credential !== undefined && !looksLikeApiKey(credential) ? credential : undefined;
 }
@@ -66,7 +84,7 @@ function queryValue(value: string | string[] | undefined, what: string): string 
  * are fine; different values are a 400, never a silent pick. Returns undefined when no key is
  * presented (a non-key bearer token does not count: see `bearerToken`).
  */
-export function presentedApiKey(ctx: KeyportContext): PresentedApiKey | undefined {
+export function presentedApiKey(ctx: KeyportContext<PresentedKeyServices>): PresentedApiKey | undefined {
   const found: PresentedApiKey[] = [];
   const bearer = bearerCredential(ctx);
   if (bearer !== undefined && looksLikeApiKey(bearer)) found.push({ value: bearer, source: 'authorization' });
@@ -109,7 +127,7 @@ export function verificationError(reason: VerifyFailureReason): KeyportError {
  * With `optional: true` a request without an API key passes through unauthenticated, so a later
  * step (bearer tokens) can authenticate it; `requireAuthentication` then closes the chain.
  */
-export function authenticateApiKey(options: { optional?: boolean } = {}): Middleware {
+export function authenticateApiKey(options: { optional?: boolean } = {}): Middleware<ApiKeyAuthServices> {
   return async function authenticateApiKeyStep(ctx, next) {
     const presented = presentedApiKey(ctx);
     if (!presented) {
@@ -135,7 +153,7 @@ function invalidBearerToken(): KeyportError {
  * session and key). Sets `ctx.state.accessToken`; an invalid, expired or revoked token is 401
  * invalid_token at once. Without a bearer token it passes, for `requireAuthentication` to decide.
  */
-export function authenticateBearerToken(): Middleware {
+export function authenticateBearerToken(): Middleware<BearerTokenAuthServices> {
   return async function authenticateBearerTokenStep(ctx, next) {
     if (ctx.state.apiKey) return next();
     const token = bearerToken(ctx);
@@ -147,7 +165,7 @@ export function authenticateBearerToken(): Middleware {
   };
 }
 
-function missingCredentialError(ctx: KeyportContext): KeyportError {
+function missingCredentialError(ctx: KeyportContext<PresentedKeyServices>): KeyportError {
   if (bearerToken(ctx) !== undefined) return invalidBearerToken();
   if (!ctx.services.config.allowQueryApiKey && ctx.query[QUERY_PARAMETER] !== undefined) {
     return new KeyportError('missing_api_key', `No API key was presented (keys in the query string are off: set ALLOW_QUERY_API_KEY=true to allow "${QUERY_PARAMETER}").`);
@@ -160,7 +178,7 @@ function missingCredentialError(ctx: KeyportContext): KeyportError {
  * key, or a bearer access token). Otherwise 401: `invalid_token` for an unaccepted bearer token,
  * `missing_api_key` for nothing.
  */
-export const requireAuthentication: Middleware = async function requireAuthentication(ctx, next) {
+export const requireAuthentication: Middleware<PresentedKeyServices> = async function requireAuthentication(ctx, next) {
   if (!ctx.state.apiKey && !ctx.state.accessToken) throw missingCredentialError(ctx);
   return next();
 };

@@ -29,12 +29,12 @@ const DECODERS: Readonly<Record<string, Decompress | undefined>> = {
   br: brotliAsync,
 };
 
-function contentEncoding(ctx: KeyportContext): string {
+function contentEncoding(ctx: KeyportContext<unknown>): string {
   return (ctx.get('Content-Encoding') || 'identity').trim().toLowerCase();
 }
 
 /** The charset parameter must be UTF-8 when present (RFC 8259 §8.1: JSON is UTF-8). */
-function checkCharset(ctx: KeyportContext): void {
+function checkCharset(ctx: KeyportContext<unknown>): void {
   const charset = ctx.request.charset;
   if (charset && charset.toLowerCase() !== 'utf-8' && charset.toLowerCase() !== 'utf8') {
     throw new KeyportError('unsupported_media_type', `The request body must be UTF-8, not ${JSON.stringify(charset.slice(0, 40))}.`);
@@ -42,7 +42,7 @@ function checkCharset(ctx: KeyportContext): void {
 }
 
 /** The raw bytes of the body, read up to the limit (compressed bytes count too), then decoded. */
-async function readBytes(ctx: KeyportContext): Promise<Buffer> {
+async function readBytes(ctx: KeyportContext<unknown>): Promise<Buffer> {
   const encoding = contentEncoding(ctx);
   if (!(encoding in DECODERS)) {
     throw new KeyportError('unsupported_media_type', `The Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported (use gzip, deflate, br or none).`);
@@ -97,7 +97,7 @@ function decodeUtf8(bytes: Buffer): string {
  * size (413), type, charset and Content-Encoding (415), bytes that do not decompress or are not
  * UTF-8, malformed JSON or percent-encoding, nesting deeper than any DTO, fields given twice (400).
  */
-export const parseBody: Middleware = async function parseBody(ctx, next) {
+export const parseBody: Middleware<unknown> = async function parseBody(ctx, next) {
   if (!BODY_METHODS.has(ctx.method)) return next();
   // No body at all (a bodiless POST such as revoke sends Content-Length: 0 and no type).
   if (!ctx.get('Transfer-Encoding') && !ctx.request.length) return next();

@@ -24,7 +24,7 @@ export interface RequestServices {}
  * feature types (`AdminKeyRouteServices`: `keys: Pick<KeyServices, 'apiKeys'>`, …), so using a
  * service it did not declare does not compile; a helper that reaches no service takes
  * `KeyportContext<unknown>`. The default, the whole container, is for the app's own wiring
- * (src/app.ts) and the modules not converted yet.
+ * (src/app.ts).
  */
 export type KeyportContext<S = RequestServices> = ParameterizedContext<KeyportState, DefaultContext & { services: S }>;
 export type Middleware<S = RequestServices> = (ctx: KeyportContext<S>, next: () => Promise<unknown>) => Promise<unknown> | unknown;

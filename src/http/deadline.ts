@@ -1,6 +1,14 @@
 import { ServiceUnavailable } from '../lib/errors.js';
 import { renderTemporarilyUnavailable } from '../oidc/unavailable.js';
+import type { Config } from '../config/config.js';
+import type { Logger } from '../lib/logger.js';
 import type { KeyportContext, Middleware } from './context.js';
+
+/** What the request budget uses: its length, and the logger for a spent budget. */
+export interface RequestDeadlineServices {
+  readonly config: Pick<Config, 'requestTimeoutMs'>;
+  readonly logger: Pick<Logger, 'error'>;
+}
 
 /** Thrown into the request when its budget (REQUEST_TIMEOUT_MS) is spent. */
 export class BudgetSpent extends ServiceUnavailable {
@@ -21,10 +29,10 @@ export class BudgetSpent extends ServiceUnavailable {
  * consistent: the exchange's claims and conditional updates decide who stored what, so a retry
  * gets the stored token back.
  */
-export function requestDeadline(isOAuthPath: (path: string) => boolean): Middleware {
+export function requestDeadline(isOAuthPath: (path: string) => boolean): Middleware<RequestDeadlineServices> {
   // One promise per request, settled by whichever comes first (the work or the timer), rather
   // than an async step racing a second promise: this runs for every request.
-  return function requestDeadline(ctx: KeyportContext, next) {
+  return function requestDeadline(ctx: KeyportContext<RequestDeadlineServices>, next) {
     const budgetMs = ctx.services.config.requestTimeoutMs;
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {

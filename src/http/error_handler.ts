@@ -1,6 +1,14 @@
 import { isDatabaseOutage } from '../db/outage.js';
 import { ERROR_CODES, KeyportError, ServiceUnavailable, type ErrorCode } from '../lib/errors.js';
+import type { Database } from '../db/database.js';
+import type { Logger } from '../lib/logger.js';
 import type { KeyportContext, Middleware } from './context.js';
+
+/** What mapping an error uses: the logger, and the database's health (a refused write makes /readyz say so). */
+export interface ErrorHandlerServices {
+  readonly logger: Pick<Logger, 'error' | 'isLevelEnabled'>;
+  readonly database: Pick<Database, 'health'>;
+}
 
 /** Errors from the body parser (co-body / raw-body) carry a `type` and a status. */
 function fromParserError(err: { status?: number; type?: string; name?: string }): KeyportError | undefined {
@@ -29,7 +37,7 @@ export function toKeyportError(err: unknown): KeyportError {
   return new KeyportError('server_error', undefined, { cause: err });
 }
 
-export function renderError(ctx: KeyportContext, error: KeyportError): void {
+export function renderError(ctx: KeyportContext<unknown>, error: KeyportError): void {
   ctx.status = error.status;
   for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
   ctx.set('Cache-Control', 'no-store');
@@ -43,7 +51,7 @@ export function renderError(ctx: KeyportContext, error: KeyportError): void {
  * A 503 is a known outage (database down or stalled, budget spent, draining): the same line for
  * every request while it lasts, so no stack unless debugging. Repeats are counted by the logger.
  */
-function logFailure(ctx: KeyportContext, error: KeyportError, thrown: unknown): void {
+function logFailure(ctx: KeyportContext<ErrorHandlerServices>, error: KeyportError, thrown: unknown): void {
   const { logger, database } = ctx.services;
   const cause = error.cause ?? thrown;
   // A refused write (disk full, read-only) makes /readyz report the database not ready.
@@ -54,7 +62,7 @@ function logFailure(ctx: KeyportContext, error: KeyportError, thrown: unknown): 
 }
 
 /** The one place that maps errors to HTTP for Keyport's own routes (docs/reference.md §4). */
-export const errorHandler: Middleware = async function errorHandler(ctx, next) {
+export const errorHandler: Middleware<ErrorHandlerServices> = async function errorHandler(ctx, next) {
   try {
     await next();
     if (ctx.status === 404 && ctx.body === undefined) throw new KeyportError('not_found', `No route for ${ctx.method} ${ctx.path}.`);

@@ -1,7 +1,13 @@
+import type { Metrics } from '../lib/metrics.js';
 import type { KeyportContext, Middleware } from './context.js';
 
+/** What recording a request uses: the request counter and the duration histogram. */
+export interface RequestMetricsServices {
+  readonly metrics: Pick<Metrics, 'httpRequests' | 'httpDuration'>;
+}
+
 /** The route template, never the raw path, so label cardinality stays bounded. */
-function routeLabel(ctx: KeyportContext): string {
+function routeLabel(ctx: KeyportContext<unknown>): string {
   const matched = (ctx as unknown as { _matchedRoute?: unknown })._matchedRoute;
   if (ctx.state.routeName) return ctx.state.routeName;
   if (typeof matched === 'string') return matched;
@@ -10,7 +16,7 @@ function routeLabel(ctx: KeyportContext): string {
   return 'unmatched';
 }
 
-export const recordMetrics: Middleware = async function recordMetrics(ctx, next) {
+export const recordMetrics: Middleware<RequestMetricsServices> = async function recordMetrics(ctx, next) {
   const { metrics } = ctx.services;
   const started = process.hrtime.bigint();
   try {

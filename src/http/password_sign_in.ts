@@ -1,6 +1,15 @@
 import type { User } from '../db/entities/user.js';
-import { setRateLimitHeaders } from '../ratelimit/index.js';
+import type { Metrics } from '../lib/metrics.js';
+import type { OidcServices } from '../oidc/services.js';
+import { setRateLimitHeaders, type RateLimits } from '../ratelimit/index.js';
 import type { KeyportContext } from './context.js';
+
+/** What a password sign-in uses: the login limits, the rejection counter, the accounts. */
+export interface PasswordSignInServices {
+  readonly rateLimits: Pick<RateLimits, 'consumeLoginIp' | 'consumePasswordFailure' | 'forgivePasswordFailure'>;
+  readonly metrics: Pick<Metrics, 'rateLimitRejections'>;
+  readonly oidc: Pick<OidcServices, 'users'>;
+}
 
 export type PasswordSignIn =
   | { readonly outcome: 'signed_in'; readonly user: User }
@@ -21,11 +30,9 @@ function minutes(seconds: number): string {
  * guesses are counted one by one (docs/oauth.md "Security decisions": 5 and 30 per 15 minutes); a
  * correct password takes its booking back. A refused attempt never reaches bcrypt. Sets the
  * rate-limit fields, and `Retry-After` when throttled.
- *
- * Typed with the whole container (it reaches `rateLimits`, `metrics`, `oidc.users`) until
- * `setRateLimitHeaders` (src/ratelimit/koa.ts) takes a narrow context; so are its callers' handlers.
+
  */
-export async function signInWithPassword(ctx: KeyportContext, email: string, password: string | undefined): Promise<PasswordSignIn> {
+export async function signInWithPassword(ctx: KeyportContext<PasswordSignInServices>, email: string, password: string | undefined): Promise<PasswordSignIn> {
   const { rateLimits, metrics, oidc } = ctx.services;
   const attempts = await rateLimits.consumeLoginIp(ctx.ip);
   const failures = attempts.allowed ? await rateLimits.consumePasswordFailure(ctx.ip, email) : attempts;

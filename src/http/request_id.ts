@@ -5,7 +5,7 @@ import type { Middleware } from './context.js';
 const ACCEPTABLE_INCOMING = /^[A-Za-z0-9._:-]{8,64}$/;
 
 /** Made once at the edge; rides on every log line and every error body. */
-export const requestId: Middleware = function requestId(ctx, next) {
+export const requestId: Middleware<unknown> = function requestId(ctx, next) {
   const incoming = ctx.get('X-Request-Id');
   ctx.state.requestId = ACCEPTABLE_INCOMING.test(incoming) ? incoming : newId('req');
   ctx.set('X-Request-Id', ctx.state.requestId);

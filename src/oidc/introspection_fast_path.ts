@@ -38,7 +38,7 @@ interface Credentials {
 }
 
 /** Whether the request line and headers are ones this path understands (decided before the body is read). */
-function admissible(ctx: KeyportContext): boolean {
+function admissible(ctx: KeyportContext<unknown>): boolean {
   if (ctx.querystring !== '') return false;
   const { headers } = ctx.request;
   if (!FORM_CONTENT_TYPE.test(headers['content-type'] ?? '')) return false;
@@ -137,7 +137,7 @@ export interface IntrospectionFastPathDependencies {
  * The per-client limit of the token endpoint does not apply to introspection (it counts only the
  * `token` route, src/ratelimit/token_endpoint.ts), here as on the engine path.
  */
-export function introspectionFastPath(deps: IntrospectionFastPathDependencies): Middleware {
+export function introspectionFastPath(deps: IntrospectionFastPathDependencies): Middleware<unknown> {
   const { host, accessTokens } = deps;
   return async function introspectionFastPath(ctx, next) {
     if (ctx.path !== ROUTES.introspection || ctx.method !== 'POST' || !admissible(ctx)) return next();
@@ -169,7 +169,7 @@ export function introspectionFastPath(deps: IntrospectionFastPathDependencies): 
   };
 }
 
-async function answerFor(ctx: KeyportContext, provider: Provider, accessTokens: AccessTokenService, body: ReplayableBody): Promise<Record<string, unknown> | undefined> {
+async function answerFor(ctx: KeyportContext<unknown>, provider: Provider, accessTokens: AccessTokenService, body: ReplayableBody): Promise<Record<string, unknown> | undefined> {
   const text = body.text();
   if (text === undefined) return undefined;
   const params = parseParameters(text);

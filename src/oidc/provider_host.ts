@@ -107,7 +107,7 @@ export class ProviderHost {
   }
 
   /** Hands provider paths to the current provider (the provider mounted at the root). */
-  readonly middleware: Middleware = async (ctx, next) => {
+  readonly middleware: Middleware<unknown> = async (ctx, next) => {
     // Started once before the server listens; awaiting the settled start on every request would
     // only add a promise and a tick.
     if (!this.current) await this.ready();

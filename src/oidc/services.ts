@@ -77,7 +77,7 @@ export class OidcServices {
   publicIntrospectionLimit: PublicIntrospectionLimit | undefined;
   readonly host: ProviderHost;
   /** Hands `/oauth/*` and `/.well-known/*` to the provider (mounted by src/app.ts). */
-  readonly middleware: Middleware;
+  readonly middleware: Middleware<unknown>;
   /** Secret for the CSRF tokens of the login and consent pages. */
   readonly csrfKey: Buffer;
   /** One-time proofs (DPoP jtis, client-assertion jtis), shared by every instance through the database. */

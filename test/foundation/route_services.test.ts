@@ -21,6 +21,15 @@ import type { ExchangeRouteServices } from '../../src/exchange/routes.js';
 import type { AuthTestRouteServices } from '../../src/http/routes/auth_test.js';
 import type { InteractionRouteServices } from '../../src/http/routes/interaction.js';
 import type { OperationsRouteServices } from '../../src/http/routes/operations.js';
+import type { ApiKeyLimitServices, KeyGuessingGuardServices, LoginIpLimitServices, RateLimitRefusalServices, RateLimitStepServices } from '../../src/ratelimit/koa.js';
+import type { ApiKeyAuthServices, BearerTokenAuthServices, PresentedKeyServices } from '../../src/http/api_key_auth.js';
+import type { PasswordSignInServices } from '../../src/http/password_sign_in.js';
+import type { RequestMetricsServices } from '../../src/http/metrics.js';
+import type { ErrorHandlerServices } from '../../src/http/error_handler.js';
+import type { RequestDeadlineServices } from '../../src/http/deadline.js';
+import type { AccessLogServices } from '../../src/http/access_log.js';
+import type { CorsServices } from '../../src/http/edge/cors.js';
+import type { RequireHttpsServices } from '../../src/http/edge/require_https.js';
 import type { Services } from '../../src/service_container.js';
 
 /**
@@ -52,6 +61,21 @@ const CHECKED: Record<string, true> = {
   AuthTestRouteServices: true satisfies Provides<AuthTestRouteServices>,
   InteractionRouteServices: true satisfies Provides<InteractionRouteServices>,
   OperationsRouteServices: true satisfies Provides<OperationsRouteServices>,
+  RateLimitRefusalServices: true satisfies Provides<RateLimitRefusalServices>,
+  RateLimitStepServices: true satisfies Provides<RateLimitStepServices>,
+  ApiKeyLimitServices: true satisfies Provides<ApiKeyLimitServices>,
+  KeyGuessingGuardServices: true satisfies Provides<KeyGuessingGuardServices>,
+  LoginIpLimitServices: true satisfies Provides<LoginIpLimitServices>,
+  PresentedKeyServices: true satisfies Provides<PresentedKeyServices>,
+  ApiKeyAuthServices: true satisfies Provides<ApiKeyAuthServices>,
+  BearerTokenAuthServices: true satisfies Provides<BearerTokenAuthServices>,
+  PasswordSignInServices: true satisfies Provides<PasswordSignInServices>,
+  RequestMetricsServices: true satisfies Provides<RequestMetricsServices>,
+  ErrorHandlerServices: true satisfies Provides<ErrorHandlerServices>,
+  RequestDeadlineServices: true satisfies Provides<RequestDeadlineServices>,
+  AccessLogServices: true satisfies Provides<AccessLogServices>,
+  CorsServices: true satisfies Provides<CorsServices>,
+  RequireHttpsServices: true satisfies Provides<RequireHttpsServices>,
 };
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');

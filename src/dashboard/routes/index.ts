@@ -4,15 +4,21 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NotFound } from '../../lib/errors.js';
 import { VIEWS_DIR } from '../../oidc/views.js';
-import { agentClientRoutes } from './agent_clients.js';
-import { agentApiAccessRoutes } from './agent_api_access.js';
-import { agentRoutes } from './agents.js';
-import { auditRoutes } from './audit.js';
-import { clientRoutes } from './clients.js';
-import { keyListRoutes } from './key_list.js';
-import { keyRoutes } from './keys.js';
-import { signInRoutes } from './sign_in.js';
-import { loadSession, renderPageErrors, requireAdmin, seeOther, startPage } from './steps.js';
+import { agentClientRoutes, type DashboardAgentClientRouteServices } from './agent_clients.js';
+import { agentApiAccessRoutes, type DashboardAgentApiAccessRouteServices } from './agent_api_access.js';
+import { agentRoutes, type DashboardAgentRouteServices } from './agents.js';
+import { auditRoutes, type DashboardAuditRouteServices } from './audit.js';
+import { clientRoutes, type DashboardClientRouteServices } from './clients.js';
+import { keyListRoutes, type DashboardKeyListRouteServices } from './key_list.js';
+import { keyRoutes, type DashboardKeyRouteServices } from './keys.js';
+import { signInRoutes, type DashboardSignInRouteServices } from './sign_in.js';
+import { loadSession, renderPageErrors, requireAdmin, seeOther, startPage, type DashboardStepServices } from './steps.js';
+import type { PasswordSignInServices } from '../../http/password_sign_in.js';
+
+/** What the dashboard's routes use: each module's own services (and the steps' they mount). */
+export type DashboardRoutesNeed = DashboardStepServices & DashboardSignInRouteServices & PasswordSignInServices & DashboardAgentRouteServices
+  & DashboardKeyListRouteServices & DashboardAgentApiAccessRouteServices & DashboardKeyRouteServices & DashboardClientRouteServices
+  & DashboardAgentClientRouteServices & DashboardAuditRouteServices;
 
 /** Read once at start. */
 const FAVICON = readFileSync(join(VIEWS_DIR, 'dashboard', 'favicon.svg'));
@@ -22,10 +28,8 @@ const FAVICON = readFileSync(join(VIEWS_DIR, 'dashboard', 'favicon.svg'));
  * work without JavaScript; every change goes through the same services as the CLI and admin API,
  * which validate and write the audit trail (actor `user:usr_…`, the caller's address).
  */
-export function dashboardRoutes(): KeyportRouter {
-  // The whole container's router: the sign-in routes still need it (src/dashboard/routes/sign_in.ts);
-  // every other route module here declares its own services and sees only those.
-  const router: KeyportRouter = new Router({ prefix: '/dashboard' });
+export function dashboardRoutes<S extends DashboardRoutesNeed>(): KeyportRouter<S> {
+  const router: KeyportRouter<S> = new Router({ prefix: '/dashboard' });
   router.use(startPage, renderPageErrors, loadSession);
 
   // The tab icon of every dashboard page (and of the sign-in and consent pages): public, cacheable.

@@ -1,6 +1,6 @@
 import type { AuditLog } from '../../audit/audit_log.js';
 import type { KeyportContext, KeyportRouter, Middleware } from '../../http/context.js';
-import { signInWithPassword } from '../../http/password_sign_in.js';
+import { signInWithPassword, type PasswordSignInServices } from '../../http/password_sign_in.js';
 import { Forbidden } from '../../lib/errors.js';
 import { CsrfTokens } from '../csrf.js';
 import { CsrfOnlyForm, SignInForm } from '../forms.js';
@@ -13,9 +13,7 @@ import {
 
 /**
  * What signing in and out reaches: the sign-in CSRF tokens, the dashboard sessions, the one-time
- * reveals (dropped at sign-out), the audit trail. The sign-in handler itself also runs
- * `signInWithPassword`, which is typed with the whole container until `setRateLimitHeaders`
- * (src/ratelimit/koa.ts) takes a narrow context; so this module's router is the dashboard's.
+ * reveals (dropped at sign-out), the audit trail.
  */
 export interface DashboardSignInRouteServices {
   readonly dashboard: Pick<DashboardServices, 'csrf' | 'sessions' | 'reveals'>;
@@ -60,7 +58,7 @@ const checkSignInCsrf: Middleware<DashboardSignInRouteServices> = async function
 };
 
 /** GET/POST /dashboard/login and POST /dashboard/logout. */
-export function signInRoutes(router: KeyportRouter): void {
+export function signInRoutes<S extends DashboardSignInRouteServices & PasswordSignInServices>(router: KeyportRouter<S>): void {
   router.get('/login', async function showSignIn(ctx: SignInContext) {
     const state = dashboardState(ctx);
     const next = safeNext(ctx.query.next);

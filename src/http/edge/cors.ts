@@ -2,6 +2,11 @@ import type { Config } from '../../config/config.js';
 import { RATE_LIMIT_HEADER_NAMES } from '../../ratelimit/headers.js';
 import type { KeyportContext, Middleware } from '../context.js';
 
+/** What CORS uses: the allowed origins. */
+export interface CorsServices {
+  readonly config: Pick<Config, 'corsOrigins'>;
+}
+
 /**
  * Where CORS_ORIGINS applies: the endpoints a browser app may call to get or manage a token.
  * The provider's public metadata (discovery, JWKS) stays open to every origin (the provider
@@ -52,7 +57,7 @@ export function clientBasedCors(config: Pick<Config, 'corsOrigins'>): (ctx: unkn
   return (_ctx, origin) => isOriginAllowed(origin, config.corsOrigins);
 }
 
-function removeCorsHeaders(ctx: KeyportContext): void {
+function removeCorsHeaders(ctx: KeyportContext<unknown>): void {
   if (ctx.headerSent) return;
   // The names alone (lower case): koa's ctx.response.headers copies every header and its value.
   for (const name of ctx.res.getHeaderNames()) {
@@ -66,7 +71,7 @@ function removeCorsHeaders(ctx: KeyportContext): void {
  * refused one gets none, so the browser withholds the response. Preflights are answered here,
  * before routing, so they never reach a route or count against a rate limit.
  */
-export const cors: Middleware = async function cors(ctx, next) {
+export const cors: Middleware<CorsServices> = async function cors(ctx, next) {
   if (!isCorsPath(ctx.path)) return next();
   ctx.vary('Origin');
   const origin = ctx.get('Origin');

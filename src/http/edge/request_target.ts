@@ -17,7 +17,7 @@ function decodes(component: string): boolean {
  * parser turns bad bytes into U+FFFD, so a malformed URL used to become a literal ID. A path or
  * query whose percent-encoding is malformed or does not decode to UTF-8 is a 400 instead.
  */
-export const rejectUndecodableTarget: Middleware = function rejectUndecodableTarget(ctx, next) {
+export const rejectUndecodableTarget: Middleware<unknown> = function rejectUndecodableTarget(ctx, next) {
   if (!decodes(ctx.path) || !decodes(ctx.querystring)) {
     return Promise.reject(new InvalidRequest('The URL has malformed percent-encoding or bytes that are not UTF-8.'));
   }

@@ -1,5 +1,11 @@
 import { InsecureConnection } from '../../lib/errors.js';
+import type { Config } from '../../config/config.js';
 import type { Middleware } from '../context.js';
+
+/** What the HTTPS requirement uses: whether it is on. */
+export interface RequireHttpsServices {
+  readonly config: Pick<Config, 'requireHttps'>;
+}
 
 /**
  * Reachable over plain HTTP even with REQUIRE_HTTPS: load-balancer and kubelet probes and the
@@ -14,7 +20,7 @@ export const PLAIN_HTTP_PATHS: ReadonlySet<string> = new Set(['/healthz', '/read
  * (koa's `proxy` setting); an untrusted caller cannot claim HTTPS with a header. Runs before
  * body parsing and routing, so nothing sent over plain HTTP is looked at.
  */
-export const requireHttps: Middleware = function requireHttps(ctx, next) {
+export const requireHttps: Middleware<RequireHttpsServices> = function requireHttps(ctx, next) {
   if (ctx.services.config.requireHttps && !ctx.secure && !PLAIN_HTTP_PATHS.has(ctx.path)) {
     // Rejected (not thrown) so the error handler above sees it exactly as from an async step.
     return Promise.reject(new InsecureConnection());

@@ -42,7 +42,7 @@ function isHtml(contentType: unknown): boolean {
  * handler). The page CSP is set before the response is rendered (the provider reads it) and
  * removed afterwards when the response is not HTML.
  */
-export const securityHeaders: Middleware = async function securityHeaders(ctx, next) {
+export const securityHeaders: Middleware<unknown> = async function securityHeaders(ctx, next) {
   ctx.set('X-Content-Type-Options', 'nosniff');
   ctx.set('X-Frame-Options', 'DENY');
   // URLs of an authorization server carry codes and state; never send them to another site.

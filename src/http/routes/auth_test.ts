@@ -2,22 +2,23 @@ import Router from '@koa/router';
 import { IsOptional, IsString, MaxLength } from 'class-validator';
 import { agentJson } from '../../keys/presenters.js';
 import type { ApiKeyRecord, KeyServices } from '../../keys/index.js';
-import { authenticateApiKey, authenticateBearerToken, requireAuthentication } from '../api_key_auth.js';
+import { authenticateApiKey, authenticateBearerToken, requireAuthentication, type ApiKeyAuthServices, type BearerTokenAuthServices } from '../api_key_auth.js';
 import type { KeyportContext, KeyportRouter } from '../context.js';
 import { validateBody } from '../validate.js';
-import { apiKeySubject, guardKeyGuessing, limitApiKey, rateLimitSummary } from '../../ratelimit/index.js';
+import { apiKeySubject, guardKeyGuessing, limitApiKey, rateLimitSummary, type ApiKeyLimitServices, type KeyGuessingGuardServices } from '../../ratelimit/index.js';
 import type { RateLimits } from '../../ratelimit/service.js';
 
 /**
  * What describing the caller reaches: the key and agent behind an exchanged token, the key's rate-limit
- * standing. The authentication and rate-limit steps it mounts (src/http/api_key_auth.ts,
- * src/ratelimit/) are typed with the whole container until those modules take narrow contexts; so the
- * router is the app's.
+ * standing.
  */
 export interface AuthTestRouteServices {
   readonly keys: Pick<KeyServices, 'apiKeys' | 'agents'>;
   readonly rateLimits: Pick<RateLimits, 'peekApiKey'>;
 }
+
+/** The route's services: its own step's and those of the authentication and limits it mounts. */
+type AuthTestRoutesNeed = AuthTestRouteServices & ApiKeyAuthServices & BearerTokenAuthServices & ApiKeyLimitServices & KeyGuessingGuardServices;
 
 type AuthTestContext = KeyportContext<AuthTestRouteServices>;
 
@@ -93,8 +94,8 @@ async function describeTokenCaller(ctx: AuthTestContext): Promise<void> {
  * answers the same, for clients that present the key as the JSON body field `api_key` (bodies of
  * GET requests are not parsed).
  */
-export function authTestRoutes(): KeyportRouter {
-  const router: KeyportRouter = new Router();
+export function authTestRoutes<S extends AuthTestRoutesNeed>(): KeyportRouter<S> {
+  const router: KeyportRouter<S> = new Router();
 
   router.get('/auth/test', guardKeyGuessing, authenticateApiKey({ optional: true }), limitApiKey, authenticateBearerToken(), requireAuthentication, describeCaller);
   router.post('/auth/test', guardKeyGuessing, validateAuthTestBody, authenticateApiKey({ optional: true }), limitApiKey, authenticateBearerToken(), requireAuthentication, describeCaller);

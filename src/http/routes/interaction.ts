@@ -9,7 +9,7 @@ import { isClientIdUrl } from '../../oidc/client_metadata_documents.js';
 import type { OidcServices } from '../../oidc/services.js';
 import type { KeyportContext, KeyportRouter, Middleware, RouteStep } from '../context.js';
 import { toKeyportError } from '../error_handler.js';
-import { signInWithPassword } from '../password_sign_in.js';
+import { signInWithPassword, type PasswordSignInServices } from '../password_sign_in.js';
 import { validateRequestBody } from '../validate.js';
 import { describeScope } from '../../oidc/scope_descriptions.js';
 
@@ -21,9 +21,8 @@ import { describeScope } from '../../oidc/scope_descriptions.js';
 
 /**
  * What the login and consent pages reach: the engine (once ready), the key their CSRF tokens are
- * bound to, the users (for the consent page's email), the logger. The login handler itself also runs
- * `signInWithPassword`, which is typed with the whole container until `setRateLimitHeaders`
- * (src/ratelimit/koa.ts) takes a narrow context; so this module's router is the app's.
+ * bound to, the users (for the consent page's email), the logger; the login handler also signs in with a
+ * password (`PasswordSignInServices`).
  */
 export interface InteractionRouteServices {
   readonly oidc: Pick<OidcServices, 'ready' | 'csrfKey' | 'users'>;
@@ -177,8 +176,8 @@ async function finish(ctx: KeyportContext<unknown>, result: Parameters<Provider[
 
 const ABORTED = { error: 'access_denied', error_description: 'End-User aborted interaction' };
 
-export function interactionRoutes(): KeyportRouter {
-  const router: KeyportRouter = new Router({ prefix: '/interaction' });
+export function interactionRoutes<S extends InteractionRouteServices & PasswordSignInServices>(): KeyportRouter<S> {
+  const router: KeyportRouter<S> = new Router({ prefix: '/interaction' });
   router.use(renderPageErrors);
 
   router.get('/:uid', loadInteraction, async function showPrompt(ctx: InteractionContext) {
