@@ -1,0 +1,137 @@
+/**
+ * `npm run bench:ab -- --dirs BEFORE,AFTER`: an A/B of two (or more) built checkouts in one sitting.
+ *
+ * `npm run bench` measures one Keyport after the bare engine; on a shared machine the load moves
+ * between those minutes, so "× bare" and before/after comparisons across runs mislead. Here every
+ * server runs at once (the bare engine, then one Keyport per checkout, each set up by its own
+ * checkout's bench harness and CLI, so an older checkout is set up as it expects), and the scenarios
+ * are measured round by round, alternating which server goes first; the table gives per-server
+ * medians over the rounds, "× bare" per round against the bare engine's rate of the same round.
+ *
+ * Each directory must be built (`npm run build` there). Prints a Markdown table on stdout and each
+ * measurement on stderr as it comes.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { startBaseline as StartBaseline } from './lib/baseline.js';
+import type { startKeyport as StartKeyport } from './lib/keyport.js';
+import type { Measurement } from './lib/load.js';
+import { ALL_SCENARIOS, type ScenarioId } from './lib/options.js';
+import type { BenchTarget, Prepared, scenarioById as ScenarioById } from './lib/scenarios.js';
+import type { keyportTarget as KeyportTarget } from './lib/setup.js';
+
+/** The scenarios the bare engine can run (see bench/README.md "Baseline"). */
+const BARE_SCENARIOS = new Set<ScenarioId>(['1', '2', '6b']);
+
+interface Server {
+  readonly name: string;
+  readonly pid: number;
+  readonly target: BenchTarget;
+  readonly close: () => Promise<void>;
+}
+
+const positive = (name: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number`);
+  return n;
+};
+
+function parseScenarios(value: string): ScenarioId[] {
+  const ids = value.split(',').flatMap((id) => (id === '6' ? ['6a', '6b', '6c'] : [id]));
+  for (const id of ids) if (!(ALL_SCENARIOS as readonly string[]).includes(id)) throw new InvalidArgumentError(`unknown scenario ${id}`);
+  return ids as ScenarioId[];
+}
+
+/** A module of a checkout's compiled bench harness. */
+function harness<T>(dir: string, module: string): Promise<T> {
+  return import(pathToFileURL(join(dir, 'dist', 'bench', 'lib', module)).href) as Promise<T>;
+}
+
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function main(): Promise<void> {
+  const options = new Command('bench:ab')
+    .requiredOption('--dirs <list>', 'comma-separated built checkouts, e.g. ../before,. (a label may follow =: ../before=before)')
+    .option('--db <kind>', 'sqlite or mysql', 'sqlite')
+    .option('--mysql-url <url>', 'MySQL/MariaDB server (a fresh schema per checkout)', 'mysql://root@127.0.0.1:3306')
+    .option('--scenarios <list>', 'comma-separated ids ("6" = 6a,6b,6c)', parseScenarios, ['1', '3', '4', '6a', '6b', '6c', '7'] as ScenarioId[])
+    .option('--rounds <n>', 'rounds (each server measured once per scenario per round)', positive('--rounds'), 3)
+    .option('--duration <seconds>', 'measured seconds per measurement', positive('--duration'), 4)
+    .option('--warmup <seconds>', 'discarded seconds before each measurement', positive('--warmup'), 1)
+    .option('--connections <n>', 'concurrent connections', positive('--connections'), 32)
+    .option('--no-bare', 'leave out the bare engine')
+    .parse()
+    .opts<{ dirs: string; db: string; mysqlUrl: string; scenarios: ScenarioId[]; rounds: number; duration: number; warmup: number; connections: number; bare: boolean }>();
+  if (options.db !== 'sqlite' && options.db !== 'mysql') throw new InvalidArgumentError('--db must be sqlite or mysql');
+  const checkouts = options.dirs.split(',').map((spec) => {
+    const [dir, label] = spec.split('=');
+    return { dir: resolve(dir!), label: label ?? dir! };
+  });
+
+  const servers: Server[] = [];
+  try {
+    if (options.bare) {
+      const { startBaseline } = await harness<{ startBaseline: typeof StartBaseline }>(checkouts[0]!.dir, 'baseline.js');
+      const bare = await startBaseline(mkdtempSync(join(tmpdir(), 'keyport-ab-bare-')));
+      servers.push({ name: 'bare', pid: bare.server.pid, target: bare.target, close: async () => { await bare.server.stop(); } });
+    }
+    for (const { dir, label } of checkouts) {
+      const { startKeyport } = await harness<{ startKeyport: typeof StartKeyport }>(dir, 'keyport.js');
+      const { keyportTarget } = await harness<{ keyportTarget: typeof KeyportTarget }>(dir, 'setup.js');
+      const instance = await startKeyport({ db: options.db, mysqlUrl: options.mysqlUrl, extraEnv: {} });
+      servers.push({ name: label, pid: instance.server.pid, target: await keyportTarget(instance, options.scenarios, undefined), close: () => instance.close() });
+    }
+
+    const { scenarioById } = await harness<{ scenarioById: typeof ScenarioById }>(checkouts[0]!.dir, 'scenarios.js');
+    const prepared = new Map<string, Prepared>();
+    for (const server of servers) {
+      for (const id of options.scenarios) {
+        if (server.name === 'bare' && !BARE_SCENARIOS.has(id)) continue;
+        const ready = await scenarioById(id).prepare(server.target, options.connections);
+        if (ready.ok) prepared.set(`${server.name}|${id}`, ready.value);
+        else process.stderr.write(`${server.name} ${id}: unavailable (${ready.reason})\n`);
+      }
+    }
+
+    const results = new Map<string, Measurement[]>();
+    for (let round = 0; round < options.rounds; round++) {
+      const order = round % 2 === 0 ? servers : [...servers].reverse();
+      for (const id of options.scenarios) {
+        for (const server of order) {
+          const scenario = prepared.get(`${server.name}|${id}`);
+          if (!scenario) continue;
+          const m = await scenario.measure({ duration: options.duration, warmup: options.warmup, connections: options.connections, serverPid: server.pid });
+          const key = `${id}|${server.name}`;
+          results.set(key, [...(results.get(key) ?? []), m]);
+          process.stderr.write(`round ${round + 1} ${id} ${server.name}: ${m.perSecond.toFixed(0)}/s, p99 ${m.p99Ms.toFixed(1)} ms, CPU ${m.cpuPerRequest?.total.toFixed(0) ?? '?'} (${m.cpuPerRequest?.eventLoop.toFixed(0) ?? '?'}) µs/req, ${m.errors} errors\n`);
+        }
+      }
+    }
+
+    console.log(`${options.db}, ${options.rounds} rounds of ${options.duration} s (warm-up ${options.warmup} s), ${options.connections} connections; medians over the rounds\n`);
+    console.log('| scenario | server | req/s | × bare | CPU µs/req (loop) | p99 ms | errors |');
+    console.log('|---|---|---:|---:|---:|---:|---:|');
+    for (const id of options.scenarios) {
+      // The introspection rows compare with the engine's opaque-token introspection (it cannot introspect JWTs).
+      const bare = results.get(`${id === '6a' || id === '6c' ? '6b' : id}|bare`);
+      for (const server of servers) {
+        const runs = results.get(`${id}|${server.name}`);
+        if (!runs) continue;
+        const ratio = bare && server.name !== 'bare' ? median(runs.map((m, i) => m.perSecond / bare[i]!.perSecond)).toFixed(2) : '';
+        const cpu = runs.every((m) => m.cpuPerRequest) ? `${median(runs.map((m) => m.cpuPerRequest!.total)).toFixed(0)} (${median(runs.map((m) => m.cpuPerRequest!.eventLoop)).toFixed(0)})` : '';
+        const errors = runs.reduce((sum, m) => sum + m.errors, 0);
+        console.log(`| ${id} | ${server.name} | ${median(runs.map((m) => m.perSecond)).toFixed(0)} | ${ratio} | ${cpu} | ${median(runs.map((m) => m.p99Ms)).toFixed(1)} | ${errors} |`);
+      }
+    }
+  } finally {
+    for (const server of servers) await server.close().catch(() => undefined);
+  }
+}
+
+main().then(() => process.exit(0), (err: unknown) => {
+  process.stderr.write(`bench:ab: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});
