@@ -113,7 +113,7 @@ describe('admin API: /admin/agents', () => {
     expect(again.body).to.deep.include({ revoked_keys: [], already_revoked: true });
   });
 
-  it('answers in the shapes of the CLI\'s --json (agent:create, agent:list, agent:revoke)', async function () {
+  it('answers in the shapes of the CLI\'s --json (agent:create, agent:list, agent:revoke)', async () => {
     const options = { contact: 'ops@example.com', scopes: 'read,write', env: 'test', accessType: 'integrations', expiresIn: '30d', allowIp: '10.0.0.0/8', perMin: '60' };
     const cli = await runKeyportInProcess(['agent:create', '--name', 'parity', '--contact', options.contact, '--scopes', options.scopes, '--env', options.env,
       '--access-type', options.accessType, '--expires-in', options.expiresIn, '--allow-ip', options.allowIp, '--rate-limit-per-min', options.perMin, '--json'], app.env);

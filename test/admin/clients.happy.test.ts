@@ -86,7 +86,7 @@ describe('admin API: /admin/clients', () => {
     }
   });
 
-  it('answers in the shapes of the CLI\'s --json (client:create, client:list, client:delete)', async function () {
+  it('answers in the shapes of the CLI\'s --json (client:create, client:list, client:delete)', async () => {
     const cli = async (args: string[]): Promise<unknown> => {
       const result = await runKeyportInProcess([...args, '--json'], app.env);
       expect(result.code, result.stderr).to.equal(0);

@@ -124,7 +124,7 @@ describe('admin API: /admin/keys', () => {
     expect((await admin.get(`/admin/keys/${other.key.id}`).expect(200)).body.key.status).to.equal('revoked');
   });
 
-  it('answers in the shapes of the CLI\'s --json (key:create, key:show, key:list, key:rotate, key:revoke)', async function () {
+  it('answers in the shapes of the CLI\'s --json (key:create, key:show, key:list, key:rotate, key:revoke)', async () => {
     const parityAgent = (await admin.post('/admin/agents', { name: 'parity' }).expect(201)).body.agent.id as string;
     const cli = async (args: string[]): Promise<unknown> => {
       const result = await runKeyportInProcess([...args, '--json'], app.env);
