@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { TestApp } from '../support/app.js';
-import { runKeyport } from '../support/cli.js';
+import { runKeyportInProcess } from '../support/cli.js';
 import { startOidcApp } from '../oidc/support.js';
 import { adminCaller, normalized, type AdminCaller } from './support.js';
 
@@ -113,11 +113,9 @@ describe('admin API: /admin/agents', () => {
     expect(again.body).to.deep.include({ revoked_keys: [], already_revoked: true });
   });
 
-  it('answers in the shapes of the CLI\'s --json (agent:create, agent:list, agent:revoke)', async function () {
-    // Each CLI run is a fresh Node process; the machine is shared.
-    this.timeout(120_000);
+  it('answers in the shapes of the CLI\'s --json (agent:create, agent:list, agent:revoke)', async () => {
     const options = { contact: 'ops@example.com', scopes: 'read,write', env: 'test', accessType: 'integrations', expiresIn: '30d', allowIp: '10.0.0.0/8', perMin: '60' };
-    const cli = await runKeyport(['agent:create', '--name', 'parity', '--contact', options.contact, '--scopes', options.scopes, '--env', options.env,
+    const cli = await runKeyportInProcess(['agent:create', '--name', 'parity', '--contact', options.contact, '--scopes', options.scopes, '--env', options.env,
       '--access-type', options.accessType, '--expires-in', options.expiresIn, '--allow-ip', options.allowIp, '--rate-limit-per-min', options.perMin, '--json'], app.env);
     expect(cli.code, cli.stderr).to.equal(0);
     const api = await admin.post('/admin/agents', {
@@ -126,11 +124,11 @@ describe('admin API: /admin/agents', () => {
     }).expect(201);
     expect(normalized(api.body)).to.deep.equal(normalized(JSON.parse(cli.stdout)));
 
-    const cliList = await runKeyport(['agent:list', '--json'], app.env);
+    const cliList = await runKeyportInProcess(['agent:list', '--json'], app.env);
     const apiList = await admin.get('/admin/agents').expect(200);
     expect(normalized(apiList.body)).to.deep.equal(normalized(JSON.parse(cliList.stdout)));
 
-    const cliRevoke = await runKeyport(['agent:revoke', '--id', JSON.parse(cli.stdout).agent.id, '--json'], app.env);
+    const cliRevoke = await runKeyportInProcess(['agent:revoke', '--id', JSON.parse(cli.stdout).agent.id, '--json'], app.env);
     const apiRevoke = await admin.post(`/admin/agents/${api.body.agent.id}/revoke`).expect(200);
     expect(normalized(apiRevoke.body)).to.deep.equal(normalized(JSON.parse(cliRevoke.stdout)));
   });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { TestApp } from '../support/app.js';
-import { runKeyport } from '../support/cli.js';
+import { runKeyportInProcess } from '../support/cli.js';
 import { REDIRECT_URI, startOidcApp } from '../oidc/support.js';
 import { adminCaller, callerWith, clientCredentialsToken, expectError, normalized, type AdminSession } from './support.js';
 
@@ -86,11 +86,9 @@ describe('admin API: /admin/clients', () => {
     }
   });
 
-  it('answers in the shapes of the CLI\'s --json (client:create, client:list, client:delete)', async function () {
-    // Each CLI run is a fresh Node process; the machine is shared.
-    this.timeout(120_000);
+  it('answers in the shapes of the CLI\'s --json (client:create, client:list, client:delete)', async () => {
     const cli = async (args: string[]): Promise<unknown> => {
-      const result = await runKeyport([...args, '--json'], app.env);
+      const result = await runKeyportInProcess([...args, '--json'], app.env);
       expect(result.code, result.stderr).to.equal(0);
       return JSON.parse(result.stdout);
     };

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { TestApp } from '../support/app.js';
-import { runKeyport } from '../support/cli.js';
+import { runKeyportInProcess } from '../support/cli.js';
 import { startOidcApp } from '../oidc/support.js';
 import { adminCaller, expectError, normalized, type AdminCaller } from './support.js';
 
@@ -124,12 +124,10 @@ describe('admin API: /admin/keys', () => {
     expect((await admin.get(`/admin/keys/${other.key.id}`).expect(200)).body.key.status).to.equal('revoked');
   });
 
-  it('answers in the shapes of the CLI\'s --json (key:create, key:show, key:list, key:rotate, key:revoke)', async function () {
-    // Each CLI run is a fresh Node process; the machine is shared.
-    this.timeout(120_000);
+  it('answers in the shapes of the CLI\'s --json (key:create, key:show, key:list, key:rotate, key:revoke)', async () => {
     const parityAgent = (await admin.post('/admin/agents', { name: 'parity' }).expect(201)).body.agent.id as string;
     const cli = async (args: string[]): Promise<unknown> => {
-      const result = await runKeyport([...args, '--json'], app.env);
+      const result = await runKeyportInProcess([...args, '--json'], app.env);
       expect(result.code, result.stderr).to.equal(0);
       return JSON.parse(result.stdout);
     };

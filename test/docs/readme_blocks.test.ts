@@ -20,6 +20,8 @@ import { onMysql } from '../support/database.js';
  *   the README's configuration table sets it), so runs never collide with a server on 3000;
  * - `curl` is `curl --fail-with-body`, so an HTTP error fails the block instead of printing a body
  *   nobody reads (a refresh that returns `invalid_grant` must fail here);
+ * - a page's first `npx keyport` runs through the real npx, its later ones run bin/keyport.js
+ *   (what npx resolves `keyport` to here) with `node` directly: see npxShim;
  * - the shell runs with `set -euo pipefail`: a variable a block uses but never sets fails it;
  * - the blocks run in a pseudo-terminal (`script`), as in a reader's terminal, and the test types
  *   a password when `user:create` asks for one.
@@ -43,11 +45,28 @@ function freePort(): Promise<number> {
   });
 }
 
-function realCurl(): string {
+function onPath(name: string): string {
   for (const dir of (process.env.PATH ?? '').split(':')) {
-    if (dir && existsSync(join(dir, 'curl'))) return join(dir, 'curl');
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
   }
-  throw new Error('curl is not on PATH');
+  throw new Error(`${name} is not on PATH`);
+}
+
+/**
+ * `npx` for the blocks: each page's first `npx keyport …` goes through the real npx, which proves
+ * the documented command resolves to this checkout's bin/keyport.js; the page's later ones start
+ * that same file with `node` directly. npx itself (npm's start-up and its read of the installed
+ * tree) cost ~1.7 s of CPU per call, four times the command's own, and the three pages make ~40
+ * calls in each SQLite run (CI: two). Anything but `keyport` goes to the real npx.
+ */
+function npxShim(realNpx: string): string {
+  return [
+    '#!/bin/sh',
+    `if [ "$1" = keyport ] && [ -e "$KEYPORT_TEST_NPX_SEEN" ]; then shift; exec node '${join(REPO_ROOT, 'bin', 'keyport.js')}' "$@"; fi`,
+    `if [ "$1" = keyport ]; then : > "$KEYPORT_TEST_NPX_SEEN"; fi`,
+    `exec '${realNpx}' "$@"`,
+    '',
+  ].join('\n');
 }
 
 interface Run {
@@ -142,8 +161,10 @@ describe('docs: the README and first-steps pages run as written', function () {
     scratch = mkdtempSync(join(tmpdir(), 'keyport-readme-'));
     shimDir = join(scratch, 'bin');
     mkdirSync(shimDir);
-    writeFileSync(join(shimDir, 'curl'), `#!/bin/sh\nexec '${realCurl()}' --fail-with-body "$@"\n`);
+    writeFileSync(join(shimDir, 'curl'), `#!/bin/sh\nexec '${onPath('curl')}' --fail-with-body "$@"\n`);
     chmodSync(join(shimDir, 'curl'), 0o755);
+    writeFileSync(join(shimDir, 'npx'), npxShim(onPath('npx')));
+    chmodSync(join(shimDir, 'npx'), 0o755);
   });
 
   after(() => {
@@ -160,10 +181,12 @@ describe('docs: the README and first-steps pages run as written', function () {
       const server = await startServer(dataDir, port);
       try {
         const scriptPath = join(scratch, `${file.replace(/\W/g, '_')}.sh`);
+        const npxSeen = join(scratch, `${file.replace(/\W/g, '_')}.npx-seen`);
         writeFileSync(scriptPath, scriptOf(file, blocks, (code) => code.replaceAll('localhost:3000', `localhost:${port}`)));
         const run = await runInTerminal(scriptPath, readerEnv(dataDir, {
           PATH: `${shimDir}:${process.env.PATH}`,
           TERM: 'dumb',
+          KEYPORT_TEST_NPX_SEEN: npxSeen,
           // npx must find the checkout's own bin, never ask a registry.
           npm_config_offline: 'true',
           npm_config_update_notifier: 'false',
@@ -172,6 +195,7 @@ describe('docs: the README and first-steps pages run as written', function () {
         const failedAt = run.output.match(/::block (\S+)/g)?.at(-1);
         expect(run.code, `${file} failed in ${failedAt ?? 'its first block'}:\n${run.output}`).to.equal(0);
         expect(run.output).to.include('::all blocks ran');
+        expect(existsSync(npxSeen), `${file}: its first \`npx keyport\` ran through the real npx`).to.equal(true);
       } finally {
         await stopServer(server);
       }

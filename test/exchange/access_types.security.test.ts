@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ApiKey } from '../../src/db/entities/api_key.js';
-import { runKeyport } from '../support/cli.js';
+import { runKeyport, runKeyportInProcess } from '../support/cli.js';
 import {
   ACCESS_TOKEN_TYPE, agentKey, API_KEY_CLIENT, API_KEY_TYPE, claimsOf, exchangeForm, expectError, expectOAuthError, fixture, introspect, login, type ExchangeFixture,
 } from './support.js';
@@ -59,7 +59,7 @@ describe('exchange: access types and the built-in client', () => {
     expect(thrown).to.have.property('code', 'not_found');
     const { apiKey } = await agentKey(fx.app);
     expect((await login(fx.app, apiKey)).status).to.equal(200);
-    const listed = await runKeyport(['client:list', '--json'], fx.app.env);
+    const listed = await runKeyportInProcess(['client:list', '--json'], fx.app.env);
     expect(listed.code, listed.stderr).to.equal(0);
   });
 

@@ -1,18 +1,18 @@
 import { expect } from 'chai';
-import { runKeyport } from '../support/cli.js';
+import { runKeyportInProcess } from '../support/cli.js';
 import type { TestApp } from '../support/app.js';
 import { REDIRECT_URI } from '../oidc/support.js';
 import { startMcpKeyport } from './support.js';
 
 describe('mcp: CLI and admin API for clients without prior registration', function () {
-  // Each CLI run is a fresh Node process; the machine is shared.
+  // The machine is shared.
   this.timeout(120_000);
   let app: TestApp;
   before(async () => { app = await startMcpKeyport({ env: { REGISTRATION_POLICY: 'initial-access-token' } }); });
   after(async () => { await app?.close(); });
 
   async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return runKeyport(args, { ...app.env, REGISTRATION_POLICY: 'initial-access-token' });
+    return runKeyportInProcess(args, { ...app.env, REGISTRATION_POLICY: 'initial-access-token' });
   }
 
   it('client:registration-token issues an initial access token the registration endpoint accepts', async () => {

@@ -10,7 +10,7 @@ import { adminCaller, type AdminSession } from '../admin/support.js';
 import { expectError } from '../keys/helpers.js';
 import { startOidcApp } from '../oidc/support.js';
 import type { TestApp } from '../support/app.js';
-import { runKeyport } from '../support/cli.js';
+import { runKeyportInProcess } from '../support/cli.js';
 
 /** A key server on 127.0.0.1 that counts the requests it gets. */
 async function keyServer(jwks: unknown): Promise<{ url: string; hits: number; close(): Promise<void> }> {
@@ -78,7 +78,7 @@ describe('security: jwks_uri cannot point inside the network', () => {
   });
 
   it('CLI: client:create --jwks-uri refuses the metadata address with a one-line error', async () => {
-    const res = await runKeyport(['client:create', '--name', 'ssrf', '--grant', 'client_credentials', '--jwks-uri', 'http://169.254.169.254/latest/meta-data'], app.env);
+    const res = await runKeyportInProcess(['client:create', '--name', 'ssrf', '--grant', 'client_credentials', '--jwks-uri', 'http://169.254.169.254/latest/meta-data'], app.env);
     expect(res.code).to.equal(1);
     expect(res.stderr.trim().split('\n')).to.have.length(1);
     expect(res.stderr).to.match(/JWKS URI .* is not allowed: it must use https/);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import type { TestApp } from '../../support/app.js';
-import { runKeyport } from '../../support/cli.js';
+import { runKeyportInProcess } from '../../support/cli.js';
 import { postForm, registerClient, startOidcApp } from '../support.js';
 
 describe('oidc: keyport resource:* and signing-key:list', () => {
@@ -9,7 +9,7 @@ describe('oidc: keyport resource:* and signing-key:list', () => {
   after(async () => { await app.close(); });
 
   it('registers, lists and deletes a resource server that wants opaque tokens', async () => {
-    const created = await runKeyport(['resource:create', '--audience', 'https://legacy.example.com', '--format', 'opaque', '--scopes', 'read', '--ttl', '15m', '--json'], app.env);
+    const created = await runKeyportInProcess(['resource:create', '--audience', 'https://legacy.example.com', '--format', 'opaque', '--scopes', 'read', '--ttl', '15m', '--json'], app.env);
     expect(created.code, created.stderr).to.equal(0);
     expect(JSON.parse(created.stdout).resource_server).to.deep.equal({ audience: 'https://legacy.example.com', format: 'opaque', scope: 'read', access_token_ttl: 900 });
 
@@ -19,13 +19,13 @@ describe('oidc: keyport resource:* and signing-key:list', () => {
     expect(token.body).to.include({ expires_in: 900, scope: 'read' });
     expect(token.body.access_token).not.to.include('.');
 
-    const listed = JSON.parse((await runKeyport(['resource:list', '--json'], app.env)).stdout).resource_servers;
+    const listed = JSON.parse((await runKeyportInProcess(['resource:list', '--json'], app.env)).stdout).resource_servers;
     expect(listed.map((server: { audience: string }) => server.audience)).to.deep.equal([app.config.issuer, 'https://legacy.example.com']);
     expect(listed[0]).to.include({ default: true, format: 'jwt' });
 
-    const deleted = await runKeyport(['resource:delete', 'https://legacy.example.com', '--json'], app.env);
+    const deleted = await runKeyportInProcess(['resource:delete', 'https://legacy.example.com', '--json'], app.env);
     expect(deleted.code, deleted.stderr).to.equal(0);
-    const gone = await runKeyport(['resource:delete', 'https://legacy.example.com'], app.env);
+    const gone = await runKeyportInProcess(['resource:delete', 'https://legacy.example.com'], app.env);
     expect(gone.code).to.equal(1);
     expect(gone.stderr).to.match(/No resource server/);
   });
@@ -39,21 +39,21 @@ describe('oidc: keyport resource:* and signing-key:list', () => {
   ];
   for (const [args, message] of badInput) {
     it(`refuses \`keyport ${args.join(' ')}\``, async () => {
-      const res = await runKeyport(args, app.env);
+      const res = await runKeyportInProcess(args, app.env);
       expect(res.code).to.equal(1);
       expect(res.stderr).to.match(message);
     });
   }
 
   it('refuses to register the issuer, the built-in default audience', async () => {
-    const res = await runKeyport(['resource:create', '--audience', app.config.issuer], app.env);
+    const res = await runKeyportInProcess(['resource:create', '--audience', app.config.issuer], app.env);
     expect(res.code).to.equal(1);
     expect(res.stderr).to.match(/built-in default audience/);
   });
 
   it('lists signing keys', async () => {
     await app.services.oidc.ready();
-    const res = await runKeyport(['signing-key:list', '--json'], app.env);
+    const res = await runKeyportInProcess(['signing-key:list', '--json'], app.env);
     expect(res.code, res.stderr).to.equal(0);
     const { keys } = JSON.parse(res.stdout);
     expect(keys).to.have.length(1);

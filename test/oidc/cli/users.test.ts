@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
 import { User } from '../../../src/db/entities/user.js';
 import type { TestApp } from '../../support/app.js';
-import { KEYPORT_BIN, runKeyport } from '../../support/cli.js';
+import { KEYPORT_BIN, runKeyport, runKeyportInProcess } from '../../support/cli.js';
 import { startOidcApp } from '../support.js';
 
 describe('oidc: keyport user:create', () => {
@@ -11,7 +11,7 @@ describe('oidc: keyport user:create', () => {
   after(async () => { await app.close(); });
 
   it('creates a user with a bcrypt hash and the admin flag', async () => {
-    const res = await runKeyport(['user:create', '--email', 'Grace@Example.com', '--password', 'a long enough password', '--admin', '--json'], app.env);
+    const res = await runKeyportInProcess(['user:create', '--email', 'Grace@Example.com', '--password', 'a long enough password', '--admin', '--json'], app.env);
     expect(res.code, res.stderr).to.equal(0);
     const { user } = JSON.parse(res.stdout);
     expect(user).to.include({ email: 'grace@example.com', is_admin: true });
@@ -28,7 +28,7 @@ describe('oidc: keyport user:create', () => {
   });
 
   it('is not an admin unless asked', async () => {
-    const res = await runKeyport(['user:create', '--email', 'plain@example.com', '--password', 'another password', '--json'], app.env);
+    const res = await runKeyportInProcess(['user:create', '--email', 'plain@example.com', '--password', 'another password', '--json'], app.env);
     expect(JSON.parse(res.stdout).user.is_admin).to.equal(false);
   });
 
@@ -70,14 +70,14 @@ describe('oidc: keyport user:create', () => {
   ];
   for (const [label, args, message] of badInput) {
     it(`refuses ${label} with one line`, async () => {
-      const res = await runKeyport(args, app.env);
+      const res = await runKeyportInProcess(args, app.env);
       expect(res.code).to.equal(1);
       expect(res.stderr).to.match(message);
     });
   }
 
   it('lists users without their hashes', async () => {
-    const res = await runKeyport(['user:list', '--json'], app.env);
+    const res = await runKeyportInProcess(['user:list', '--json'], app.env);
     const { users } = JSON.parse(res.stdout);
     expect(users.map((user: { email: string }) => user.email)).to.include('grace@example.com');
     expect(res.stdout).not.to.include('$2');

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { adminCaller } from '../../admin/support.js';
 import { agentKey, claimsOf, expectOAuthError, fixture, introspect, type ExchangeFixture } from '../../exchange/support.js';
-import { runKeyport } from '../../support/cli.js';
+import { runKeyportInProcess } from '../../support/cli.js';
 import { client, discover, registerClient } from '../support.js';
 import { dpopKey, proof } from './support.js';
 
@@ -51,13 +51,13 @@ describe('oidc: clients that require DPoP (--require-dpop, require_dpop)', () =>
   });
 
   it('is set by client:create --require-dpop; --require-par needs authorization_code', async () => {
-    const res = await runKeyport(['client:create', '--name', 'cli strict', '--grant', 'client_credentials', '--require-dpop', '--json'], fx.app.env);
+    const res = await runKeyportInProcess(['client:create', '--name', 'cli strict', '--grant', 'client_credentials', '--require-dpop', '--json'], fx.app.env);
     expect(res.code, res.stderr).to.equal(0);
     const created = JSON.parse(res.stdout);
     expect(created.require_dpop).to.equal(true);
     const refused = await fx.app.http().post('/oauth/token').type('form').auth(created.client_id as string, created.client_secret as string).send({ grant_type: 'client_credentials' });
     expectOAuthError(refused, 'invalid_grant', 400);
-    const par = await runKeyport(['client:create', '--name', 'cli par', '--grant', 'client_credentials', '--require-par', '--json'], fx.app.env);
+    const par = await runKeyportInProcess(['client:create', '--name', 'cli par', '--grant', 'client_credentials', '--require-par', '--json'], fx.app.env);
     expect(par.code).not.to.equal(0);
     expect(par.stderr).to.match(/require-par only applies to the authorization_code grant/);
   });
