@@ -11,6 +11,11 @@
 // - `untimed`: every other file; CI runs these for all databases side by side.
 // Unset (the README's `npm test`): the whole suite, topology included (its files skip, saying so,
 // where those binaries are missing; under CI=true they fail instead).
+//
+// KEYPORT_TEST_SHARD=i/n (CI only) takes every n-th file of the chosen set, starting at the i-th,
+// in path order, so n mocha processes side by side run the set exactly once between them.
+const { readdirSync } = require('node:fs');
+const { join } = require('node:path');
 const TIMING = ['dist/test/resilience/faults_under_load.test.js'];
 const TOPOLOGY = ['dist/test/topology/**/*.test.js'];
 
@@ -20,10 +25,27 @@ if (set !== undefined && set !== '' && set !== 'timing' && set !== 'untimed' && 
 }
 
 const SPEC = { timing: TIMING, topology: TOPOLOGY };
+let spec = SPEC[set] ?? ['dist/test/**/*.test.js'];
+let ignore = set === 'untimed' ? [...TIMING, ...TOPOLOGY] : [];
+
+const shard = process.env.KEYPORT_TEST_SHARD;
+if (shard !== undefined && shard !== '') {
+  const match = /^(\d+)\/(\d+)$/.exec(shard);
+  const [index, count] = match ? [Number(match[1]), Number(match[2])] : [0, 0];
+  if (!match || count < 1 || index < 1 || index > count) throw new Error(`KEYPORT_TEST_SHARD must be i/n with 1 <= i <= n, not "${shard}"`);
+  if (set !== 'untimed') throw new Error('KEYPORT_TEST_SHARD splits the untimed set only (KEYPORT_TEST_SET=untimed)');
+  const ignored = (file) => file.startsWith('dist/test/topology/') || TIMING.includes(file);
+  const files = readdirSync('dist/test', { recursive: true })
+    .map((file) => join('dist/test', file).split('\\').join('/'))
+    .filter((file) => file.endsWith('.test.js') && !ignored(file))
+    .sort();
+  spec = files.filter((_, position) => position % count === index - 1);
+  ignore = [];
+}
 
 module.exports = {
-  spec: SPEC[set] ?? ['dist/test/**/*.test.js'],
-  ignore: set === 'untimed' ? [...TIMING, ...TOPOLOGY] : [],
+  spec,
+  ignore,
   timeout: 30000,
   slow: 2000,
   exit: true,
