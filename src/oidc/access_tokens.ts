@@ -216,24 +216,39 @@ export class AccessTokenService {
     }
   }
 
-  /** RFC 7662 answer for an active token (the same fields the engine returns for opaque tokens). */
+  /**
+   * RFC 7662 answer for an active token (the same fields the engine returns for opaque tokens):
+   * the token's own claims first, in their order, then the registered ones.
+   *
+   * Built property by property: the former `{ ...Object.fromEntries(Object.entries(claims)
+   * .filter(…)), active, sub, … }` cost ~18 µs for an API-key token's 14 claims (the spread of a
+   * dictionary-mode object), against ~2.5 µs this way (micro-benchmark, stringify included; 6 % of
+   * the server's CPU in API-key introspection profiles). Same keys, same order, same values: a
+   * claim named like a registered field keeps its place and takes the registered value, as with
+   * the spread.
+   */
   introspection(token: VerifiedAccessToken): Record<string, unknown> {
-    const passthrough = Object.fromEntries(Object.entries(token.claims).filter(([name]) => !REGISTERED_CLAIMS.has(name)));
-    return {
-      ...passthrough,
-      active: true,
-      sub: token.sub,
-      client_id: token.clientId,
-      exp: token.exp,
-      iat: token.iat,
-      iss: this.issuer,
-      jti: token.jti,
-      aud: token.aud,
-      scope: token.scopes.length ? token.scopes.join(' ') : undefined,
-      // As the engine answers for its stored tokens: the confirmation, then the type it implies (RFC 9449 §6.2).
-      ...(token.claims.cnf ? { cnf: token.claims.cnf } : {}),
-      token_type: dpopThumbprintOf(token) ? 'DPoP' : 'Bearer',
-    };
+    const { claims } = token;
+    const answer: Record<string, unknown> = {};
+    for (const name of Object.keys(claims)) {
+      if (REGISTERED_CLAIMS.has(name)) continue;
+      // `__proto__` as an own property (it can be one in parsed JSON), as the spread copied it.
+      if (name === '__proto__') Object.defineProperty(answer, name, { value: claims[name], enumerable: true, writable: true, configurable: true });
+      else answer[name] = claims[name];
+    }
+    answer.active = true;
+    answer.sub = token.sub;
+    answer.client_id = token.clientId;
+    answer.exp = token.exp;
+    answer.iat = token.iat;
+    answer.iss = this.issuer;
+    answer.jti = token.jti;
+    answer.aud = token.aud;
+    answer.scope = token.scopes.length ? token.scopes.join(' ') : undefined;
+    // As the engine answers for its stored tokens: the confirmation, then the type it implies (RFC 9449 §6.2).
+    if (claims.cnf) answer.cnf = claims.cnf;
+    answer.token_type = dpopThumbprintOf(token) ? 'DPoP' : 'Bearer';
+    return answer;
   }
 
   /**
