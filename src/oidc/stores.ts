@@ -78,7 +78,7 @@ export function buildPayloadStore(
   deps: Pick<OidcStoreDependencies, 'config' | 'database'>,
   revocations: RevocationRegistry,
   tokenIds: TokenIds = tokenIdsFor(deps.config.secret),
-  table: OidcPayloadTable = new OidcPayloadTable(deps.database.dataSource),
+  table: OidcPayloadTable = new OidcPayloadTable(deps.database.dataSource, deps.database.changeCounter()),
 ): PayloadStore {
   return new PayloadStore(table, revocations, maxAccessTokenTtl(deps.config), tokenIds);
 }
