@@ -67,7 +67,8 @@ export class OidcPayloadTable implements PayloadRows {
    * largest single item of opaque-token introspection after the socket write.
    *
    * Exact, not "within an interval": every write of this table in this process (the only writer
-   * here: nothing else in src/ writes `oidc_payloads`) drops what it touches, before it runs and
+   * here: nothing else in src/ writes `oidc_payloads`, and only the server's one table is given
+   * the change counter, src/oidc/services.ts) drops what it touches, before it runs and
    * again when it is done, and a read whose statement ran while any write was under way is not
    * remembered (`writes` moved); a commit by another connection (the CLI, another instance on the
    * file) moves SQLite's `PRAGMA data_version`, which drops everything at the next read; nothing
