@@ -47,9 +47,30 @@ function admissible(ctx: KeyportContext<unknown>): boolean {
   return Number.isInteger(length) && length > 0 && length <= FAST_PATH_MAX_BODY_BYTES;
 }
 
+/**
+ * `querystring.parse` for the plain case: a form without `%` or `+` (nothing to decode) whose every
+ * pair is `name=value` with both non-empty. What it returns then is what querystring.parse returns
+ * (repeated names aside, which the caller refuses anyway): undefined means "not plain, parse it
+ * properly". Profiles of introspection put querystring.parse at ~10–13 µs per request for a body
+ * of one JWT; the split below is a few.
+ */
+function parsePlainForm(text: string): Record<string, string> | undefined {
+  if (text.includes('%') || text.includes('+')) return undefined;
+  const params: Record<string, string> = {};
+  for (const pair of text.split('&')) {
+    const equals = pair.indexOf('=');
+    if (equals <= 0 || equals === pair.length - 1) return undefined;
+    const name = pair.slice(0, equals);
+    // Only names the caller accepts, once each (querystring would make a repeat an array, refused too).
+    if (!PARAMETERS.has(name) || params[name] !== undefined) return undefined;
+    params[name] = pair.slice(equals + 1);
+  }
+  return params;
+}
+
 /** The form's parameters when every one is known, single and non-empty, and a token is present. */
 function parseParameters(text: string): Record<string, string> | undefined {
-  const parsed = querystring.parse(text);
+  const parsed = parsePlainForm(text) ?? querystring.parse(text);
   const params: Record<string, string> = {};
   for (const [name, value] of Object.entries(parsed)) {
     // Arrays are repeated parameters (the engine refuses them); empty values it treats as absent.

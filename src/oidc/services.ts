@@ -104,7 +104,7 @@ export class OidcServices {
     this.revocations = buildRevocationRegistry(deps);
     this.tokenIds = tokenIdsFor(config.secret);
     // One oidc_payloads store serves the engine's rows and the one-time proof records (same table).
-    const payloadTable = new OidcPayloadTable(database.dataSource);
+    const payloadTable = new OidcPayloadTable(database.dataSource, database.changeCounter());
     this.payloads = buildPayloadStore(deps, this.revocations, this.tokenIds, payloadTable);
     this.metadataDocuments = new ClientMetadataDocuments(config.clientRegistration, clientUrls, new MetadataClientStore(database.dataSource, deps.audit), logger);
     const caFile = config.clientRegistration.clientUrlCaFile;

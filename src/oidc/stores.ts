@@ -78,6 +78,7 @@ export function buildPayloadStore(
   deps: Pick<OidcStoreDependencies, 'config' | 'database'>,
   revocations: RevocationRegistry,
   tokenIds: TokenIds = tokenIdsFor(deps.config.secret),
+  // Without the change counter: only the server's one table (services.ts) remembers reads; a second table on the same handle would not see its writes.
   table: OidcPayloadTable = new OidcPayloadTable(deps.database.dataSource),
 ): PayloadStore {
   return new PayloadStore(table, revocations, maxAccessTokenTtl(deps.config), tokenIds);

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import { In, LessThan, type DataSource, type Repository } from 'typeorm';
 import { BatchLoader } from '../../lib/batch_loader.js';
+import { BoundedCache } from '../../lib/lru.js';
 import type { PayloadRow, PayloadRows, StoredPayload } from '../../oidc/adapter.js';
 import { OidcPayload } from '../entities/oidc_payload.js';
 import { compile, param, SqlRunner, StatementsByCount, type Statement } from './sql.js';
@@ -12,6 +13,8 @@ const MAX_BATCH_READS = 400;
 const MAX_UPSERT_ROWS = 100;
 /** `id IN (…) AND model IN (…)` statements kept, by (ids, models) count; FIFO beyond this. */
 const MAX_READ_STATEMENTS = 256;
+/** Rows (and absences) by (model, id) kept on SQLite between writes (see OidcPayloadTable `remembered`). */
+const MAX_REMEMBERED_ROWS = 10_000;
 
 const DEADLOCK_CODES = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'SQLITE_BUSY']);
 
@@ -56,8 +59,35 @@ export class OidcPayloadTable implements PayloadRows {
   private readonly upserts: BatchLoader<unknown[], void>;
   /** Reads by id: one `id IN (…) AND model IN (…)` query in flight at a time (see BatchLoader `serial`). */
   private readonly reads: BatchLoader<{ readonly model: string; readonly id: string }, RawStored | undefined>;
+  /**
+   * SQLite only: rows read by id (`{ row: undefined }` for an absent one), by `model\0id`, valid
+   * while nothing wrote to the table. Why: under load a read by id cost ~33 µs of wall time per
+   * request on the event loop (counted per statement in bench scenario 6b, one statement per
+   * introspection; ~10 µs in a tight loop, the rest is a cold CPU cache between requests), the
+   * largest single item of opaque-token introspection after the socket write.
+   *
+   * Exact, not "within an interval": every write of this table in this process (the only writer
+   * here: nothing else in src/ writes `oidc_payloads`, and only the server's one table is given
+   * the change counter, src/oidc/services.ts) drops what it touches, before it runs and
+   * again when it is done, and a read whose statement ran while any write was under way is not
+   * remembered (`writes` moved); a commit by another connection (the CLI, another instance on the
+   * file) moves SQLite's `PRAGMA data_version`, which drops everything at the next read; nothing
+   * is remembered from inside a transaction (it may roll back). Expiry and consumption are
+   * judged on every read from the remembered columns, as from a fresh row. Not on MySQL: other
+   * instances write without a signal this process could see.
+   */
+  private readonly remembered: BoundedCache<string, { readonly row: StoredPayload | undefined }> | undefined;
+  private readonly changeCounter: (() => number) | undefined;
+  /** The change counter's reading the remembered rows belong to. */
+  private rememberedVersion: number | undefined;
+  /** Moves at the start and at the end of every write of this table. */
+  private writes = 0;
 
-  constructor(dataSource: DataSource) {
+  /**
+   * @param changeCounter SQLite's change counter (Database.changeCounter); with it, reads by id
+   *   are remembered between writes (see `remembered`).
+   */
+  constructor(dataSource: DataSource, changeCounter?: () => number) {
     this.rows = dataSource.getRepository(OidcPayload);
     this.runner = new SqlRunner(dataSource);
     this.upsertSql = new StatementsByCount((count) => this.upsertStatement(count));
@@ -75,15 +105,17 @@ export class OidcPayloadTable implements PayloadRows {
       db.deleteFrom('oidc_payloads').where('model', '=', param('model')).where('id', '=', param('id')).where('expiresAt', '<=', param('now')),
       ['model', 'id', 'now'],
     );
+    this.changeCounter = this.runner.dialect === 'sqlite' ? changeCounter : undefined;
+    this.remembered = this.changeCounter ? new BoundedCache({ maxEntries: MAX_REMEMBERED_ROWS }) : undefined;
     this.usageSql = compile(db.selectFrom('oidc_payloads').select(['expiresAt', 'consumedAt']).where('model', '=', param('model')).where('id', '=', param('id')), ['model', 'id']);
     this.upserts = new BatchLoader<unknown[], void>({
       dispatch: 'per-turn',
       maxBatch: MAX_UPSERT_ROWS,
       runBatch: async (rows) => {
-        await this.runner.execute(this.upsertSql.for(rows.length), rows.flat());
+        await this.writing(rows.map((row) => rememberedKey(row[0] as string, row[1] as string)), () => this.runner.execute(this.upsertSql.for(rows.length), rows.flat()));
         return rows.map(() => undefined);
       },
-      runOne: async (row) => { await this.runner.execute(this.upsertSql.for(1), row); },
+      runOne: async (row) => { await this.writing([rememberedKey(row[0] as string, row[1] as string)], () => this.runner.execute(this.upsertSql.for(1), row)); },
     });
     this.reads = new BatchLoader({
       dispatch: 'serial',
@@ -91,9 +123,16 @@ export class OidcPayloadTable implements PayloadRows {
       runBatch: async (reads) => {
         const ids = [...new Set(reads.map((read) => read.id))];
         const models = [...new Set(reads.map((read) => read.model))];
+        const writesBefore = this.writes;
+        // SQLite runs the statement synchronously inside query(): this is its transaction state.
+        const inTransaction = this.remembered !== undefined && this.runner.inTransaction();
         const rows = await this.runner.query<RawStored>(this.readStatement(ids.length, models.length), [...ids, ...models]);
-        const found = new Map(rows.map((row) => [`${row.model}\u0000${row.id}`, row]));
-        return reads.map((read) => found.get(`${read.model}\u0000${read.id}`));
+        const found = new Map(rows.map((row) => [rememberedKey(row.model, row.id), row]));
+        const results = reads.map((read) => found.get(rememberedKey(read.model, read.id)));
+        if (this.remembered && !inTransaction && this.writes === writesBefore) {
+          for (const [index, read] of reads.entries()) this.remembered.set(rememberedKey(read.model, read.id), { row: results[index] && stored(results[index]!) });
+        }
+        return results;
       },
     });
   }
@@ -104,6 +143,15 @@ export class OidcPayloadTable implements PayloadRows {
   }
 
   async findById(model: string, id: string): Promise<StoredPayload | undefined> {
+    if (this.remembered) {
+      const version = this.changeCounter!();
+      if (version !== this.rememberedVersion) {
+        this.remembered.clear();
+        this.rememberedVersion = version;
+      }
+      const hit = this.remembered.get(rememberedKey(model, id));
+      if (hit) return hit.row;
+    }
     const raw = await this.reads.load({ model, id });
     return raw ? stored(raw) : undefined;
   }
@@ -120,38 +168,59 @@ export class OidcPayloadTable implements PayloadRows {
 
   /** Inserts the row unless one with its (model, id) exists; true when this call inserted it (atomic on both databases). */
   async insertIfAbsent(model: string, id: string, payload: string, expiresAt: Date): Promise<boolean> {
-    return (await this.runner.execute(this.insertIfAbsentSql, [model, id, payload, dateToDb(this.runner.dialect, expiresAt)])) === 1;
+    return (await this.writing([rememberedKey(model, id)], () => this.runner.execute(this.insertIfAbsentSql, [model, id, payload, dateToDb(this.runner.dialect, expiresAt)]))) === 1;
   }
 
   /** Deletes the row if it expired at or before `now`; true when it did. */
   async deleteIfExpired(model: string, id: string, now: Date): Promise<boolean> {
-    return (await this.runner.execute(this.deleteIfExpiredSql, [model, id, dateToDb(this.runner.dialect, now)])) > 0;
+    return (await this.writing([rememberedKey(model, id)], () => this.runner.execute(this.deleteIfExpiredSql, [model, id, dateToDb(this.runner.dialect, now)]))) > 0;
   }
 
   async consume(model: string, id: string, at: Date): Promise<void> {
-    await this.rows.update({ model, id }, { consumedAt: at });
+    await this.writing([rememberedKey(model, id)], () => this.rows.update({ model, id }, { consumedAt: at }));
   }
 
   async delete(model: string, id: string): Promise<void> {
-    await this.rows.delete({ model, id });
+    await this.writing([rememberedKey(model, id)], () => this.rows.delete({ model, id }));
   }
 
   async deleteByGrant(model: string, grantId: string): Promise<void> {
-    await retryOnDeadlock(() => this.rows.delete({ model, grantId }));
+    await this.writing(undefined, () => retryOnDeadlock(() => this.rows.delete({ model, grantId })));
   }
 
   async deleteGrantFamily(grantId: string, models: readonly string[]): Promise<void> {
-    await retryOnDeadlock(() => this.rows.delete({ grantId, model: In([...models]) }));
+    await this.writing(undefined, () => retryOnDeadlock(() => this.rows.delete({ grantId, model: In([...models]) })));
   }
 
   async deleteByClient(clientId: string): Promise<number> {
-    const result = await this.rows.delete({ clientId });
+    const result = await this.writing(undefined, () => this.rows.delete({ clientId }));
     return result.affected ?? 0;
   }
 
   async deleteExpired(now: Date): Promise<number> {
-    const result = await this.rows.delete({ expiresAt: LessThan(now) });
+    const result = await this.writing(undefined, () => this.rows.delete({ expiresAt: LessThan(now) }));
     return result.affected ?? 0;
+  }
+
+  /**
+   * Runs a write of this table, dropping the remembered rows it may touch (those of `keys`, or all
+   * of them) before it starts and again when it has settled; `writes` moves both times, so a read
+   * whose statement ran in between is not remembered.
+   */
+  private async writing<T>(keys: readonly string[] | undefined, write: () => Promise<T>): Promise<T> {
+    if (!this.remembered) return write();
+    this.forget(keys);
+    try {
+      return await write();
+    } finally {
+      this.forget(keys);
+    }
+  }
+
+  private forget(keys: readonly string[] | undefined): void {
+    this.writes += 1;
+    if (!keys) this.remembered!.clear();
+    else for (const key of keys) this.remembered!.delete(key);
   }
 
   /**
@@ -195,6 +264,10 @@ export class OidcPayloadTable implements PayloadRows {
     if (this.readSql.size > MAX_READ_STATEMENTS) this.readSql.delete(this.readSql.keys().next().value as string);
     return statement;
   }
+}
+
+function rememberedKey(model: string, id: string): string {
+  return `${model}\u0000${id}`;
 }
 
 function stored(raw: RawStored): StoredPayload {

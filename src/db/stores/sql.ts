@@ -131,6 +131,12 @@ export class SqlRunner {
     return builderFor(this.dialect);
   }
 
+  /** SQLite: whether the shared handle is inside a transaction (better-sqlite3's `inTransaction`); false on MySQL. */
+  inTransaction(): boolean {
+    if (this.dialect !== 'sqlite' || !this.dataSource.isInitialized) return false;
+    return Boolean(((this.dataSource.driver as BetterSqlite3Driver).databaseConnection as { inTransaction?: boolean } | undefined)?.inTransaction);
+  }
+
   /** Runs a SELECT; rows keyed by column name (or alias). */
   query<Row = Record<string, unknown>>(statement: Statement, parameters: readonly unknown[]): Promise<Row[]> {
     if (this.dialect === 'sqlite') return this.onSqlite(statement, parameters, true) as Promise<Row[]>;

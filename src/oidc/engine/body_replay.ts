@@ -16,16 +16,38 @@ import type { IncomingMessage } from 'node:http';
 export class ReplayableBody {
   private constructor(private readonly req: IncomingMessage, private readonly chunks: Buffer[], private readonly failure: unknown) {}
 
-  /** Reads the whole body (the caller has bounded its size through Content-Length). */
-  static async read(req: IncomingMessage): Promise<ReplayableBody> {
-    const chunks: Buffer[] = [];
-    let failure: unknown;
-    try {
-      for await (const chunk of req.iterator({ destroyOnReturn: false })) chunks.push(chunk as Buffer);
-    } catch (err) {
-      failure = err ?? new Error('request body read failed');
-    }
-    return new ReplayableBody(req, chunks, failure);
+  /**
+   * Reads the whole body (the caller has bounded its size through Content-Length): its chunks
+   * until `end`, or the read error (`error`, or `close` before `end`: an aborted or short body).
+   *
+   * With the stream's own events rather than `req.iterator()`: the async iterator (and the
+   * end-of-stream tracking it sets up) showed at ~10–13 µs per introspection in profiles, for a
+   * body that is one chunk.
+   */
+  static read(req: IncomingMessage): Promise<ReplayableBody> {
+    // Already over (as the iterator would have found it): destroyed before its end, or ended.
+    if (req.destroyed && !req.readableEnded) return Promise.resolve(new ReplayableBody(req, [], req.errored ?? new Error('request body read failed: closed before its end')));
+    if (req.readableEnded) return Promise.resolve(new ReplayableBody(req, [], undefined));
+    return new Promise((resolve) => {
+      const chunks: Buffer[] = [];
+      const onData = (chunk: Buffer): void => {
+        chunks.push(chunk);
+      };
+      const settle = (failure: unknown): void => {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        req.off('error', onError);
+        req.off('close', onClose);
+        resolve(new ReplayableBody(req, chunks, failure));
+      };
+      const onEnd = (): void => settle(undefined);
+      const onError = (err: unknown): void => settle(err ?? new Error('request body read failed'));
+      const onClose = (): void => settle(new Error('request body read failed: closed before its end'));
+      req.on('data', onData);
+      req.on('end', onEnd);
+      req.on('error', onError);
+      req.on('close', onClose);
+    });
   }
 
   /** The body as text, or undefined when reading failed (aborted, short). */

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { expect } from 'chai';
 import { OidcPayload } from '../../../src/db/entities/oidc_payload.js';
 import { TokenRevocation } from '../../../src/db/entities/token_revocation.js';
@@ -87,6 +88,34 @@ describe('oidc: TypeORM adapter', () => {
     expect(await app.services.oidc.revocations.isRevoked([{ kind: 'grant', value: 'g-2' }], Math.floor(Date.now() / 1000) - 10)).to.equal(true);
     // A token issued after the revocation instant (e.g. a later consent reusing the grant) is not affected.
     expect(await app.services.oidc.revocations.isRevoked([{ kind: 'grant', value: 'g-2' }], Math.floor(Date.now() / 1000) + 5)).to.equal(false);
+  });
+
+  it('a row read before is read afresh after another connection changed it (SQLite remembers reads between writes)', async () => {
+    const tokens = adapter('AccessToken');
+    await tokens.upsert('elsewhere-1', { kind: 'AccessToken', accountId: 'usr_a' }, 60);
+    await tokens.upsert('elsewhere-2', { kind: 'AccessToken', accountId: 'usr_b' }, 60);
+    expect(await tokens.find('elsewhere-1')).to.deep.include({ accountId: 'usr_a' });
+    expect(await tokens.find('elsewhere-2')).to.deep.include({ accountId: 'usr_b' });
+    const { dataSource } = app.services.database;
+    const rowId = (id: string) => app.services.oidc.payloads.rowId('AccessToken', id);
+    if (dataSource.options.type === 'better-sqlite3') {
+      // A second handle on the file, as the CLI or another instance would have.
+      const Sqlite = createRequire(import.meta.url)('better-sqlite3') as new (file: string) => { prepare(sql: string): { run(...values: unknown[]): unknown }; close(): void };
+      const other = new Sqlite(dataSource.options.database as string);
+      try {
+        other.prepare('DELETE FROM oidc_payloads WHERE model = ? AND id = ?').run('AccessToken', rowId('elsewhere-1'));
+        other.prepare('UPDATE oidc_payloads SET consumedAt = ? WHERE model = ? AND id = ?').run('2020-01-01 00:00:00.000', 'AccessToken', rowId('elsewhere-2'));
+      } finally {
+        other.close();
+      }
+    } else {
+      await dataSource.query('DELETE FROM oidc_payloads WHERE model = ? AND id = ?', ['AccessToken', rowId('elsewhere-1')]);
+      await dataSource.query('UPDATE oidc_payloads SET consumedAt = ? WHERE model = ? AND id = ?', [new Date('2020-01-01T00:00:00Z'), 'AccessToken', rowId('elsewhere-2')]);
+    }
+    // The change counter is read once per event-loop turn (Database.changeCounter): a request arrives in a later one.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(await tokens.find('elsewhere-1')).to.equal(undefined);
+    expect((await tokens.find('elsewhere-2'))?.consumed).to.be.a('number');
   });
 
   it('treats ids that cannot be ours as unknown instead of failing', async () => {
