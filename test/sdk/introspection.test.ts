@@ -42,12 +42,26 @@ describe('resource-server kit: introspection cache and circuit breaker', () => {
   });
 
   it('makes one call for many concurrent requests with the same token', async () => {
-    const verifier = createVerifier({ issuer: fx.app.config.issuer, resource: API, audience: fx.app.config.issuer, introspection: { clientId: fx.apiClient.id, clientSecret: fx.apiClient.secret!, cacheSeconds: 0 } });
-    const { token } = await freshToken('concurrent');
-    const before = keyportRequests(fx.app, '/oauth/introspect');
-    const outcomes = await Promise.all(Array.from({ length: 10 }, () => verifier.authenticate(`Bearer ${token}`, { introspect: true })));
-    expect(outcomes.map(status)).to.deep.equal(Array(10).fill(200));
-    expect(keyportRequests(fx.app, '/oauth/introspect') - before).to.equal(1);
+    // Each request checks the JWT's signature (on libuv's pool) before it introspects, so on a busy
+    // machine a fast answer could come back before the last request got that far, and that request
+    // would rightly make a second call. The answer is held for 1 s here, so all ten are waiting for
+    // the one call in flight, which is what this test is about.
+    const proxy = await FaultProxy.start(fx.app.config.issuer);
+    try {
+      proxy.holdFor(1000);
+      const verifier = createVerifier({
+        issuer: fx.app.config.issuer, resource: API, audience: fx.app.config.issuer,
+        introspection: { clientId: fx.apiClient.id, clientSecret: fx.apiClient.secret!, endpoint: `${proxy.url}/oauth/introspect`, cacheSeconds: 0, timeoutMs: 10_000 },
+      });
+      const { token } = await freshToken('concurrent');
+      const before = keyportRequests(fx.app, '/oauth/introspect');
+      const outcomes = await Promise.all(Array.from({ length: 10 }, () => verifier.authenticate(`Bearer ${token}`, { introspect: true })));
+      expect(outcomes.map(status)).to.deep.equal(Array(10).fill(200));
+      expect(keyportRequests(fx.app, '/oauth/introspect') - before).to.equal(1);
+      expect(proxy.requests).to.equal(1);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('opens the circuit after consecutive failures: fast 503s without calling Keyport, then one probe, then closes', async () => {

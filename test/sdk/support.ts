@@ -129,6 +129,8 @@ export function challengeParams(header: string | undefined): Record<string, stri
  */
 export class FaultProxy {
   private mode: 'forward' | 'stall' = 'forward';
+  /** Forwarding starts this long after a connection opens (`holdFor`). */
+  private holdMs = 0;
   requests = 0;
   private readonly sockets = new Set<Socket>();
 
@@ -144,16 +146,32 @@ export class FaultProxy {
       socket.once('close', () => proxy!.sockets.delete(socket));
       socket.on('error', () => socket.destroy());
       if (proxy!.mode === 'stall') return;
+      if (proxy!.holdMs > 0) {
+        // Held: what the client sends waits in the socket until forwarding starts.
+        socket.pause();
+        const timer = setTimeout(() => { if (!socket.destroyed) forward(socket); }, proxy!.holdMs);
+        socket.once('close', () => clearTimeout(timer));
+        return;
+      }
+      forward(socket);
+    });
+    const forward = (socket: Socket): void => {
       const upstream = connect(Number(port), hostname);
       proxy!.sockets.add(upstream);
       upstream.once('close', () => { proxy!.sockets.delete(upstream); socket.destroy(); });
       upstream.on('error', () => socket.destroy());
       socket.once('close', () => upstream.destroy());
       socket.pipe(upstream).pipe(socket);
-    });
+      socket.resume();
+    };
     await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
     proxy = new FaultProxy(server, `http://127.0.0.1:${listenPort}`);
     return proxy;
+  }
+
+  /** From now on forward each new connection only `ms` after it opens (a slow network or server). */
+  holdFor(ms: number): void {
+    this.holdMs = ms;
   }
 
   /** From now on swallow every connection; open ones are cut, so pooled keep-alive connections reconnect into the stall. */
