@@ -53,7 +53,7 @@ describe('the CLI builds only what a command needs', function () {
   let env: Record<string, string>;
 
   before(async () => {
-    database = await createScratchDatabase();
+    database = await createScratchDatabase({ schema: 'empty' });
     writeFileSync(join(database.dir, 'hooks.mjs'), [
       "import { appendFileSync } from 'node:fs';",
       'export async function resolve(specifier, context, next) {',

@@ -52,7 +52,7 @@ describe('two instances on one MariaDB + Redis behave as one', function () {
       console.log(`    (skipped: needs Redis (REDIS_URL_TEST or redis-server) and MariaDB at ${MYSQL_URL.replace(/\/\/[^@]*@/, '//')})`);
       this.skip();
     }
-    database = await createScratchDatabase(MYSQL_URL);
+    database = await createScratchDatabase({ mysqlUrl: MYSQL_URL });
     const env = { REDIS_URL: redis.url, REDIS_PREFIX: randomPrefix(), RATE_LIMIT_BURST: '1000', RATE_LIMIT_PER_MIN: '1000' };
     a = await startTestApp({ env, database });
     b = await startTestApp({ env: { ...env, ISSUER: a.config.issuer }, database });

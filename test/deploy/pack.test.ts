@@ -113,7 +113,7 @@ describe('deploy: the npm package (npm pack → npm install → keyport)', funct
     expect(help.code, help.stderr).to.equal(0);
     expect(help.stdout).to.include('Usage: keyport').and.include('agent:create').and.include('client:rotate-secret');
 
-    database = onMysql ? await createScratchDatabase() : undefined;
+    database = onMysql ? await createScratchDatabase({ schema: 'empty' }) : undefined;
     writeFileSync(join(work, '.env'), [`KEYPORT_SECRET=${TEST_SECRET}`, 'DATA_DIR=./state', 'BCRYPT_ROUNDS=4', ...(database ? [`DATABASE_URL=${database.url}`] : [])].join('\n'));
     const migrated = await run(bin, ['migrate', '--json'], { cwd: work, env });
     expect(migrated.code, migrated.stderr).to.equal(0);

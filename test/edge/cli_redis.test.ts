@@ -7,7 +7,7 @@ import { randomPrefix, sharedRedis } from '../ratelimit/support.js';
 describe('the CLI with REDIS_URL', function () {
   this.timeout(60_000);
   let database: ScratchDatabase;
-  before(async () => { database = await createScratchDatabase(); });
+  before(async () => { database = await createScratchDatabase({ schema: 'empty' }); });
   after(async () => { await database.drop(); });
 
   const env = (redisUrl: string) => ({ KEYPORT_SECRET: TEST_SECRET, DATA_DIR: database.dir, DATABASE_URL: database.url, REDIS_URL: redisUrl, REDIS_PREFIX: randomPrefix() });

@@ -74,7 +74,7 @@ describe('stores: statements compiled once (src/db/stores/sql.ts)', () => {
     let scratch: ScratchDatabase | undefined;
     before(async () => {
       if (onMysql) {
-        scratch = await createScratchDatabase();
+        scratch = await createScratchDatabase({ schema: 'empty' });
         dataSource = createDataSource(parseDatabaseUrl(scratch.url, process.cwd()));
       } else {
         dataSource = createDataSource({ type: 'sqlite', path: ':memory:' });

@@ -19,7 +19,7 @@ const MIGRATION = 'AgentAccessTokens1733300000000';
 describe('migration: agent ids agt_… → agent_…', () => {
   it('rewrites agents, keys, sessions and audit rows; old tokens and refresh tokens keep working; the old id resolves', async function () {
     this.timeout(60_000);
-    const database = await createScratchDatabase();
+    const database = await createScratchDatabase({ schema: 'empty' });
     const port = await freePort();
     const env = { PORT: String(port), ISSUER: `http://127.0.0.1:${port}` };
     try {

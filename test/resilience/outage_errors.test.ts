@@ -152,7 +152,7 @@ describe('resilience: database failures are outages (503), not bugs (500)', func
     });
 
     it('sheds load at once when the pool queue is full (DB_QUEUE_LIMIT), and serves again when the server answers', async () => {
-      const scratch = await createScratchDatabase(TEST_DATABASE_URL);
+      const scratch = await createScratchDatabase({ mysqlUrl: TEST_DATABASE_URL });
       const direct = new URL(scratch.url);
       const proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
       const proxied = new URL(scratch.url);

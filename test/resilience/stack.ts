@@ -120,7 +120,7 @@ export class FaultStack {
       let dbProxy: FaultProxy | undefined;
       if (options.db === 'mysql') {
         if (!options.mysqlUrl) throw new Error('the MySQL stack needs a server URL');
-        const scratch: ScratchDatabase = await createScratchDatabase(options.mysqlUrl);
+        const scratch: ScratchDatabase = await createScratchDatabase({ mysqlUrl: options.mysqlUrl });
         cleanups.push(() => scratch.drop());
         databaseUrl = scratch.url;
         const direct = new URL(scratch.url);

@@ -8,8 +8,9 @@ import { createLogger } from '../../src/lib/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import type { Services } from '../../src/service_container.js';
 import { createScratchDatabase, type ScratchDatabase } from './database.js';
+import { TEST_SECRET } from './secret.js';
 
-export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnopqrstuvwxyz';
+export { TEST_SECRET } from './secret.js';
 
 export interface TestApp {
   readonly url: string;

@@ -122,7 +122,7 @@ describe('oidc: engine token ids are stored as keyed hashes (security)', () => {
   describe('the migration of rows written before', () => {
     it('converts clear rows: the tokens keep working and a copy of the database no longer holds them', async function () {
       this.timeout(60_000);
-      const database = await createScratchDatabase();
+      const database = await createScratchDatabase({ schema: 'empty' });
       // The same issuer before and after (the session's tokens are for it).
       const port = await freePort();
       const env = { PORT: String(port), ISSUER: `http://127.0.0.1:${port}` };

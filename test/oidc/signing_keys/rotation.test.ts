@@ -108,7 +108,7 @@ describe('oidc: signing keys', () => {
 
 describe('oidc: signing keys on a fresh database', () => {
   it('creates exactly one first key when two instances start together', async () => {
-    const scratch = await createScratchDatabase();
+    const scratch = await createScratchDatabase({ schema: 'empty' });
     const config = loadConfig({ DATABASE_URL: scratch.url, DATA_DIR: scratch.dir, KEYPORT_SECRET: TEST_SECRET });
     const logger = createLogger('error');
     const first = await Database.open(config.database, logger);
