@@ -69,8 +69,13 @@ describe('GET /auth/test with a valid API key', () => {
     const created = await createAgentWithKey(app);
     await app.http().get('/auth/test').set('X-API-Key', created.apiKey).expect(200);
     // Break the stored hash behind the service's back (no invalidation): only a cached
-    // verification can still succeed.
-    await app.services.database.dataSource.getRepository(ApiKey).update({ id: created.key.id }, { hash: '0'.repeat(64) });
+    // verification can still succeed. `updatedAt` keeps its value: a change of it is what the key
+    // sweep (every 250 ms) looks for, and on a busy machine the sweep could run between the two
+    // requests and rightly drop the key.
+    const keys = app.services.database.dataSource.getRepository(ApiKey);
+    const { updatedAt } = await keys.findOneByOrFail({ id: created.key.id });
+    await keys.update({ id: created.key.id }, { hash: '0'.repeat(64), updatedAt });
+    expect((await keys.findOneByOrFail({ id: created.key.id })).updatedAt.getTime()).to.equal(updatedAt.getTime());
     await app.http().get('/auth/test').set('X-API-Key', created.apiKey).expect(200);
     app.services.keys.verifier.clearCache();
     const after = await app.http().get('/auth/test').set('X-API-Key', created.apiKey);
