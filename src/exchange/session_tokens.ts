@@ -149,7 +149,7 @@ export class SessionTokens {
     // requests arriving during a round trip share it on MySQL. A new session's flight stays open
     // anyway (its insert waits for the turn's batch), so it does not wait (measured: ~6 % more CPU
     // per new-session login when it did).
-    if (!this.deps.sessions.readsWithinTurn || !this.knownSessions.has(`${key.id}\u0000${hash}`)) return this.flights.run(flight, () => this.obtain(job));
+    if (!this.deps.sessions.readsWithinTurn || !this.knownSessions.has(knownSessionKey(job))) return this.flights.run(flight, () => this.obtain(job));
     return this.flights.run(flight, async () => {
       await nextTurn();
       return this.obtain(job);
@@ -178,7 +178,7 @@ export class SessionTokens {
     const { sessions } = this.deps;
     const claimer = randomToken(12);
     const giveUpAt = this.clock.now() + this.claimMs;
-    const known = `${job.key.id}\u0000${job.hash}`;
+    const known = knownSessionKey(job);
     if (!this.knownSessions.has(known)) {
       // Most unknown sessions are new: try to create it straight away (the unique index says if not),
       // reading the key's current state meanwhile for the mint that follows.
@@ -421,6 +421,11 @@ export class SessionTokens {
     await this.deps.sessions.replaceRefreshToken(row.id, row.version, this.sealToken(value));
     return value;
   }
+}
+
+/** The key of `knownSessions`: the session (key, session hash), whatever the scopes or audience. */
+function knownSessionKey(job: Pick<SessionJob, 'key' | 'hash'>): string {
+  return `${job.key.id}\u0000${job.hash}`;
 }
 
 interface SessionJob {
