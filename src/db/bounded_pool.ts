@@ -136,8 +136,15 @@ function withQueryTimeout(connection: BoundableConnection, timeoutMs: number, re
     else if (sql !== null && typeof sql === 'object' && Object.getPrototypeOf(sql) === Object.prototype) {
       options = { timeout: timeoutMs, ...(sql as Record<string, unknown>) };
     }
+    // mysql2 (3.24.6) leaves a statement's timer running when the connection dies under it: the
+    // callback gets the network error, then "Query inactivity timeout" once the timer fires. That
+    // second call is dropped here; counted, a burst of dead connections re-opened the circuit
+    // `queryTimeoutMs` after the database was back (test/db/bounded_pool.test.ts).
+    let settled = false;
     const done = typeof callback === 'function'
       ? (err: Error | null, ...results: unknown[]) => {
+        if (settled) return;
+        settled = true;
         if ((err as { code?: unknown } | null)?.code === QUERY_TIMEOUT) connection.destroy();
         report(err);
         (callback as Callback)(err, ...results);

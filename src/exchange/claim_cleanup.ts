@@ -14,6 +14,12 @@ export interface FailedClaim {
   readonly created: boolean;
   /** When the claim lapses by itself; no point trying after. */
   readonly until: number;
+  /**
+   * The statement that took the claim failed without saying whether it landed (MySQL: the
+   * connection died mid-statement, or a frozen server still holds it). An undo that finds nothing
+   * is then retried until the claim lapses, as the claim may land after it.
+   */
+  readonly outcomeUnknown?: boolean;
 }
 
 /**
@@ -23,9 +29,11 @@ export interface FailedClaim {
  * a row still claimed by that owner, so they are safe whenever they run.
  *
  * The database that just failed usually fails the undo too; it is then retried every 250 ms until it
- * works or the claim lapses. A row whose INSERT outcome is unknown (the connection died, or a
- * frozen server still holds the statement) is retried until the claim lapses even when nothing was
- * there yet, as the INSERT may land later.
+ * works or the claim lapses. A row or claim whose INSERT or UPDATE outcome is unknown (the
+ * connection died, or a frozen server still holds the statement) is retried until the claim lapses
+ * even when nothing was there yet, as the statement may land later. Without that, a claim that
+ * landed unseen would keep every request for the session waiting until it lapsed (the request
+ * budget, 5 s by default) after the database came back.
  */
 export class ClaimCleanup {
   private readonly pending = new Map<string, FailedClaim>();
@@ -61,8 +69,9 @@ export class ClaimCleanup {
       const changed = claim.created
         ? await this.sessions.discardUnminted(claim.sessionRowId, claim.claimer)
         : await this.sessions.releaseClaim(claim.sessionRowId, claim.claimer);
-      // A claim on an existing row that is no longer ours was released or taken over.
-      return changed || !claim.created || lapsed ? 'done' : 'wait';
+      // A claim on an existing row that is no longer ours was released or taken over, unless the
+      // statement that took it may still land.
+      return changed || lapsed || !(claim.created || claim.outcomeUnknown) ? 'done' : 'wait';
     } catch {
       return lapsed ? 'done' : 'failed';
     }

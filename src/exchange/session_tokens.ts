@@ -221,7 +221,7 @@ export class SessionTokens {
 
       // Our own claim shows when an insert reported as failed did land: it is still ours to use.
       const claimedByOther = row.claimedUntil !== null && row.claimedUntil.getTime() > now.getTime() && row.claimedBy !== claimer;
-      if (!claimedByOther && (await sessions.claim(row.id, row.version, claimer, now, new Date(until)))) {
+      if (!claimedByOther && (await this.claimOwned(row, claimer, now, until))) {
         const result = await this.mintAsOwner(job, row, claimer, { created: row.claimedBy === claimer && !row.tokenJti, until });
         if (result) return this.remember(known, result);
         continue;
@@ -241,6 +241,20 @@ export class SessionTokens {
       return await this.deps.sessions.insertClaimed(created, claimer, new Date(until));
     } catch (err) {
       if (this.deps.sessions.failedWritesMayLand) this.failedClaims.undo({ sessionRowId: created.id, claimer, created: true, until });
+      throw err;
+    }
+  }
+
+  /**
+   * Claims an existing session for `claimer`; false when another request changed it first. A
+   * failed statement on MySQL may have landed (or land later), so its claim is released in the
+   * background before the error goes on, as `insertOwned` does for a new row.
+   */
+  private async claimOwned(row: ApiKeySession, claimer: string, now: Date, until: number): Promise<boolean> {
+    try {
+      return await this.deps.sessions.claim(row.id, row.version, claimer, now, new Date(until));
+    } catch (err) {
+      if (this.deps.sessions.failedWritesMayLand) this.failedClaims.undo({ sessionRowId: row.id, claimer, created: false, until, outcomeUnknown: true });
       throw err;
     }
   }

@@ -362,7 +362,11 @@ export async function runScenario(stack: FaultStack, scenario: Scenario, timing:
     if (!back) violations.push('/readyz did not report ready after the fault');
     else notes.push(`/readyz 200 again ${Math.round(back.at - shift - faultEnd)} ms after the fault`);
   }
-  if (recoveryMs > 1000) violations.push(`recovery took ${Math.round(recoveryMs)} ms (at most 1000)`);
+  if (recoveryMs > 1000) {
+    const late = failing.filter((sample) => sample.start - faultEnd > 1000).slice(-5);
+    const which = late.map((sample) => `${sample.kind} ${sample.status} at +${Math.round(sample.start - faultEnd)} ms${sample.problem ? ` (${sample.problem})` : ''}`);
+    violations.push(`recovery took ${Math.round(recoveryMs)} ms (at most 1000): ${which.join('; ')}`);
+  }
 
   const sessions = await checkSessions(stack, run.samples, prefix, timing.sessions);
   violations.push(...sessions.violations);
