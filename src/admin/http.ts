@@ -10,7 +10,7 @@ export const noStore: Middleware<unknown> = async function noStore(ctx, next) {
 };
 
 /** The JSON body through its DTO; an absent body counts as `{}` (bodiless POSTs such as revoke). */
-export function readBody<T extends object>(ctx: KeyportContext<unknown>, dto: new () => T): Promise<T> {
+export function readBody<T extends object>(ctx: KeyportContext<unknown>, dto: new () => T): T {
   return validateRequestBody(ctx, dto);
 }
 
@@ -36,7 +36,7 @@ export function readEmptyQuery(ctx: KeyportContext<unknown>): void {
 }
 
 /** The query string through its DTO: unknown parameters and repeated ones are a 400 too. */
-export function readQuery<T extends object>(ctx: KeyportContext<unknown>, dto: new () => T): Promise<T> {
+export function readQuery<T extends object>(ctx: KeyportContext<unknown>, dto: new () => T): T {
   return validateQuery(ctx, dto);
 }
 

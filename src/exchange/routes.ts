@@ -61,14 +61,14 @@ class RefreshBody {
   refresh_token: string;
 }
 
-async function validateLoginRequest(ctx: KeyportContext<unknown>, next: Next): Promise<void> {
-  const body = await validateRequestBody(ctx, LoginBody);
+function validateLoginRequest(ctx: KeyportContext<unknown>, next: Next): Promise<unknown> {
+  const body = validateRequestBody(ctx, LoginBody);
   ctx.state.login = { sessionId: parseSessionId(body.session_id), scopes: parseScopeParameter(body.scope) };
-  await next();
+  return next();
 }
 
 async function validateRefreshRequest(ctx: KeyportContext<unknown>, next: Next): Promise<void> {
-  const body = await validateRequestBody(ctx, RefreshBody);
+  const body = validateRequestBody(ctx, RefreshBody);
   if (body.refresh_token.length === 0) throw new InvalidRequest('refresh_token must not be empty.');
   ctx.state.refresh = { refreshToken: body.refresh_token };
   await next();

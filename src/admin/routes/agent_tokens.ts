@@ -34,13 +34,13 @@ export function agentTokenRoutes<S extends AdminAgentTokenRouteServices & AdminA
   });
 
   router.post('/agents/:id/token', ...authenticateAdmin, async function createAgentToken(ctx) {
-    const body = await readBody(ctx, AgentTokenBody);
+    const body = readBody(ctx, AgentTokenBody);
     const minted = await ctx.services.keys.agentTokens.create(ctx.params.id!, keyOptions(body, { name: body.name, contactEmail: body.contact_email }), actionContext(ctx));
     created(ctx, `/admin/keys/${minted.key.id}`, { key: apiKeyJson(minted.key, ctx.services.config.rateLimit), agent_token: minted.apiKey });
   });
 
   router.post('/agents/:id/token/rotate', ...authenticateAdmin, async function rotateAgentToken(ctx) {
-    const body = await readBody(ctx, RotateKeyBody);
+    const body = readBody(ctx, RotateKeyBody);
     const rotated = await ctx.services.keys.agentTokens.rotate(ctx.params.id!, { grace: body.grace }, actionContext(ctx));
     const { rateLimit } = ctx.services.config;
     created(ctx, `/admin/keys/${rotated.key.id}`, {

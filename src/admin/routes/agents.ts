@@ -20,14 +20,14 @@ export interface AdminAgentRouteServices {
  */
 export function agentRoutes<S extends AdminAgentRouteServices & AdminAuthServices>(router: AdminRouter<S>): void {
   router.get('/agents', ...authenticateAdmin, async function listAgents(ctx) {
-    const query = await readQuery(ctx, ListAgentsQuery);
+    const query = readQuery(ctx, ListAgentsQuery);
     // Without a limit, as many as agent:list shows.
     const agents = await ctx.services.keys.agents.list({ status: query.status, limit: query.limit === undefined ? MAX_LIST_LIMIT : Number(query.limit) });
     ctx.body = { agents: agents.map(agentJson) };
   });
 
   router.post('/agents', ...authenticateAdmin, async function createAgent(ctx) {
-    const body = await readBody(ctx, CreateAgentBody);
+    const body = readBody(ctx, CreateAgentBody);
     const { config, keys } = ctx.services;
     // As in agent:create, the contact belongs to the agent and its first key inherits it.
     const agent = await keys.agents.createWithKey(

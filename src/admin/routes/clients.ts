@@ -46,7 +46,7 @@ export function clientRoutes<S extends AdminClientRouteServices & AdminAuthServi
   });
 
   router.post('/clients', ...authenticateAdmin, async function createClient(ctx) {
-    const body = await readBody(ctx, CreateClientBody);
+    const body = readBody(ctx, CreateClientBody);
     const { client, clientSecret } = await ctx.services.oidc.clients.create(newClient(body), actionContext(ctx));
     created(ctx, `/admin/clients/${client.id}`, withSecret(client, clientSecret));
   });

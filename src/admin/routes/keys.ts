@@ -26,13 +26,13 @@ const revokeKey: AdminRouteStep<AdminKeyRouteServices> = async function revokeKe
  */
 export function keyRoutes<S extends AdminKeyRouteServices & AdminAuthServices>(router: AdminRouter<S>): void {
   router.get('/keys', ...authenticateAdmin, async function listKeys(ctx) {
-    const query = await readQuery(ctx, ListKeysQuery);
+    const query = readQuery(ctx, ListKeysQuery);
     const keys = await ctx.services.keys.apiKeys.list({ agentId: query.agent_id, limit: query.limit === undefined ? MAX_LIST_LIMIT : Number(query.limit) });
     ctx.body = { keys: keys.map((key) => apiKeyJson(key, ctx.services.config.rateLimit)) };
   });
 
   router.post('/keys', ...authenticateAdmin, async function createKey(ctx) {
-    const body = await readBody(ctx, CreateKeyBody);
+    const body = readBody(ctx, CreateKeyBody);
     const minted = await ctx.services.keys.apiKeys.create(body.agent_id, keyOptions(body, { name: body.name, contactEmail: body.contact_email }), actionContext(ctx));
     created(ctx, `/admin/keys/${minted.key.id}`, { key: apiKeyJson(minted.key, ctx.services.config.rateLimit), api_key: minted.apiKey });
   });
@@ -43,7 +43,7 @@ export function keyRoutes<S extends AdminKeyRouteServices & AdminAuthServices>(r
   });
 
   router.post('/keys/:id/rotate', ...authenticateAdmin, async function rotateKey(ctx) {
-    const body = await readBody(ctx, RotateKeyBody);
+    const body = readBody(ctx, RotateKeyBody);
     const rotated = await ctx.services.keys.apiKeys.rotate(ctx.params.id!, { grace: body.grace }, actionContext(ctx));
     const { rateLimit } = ctx.services.config;
     created(ctx, `/admin/keys/${rotated.key.id}`, {

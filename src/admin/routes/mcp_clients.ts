@@ -23,7 +23,7 @@ const DEFAULT_REGISTRATION_TOKEN_TTL = 86_400;
  */
 export function mcpClientRoutes<S extends AdminMcpClientRouteServices & AdminAuthServices>(router: AdminRouter<S>): void {
   router.post('/registration-tokens', ...authenticateAdmin, async function issueRegistrationToken(ctx) {
-    const body = await readBody(ctx, IssueRegistrationTokenBody);
+    const body = readBody(ctx, IssueRegistrationTokenBody);
     const { token, expiresAt } = await issueInitialAccessToken(ctx.services.oidc.payloads, body.ttl_seconds ?? DEFAULT_REGISTRATION_TOKEN_TTL);
     const by = actionContext(ctx);
     await ctx.services.audit.record({ action: 'client.registration_token_issued', actor: by.actor, ip: by.ip, targetType: 'client', targetId: 'registration', details: { expires_at: expiresAt.toISOString() } });
@@ -37,12 +37,12 @@ export function mcpClientRoutes<S extends AdminMcpClientRouteServices & AdminAut
   });
 
   router.post('/metadata-clients/block', ...authenticateAdmin, async function blockMetadataClient(ctx) {
-    const body = await readBody(ctx, MetadataClientBody);
+    const body = readBody(ctx, MetadataClientBody);
     ctx.body = { metadata_client: toMetadataClientView(await ctx.services.oidc.metadataDocuments.store.block(body.client_id, actionContext(ctx))) };
   });
 
   router.post('/metadata-clients/unblock', ...authenticateAdmin, async function unblockMetadataClient(ctx) {
-    const body = await readBody(ctx, MetadataClientBody);
+    const body = readBody(ctx, MetadataClientBody);
     ctx.body = { metadata_client: toMetadataClientView(await ctx.services.oidc.metadataDocuments.store.unblock(body.client_id, actionContext(ctx))) };
   });
 }

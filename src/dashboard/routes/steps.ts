@@ -171,7 +171,7 @@ export const checkCsrf: Middleware<unknown> = async function checkCsrf(ctx, next
 /** Shape-checks the form body (unknown fields, wrong types: a 400 page). */
 export function parseForm<T extends object>(dto: new () => T): Middleware<unknown> {
   return async function parseFormBody(ctx, next) {
-    dashboardState(ctx).form = await validateRequestBody(ctx, dto);
+    dashboardState(ctx).form = validateRequestBody(ctx, dto);
     await next();
   };
 }

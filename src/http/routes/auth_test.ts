@@ -40,7 +40,7 @@ class AuthTestBody {
 /** Unknown fields and non-string keys are a 400, as on every route with a body. */
 async function validateAuthTestBody(ctx: KeyportContext<unknown>, next: () => Promise<unknown>): Promise<void> {
   const body = (ctx.request as { body?: unknown }).body;
-  if (body !== undefined && !(typeof body === 'object' && body !== null && Object.keys(body).length === 0)) await validateBody(AuthTestBody, body);
+  if (body !== undefined && !(typeof body === 'object' && body !== null && Object.keys(body).length === 0)) validateBody(AuthTestBody, body);
   await next();
 }
 

@@ -118,7 +118,7 @@ function requirePrompt(name: 'login' | 'consent'): Middleware<unknown> {
 
 function parseForm<T extends object>(dto: new () => T): Middleware<unknown> {
   return async function parseFormBody(ctx, next) {
-    ctx.state.form = await validateRequestBody(ctx, dto);
+    ctx.state.form = validateRequestBody(ctx, dto);
     await next();
   };
 }
