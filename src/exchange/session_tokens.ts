@@ -18,7 +18,7 @@ import type { ResourceServerPolicy } from '../oidc/resource_servers.js';
 import type { OidcServices } from '../oidc/services.js';
 import { mintRefreshToken, mintTokens, type MintedTokens } from '../oidc/token_minter.js';
 import { API_KEY_CLIENT_ID } from './api_key_client.js';
-import { ClaimCleanup } from './claim_cleanup.js';
+import { ClaimCleanup, type FailedClaim } from './claim_cleanup.js';
 import type { ExchangeAudiences } from './exchange_audiences.js';
 import type { ExchangeResult } from './exchange_result.js';
 import type { KeyLiveness } from './key_liveness.js';
@@ -231,30 +231,26 @@ export class SessionTokens {
     }
   }
 
-  /**
-   * Inserts a new session claimed by `claimer`; false when it exists already. When the statement
-   * fails on MySQL its outcome is unknown (the row may have landed, or land later), so the row is
-   * undone in the background before the error goes on.
-   */
-  private async insertOwned(created: ApiKeySession, claimer: string, until: number): Promise<boolean> {
-    try {
-      return await this.deps.sessions.insertClaimed(created, claimer, new Date(until));
-    } catch (err) {
-      if (this.deps.sessions.failedWritesMayLand) this.failedClaims.undo({ sessionRowId: created.id, claimer, created: true, until });
-      throw err;
-    }
+  /** Inserts a new session claimed by `claimer`; false when it exists already. */
+  private insertOwned(created: ApiKeySession, claimer: string, until: number): Promise<boolean> {
+    return this.takingClaim({ sessionRowId: created.id, claimer, created: true, until }, () => this.deps.sessions.insertClaimed(created, claimer, new Date(until)));
+  }
+
+  /** Claims an existing session for `claimer`; false when another request changed it first. */
+  private claimOwned(row: ApiKeySession, claimer: string, now: Date, until: number): Promise<boolean> {
+    return this.takingClaim({ sessionRowId: row.id, claimer, created: false, until }, () => this.deps.sessions.claim(row.id, row.version, claimer, now, new Date(until)));
   }
 
   /**
-   * Claims an existing session for `claimer`; false when another request changed it first. A
-   * failed statement on MySQL may have landed (or land later), so its claim is released in the
-   * background before the error goes on, as `insertOwned` does for a new row.
+   * Runs the statement that takes a claim. When it fails on MySQL its outcome is unknown (the
+   * claim may have landed, or land later), so the claim is undone in the background before the
+   * error goes on; otherwise a claim that landed unseen would hold the session until it lapsed.
    */
-  private async claimOwned(row: ApiKeySession, claimer: string, now: Date, until: number): Promise<boolean> {
+  private async takingClaim(claim: FailedClaim, statement: () => Promise<boolean>): Promise<boolean> {
     try {
-      return await this.deps.sessions.claim(row.id, row.version, claimer, now, new Date(until));
+      return await statement();
     } catch (err) {
-      if (this.deps.sessions.failedWritesMayLand) this.failedClaims.undo({ sessionRowId: row.id, claimer, created: false, until, outcomeUnknown: true });
+      if (this.deps.sessions.failedWritesMayLand) this.failedClaims.undo({ ...claim, outcomeUnknown: true });
       throw err;
     }
   }
