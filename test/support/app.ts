@@ -53,21 +53,36 @@ export interface TestAppOptions {
  */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const database = options.database ?? (await createScratchDatabase());
-  const port = await freePort();
-  const env: Env = {
-    NODE_ENV: 'test',
-    PORT: String(port),
-    DATABASE_URL: database.url,
-    DATA_DIR: database.dir,
-    KEYPORT_SECRET: TEST_SECRET,
-    BCRYPT_ROUNDS: '4',
-    LOG_LEVEL: 'http',
-    ...options.env,
-  };
-  const config = loadConfig(env);
   const logs: string[] = [];
   const sink = new Writable({ write(chunk, _enc, done) { logs.push(...String(chunk).split('\n').filter(Boolean)); done(); } });
-  const running = await startServer(config, { logger: createLogger(config.logLevel, sink), processMetrics: false, clock: options.clock });
+  let env: Env;
+  let config: Config;
+  let running: RunningServer;
+  for (let attempt = 1; ; attempt += 1) {
+    env = {
+      NODE_ENV: 'test',
+      PORT: String(await freePort()),
+      DATABASE_URL: database.url,
+      DATA_DIR: database.dir,
+      KEYPORT_SECRET: TEST_SECRET,
+      BCRYPT_ROUNDS: '4',
+      LOG_LEVEL: 'http',
+      ...options.env,
+    };
+    config = loadConfig(env);
+    try {
+      running = await startServer(config, { logger: createLogger(config.logLevel, sink), processMetrics: false, clock: options.clock });
+      break;
+    } catch (err) {
+      // The free port was released before the server listened on it, and with suites side by side
+      // another process's outgoing connection can take it from the shared ephemeral range in
+      // between (seen in CI). A new port then; a port the caller chose is not ours to change.
+      if ((err as { code?: string }).code !== 'EADDRINUSE' || options.env?.PORT !== undefined || attempt === 5) {
+        if (!options.database) await database.drop();
+        throw err;
+      }
+    }
+  }
   const ownsDatabase = !options.database;
   return {
     url: running.url,
