@@ -139,7 +139,7 @@ function withQueryTimeout(connection: BoundableConnection, timeoutMs: number, re
     // mysql2 (3.24.6) leaves a statement's timer running when the connection dies under it: the
     // callback gets the network error, then "Query inactivity timeout" once the timer fires. That
     // second call is dropped here; counted, a burst of dead connections re-opened the circuit
-    // `queryTimeoutMs` after the database was back (test/db/bounded_pool.test.ts).
+    // `queryTimeoutMs` after the database was back (test/resilience/bounded_pool.test.ts).
     let settled = false;
     const done = typeof callback === 'function'
       ? (err: Error | null, ...results: unknown[]) => {

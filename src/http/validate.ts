@@ -73,16 +73,18 @@ function firstProblem(errors: ValidationError[], source: InputSource, path = '')
 const VALIDATION = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true, stopAtFirstError: false } as const;
 
 /**
- * The body as a DTO instance, or what is wrong with it. `validateSync`, not `validate`: with no
- * async validator the answer is the same, without a promise per constraint (a `/auth/login` runs
- * this on every request).
+ * The body as a DTO instance, or a 400 naming the first problem (`source` words it).
+ * `validateSync`, not `validate`: with no async validator the answer is the same, without a
+ * promise per constraint (a `/auth/login` runs this on every request).
  */
-function check<T extends object>(dto: Constructor<T>, body: unknown): { instance: T; errors: ValidationError[] } {
+function validated<T extends object>(dto: Constructor<T>, body: unknown, source: () => InputSource): T {
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new InvalidRequest('The request body must be a JSON object.');
   }
   const instance = plainToInstance(dto, body, { enableImplicitConversion: false, exposeDefaultValues: true });
-  return { instance, errors: validateSync(instance, VALIDATION) };
+  const errors = validateSync(instance, VALIDATION);
+  if (errors.length > 0) throw new InvalidRequest(`Invalid request: ${firstProblem(errors, source())}.`);
+  return instance;
 }
 
 /**
@@ -91,18 +93,14 @@ function check<T extends object>(dto: Constructor<T>, body: unknown): { instance
  * wrong with it; nothing is coerced silently. The body parser has already bounded the nesting.
  */
 export function validateBody<T extends object>(dto: Constructor<T>, body: unknown, source: InputSource = 'json'): T {
-  const { instance, errors } = check(dto, body);
-  if (errors.length > 0) throw new InvalidRequest(`Invalid request: ${firstProblem(errors, source)}.`);
-  return instance;
+  return validated(dto, body, () => source);
 }
 
 /** The parsed body of this request through its DTO; no body counts as `{}`. */
 export function validateRequestBody<T extends object>(ctx: KeyportContext<unknown>, dto: Constructor<T>): T {
   const body = (ctx.request as { body?: unknown }).body;
-  const { instance, errors } = check(dto, body ?? {});
   // Which format the values came in only matters for the message (a repeated form field is a list).
-  if (errors.length > 0) throw new InvalidRequest(`Invalid request: ${firstProblem(errors, ctx.is('urlencoded') ? 'form' : 'json')}.`);
-  return instance;
+  return validated(dto, body ?? {}, () => (ctx.is('urlencoded') ? 'form' : 'json'));
 }
 
 /** The query string through its DTO: unknown and repeated parameters are a 400 too. */
