@@ -21,14 +21,9 @@ const QUERY_TIMEOUT_MS = 300;
   beforeEach(async () => {
     const url = new URL(TEST_DATABASE_URL!);
     proxy = await FaultProxy.start({ host: url.hostname, port: Number(url.port || 3306) });
-    pool = mysql.createPool({
-      host: '127.0.0.1',
-      port: proxy.port,
-      user: decodeURIComponent(url.username),
-      password: decodeURIComponent(url.password),
-      database: url.pathname.slice(1),
-      connectionLimit: 4,
-    });
+    url.hostname = '127.0.0.1';
+    url.port = String(proxy.port);
+    pool = mysql.createPool({ uri: url.toString(), connectionLimit: 4 });
   });
 
   afterEach(async () => {
