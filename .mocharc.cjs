@@ -36,6 +36,10 @@ if (jobs !== undefined && jobs !== '') {
   parallel = { parallel: true, jobs: count };
 }
 
+// KEYPORT_TEST_PROGRESS=file (CI) loads test/support/hang_watch: each test process logs its files
+// and tests there, and one whose event loop stops turning reports its stack and ends.
+const progress = process.env.KEYPORT_TEST_PROGRESS ? { require: ['dist/test/support/hang_watch.js'] } : {};
+
 module.exports = {
   spec,
   ignore,
@@ -44,4 +48,5 @@ module.exports = {
   exit: true,
   'enable-source-maps': true,
   ...parallel,
+  ...progress,
 };
