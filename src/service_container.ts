@@ -92,13 +92,14 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   closers.push(() => (shared ? shared.close() : bus.close()));
   if (config.rateLimitPolicies.disabled) logger.warn('rate limits are disabled (RATE_LIMIT_DISABLED=true): nothing is counted or refused');
 
-  const keys = buildKeyServices({ config, logger, database, audit, bus, staleReads });
+  const keys = buildKeyServices({ config, logger, database, audit, bus, staleReads, clock });
   const oidc = new OidcServices({ config, logger, database, metrics, audit, bus });
   const rateLimits = new RateLimits({ config, logger, redis, breaker: redisBreaker, clock });
   const exchange = buildExchange({
     config, logger, database, audit, bus, keys, oidc,
     grantLimits: apiKeyExchangeLimits({ rateLimits, metrics }),
     keyUseLimit: apiKeyUseLimit({ rateLimits, metrics }),
+    clock,
   });
   const services: Services = {
     config,
@@ -116,7 +117,7 @@ export async function buildServices(config: Config, logger: Logger, database: Da
     keys,
     oidc,
     exchange: exchange.exchange,
-    dashboard: buildDashboardServices({ config, logger, database, keys, apiKeySessions: exchange.exchange.sessionDirectory, staleReads }),
+    dashboard: buildDashboardServices({ config, logger, database, keys, apiKeySessions: exchange.exchange.sessionDirectory, staleReads, clock }),
     closers,
   };
   // The dashboard shows each key's refused requests next to its usage.

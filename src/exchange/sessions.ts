@@ -83,7 +83,7 @@ export interface SessionStore {
   replaceRefreshToken(id: string, version: number, refreshCipher: string): Promise<void>;
   /** Deletes a session; false when it was already gone. */
   delete(id: string): Promise<boolean>;
-  /** Deletes a session that is past its end (so a new one can take its place). */
+  /** Deletes a session that is at or past its end (so a new one can take its place): the exchange's test of an ended session. */
   deleteIfExpired(id: string, now: Date): Promise<void>;
   list(filter: { keyId?: string; agentId?: string }, limit: number): Promise<ApiKeySession[]>;
   /** Deletes sessions past their end; returns how many. */

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { ApiKeySession } from '../../src/db/entities/api_key_session.js';
+import { manualClock } from '../support/time.js';
 import { agentKey, claimsOf, fixture, introspect, login, sleep, type ExchangeFixture } from './support.js';
 
 describe('exchange: POST /auth/login', () => {
@@ -175,5 +176,29 @@ describe('exchange: POST /auth/login', () => {
     await login(fx.app, apiKey, { session_id: 'm1' });
     await login(fx.app, apiKey, { session_id: 'm2' });
     expect(await metric()).to.equal(before + 2);
+  });
+});
+
+describe('exchange: POST /auth/login at the very end of a session', () => {
+  // A clock that stands still, so "now" can equal the session's end to the millisecond.
+  const clock = manualClock(Date.now());
+  let fx: ExchangeFixture;
+  before(async () => { fx = await fixture({ clock }); });
+  after(async () => { await fx.app.close(); });
+
+  it('starts a new session when the request comes at the instant the old one ends', async () => {
+    const { apiKey, key } = await agentKey(fx.app);
+    const first = await login(fx.app, apiKey, { session_id: 'edge' });
+    expect(first.status, first.text).to.equal(200);
+    const repository = fx.app.services.database.dataSource.getRepository(ApiKeySession);
+    const [old] = await repository.findBy({ keyId: key.id });
+    // The session ends now: it counts as ended, so it must also be deleted as ended (a `<` in the
+    // delete against the check's `<=` left it in place, and the exchange looped on it).
+    await repository.update({ id: old!.id }, { expiresAt: new Date(clock.now()) });
+    const second = await login(fx.app, apiKey, { session_id: 'edge' });
+    expect(second.status, second.text).to.equal(200);
+    expect(second.body.access_token).to.not.equal(first.body.access_token);
+    const rows = await repository.findBy({ keyId: key.id });
+    expect(rows.map((row) => row.id)).to.have.length(1).and.not.include(old!.id);
   });
 });

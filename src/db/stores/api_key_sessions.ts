@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { LessThan, type DataSource, type Repository } from 'typeorm';
+import { LessThan, LessThanOrEqual, type DataSource, type Repository } from 'typeorm';
 import { BatchLoader } from '../../lib/batch_loader.js';
 import { NO_CURRENT_TOKEN, type CurrentToken, type NewSession, type SessionStore } from '../../exchange/sessions.js';
 import { ApiKeySession } from '../entities/api_key_session.js';
@@ -244,7 +244,7 @@ export class ApiKeySessionTable implements SessionStore {
   }
 
   async deleteIfExpired(id: string, now: Date): Promise<void> {
-    await this.rows.delete({ id, expiresAt: LessThan(now) });
+    await this.rows.delete({ id, expiresAt: LessThanOrEqual(now) });
   }
 
   async list(filter: { keyId?: string; agentId?: string }, limit: number): Promise<ApiKeySession[]> {
