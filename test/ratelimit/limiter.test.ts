@@ -247,6 +247,29 @@ describe('rate limits in Redis', () => {
 
   limiterBehaviour('Redis', makeLimits, { lengths: SHORTEST, pass: sleep });
 
+  it('peeks with GET and PTTL sent along with other commands, never a transaction of its own', async () => {
+    const limits = await makeLimits();
+    const client = clients.at(-1)!;
+    let transactions = 0;
+    const multi = client.multi.bind(client);
+    client.multi = ((...args: Parameters<Redis['multi']>) => {
+      transactions += 1;
+      return multi(...args);
+    }) as Redis['multi'];
+    const id = keyId();
+    expect((await limits.peekApiKey({ keyId: id, env: 'live' })).remaining).to.equal(3);
+    await limits.consumeApiKey({ keyId: id, env: 'live' });
+    const peeked = await limits.peekApiKey({ keyId: id, env: 'live' });
+    expect(peeked).to.include({ allowed: true, remaining: 2 });
+    expect(peeked.resetEpochSeconds).to.be.within(Math.floor(Date.now() / 1000), Math.ceil(Date.now() / 1000) + SHORTEST.burst);
+    for (let i = 1; i < POLICIES.keyFailuresPerIpPerMinute; i += 1) await limits.consumeFailedKeyIp('192.0.2.45');
+    expect(await limits.isIpBlockedForKeyFailures('192.0.2.45')).to.equal(false);
+    await limits.consumeFailedKeyIp('192.0.2.45');
+    expect(await limits.isIpBlockedForKeyFailures('192.0.2.45')).to.equal(true);
+    expect(await limits.isIpBlockedForKeyFailures('192.0.2.46')).to.equal(false);
+    expect(transactions, 'rate-limiter-flexible\'s transaction-based read is back (did its _get change?)').to.equal(0);
+  });
+
   it('shares counters between instances and keeps them under REDIS_PREFIX', async () => {
     prefix = randomPrefix();
     const { logger } = memoryLogger();
