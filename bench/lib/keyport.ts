@@ -62,6 +62,9 @@ function keyportEnv(port: number, workDir: string, database: BenchDatabase, extr
     RATE_LIMIT_PER_MIN: '10000000',
     RATE_LIMIT_PER_HOUR: '100000000',
     RATE_LIMIT_BURST: '10000000',
+    // The per-client limit at the token endpoint too: with limits switched on (--keyport-env
+    // RATE_LIMIT_DISABLED=false, docs/benchmarks.md) client credentials would otherwise get 429s.
+    RATE_LIMIT_CLIENT_PER_MIN: '10000000',
     ...extra,
   };
 }
