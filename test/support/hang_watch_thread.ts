@@ -38,19 +38,19 @@ function mainThreadStack(waitMs: number): Promise<string | undefined> {
 }
 
 let lastBeat = Atomics.load(beats, 0);
-let lastChange = Date.now();
+let lastChange = performance.now();
 const check = setInterval(async () => {
   const beat = Atomics.load(beats, 0);
   if (beat !== lastBeat) {
     lastBeat = beat;
-    lastChange = Date.now();
+    lastChange = performance.now();
     return;
   }
-  if (Date.now() - lastChange < stallMs) return;
+  if (performance.now() - lastChange < stallMs) return;
   clearInterval(check);
   const stack = await mainThreadStack(10_000);
   report(
-    `${new Date().toISOString()} ${process.pid} stall: the event loop did not turn for ${Math.round((Date.now() - lastChange) / 1000)} s; ` +
+    `${new Date().toISOString()} ${process.pid} stall: the event loop did not turn for ${Math.round((performance.now() - lastChange) / 1000)} s; ` +
       `killing this test process. The main thread was running:\n${stack ?? '    (no JavaScript within 10 s: blocked in native code)'}\n`,
   );
   process.kill(process.pid, 'SIGKILL');
