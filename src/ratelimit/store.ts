@@ -46,8 +46,11 @@ class InsuranceLimiter extends RateLimiterMemory {
  * Overrides `_get` of rate-limiter-flexible 11: test/ratelimit/limiter.test.ts fails if a peek sends a transaction again.
  */
 class PipelinedPeekLimiter extends RateLimiterRedis {
-  constructor(private readonly redis: RedisClient, options: ConstructorParameters<typeof RateLimiterRedis>[0]) {
+  private readonly redis: RedisClient;
+
+  constructor(options: ConstructorParameters<typeof RateLimiterRedis>[0] & { storeClient: RedisClient }) {
     super(options);
+    this.redis = options.storeClient;
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: the library's internal result shape (ioredis's [error, value] pairs)
@@ -161,7 +164,7 @@ export class CounterStore {
       };
     }
     const insurance = new InsuranceLimiter({ keyPrefix, duration });
-    const viaRedis: RateLimiterAbstract = new PipelinedPeekLimiter(redis, {
+    const viaRedis: RateLimiterAbstract = new PipelinedPeekLimiter({
       storeClient: redis,
       keyPrefix,
       points: COUNT_ONLY,
