@@ -50,6 +50,16 @@ function harness<T>(dir: string, module: string): Promise<T> {
   return import(pathToFileURL(join(dir, 'dist', 'bench', 'lib', module)).href) as Promise<T>;
 }
 
+/** `--server-env` values by label. */
+type ServerEnv = Record<string, Record<string, string>>;
+
+function collectServerEnv(value: string, previous: ServerEnv): ServerEnv {
+  const match = /^([^:]+):([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(value);
+  if (!match) throw new InvalidArgumentError('--server-env takes label:NAME=value');
+  const [, label, name, setting] = match as unknown as [string, string, string, string];
+  return { ...previous, [label]: { ...previous[label], [name]: setting } };
+}
+
 const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
@@ -63,8 +73,9 @@ async function main(): Promise<void> {
     .option('--warmup <seconds>', 'discarded seconds before each measurement', positive('--warmup'), 1)
     .option('--connections <n>', 'concurrent connections', positive('--connections'), 32)
     .option('--no-bare', 'leave out the bare engine')
+    .option('--server-env <label:NAME=value>', 'extra environment for the Keyport of one label, repeatable (e.g. the same checkout twice, once with limits on: --dirs .=off,.=on --server-env on:RATE_LIMIT_DISABLED=false)', collectServerEnv, {})
     .parse()
-    .opts<{ dirs: string; db: string; mysqlUrl: string; scenarios: ScenarioId[]; rounds: number; duration: number; warmup: number; connections: number; bare: boolean }>();
+    .opts<{ dirs: string; db: string; mysqlUrl: string; scenarios: ScenarioId[]; rounds: number; duration: number; warmup: number; connections: number; bare: boolean; serverEnv: ServerEnv }>();
   if (options.db !== 'sqlite' && options.db !== 'mysql') throw new InvalidArgumentError('--db must be sqlite or mysql');
   const checkouts = options.dirs.split(',').map((spec) => {
     const [dir, label] = spec.split('=');
@@ -81,7 +92,7 @@ async function main(): Promise<void> {
     for (const { dir, label } of checkouts) {
       const { startKeyport } = await harness<{ startKeyport: typeof StartKeyport }>(dir, 'keyport.js');
       const { keyportTarget } = await harness<{ keyportTarget: typeof KeyportTarget }>(dir, 'setup.js');
-      const instance = await startKeyport({ db: options.db, mysqlUrl: options.mysqlUrl, extraEnv: {} });
+      const instance = await startKeyport({ db: options.db, mysqlUrl: options.mysqlUrl, extraEnv: options.serverEnv[label] ?? {} });
       servers.push({ name: label, pid: instance.server.pid, target: await keyportTarget(instance, options.scenarios, undefined), close: () => instance.close() });
     }
 

@@ -28,11 +28,12 @@ import type { ScenarioId } from './lib/options.js';
 const SCENARIOS: readonly ScenarioId[] = ['1', '2', '3', '4', '5', '6a', '6b', '6c', '7'];
 const SQL_COUNTERS = ['Com_select', 'Com_insert', 'Com_update', 'Com_delete', 'Com_insert_select', 'Com_replace', 'Com_begin', 'Com_commit', 'Com_rollback', 'Com_stmt_execute'] as const;
 /**
- * What Redis counts as commands includes those a Lua script runs inside (rate-limiter-flexible's
- * increment: SET, INCRBY, PTTL) and those queued in a MULTI (its peek: GET, PTTL). Round trips are
- * the EVALSHA and EXEC calls plus everything else (PUBLISH, PING…).
+ * What Redis counts as commands includes those a Lua script runs inside (the rate-limit counters'
+ * script, src/ratelimit/redis_counters.ts: SET, INCRBY, PTTL, EXPIRE to count; GET, PTTL to peek)
+ * and those queued in a MULTI. Round trips are the EVALSHA and EXEC calls plus everything else
+ * (PUBLISH, PING…).
  */
-const INSIDE_SCRIPT_OR_MULTI = new Set(['multi', 'get', 'pttl', 'set', 'incrby']);
+const INSIDE_SCRIPT_OR_MULTI = new Set(['multi', 'get', 'pttl', 'set', 'incrby', 'expire']);
 
 function option(name: string, fallback: number): number {
   const index = process.argv.indexOf(name);

@@ -5,8 +5,9 @@ import type { Cluster, Redis } from 'ioredis';
 
 /**
  * A client of any supported deployment (docs/scaling.md): one server or a Sentinel-watched master
- * (`Redis`), or Redis Cluster (`Cluster`). Keyport only sends commands that touch one key each
- * (rate-limit counters: one Lua script or MULTI per key) and classic pub/sub, so the same calls
- * work on all three without hash tags; see docs/scaling.md "Redis keys on a cluster".
+ * (`Redis`), or Redis Cluster (`Cluster`). On a cluster Keyport only sends commands that touch
+ * one key each (rate-limit counters: one Lua call per key there, one per request elsewhere) and
+ * classic pub/sub, so the same calls work on all three without hash tags; see docs/scaling.md
+ * "Keys and channels on a cluster".
  */
 export type RedisClient = Redis | Cluster;

@@ -206,7 +206,7 @@ export class RateLimits {
 
   private async consume(limiter: LimiterName, windows: CountedWindow[], subject: string): Promise<RateLimitDecision> {
     if (this.disabled) return untouched(limiter, windows, this.clock.now());
-    const readings = await Promise.all(windows.map((counted) => counted.counter.hit(counted.subject ?? subject)));
+    const readings = await this.store.hitAll(windows.map((counted) => ({ counter: counted.counter, subject: counted.subject ?? subject })));
     const results: WindowReading[] = windows.map(({ window }, i) => ({ window, reading: readings[i]! }));
     if (!results.some(({ window, reading }) => reading!.consumed > window.limit)) return decide(limiter, results, 'consumed', this.clock.now());
 
@@ -224,7 +224,7 @@ export class RateLimits {
 
   private async peek(limiter: LimiterName, windows: CountedWindow[], subject: string): Promise<RateLimitDecision> {
     if (this.disabled) return untouched(limiter, windows, this.clock.now());
-    const readings = await Promise.all(windows.map((counted) => counted.counter.peek(counted.subject ?? subject)));
+    const readings = await this.store.peekAll(windows.map((counted) => ({ counter: counted.counter, subject: counted.subject ?? subject })));
     return decide(limiter, windows.map(({ window }, i) => ({ window, reading: readings[i] ?? null })), 'peek', this.clock.now());
   }
 }

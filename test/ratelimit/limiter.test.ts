@@ -247,27 +247,51 @@ describe('rate limits in Redis', () => {
 
   limiterBehaviour('Redis', makeLimits, { lengths: SHORTEST, pass: sleep });
 
-  it('peeks with GET and PTTL sent along with other commands, never a transaction of its own', async () => {
+  it('sends one command per request: all of an API key\'s windows in one call, to count or to peek', async () => {
     const limits = await makeLimits();
     const client = clients.at(-1)!;
-    let transactions = 0;
-    const multi = client.multi.bind(client);
-    client.multi = ((...args: Parameters<Redis['multi']>) => {
-      transactions += 1;
-      return multi(...args);
-    }) as Redis['multi'];
+    const sent: string[] = [];
+    const sendCommand = client.sendCommand.bind(client);
+    client.sendCommand = ((command: Parameters<Redis['sendCommand']>[0], ...rest: unknown[]) => {
+      sent.push(command.name);
+      return (sendCommand as (...args: unknown[]) => unknown)(command, ...rest);
+    }) as Redis['sendCommand'];
+    const commandsOf = async <T>(run: () => Promise<T>): Promise<{ result: T; commands: string[] }> => {
+      sent.length = 0;
+      const result = await run();
+      return { result, commands: [...sent] };
+    };
     const id = keyId();
-    expect((await limits.peekApiKey({ keyId: id, env: 'live' })).remaining).to.equal(3);
-    await limits.consumeApiKey({ keyId: id, env: 'live' });
-    const peeked = await limits.peekApiKey({ keyId: id, env: 'live' });
-    expect(peeked).to.include({ allowed: true, remaining: 2 });
-    expect(peeked.resetEpochSeconds).to.be.within(Math.floor(Date.now() / 1000), Math.ceil(Date.now() / 1000) + SHORTEST.burst);
+    const fresh = await commandsOf(() => limits.peekApiKey({ keyId: id, env: 'live' }));
+    expect(fresh.result.remaining).to.equal(3);
+    // EVALSHA, or EVAL when Redis did not know the script yet.
+    expect(fresh.commands).to.have.length(1).and.to.satisfy((names: string[]) => /^eval(sha)?$/.test(names[0]!));
+    const counted = await commandsOf(() => limits.consumeApiKey({ keyId: id, env: 'live' }));
+    expect(counted.result).to.include({ allowed: true, remaining: 2 });
+    expect(counted.commands, 'burst, minute and hour counted in one call').to.have.length(1);
+    const peeked = await commandsOf(() => limits.peekApiKey({ keyId: id, env: 'live' }));
+    expect(peeked.result).to.include({ allowed: true, remaining: 2 });
+    expect(peeked.result.resetEpochSeconds).to.be.within(Math.floor(Date.now() / 1000), Math.ceil(Date.now() / 1000) + SHORTEST.burst);
+    expect(peeked.commands).to.have.length(1);
     for (let i = 1; i < POLICIES.keyFailuresPerIpPerMinute; i += 1) await limits.consumeFailedKeyIp('192.0.2.45');
-    expect(await limits.isIpBlockedForKeyFailures('192.0.2.45')).to.equal(false);
+    const guard = await commandsOf(() => limits.isIpBlockedForKeyFailures('192.0.2.45'));
+    expect(guard).to.deep.equal({ result: false, commands: ['evalsha'] });
     await limits.consumeFailedKeyIp('192.0.2.45');
     expect(await limits.isIpBlockedForKeyFailures('192.0.2.45')).to.equal(true);
     expect(await limits.isIpBlockedForKeyFailures('192.0.2.46')).to.equal(false);
-    expect(transactions, 'rate-limiter-flexible\'s transaction-based read is back (did its _get change?)').to.equal(0);
+  });
+
+  it('counts with rate-limiter-flexible\'s arithmetic on its keys: a window whose key lost its TTL gets one again', async () => {
+    const limits = await makeLimits();
+    const raw = new RedisClient(redis!.url);
+    clients.push(raw);
+    const id = keyId();
+    // A count left behind without a TTL (e.g. written by hand) must not stay forever.
+    await raw.set(`${prefix}rl:key:live:minute:${id}`, '2');
+    const decision = await limits.consumeApiKey({ keyId: id, env: 'live' });
+    expect(decision.windows.find((window) => window.policy === 'minute')).to.include({ remaining: DEFAULTS.perMinute - 3 });
+    expect(await raw.pttl(`${prefix}rl:key:live:minute:${id}`)).to.be.within(1, SHORTEST.minute * 1000);
+    expect(await raw.pttl(`${prefix}rl:key:live:burst:${id}`)).to.be.within(1, SHORTEST.burst * 1000);
   });
 
   it('shares counters between instances and keeps them under REDIS_PREFIX', async () => {
