@@ -7,9 +7,9 @@ import type { CounterReading } from './decision.js';
 import { type CounterOperation, RedisCounters } from './redis_counters.js';
 
 /**
- * The library only counts; Keyport decides. Limits differ per key (overrides) while a
- * rate-limiter-flexible limiter has one `points` value, so every limiter gets an unreachable
- * one and `decide()` compares the count with the key's own limit.
+ * In memory, rate-limiter-flexible counts (in Redis, src/ratelimit/redis_counters.ts); Keyport
+ * decides. Limits differ per key (overrides) while a library limiter has one `points` value, so
+ * every limiter gets an unreachable one and `decide()` compares the count with the key's own limit.
  */
 const COUNT_ONLY = Number.MAX_SAFE_INTEGER;
 
@@ -31,7 +31,6 @@ function toReading(res: RateLimiterRes): CounterReading {
   return { consumed: res.consumedPoints, msBeforeReset: res.msBeforeNext };
 }
 
-
 /** A peek's reading; memory records linger a moment past their expiry, so a finished window counts as empty. */
 function currentReading(reading: CounterReading | null): CounterReading | null {
   if (!reading || (reading.msBeforeReset <= 0 && reading.msBeforeReset !== -1)) return null;
@@ -40,7 +39,7 @@ function currentReading(reading: CounterReading | null): CounterReading | null {
 
 /** A window counted by rate-limiter-flexible in this process's memory. */
 class MemoryWindow implements WindowCounter {
-  readonly limiter: RateLimiterMemory;
+  private readonly limiter: RateLimiterMemory;
 
   constructor(keyPrefix: string, duration: number) {
     this.limiter = new RateLimiterMemory({ keyPrefix, points: COUNT_ONLY, duration });
