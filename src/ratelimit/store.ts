@@ -106,7 +106,7 @@ class RedisWindow implements WindowCounter {
   }
 
   async peek(subject: string): Promise<CounterReading | null> {
-    return currentReading((await this.store.runOnRedis([{ window: this, subject, operation: 'peek' }]))[0]!);
+    return currentReading((await this.store.runOnRedis([{ window: this, subject, operation: 'peek' }]))[0] ?? null);
   }
 
   async clear(subject: string): Promise<void> {
