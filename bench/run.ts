@@ -17,7 +17,7 @@ import { parseOptions, type BenchOptions, type DbKind, type ScenarioId } from '.
 import { REPO_ROOT } from './lib/paths.js';
 import { stopAllServers, type ServerProcess } from './lib/processes.js';
 import { largeLines, markdownReport, terminalTable, type RunInfo } from './lib/report.js';
-import type { LargeResult, Row } from './lib/results.js';
+import { baselineIdFor, type LargeResult, type Row } from './lib/results.js';
 import { sampleMemory } from './lib/rss.js';
 import { SERVER_NODE_OPTIONS } from '../src/server_node_options.js';
 import { scenarioById, type BenchTarget, type Prepared, type RunSettings } from './lib/scenarios.js';
@@ -122,28 +122,40 @@ async function benchmark(options: BenchOptions, workDir: string): Promise<void> 
 
   if (options.dbs.includes('mysql')) await checkMysqlServer(options.mysqlUrl);
 
-  // The baseline first, on an idle machine, then Keyport on each database.
   const profileDir = (name: string): string | undefined => {
     if (!options.profileDir) return undefined;
     const dir = join(options.profileDir, name);
     mkdirSync(dir, { recursive: true });
     return dir;
   };
+  // The bare engine runs beside each Keyport and is measured right before the Keyport scenario it
+  // is the reference of, in each database's block: this machine's speed drifts by tens of percent
+  // within minutes, and a bare figure taken once at the start misstated every later ratio.
   const baseline = await startBaseline(workDir, profileDir('bare'));
+  const bareIds = new Set(baselineScenarios(options.scenarios));
   try {
-    rows.push(...await runScenarios(baseline.target, baseline.server, undefined, baselineScenarios(options.scenarios), settings));
+    for (const db of options.dbs) await benchmarkDatabase(db);
   } finally {
     await baseline.server.stop();
   }
 
-  for (const db of options.dbs) {
+  async function benchmarkDatabase(db: DbKind): Promise<void> {
     const instance = await startKeyport({ db, mysqlUrl: options.mysqlUrl, extraEnv: options.keyportEnv, profileDir: profileDir(`keyport-${db}`) });
     openInstances.add(instance);
     databases.push(instance.database.label);
     try {
       log(`keyport (${db}) ready on ${instance.server.url}, pid ${instance.server.pid}; creating the bench client, agent and user through the CLI`);
       const target = await keyportTarget(instance, options.scenarios, options.opaqueResource);
-      rows.push(...await runScenarios(target, instance.server, db, options.scenarios, settings));
+      const bareDone = new Set<ScenarioId>();
+      for (const id of options.scenarios) {
+        const bareId = baselineIdFor(id);
+        if (bareId && bareIds.has(bareId) && !bareDone.has(bareId)) {
+          bareDone.add(bareId);
+          rows.push(...await runScenarios(baseline.target, baseline.server, db, [bareId], settings));
+        }
+        rows.push(...await runScenarios(target, instance.server, db, [id], settings));
+      }
+      noteCrash(instance.server);
     } catch (err) {
       log(`keyport (${db}) log tail:\n${instance.server.logTail()}`);
       throw err;

@@ -27,7 +27,8 @@ const fmtMs = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFi
 const fmtMb = (bytes: number | undefined): string => (bytes === undefined ? '?' : toMb(bytes)!.toFixed(0));
 
 function serverLabel(row: Row): string {
-  return row.server === 'bare' ? 'bare engine (memory)' : `keyport ${row.db}`;
+  if (row.server === 'keyport') return `keyport ${row.db}`;
+  return row.db ? `bare engine (memory), ${row.db} block` : 'bare engine (memory)';
 }
 
 function failureSummary(m: Measurement): string {
@@ -133,10 +134,11 @@ export function markdownReport(info: RunInfo, rows: readonly Row[], large: reado
     .map((r) => ({ r, ratio: ratioToBaseline(r, rows) }))
     .filter((x) => x.ratio !== undefined)
     .map(({ r, ratio }) => `Keyport client credentials on ${r.db} = ${ratio!.toFixed(2)} × the bare engine`);
-  const bare = rows.find((r) => r.server === 'bare' && r.id === '1');
+  const bare = rows.filter((r) => r.server === 'bare' && r.id === '1' && r.outcome.kind === 'measured')
+    .map((r) => `${fmtInt(r.outcome.kind === 'measured' ? r.outcome.measurement.perSecond : 0)}${r.db ? ` (${r.db} block)` : ''}`);
   out.push('## Baseline', '');
-  out.push(bare && bare.outcome.kind === 'measured'
-    ? `The bare oidc-provider (in-memory adapter, same client-credentials and introspection settings, its own process) issued ${fmtInt(bare.outcome.measurement.perSecond)} client-credentials tokens/s in this run. ${ratios.join('; ') || 'No Keyport client-credentials row to compare.'}`
+  out.push(bare.length
+    ? `The bare oidc-provider (in-memory adapter, same client-credentials and introspection settings, its own process, running beside Keyport all along) issued ${bare.join(' and ')} client-credentials tokens/s in this run, measured in each database's block right before the Keyport row it is the reference of. ${ratios.join('; ') || 'No Keyport client-credentials row to compare.'}`
     : 'The bare engine was not measured.');
   out.push('', 'The × bare column compares each Keyport row with the same scenario on the bare engine; introspection rows (6a, 6b, 6c) are compared with the engine\'s opaque-token introspection, since the engine cannot introspect JWTs.', '');
   if (large.length) out.push('## Introspection with many live tokens (--large)', '', ...largeLines(large), '');

@@ -7,7 +7,10 @@ export interface Row {
   readonly id: ScenarioId;
   readonly title: string;
   readonly server: 'keyport' | 'bare';
-  /** Undefined for the bare engine (its in-memory adapter). */
+  /**
+   * Keyport's database; for the bare engine (its in-memory adapter), the database block it was
+   * measured in, next to the Keyport rows it is the reference of (undefined in bench:ab's own use).
+   */
   readonly db: DbKind | undefined;
   readonly outcome:
     | { readonly kind: 'measured'; readonly measurement: Measurement; readonly memory: MemoryReport; readonly note?: string }
@@ -49,7 +52,8 @@ export function baselineIdFor(id: ScenarioId): ScenarioId | undefined {
 export function ratioToBaseline(row: Row, rows: readonly Row[]): number | undefined {
   if (row.server !== 'keyport' || row.outcome.kind !== 'measured') return undefined;
   const baseId = baselineIdFor(row.id);
-  const base = rows.find((r) => r.server === 'bare' && r.id === baseId);
+  // The bare figure measured in the same database block (minutes apart on a machine whose speed drifts).
+  const base = rows.find((r) => r.server === 'bare' && r.id === baseId && r.db === row.db) ?? rows.find((r) => r.server === 'bare' && r.id === baseId);
   if (base?.outcome.kind !== 'measured' || base.outcome.measurement.perSecond <= 0) return undefined;
   return row.outcome.measurement.perSecond / base.outcome.measurement.perSecond;
 }

@@ -56,11 +56,16 @@ describe('npm run bench -- --quick', function () {
     expect(run.code, run.stderr.slice(-2000)).to.equal(0);
   });
 
-  it('prints the table with a measured baseline row', () => {
+  it('prints the table with a baseline row measured in the database\'s block, right before the row it is the reference of', () => {
     expect(run.stdout).to.match(/^scenario\s+server\s+req\/s\s+p50 ms\s+p99 ms\s+errors\s+CPU µs\/req \(loop\)\s+peak RSS MB/m);
+    const bareLabel = `bare engine (memory), ${onMysql ? 'mysql' : 'sqlite'} block`;
     const row = tableRow(run.stdout, '1', 'bare engine');
     expect(row, run.stdout).to.be.a('string');
-    expect(requestsPerSecond(row!, 'bare engine (memory)')).to.be.greaterThan(0);
+    expect(requestsPerSecond(row!, bareLabel)).to.be.greaterThan(0);
+    // The bare row comes right before the Keyport row it is the reference of.
+    const lines = run.stdout.split('\n');
+    const bareLine = lines.findIndex((line) => line.startsWith('1 ') && line.includes(bareLabel));
+    expect(lines[bareLine + 1], run.stdout).to.include(`keyport ${onMysql ? 'mysql' : 'sqlite'}`).and.to.match(/^1 /);
   });
 
   it('measures a real Keyport process (/healthz) with its CPU time per request and its RSS', () => {
@@ -94,13 +99,16 @@ describe('npm run bench -- --quick', function () {
     }
   });
 
-  it('writes the report where --out says and never touches bench/RESULTS.md in quick mode', () => {
+  it('writes the report where --out says (the ratio against the bare row of the same block) and never touches bench/RESULTS.md in quick mode', () => {
     const report = readFileSync(out, 'utf8');
     expect(report).to.contain('# Keyport benchmark results');
     expect(report).to.contain('**Quick mode**');
     expect(report).to.match(/- Machine: \d+ cores .*GB memory/);
     expect(report).to.contain('## Targets');
-    expect(report).to.match(/\| 1 client credentials, JWT \(ES256\) \| bare engine \(memory\) \| [\d,]+ \|/);
+    expect(report).to.match(/\| 1 client credentials, JWT \(ES256\) \| bare engine \(memory\), (sqlite|mysql) block \| [\d,]+ \|/);
+    expect(report).to.match(/client-credentials tokens\/s in this run, measured in each database's block/);
+    const keyportRow = report.split('\n').find((line) => line.startsWith('| 1 client credentials') && line.includes(`keyport ${onMysql ? 'mysql' : 'sqlite'}`));
+    expect(keyportRow?.split('|').map((cell) => cell.trim())[9], keyportRow).to.match(/^\d+\.\d\d$/);
     expect(existsSync(RESULTS) ? statSync(RESULTS).mtimeMs : undefined).to.equal(resultsBefore);
   });
 });
