@@ -180,7 +180,12 @@ describe('deploy: docker-compose.yml, Dockerfile and .dockerignore as shipped', 
     }
   });
 
-  it('runs `npx keyport` and the CMD in the runtime stage as the Dockerfile lays it out, without building anything', async () => {
+  it('runs `npx keyport` and the CMD in the runtime stage as the Dockerfile lays it out, without building anything', async function () {
+    // The test's own waits are bounded (npx 60 s, the server's readiness 30 s); mocha's default 30 s
+    // ran out first on a loaded machine: npx links the image directory into its cache and reads the
+    // whole dependency tree behind it (~4 s of CPU alone, 15 s with the cores four times
+    // oversubscribed), and then only a timeout showed, not what npx said.
+    this.timeout(120_000);
     const copies = copiesFromStage(runtime, dockerfile.stages[0]!.name!);
     expect(copies.map((copy) => copy.source)).to.include.members(['/app/bin', '/app/views', '/app/dist/src', '/app/dist/migrations', '/app/package.json', '/app/node_modules']);
     const image = await mkdtemp(join(tmpdir(), 'keyport-image-'));
