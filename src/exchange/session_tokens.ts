@@ -195,9 +195,16 @@ export class SessionTokens {
       }
     }
     for (let attempt = 0; ; attempt += 1) {
-      if (attempt > 0 && performance.now() > giveUpAt) {
-        this.deps.logger.warn('gave up on an api-key session after repeated contention', { key_id: job.key.id, attempts: attempt });
-        throw new ServiceUnavailable();
+      if (attempt > 0) {
+        if (performance.now() > giveUpAt) {
+          this.deps.logger.warn('gave up on an api-key session after repeated contention', { key_id: job.key.id, attempts: attempt });
+          throw new ServiceUnavailable();
+        }
+        // A lost insert or claim tries again at once, and on SQLite every step of an attempt settles
+        // without I/O: without a turn in between, a row that keeps not changing (another instance's
+        // claim, a clock that stands still) would hold the event loop until the give-up, timers
+        // and other requests included (CONTRIBUTING: pause between attempts that may repeat).
+        await nextTurn();
       }
       const now = new Date(this.clock.now());
       let row = await sessions.find(job.key.id, job.hash);

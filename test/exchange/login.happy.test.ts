@@ -202,3 +202,33 @@ describe('exchange: POST /auth/login at the very end of a session', () => {
     expect(rows.map((row) => row.id)).to.have.length(1).and.not.include(old!.id);
   });
 });
+
+describe('exchange: POST /auth/login while the session row neither appears nor can be created', () => {
+  // The request budget: the exchange gives up after it, and so does the deadline's timer.
+  const budgetMs = 2_000;
+  let fx: ExchangeFixture;
+  // (The database's own bounds must stay below the budget.)
+  before(async () => { fx = await fixture({ env: { REQUEST_TIMEOUT_MS: String(budgetMs), DB_ACQUIRE_TIMEOUT_MS: '500', DB_QUERY_TIMEOUT_MS: '1000' } }); });
+  after(async () => { await fx.app.close(); });
+
+  it('retries with a pause between attempts: timers still run, and the budget ends it with 503', async () => {
+    const { apiKey } = await agentKey(fx.app);
+    const store = fx.app.services.exchange.sessions;
+    const { find, insertClaimed } = store;
+    // A store that answers without I/O (as SQLite does) and never lets the claim loop progress: with
+    // no pause between attempts, that loop is an endless chain of promises no timer can interrupt.
+    store.find = async () => null;
+    store.insertClaimed = async () => false;
+    const started = performance.now();
+    let timerFiredAfter: number | undefined;
+    setTimeout(() => { timerFiredAfter = performance.now() - started; }, 50);
+    try {
+      const res = await login(fx.app, apiKey, { session_id: 'never-settles' });
+      expect(res.status, res.text).to.equal(503);
+    } finally {
+      store.find = find;
+      store.insertClaimed = insertClaimed;
+    }
+    expect(timerFiredAfter, 'a 50 ms timer fired while the exchange was retrying').to.be.a('number').and.below(budgetMs / 2);
+  });
+});
