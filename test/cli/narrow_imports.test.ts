@@ -14,7 +14,7 @@ let traces = 0;
  * `register`): every ESM import, ours and the packages'. No timing: the start-up figures are in
  * docs/cli.md; this keeps the reason for them, a listing command that leaves the server graph alone.
  */
-function runTraced(hookDir: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; loaded: string[]; stderr: string }> {
+function runTraced(hookDir: string, args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; loaded: string[]; stderr: string; outcome: string }> {
   const register = pathToFileURL(join(hookDir, 'register.mjs')).href;
   // One line per resolved module, appended synchronously by the hook: on Node 24 the hooks run on
   // their own thread, and what they wrote to stderr could be lost when a quick command exited.
@@ -24,7 +24,9 @@ function runTraced(hookDir: string, args: string[], env: Record<string, string>)
     execFile(process.execPath, ['--import', register, KEYPORT_BIN, ...args], { env: { PATH: process.env.PATH, ...env, KEYPORT_TEST_TRACE: trace }, timeout: 30_000 }, (error, stdout, stderr) => {
       const loaded = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
       rmSync(trace, { force: true });
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, loaded, stderr });
+      // What a failed assertion should say: how the command ended (a signal: the 30 s bound), and what it printed.
+      const outcome = `exit ${error ? (error.code ?? 'none') : 0}${error?.signal ? `, ${error.signal}${error.killed ? ' (killed after 30 s)' : ''}` : ''}; stdout: ${stdout.slice(0, 500)}; stderr: ${stderr.slice(0, 1500)}`;
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, loaded, stderr, outcome });
     });
   });
 }
@@ -67,7 +69,7 @@ describe('the CLI builds only what a command needs', function () {
     const base = { KEYPORT_SECRET: TEST_SECRET, DATA_DIR: database.dir, DATABASE_URL: database.url };
     env = { ...base, REDIS_URL: `redis://127.0.0.1:${await freePort()}` };
     const migrated = await runTraced(database.dir, ['migrate', '--json'], base);
-    expect(migrated.code, migrated.stderr).to.equal(0);
+    expect(migrated.code, migrated.outcome).to.equal(0);
   });
   after(async () => { await database.drop(); });
 
@@ -75,7 +77,7 @@ describe('the CLI builds only what a command needs', function () {
     it(`\`keyport ${args.join(' ')}\` loads neither the engine, nor Redis, nor src/service_container.ts`, async () => {
       const result = await runTraced(database.dir, [...args, '--json'], env);
       // key:show of an unknown id is a user mistake (exit 1) after the same start-up.
-      expect(result.code, result.stderr).to.equal(args[0] === 'key:show' ? 1 : 0);
+      expect(result.code, result.outcome).to.equal(args[0] === 'key:show' ? 1 : 0);
       expect(result.stderr).not.to.match(/redis/i);
       // The hook works: the database layer was loaded and seen.
       expect(result.loaded.some((url) => url.endsWith('/dist/src/cli/dependencies.js'))).to.equal(true);
@@ -87,7 +89,7 @@ describe('the CLI builds only what a command needs', function () {
 
   it('`keyport --help` loads no database layer either', async () => {
     const result = await runTraced(database.dir, ['--help'], env);
-    expect(result.code, result.stderr).to.equal(0);
+    expect(result.code, result.outcome).to.equal(0);
     expect(result.loaded.some((url) => url.endsWith('/dist/src/cli/program.js'))).to.equal(true);
     expect(result.loaded.filter((url) => /\/node_modules\/typeorm\/|\/dist\/src\/db\/|\/dist\/src\/config\/config\.js$|\/dist\/src\/service_container\.js$/.test(url))).to.deep.equal([]);
   });
