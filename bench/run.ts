@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem, type as osType } from 'node:os';
 import { dirname, join } from 'node:path';
-import { baselineScenarios, startBaseline } from './lib/baseline.js';
+import { startBaseline } from './lib/baseline.js';
 import { checkMysqlServer } from './lib/databases.js';
 import { startKeyport, type Available, type KeyportInstance } from './lib/keyport.js';
 import { measureLarge } from './lib/large.js';
@@ -132,7 +132,6 @@ async function benchmark(options: BenchOptions, workDir: string): Promise<void> 
   // is the reference of, in each database's block: this machine's speed drifts by tens of percent
   // within minutes, and a bare figure taken once at the start misstated every later ratio.
   const baseline = await startBaseline(workDir, profileDir('bare'));
-  const bareIds = new Set(baselineScenarios(options.scenarios));
   try {
     for (const db of options.dbs) await benchmarkDatabase(db);
   } finally {
@@ -149,7 +148,7 @@ async function benchmark(options: BenchOptions, workDir: string): Promise<void> 
       const bareDone = new Set<ScenarioId>();
       for (const id of options.scenarios) {
         const bareId = baselineIdFor(id);
-        if (bareId && bareIds.has(bareId) && !bareDone.has(bareId)) {
+        if (bareId && !bareDone.has(bareId)) {
           bareDone.add(bareId);
           rows.push(...await runScenarios(baseline.target, baseline.server, db, [bareId], settings));
         }

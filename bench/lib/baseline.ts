@@ -4,18 +4,9 @@ import { available, profileArgs, unavailable } from './keyport.js';
 import { BARE_PROVIDER, REPO_ROOT } from './paths.js';
 import { freePort, spawnServer, type ServerProcess } from './processes.js';
 import type { BenchTarget } from './scenarios.js';
-import type { ScenarioId } from './options.js';
 
 /** Must match bench/baseline/bare_provider.ts. */
 const OPAQUE_RESOURCE = 'urn:keyport-bench:opaque';
-
-/** The scenarios the bare engine can run: it has no API keys, no /auth/*, no login pages. */
-export function baselineScenarios(selected: readonly ScenarioId[]): ScenarioId[] {
-  const ids: ScenarioId[] = ['1'];
-  if (selected.includes('2')) ids.push('2');
-  if (selected.some((id) => id.startsWith('6'))) ids.push('6b');
-  return ids;
-}
 
 export async function startBaseline(workDir: string, profileDir?: string): Promise<{ server: ServerProcess; target: BenchTarget }> {
   const port = await freePort();

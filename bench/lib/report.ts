@@ -27,8 +27,7 @@ const fmtMs = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFi
 const fmtMb = (bytes: number | undefined): string => (bytes === undefined ? '?' : toMb(bytes)!.toFixed(0));
 
 function serverLabel(row: Row): string {
-  if (row.server === 'keyport') return `keyport ${row.db}`;
-  return row.db ? `bare engine (memory), ${row.db} block` : 'bare engine (memory)';
+  return row.server === 'keyport' ? `keyport ${row.db}` : `bare engine (memory), ${row.db} block`;
 }
 
 function failureSummary(m: Measurement): string {
@@ -134,8 +133,7 @@ export function markdownReport(info: RunInfo, rows: readonly Row[], large: reado
     .map((r) => ({ r, ratio: ratioToBaseline(r, rows) }))
     .filter((x) => x.ratio !== undefined)
     .map(({ r, ratio }) => `Keyport client credentials on ${r.db} = ${ratio!.toFixed(2)} × the bare engine`);
-  const bare = rows.filter((r) => r.server === 'bare' && r.id === '1' && r.outcome.kind === 'measured')
-    .map((r) => `${fmtInt(r.outcome.kind === 'measured' ? r.outcome.measurement.perSecond : 0)}${r.db ? ` (${r.db} block)` : ''}`);
+  const bare = rows.flatMap((r) => (r.server === 'bare' && r.id === '1' && r.outcome.kind === 'measured' ? [`${fmtInt(r.outcome.measurement.perSecond)} (${r.db} block)`] : []));
   out.push('## Baseline', '');
   out.push(bare.length
     ? `The bare oidc-provider (in-memory adapter, same client-credentials and introspection settings, its own process, running beside Keyport all along) issued ${bare.join(' and ')} client-credentials tokens/s in this run, measured in each database's block right before the Keyport row it is the reference of. ${ratios.join('; ') || 'No Keyport client-credentials row to compare.'}`

@@ -9,7 +9,7 @@ export interface Row {
   readonly server: 'keyport' | 'bare';
   /**
    * Keyport's database; for the bare engine (its in-memory adapter), the database block it was
-   * measured in, next to the Keyport rows it is the reference of (undefined in bench:ab's own use).
+   * measured in, next to the Keyport rows it is the reference of.
    */
   readonly db: DbKind | undefined;
   readonly outcome:
@@ -52,8 +52,8 @@ export function baselineIdFor(id: ScenarioId): ScenarioId | undefined {
 export function ratioToBaseline(row: Row, rows: readonly Row[]): number | undefined {
   if (row.server !== 'keyport' || row.outcome.kind !== 'measured') return undefined;
   const baseId = baselineIdFor(row.id);
-  // The bare figure measured in the same database block (minutes apart on a machine whose speed drifts).
-  const base = rows.find((r) => r.server === 'bare' && r.id === baseId && r.db === row.db) ?? rows.find((r) => r.server === 'bare' && r.id === baseId);
+  // Only the bare figure of the same database block: another block's was taken minutes away, on a machine whose speed drifts.
+  const base = rows.find((r) => r.server === 'bare' && r.id === baseId && r.db === row.db);
   if (base?.outcome.kind !== 'measured' || base.outcome.measurement.perSecond <= 0) return undefined;
   return row.outcome.measurement.perSecond / base.outcome.measurement.perSecond;
 }
