@@ -9,7 +9,7 @@ import {
   apiKeyWindows, DEFAULT_USER_CODE_ENTRIES_PER_IP, DEFAULT_WINDOW_LENGTHS, DEVICE_POLL_INTERVAL_SECONDS, loginFailureWindows, registrationWindow, singleWindow,
   type ApiKeyLimitOverrides, type KeyEnvironment, type LimiterName, type WindowLengths, type WindowPolicy,
 } from './policies.js';
-import { CounterStore, type StoreBackend, type WindowCounter } from './store.js';
+import { type CounterEntry, CounterStore, type StoreBackend, type WindowCounter } from './store.js';
 import { ipBucket } from './subjects.js';
 
 export interface ApiKeySubject {
@@ -55,6 +55,11 @@ interface CountedWindow {
 /** The account half of a login subject: a digest, so no email address is written to Redis. */
 function emailDigest(email: string): string {
   return createHash('sha256').update(email.trim().toLowerCase().slice(0, 254)).digest('base64url').slice(0, 22);
+}
+
+/** Each window's counter and whom it counts: its own subject, or the call's. */
+function entriesOf(windows: readonly CountedWindow[], subject: string): CounterEntry[] {
+  return windows.map((counted) => ({ counter: counted.counter, subject: counted.subject ?? subject }));
 }
 
 /** RATE_LIMIT_DISABLED: the policy as it stands, with nothing counted. */
@@ -206,7 +211,7 @@ export class RateLimits {
 
   private async consume(limiter: LimiterName, windows: CountedWindow[], subject: string): Promise<RateLimitDecision> {
     if (this.disabled) return untouched(limiter, windows, this.clock.now());
-    const readings = await this.store.hitAll(windows.map((counted) => ({ counter: counted.counter, subject: counted.subject ?? subject })));
+    const readings = await this.store.hitAll(entriesOf(windows, subject));
     const results: WindowReading[] = windows.map(({ window }, i) => ({ window, reading: readings[i]! }));
     if (!results.some(({ window, reading }) => reading!.consumed > window.limit)) return decide(limiter, results, 'consumed', this.clock.now());
 
@@ -224,7 +229,7 @@ export class RateLimits {
 
   private async peek(limiter: LimiterName, windows: CountedWindow[], subject: string): Promise<RateLimitDecision> {
     if (this.disabled) return untouched(limiter, windows, this.clock.now());
-    const readings = await this.store.peekAll(windows.map((counted) => ({ counter: counted.counter, subject: counted.subject ?? subject })));
+    const readings = await this.store.peekAll(entriesOf(windows, subject));
     return decide(limiter, windows.map(({ window }, i) => ({ window, reading: readings[i] ?? null })), 'peek', this.clock.now());
   }
 }

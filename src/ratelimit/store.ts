@@ -31,7 +31,10 @@ function toReading(res: RateLimiterRes): CounterReading {
   return { consumed: res.consumedPoints, msBeforeReset: res.msBeforeNext };
 }
 
-/** A peek's reading; memory records linger a moment past their expiry, so a finished window counts as empty. */
+/**
+ * A peek's reading in memory: the library's records linger a moment past their expiry, so a
+ * finished window counts as empty. (Redis answers -2 for an expired key, which already reads as nothing.)
+ */
 function currentReading(reading: CounterReading | null): CounterReading | null {
   if (!reading || (reading.msBeforeReset <= 0 && reading.msBeforeReset !== -1)) return null;
   return reading;
@@ -106,7 +109,7 @@ class RedisWindow implements WindowCounter {
   }
 
   async peek(subject: string): Promise<CounterReading | null> {
-    return currentReading((await this.store.runOnRedis([{ window: this, subject, operation: 'peek' }]))[0] ?? null);
+    return (await this.store.runOnRedis([{ window: this, subject, operation: 'peek' }]))[0] ?? null;
   }
 
   async clear(subject: string): Promise<void> {
@@ -157,8 +160,8 @@ export class CounterStore {
   }
 
   /** Reads several windows without counting (in one Redis call); `null` for a window with nothing counted. */
-  async peekAll(peeks: readonly CounterEntry[]): Promise<Array<CounterReading | null>> {
-    return (await this.all('peek', peeks)).map(currentReading);
+  peekAll(peeks: readonly CounterEntry[]): Promise<Array<CounterReading | null>> {
+    return this.all('peek', peeks);
   }
 
   private all(operation: 'hit' | 'peek', entries: readonly CounterEntry[]): Promise<Array<CounterReading | null>> {
