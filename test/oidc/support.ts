@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import * as client from 'openid-client';
 import type supertest from 'supertest';
 import type { NewClient } from '../../src/clients/client_service.js';
-import { freePort, startTestApp, type TestApp, type TestAppOptions } from '../support/app.js';
+import { startTestApp, type TestApp, type TestAppOptions } from '../support/app.js';
 
 export { client };
 
@@ -10,9 +10,8 @@ export { client };
  * An app whose issuer is the address it listens on (127.0.0.1), so openid-client's issuer checks
  * and the URLs in discovery agree.
  */
-export async function startOidcApp(options: TestAppOptions = {}): Promise<TestApp> {
-  const port = await freePort();
-  return startTestApp({ ...options, env: { PORT: String(port), ISSUER: `http://127.0.0.1:${port}`, ...options.env } });
+export function startOidcApp(options: TestAppOptions = {}): Promise<TestApp> {
+  return startTestApp({ ...options, issuerOnPort: true });
 }
 
 export interface RegisteredClient {

@@ -45,6 +45,12 @@ export interface TestAppOptions {
   database?: ScratchDatabase;
   /** The services' clock (default: the system clock), e.g. a ManualClock from ./time.js. */
   clock?: Clock;
+  /**
+   * ISSUER is the app's own address, `http://127.0.0.1:<port>`, on whichever free port it gets
+   * (a new one when another process took the first): what the OAuth tests need, since clients
+   * check the issuer against the URL they discovered it at.
+   */
+  issuerOnPort?: boolean;
 }
 
 /**
@@ -59,9 +65,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   let config: Config;
   let running: RunningServer;
   for (let attempt = 1; ; attempt += 1) {
+    const port = await freePort();
     env = {
       NODE_ENV: 'test',
-      PORT: String(await freePort()),
+      PORT: String(port),
+      ...(options.issuerOnPort ? { ISSUER: `http://127.0.0.1:${port}` } : {}),
       DATABASE_URL: database.url,
       DATA_DIR: database.dir,
       KEYPORT_SECRET: TEST_SECRET,
