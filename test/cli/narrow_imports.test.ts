@@ -56,15 +56,26 @@ describe('the CLI builds only what a command needs', function () {
 
   before(async () => {
     database = await createScratchDatabase({ schema: 'empty' });
+    // Where Node has them (22.15+, 24), the hooks are synchronous and run on the command's own thread
+    // (module.registerHooks): the off-thread hooks of module.register hung a command on Node 24 twice,
+    // with the cores oversubscribed (a known failure mode of the hooks thread). Node 20 has only
+    // module.register. The synchronous hooks also see require(), so they trace at least as much.
     writeFileSync(join(database.dir, 'hooks.mjs'), [
       "import { appendFileSync } from 'node:fs';",
-      'export async function resolve(specifier, context, next) {',
-      '  const resolved = await next(specifier, context);',
+      'function record(resolved) {',
       "  if (resolved.url.startsWith('file:') && process.env.KEYPORT_TEST_TRACE) appendFileSync(process.env.KEYPORT_TEST_TRACE, resolved.url + '\\n');",
       '  return resolved;',
       '}',
+      'export function resolveSync(specifier, context, next) { return record(next(specifier, context)); }',
+      'export async function resolve(specifier, context, next) { return record(await next(specifier, context)); }',
     ].join('\n'));
-    writeFileSync(join(database.dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(database.dir, 'hooks.mjs')).href)});\n`);
+    const hooks = JSON.stringify(pathToFileURL(join(database.dir, 'hooks.mjs')).href);
+    writeFileSync(join(database.dir, 'register.mjs'), [
+      "import * as module from 'node:module';",
+      `import { resolveSync } from ${hooks};`,
+      `if (typeof module.registerHooks === 'function') module.registerHooks({ resolve: resolveSync });`,
+      `else module.register(${hooks});`,
+    ].join('\n'));
     // REDIS_URL points at nothing: a listing command must not even try it.
     const base = { KEYPORT_SECRET: TEST_SECRET, DATA_DIR: database.dir, DATABASE_URL: database.url };
     env = { ...base, REDIS_URL: `redis://127.0.0.1:${await freePort()}` };
