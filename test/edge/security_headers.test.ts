@@ -6,6 +6,7 @@ describe('security headers', () => {
   let app: TestApp;
   let mounted: MountedApp;
   let cspSeenWhileRendering: string | undefined;
+  let cspSeenOnApiPath: string | undefined;
 
   before(async () => {
     app = await startTestApp();
@@ -17,6 +18,11 @@ describe('security headers', () => {
       });
       router.get('/data', async function data(ctx) {
         ctx.body = { ok: true };
+      });
+      // A JSON API path (the CORS paths) that answers HTML after all: no policy was prepared for it.
+      router.get('/auth/sessions/page', async function apiPage(ctx) {
+        cspSeenOnApiPath = ctx.response.get('Content-Security-Policy');
+        ctx.body = `<!DOCTYPE html><html><head><script nonce="${ctx.state.cspNonce}">1</script></head><body>hi</body></html>`;
       });
     });
   });
@@ -63,4 +69,26 @@ describe('security headers', () => {
     await mounted.http().get('/page').expect(200);
     expect(cspSeenWhileRendering).to.match(/script-src 'self' 'nonce-/);
   });
+
+  it('prepares no page policy on the JSON APIs (token endpoint, /auth/*), and answers their errors without one', async () => {
+    const token = await app.http().post('/oauth/token').type('form').send({ grant_type: 'client_credentials' }).auth('nobody', 'wrong');
+    expect(token.status).to.equal(401);
+    expectBaseline(token.headers);
+    expect(token.headers['content-security-policy']).to.equal(undefined);
+    const login = await app.http().post('/auth/login').send({ api_key: 'ak_test_nope' });
+    expect(login.status).to.be.within(400, 499);
+    expectBaseline(login.headers);
+    expect(login.headers['content-security-policy']).to.equal(undefined);
+  });
+
+  it('still gives an HTML answer on a JSON API path a page policy, whose nonce nothing on the page carries', async () => {
+    const res = await mounted.http().get('/auth/sessions/page').expect(200);
+    expect(cspSeenOnApiPath).to.equal(undefined);
+    expectBaseline(res.headers);
+    const csp = res.headers['content-security-policy']!;
+    expect(csp).to.match(/^default-src 'self'; script-src 'self' 'nonce-[A-Za-z0-9+/=]+'/);
+    expect(csp).to.include("frame-ancestors 'none'");
+    expect(res.text).to.include('nonce="undefined"');
+  });
 });
+

@@ -1,5 +1,6 @@
 import { pooledRandomBytes } from '../../lib/crypto.js';
 import type { Middleware } from '../context.js';
+import { isCorsPath } from './cors.js';
 
 declare module '../context.js' {
   interface KeyportState {
@@ -38,9 +39,20 @@ function isHtml(contentType: unknown): boolean {
 }
 
 /**
+ * The JSON APIs (the token, introspection and revocation endpoints, Keyport's `/auth/*` API: the
+ * paths CORS applies to) answer JSON or an empty body, never a page, so no page policy is prepared
+ * for them: a nonce, a ~200-character header and its removal on every token and API-key request.
+ * Should one of them ever answer HTML, it still gets a page policy (see below).
+ */
+function preparesPagePolicy(path: string): boolean {
+  return !isCorsPath(path);
+}
+
+/**
  * Headers every response carries, whatever produced it (our routes, the provider, the error
  * handler). The page CSP is set before the response is rendered (the provider reads it) and
- * removed afterwards when the response is not HTML.
+ * removed afterwards when the response is not HTML. An HTML response without one (a JSON API
+ * path, above) gets it afterwards, with a nonce nothing on the page can carry.
  */
 export const securityHeaders: Middleware<unknown> = async function securityHeaders(ctx, next) {
   ctx.set('X-Content-Type-Options', 'nosniff');
@@ -48,13 +60,18 @@ export const securityHeaders: Middleware<unknown> = async function securityHeade
   // URLs of an authorization server carry codes and state; never send them to another site.
   ctx.set('Referrer-Policy', 'no-referrer');
   if (ctx.secure) ctx.set('Strict-Transport-Security', HSTS);
-  const nonce = pooledRandomBytes(16).toString('base64');
-  ctx.state.cspNonce = nonce;
-  ctx.set('Content-Security-Policy', pageContentSecurityPolicy(nonce));
+  const prepared = preparesPagePolicy(ctx.path);
+  if (prepared) {
+    const nonce = pooledRandomBytes(16).toString('base64');
+    ctx.state.cspNonce = nonce;
+    ctx.set('Content-Security-Policy', pageContentSecurityPolicy(nonce));
+  }
   try {
     await next();
   } finally {
     // Read from Node's response itself: koa's ctx.response.get() copies every header first.
-    if (!isHtml(ctx.res.getHeader('Content-Type'))) ctx.remove('Content-Security-Policy');
+    const html = isHtml(ctx.res.getHeader('Content-Type'));
+    if (prepared && !html) ctx.remove('Content-Security-Policy');
+    else if (!prepared && html && !ctx.res.hasHeader('Content-Security-Policy')) ctx.set('Content-Security-Policy', pageContentSecurityPolicy(pooledRandomBytes(16).toString('base64')));
   }
 };
