@@ -1,3 +1,4 @@
+import { BatchLoader } from '../lib/batch_loader.js';
 import type { RedisClient } from '../lib/redis_client.js';
 import type { CounterReading } from './decision.js';
 
@@ -12,6 +13,14 @@ import type { CounterReading } from './decision.js';
  * counter's arithmetic is the library's own (its `incrTtlLuaScript`: `SET 0 EX NX`, `INCRBY`,
  * `PTTL`, an `EXPIRE` if the key lost its TTL), and the keys are the library's too
  * (`<keyPrefix>:<subject>`), so counts carry over a rolling upgrade in both directions.
+ *
+ * The requests of one event-loop turn share that command (BatchLoader `per-turn`): under load
+ * dozens of requests ask in the same turn, and each command costs ioredis a command object, a
+ * promise and a reply to parse, and Redis a command to dispatch, whatever its size. The script
+ * runs the requests' operations one after another, atomically, in the order they were asked:
+ * exactly what the same requests' commands one by one would have done. When the command fails,
+ * every request in it hears so and falls back to its insurance counter (CounterStore), as one
+ * request alone would.
  *
  * A Redis Cluster may hold a request's keys on different nodes, so there every key goes in a
  * call of its own (one command per key, as with the library; docs/scaling.md "Redis keys on a
@@ -81,6 +90,12 @@ export interface CounterCall {
 const OPERATION_CODES: Record<CounterOperation, string> = { hit: 'h', refund: 'r', peek: 'p', clear: 'c' };
 
 /**
+ * The most keys one command carries (a request brings one to three): the script holds Redis for
+ * the whole command, ~1 µs a key, so a turn with more goes out in several commands.
+ */
+export const MAX_KEYS_PER_COMMAND = 192;
+
+/**
  * `readings[i]` answers `calls[i]`: the count after the operation and the time left in the
  * window; `null` when the key does not exist (a peek of a window in which nothing was counted,
  * and every clear).
@@ -88,6 +103,8 @@ const OPERATION_CODES: Record<CounterOperation, string> = { hit: 'h', refund: 'r
 export class RedisCounters {
   private readonly manyKeys: ManyKeysCommand | undefined;
   private readonly oneKey: OneKeyCommand | undefined;
+  /** Each item is one request's calls; a batch is one command (see the class comment). */
+  private readonly requests: BatchLoader<readonly CounterCall[], Array<CounterReading | null>> | undefined;
 
   constructor(private readonly redis: RedisClient) {
     const client = redis as unknown as Record<string, ManyKeysCommand | OneKeyCommand | undefined>;
@@ -97,6 +114,12 @@ export class RedisCounters {
     } else {
       if (typeof client[MANY_KEYS] !== 'function') redis.defineCommand(MANY_KEYS, { lua: COUNTERS_SCRIPT });
       this.manyKeys = (client[MANY_KEYS] as ManyKeysCommand).bind(redis);
+      this.requests = new BatchLoader({
+        dispatch: 'per-turn',
+        maxBatch: MAX_KEYS_PER_COMMAND,
+        weight: (calls) => calls.length,
+        runBatch: (requests) => this.runTogether(requests),
+      });
     }
   }
 
@@ -111,8 +134,20 @@ export class RedisCounters {
       const replies = await Promise.all(calls.map((call) => oneKey(call.key, argumentOf(call))));
       return replies.map((reply) => reading(reply, 0));
     }
+    if (calls.length === 0) return [];
+    return this.requests!.load(calls);
+  }
+
+  /** Several requests' calls in one command; each request gets its own readings back. */
+  private async runTogether(requests: ReadonlyArray<readonly CounterCall[]>): Promise<Array<Array<CounterReading | null>>> {
+    const calls = requests.length === 1 ? requests[0]! : requests.flat();
     const reply = await this.manyKeys!(calls.length, ...calls.map((call) => call.key), ...calls.map(argumentOf));
-    return calls.map((_, i) => reading(reply, i));
+    let offset = 0;
+    return requests.map((request) => {
+      const readings = request.map((_, i) => reading(reply, offset + i));
+      offset += request.length;
+      return readings;
+    });
   }
 }
 

@@ -2,11 +2,11 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { commandClientOptions } from '../../src/lib/redis.js';
-import { RedisCounters } from '../../src/ratelimit/redis_counters.js';
+import { MAX_KEYS_PER_COMMAND, RedisCounters } from '../../src/ratelimit/redis_counters.js';
 import { randomPrefix, sharedRedis } from './support.js';
 
 /** The Lua counters on their own: what each operation answers, and that they match the library they replaced. */
-describe('Redis counters (one Lua call per request)', () => {
+describe('Redis counters (one Lua call per request, and per turn)', () => {
   let redis: { url: string; stop(): Promise<void> } | undefined;
   let client: Redis;
   let raw: Redis;
@@ -69,4 +69,55 @@ describe('Redis counters (one Lua call per request)', () => {
       detached.disconnect();
     }
   });
+
+  /** Counts the script commands (EVALSHA/EVAL) the client sends while `work` runs. */
+  async function scriptCommandsDuring<T>(work: () => Promise<T>): Promise<{ result: T; commands: number }> {
+    let commands = 0;
+    const original = client.sendCommand.bind(client);
+    client.sendCommand = ((command: { name: string }) => {
+      if (command.name === 'evalsha' || command.name === 'eval') commands += 1;
+      return original(command as never);
+    }) as typeof client.sendCommand;
+    try {
+      return { result: await work(), commands };
+    } finally {
+      client.sendCommand = original;
+    }
+  }
+
+  it('sends the requests of one turn in one command, each counted in the order asked, each answered with its own readings', async () => {
+    const counters = new RedisCounters(client);
+    const { result, commands } = await scriptCommandsDuring(() => Promise.all([
+      counters.run([{ key: 'rl:turn:key', operation: 'hit', seconds: 60 }, { key: 'rl:turn:ip', operation: 'peek', seconds: 60 }]),
+      counters.run([{ key: 'rl:turn:key', operation: 'hit', seconds: 60 }]),
+      counters.run([{ key: 'rl:turn:other', operation: 'hit', seconds: 5 }, { key: 'rl:turn:key', operation: 'hit', seconds: 60 }, { key: 'rl:turn:key', operation: 'refund', seconds: 60 }]),
+      counters.run([{ key: 'rl:turn:key', operation: 'peek', seconds: 60 }]),
+    ]));
+    expect(commands).to.equal(1);
+    expect(result.map((readings) => readings.map((reading) => reading?.consumed ?? null))).to.deep.equal([[1, null], [2], [1, 3, 2], [2]]);
+    expect(result[2]![0]!.msBeforeReset).to.be.within(4_000, 5_000);
+    // A request in a later turn is a command of its own.
+    const later = await scriptCommandsDuring(() => counters.run([{ key: 'rl:turn:key', operation: 'hit', seconds: 60 }]));
+    expect(later.commands).to.equal(1);
+    expect(later.result[0]!.consumed).to.equal(3);
+  });
+
+  it('splits a turn with more keys than one command carries, and fails every request of a failed command', async () => {
+    const counters = new RedisCounters(client);
+    const requests = Math.ceil(MAX_KEYS_PER_COMMAND / 3) + 5;
+    const { result, commands } = await scriptCommandsDuring(() => Promise.all(Array.from({ length: requests }, () => counters.run([
+      { key: 'rl:split:burst', operation: 'hit', seconds: 10 }, { key: 'rl:split:minute', operation: 'hit', seconds: 60 }, { key: 'rl:split:hour', operation: 'hit', seconds: 3600 },
+    ]))));
+    expect(commands).to.equal(2);
+    expect(result.map((readings) => readings[2]!.consumed)).to.deep.equal(Array.from({ length: requests }, (_, i) => i + 1));
+
+    // A key of another type makes the script fail: every request that shared the command hears it.
+    await raw.rpush(`${prefix}rl:split:list`, 'x');
+    const outcomes = await Promise.allSettled([
+      counters.run([{ key: 'rl:split:burst', operation: 'hit', seconds: 10 }]),
+      counters.run([{ key: 'rl:split:list', operation: 'hit', seconds: 10 }]),
+    ]);
+    expect(outcomes.map((outcome) => outcome.status)).to.deep.equal(['rejected', 'rejected']);
+  });
 });
+
