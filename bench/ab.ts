@@ -8,6 +8,13 @@
  * are measured round by round, alternating which server goes first; the table gives per-server
  * medians over the rounds, "× bare" per round against the bare engine's rate of the same round.
  *
+ * With one process per side, whatever that process made of its code (what the JIT did with its
+ * hot paths, where its heap landed) counts in every round, so the rounds are not independent
+ * samples of the build. `--fresh` starts every server anew for each round (and stops it after),
+ * so the rounds sample that too; it costs a set-up per server per round. "× <first>" is each
+ * round's rate against the first checkout's in the same round, the median over the rounds: the
+ * A/B's answer, steadier than comparing two medians.
+ *
  * Each directory must be built (`npm run build` there). Prints a Markdown table on stdout and each
  * measurement on stderr as it comes.
  */
@@ -73,17 +80,20 @@ async function main(): Promise<void> {
     .option('--warmup <seconds>', 'discarded seconds before each measurement', positive('--warmup'), 1)
     .option('--connections <n>', 'concurrent connections', positive('--connections'), 32)
     .option('--no-bare', 'leave out the bare engine')
+    .option('--fresh', 'start every server anew for each round (rounds then also sample what one process made of its code)', false)
     .option('--server-env <label:NAME=value>', 'extra environment for the Keyport of one label, repeatable (e.g. the same checkout twice, once with limits on: --dirs .=off,.=on --server-env on:RATE_LIMIT_DISABLED=false)', collectServerEnv, {})
     .parse()
-    .opts<{ dirs: string; db: string; mysqlUrl: string; scenarios: ScenarioId[]; rounds: number; duration: number; warmup: number; connections: number; bare: boolean; serverEnv: ServerEnv }>();
+    .opts<{ dirs: string; db: string; mysqlUrl: string; scenarios: ScenarioId[]; rounds: number; duration: number; warmup: number; connections: number; bare: boolean; fresh: boolean; serverEnv: ServerEnv }>();
   if (options.db !== 'sqlite' && options.db !== 'mysql') throw new InvalidArgumentError('--db must be sqlite or mysql');
+  const db = options.db;
   const checkouts = options.dirs.split(',').map((spec) => {
     const [dir, label] = spec.split('=');
     return { dir: resolve(dir!), label: label ?? dir! };
   });
 
-  const servers: Server[] = [];
-  try {
+  let servers: Server[] = [];
+  /** Starts the bare engine and one Keyport per checkout, and prepares their scenarios. */
+  async function startServers(): Promise<Map<string, Prepared>> {
     if (options.bare) {
       const { startBaseline } = await harness<{ startBaseline: typeof StartBaseline }>(checkouts[0]!.dir, 'baseline.js');
       const bare = await startBaseline(mkdtempSync(join(tmpdir(), 'keyport-ab-bare-')));
@@ -92,10 +102,9 @@ async function main(): Promise<void> {
     for (const { dir, label } of checkouts) {
       const { startKeyport } = await harness<{ startKeyport: typeof StartKeyport }>(dir, 'keyport.js');
       const { keyportTarget } = await harness<{ keyportTarget: typeof KeyportTarget }>(dir, 'setup.js');
-      const instance = await startKeyport({ db: options.db, mysqlUrl: options.mysqlUrl, extraEnv: options.serverEnv[label] ?? {} });
+      const instance = await startKeyport({ db, mysqlUrl: options.mysqlUrl, extraEnv: options.serverEnv[label] ?? {} });
       servers.push({ name: label, pid: instance.server.pid, target: await keyportTarget(instance, options.scenarios, undefined), close: () => instance.close() });
     }
-
     const { scenarioById } = await harness<{ scenarioById: typeof ScenarioById }>(checkouts[0]!.dir, 'scenarios.js');
     const prepared = new Map<string, Prepared>();
     for (const server of servers) {
@@ -106,9 +115,21 @@ async function main(): Promise<void> {
         else process.stderr.write(`${server.name} ${id}: unavailable (${ready.reason})\n`);
       }
     }
+    return prepared;
+  }
+  async function stopServers(): Promise<void> {
+    for (const server of servers) await server.close().catch(() => undefined);
+    servers = [];
+  }
 
+  try {
+    let prepared = await startServers();
     const results = new Map<string, Measurement[]>();
     for (let round = 0; round < options.rounds; round++) {
+      if (options.fresh && round > 0) {
+        await stopServers();
+        prepared = await startServers();
+      }
       const order = round % 2 === 0 ? servers : [...servers].reverse();
       for (const id of options.scenarios) {
         for (const server of order) {
@@ -122,9 +143,10 @@ async function main(): Promise<void> {
       }
     }
 
-    console.log(`${options.db}, ${options.rounds} rounds of ${options.duration} s (warm-up ${options.warmup} s), ${options.connections} connections; medians over the rounds\n`);
-    console.log('| scenario | server | req/s | × bare | CPU µs/req (loop) | p99 ms | errors |');
-    console.log('|---|---|---:|---:|---:|---:|---:|');
+    const first = checkouts[0]!.label;
+    console.log(`${options.db}, ${options.rounds} rounds of ${options.duration} s (warm-up ${options.warmup} s), ${options.connections} connections${options.fresh ? ', fresh servers every round' : ''}; medians over the rounds\n`);
+    console.log(`| scenario | server | req/s | × bare | × ${first} | CPU µs/req (loop) | p99 ms | errors |`);
+    console.log('|---|---|---:|---:|---:|---:|---:|---:|');
     for (const id of options.scenarios) {
       // The introspection rows compare with the engine's opaque-token introspection (it cannot introspect JWTs).
       const bare = results.get(`${id === '6a' || id === '6c' ? '6b' : id}|bare`);
@@ -132,13 +154,15 @@ async function main(): Promise<void> {
         const runs = results.get(`${id}|${server.name}`);
         if (!runs) continue;
         const ratio = bare && server.name !== 'bare' ? median(runs.map((m, i) => m.perSecond / bare[i]!.perSecond)).toFixed(2) : '';
+        const reference = results.get(`${id}|${first}`);
+        const paired = reference && server.name !== 'bare' && server.name !== first ? median(runs.map((m, i) => m.perSecond / reference[i]!.perSecond)).toFixed(2) : '';
         const cpu = runs.every((m) => m.cpuPerRequest) ? `${median(runs.map((m) => m.cpuPerRequest!.total)).toFixed(0)} (${median(runs.map((m) => m.cpuPerRequest!.eventLoop)).toFixed(0)})` : '';
         const errors = runs.reduce((sum, m) => sum + m.errors, 0);
-        console.log(`| ${id} | ${server.name} | ${median(runs.map((m) => m.perSecond)).toFixed(0)} | ${ratio} | ${cpu} | ${median(runs.map((m) => m.p99Ms)).toFixed(1)} | ${errors} |`);
+        console.log(`| ${id} | ${server.name} | ${median(runs.map((m) => m.perSecond)).toFixed(0)} | ${ratio} | ${paired} | ${cpu} | ${median(runs.map((m) => m.p99Ms)).toFixed(1)} | ${errors} |`);
       }
     }
   } finally {
-    for (const server of servers) await server.close().catch(() => undefined);
+    await stopServers();
   }
 }
 
