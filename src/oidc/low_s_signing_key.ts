@@ -11,9 +11,9 @@ import { SIGNING_ALG } from './policy.js';
  * half through `keyObject()`.
  *
  * Signed with `crypto.sign` and a callback (a sign job on the thread pool), not WebCrypto's
- * `subtle.sign`: measured with 32 signatures in flight, ~10 µs of event loop and ~39–43 µs of CPU
- * in all a signature, against ~15–16 µs and ~44–47 µs (WebCrypto's job, its promise and its
- * argument checks); the signature is the same (ECDSA P-256 over SHA-256, r‖s).
+ * `subtle.sign`: with 32 signatures in flight (bench/micro/es256_signing.ts), 8–14 µs of event
+ * loop and 37–45 µs of CPU in all a signature, against 15–19 µs and 45–56 µs (WebCrypto's job, its
+ * promise and its argument checks); the signature is the same (ECDSA P-256 over SHA-256, r‖s).
  */
 class LowSSigningKey extends KeyportSigningKey {
   private readonly publicKey: KeyObject;
