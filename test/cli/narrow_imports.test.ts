@@ -70,11 +70,15 @@ describe('the CLI builds only what a command needs', function () {
       'export async function resolve(specifier, context, next) { return record(await next(specifier, context)); }',
     ].join('\n'));
     const hooks = JSON.stringify(pathToFileURL(join(database.dir, 'hooks.mjs')).href);
+    // A command still running after 20 s says what keeps it alive (a command lists in about a second;
+    // the 30 s bound kills it): on Node 20, signing-key:list once printed its answer and did not exit,
+    // with the three suites side by side. If nothing is printed, the main thread itself was blocked.
     writeFileSync(join(database.dir, 'register.mjs'), [
       "import * as module from 'node:module';",
       `import { resolveSync } from ${hooks};`,
       `if (typeof module.registerHooks === 'function') module.registerHooks({ resolve: resolveSync });`,
       `else module.register(${hooks});`,
+      "setTimeout(() => process.stderr.write(`still running after 20 s; active resources: ${JSON.stringify(process.getActiveResourcesInfo())}\\n`), 20_000).unref();",
     ].join('\n'));
     // REDIS_URL points at nothing: a listing command must not even try it.
     const base = { KEYPORT_SECRET: TEST_SECRET, DATA_DIR: database.dir, DATABASE_URL: database.url };
