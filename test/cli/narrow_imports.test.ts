@@ -78,7 +78,7 @@ describe('the CLI builds only what a command needs', function () {
       `import { resolveSync } from ${hooks};`,
       `if (typeof module.registerHooks === 'function') module.registerHooks({ resolve: resolveSync });`,
       `else module.register(${hooks});`,
-      "setTimeout(() => process.stderr.write(`still running after 20 s; active resources: ${JSON.stringify(process.getActiveResourcesInfo())}\\n`), 20_000).unref();",
+      "setTimeout(() => process.stderr.write('still running after 20 s; active resources: ' + JSON.stringify(process.getActiveResourcesInfo()) + '\\n'), 20_000).unref();",
     ].join('\n'));
     // REDIS_URL points at nothing: a listing command must not even try it.
     const base = { KEYPORT_SECRET: TEST_SECRET, DATA_DIR: database.dir, DATABASE_URL: database.url };
