@@ -34,6 +34,11 @@ export function pageContentSecurityPolicy(nonce: string): string {
 const CSP_BEFORE_NONCE = "default-src 'self'; script-src 'self' 'nonce-";
 const CSP_AFTER_NONCE = ["'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"].join('; ');
 
+/** A fresh nonce for one response's page policy. */
+function newCspNonce(): string {
+  return pooledRandomBytes(16).toString('base64');
+}
+
 function isHtml(contentType: unknown): boolean {
   return typeof contentType === 'string' && /^\s*text\/html\b/i.test(contentType);
 }
@@ -62,7 +67,7 @@ export const securityHeaders: Middleware<unknown> = async function securityHeade
   if (ctx.secure) ctx.set('Strict-Transport-Security', HSTS);
   const prepared = preparesPagePolicy(ctx.path);
   if (prepared) {
-    const nonce = pooledRandomBytes(16).toString('base64');
+    const nonce = newCspNonce();
     ctx.state.cspNonce = nonce;
     ctx.set('Content-Security-Policy', pageContentSecurityPolicy(nonce));
   }
@@ -72,6 +77,6 @@ export const securityHeaders: Middleware<unknown> = async function securityHeade
     // Read from Node's response itself: koa's ctx.response.get() copies every header first.
     const html = isHtml(ctx.res.getHeader('Content-Type'));
     if (prepared && !html) ctx.remove('Content-Security-Policy');
-    else if (!prepared && html && !ctx.res.hasHeader('Content-Security-Policy')) ctx.set('Content-Security-Policy', pageContentSecurityPolicy(pooledRandomBytes(16).toString('base64')));
+    else if (!prepared && html && !ctx.res.hasHeader('Content-Security-Policy')) ctx.set('Content-Security-Policy', pageContentSecurityPolicy(newCspNonce()));
   }
 };
