@@ -161,11 +161,16 @@ export class KeyUsageCounter {
       bucket.rejections += rejections;
       perHour.set(hour, bucket);
     };
-    for (let start = 0; start < keyIds.length; start += 500) {
-      const rows = await this.reads.dataSource().getRepository(KeyUsageHour).find({ where: { keyId: In(keyIds.slice(start, start + 500)), hourStart: MoreThanOrEqual(new Date(firstHour)) } });
-      for (const row of rows) add(row.keyId, hourOf(row.hourStart.getTime()), Number(row.requests), Number(row.rejections));
-    }
-    for (const bucket of this.buffer.pendingValues()) add(bucket.keyId, bucket.hour, bucket.requests, bucket.rejections);
+    // The rows and the buckets not yet written, each bucket counted once (not lost while a flush is being written).
+    const { table: rows, pending } = await this.buffer.readConsistently(async () => {
+      const found: KeyUsageHour[] = [];
+      for (let start = 0; start < keyIds.length; start += 500) {
+        found.push(...await this.reads.dataSource().getRepository(KeyUsageHour).find({ where: { keyId: In(keyIds.slice(start, start + 500)), hourStart: MoreThanOrEqual(new Date(firstHour)) } }));
+      }
+      return found;
+    });
+    for (const row of rows) add(row.keyId, hourOf(row.hourStart.getTime()), Number(row.requests), Number(row.rejections));
+    for (const bucket of pending) add(bucket.keyId, bucket.hour, bucket.requests, bucket.rejections);
 
     const result = new Map<string, KeyUsageSummary>();
     for (const [keyId, perHour] of counts) {

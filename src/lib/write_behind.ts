@@ -36,6 +36,8 @@ export class WriteBehindBuffer<K, V> {
   private pending = new Map<K, V>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
+  /** Writes started so far: a reader compares it before and after reading the table. */
+  private writesStarted = 0;
 
   constructor(private readonly options: WriteBehindOptions<K, V>) {}
 
@@ -47,6 +49,21 @@ export class WriteBehindBuffer<K, V> {
   /** The entries waiting for the next write, for readers that add them to what the table says. */
   pendingValues(): IterableIterator<V> {
     return this.pending.values();
+  }
+
+  /**
+   * Reads `table` and the pending entries so that each entry is counted exactly once: an entry
+   * of a write in progress is in neither (not committed, no longer pending), so the read waits
+   * for that write first, and reads again if a write started meanwhile (up to `attempts` times;
+   * writes start a few seconds apart, a read takes milliseconds).
+   */
+  async readConsistently<T>(table: () => Promise<T>, attempts = 3): Promise<{ table: T; pending: V[] }> {
+    for (let attempt = 1; ; attempt += 1) {
+      while (this.flushing !== undefined) await this.flushing;
+      const started = this.writesStarted;
+      const read = await table();
+      if (this.writesStarted === started || attempt >= attempts) return { table: read, pending: [...this.pending.values()] };
+    }
   }
 
   /** Adds an entry (folded into a pending one under the same key); cheap, for the request path. */
@@ -65,6 +82,7 @@ export class WriteBehindBuffer<K, V> {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
+    this.writesStarted += 1;
     this.flushing = this.options.write(batch, (entries) => this.putBack(entries)).finally(() => { this.flushing = undefined; });
     await this.flushing;
   }

@@ -29,6 +29,16 @@ describe('dashboard: per-key usage', () => {
     expect((await usage().summary(created.key.id)).thisHour.requests).to.equal(7);
   });
 
+  it('counts a bucket whose flush is being written exactly once (in neither memory nor a row until it commits)', async () => {
+    const created = await createAgentWithKey(app);
+    for (let i = 0; i < 5; i += 1) usage().recordRequest(created.key.id);
+    const flushing = usage().flush();
+    const during = await usage().summary(created.key.id);
+    await flushing;
+    expect(during.thisHour.requests).to.equal(5);
+    expect((await usage().summary(created.key.id)).thisHour.requests).to.equal(5);
+  });
+
   it('adds later flushes to the same row and records rate-limit rejections (recordRejection)', async () => {
     const created = await createAgentWithKey(app);
     usage().recordRequest(created.key.id);

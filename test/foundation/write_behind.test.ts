@@ -196,4 +196,44 @@ describe('WriteBehindBuffer (the one write-behind buffer)', () => {
     expect(armed[0]!.hasRef()).to.equal(false);
     await buffer.close();
   });
+
+  it('reads a table and the pending entries consistently: after a write in progress, and again when a write started meanwhile', async () => {
+    const table = new Map<string, number>();
+    let release: () => void = () => undefined;
+    const buffer = new WriteBehindBuffer<string, number>({
+      delayMs: 60_000,
+      merge: (a, b) => a + b,
+      write: async (batch) => {
+        await new Promise<void>((resolve) => { release = resolve; });
+        for (const [key, value] of batch) table.set(key, (table.get(key) ?? 0) + value);
+      },
+    });
+    buffer.add('a', 2);
+    const writing = buffer.flush();
+    buffer.add('a', 1);
+    // The write of 2 is in flight: neither in the table nor pending.
+    expect([...buffer.pendingValues()]).to.deep.equal([1]);
+    const read = buffer.readConsistently(async () => new Map(table));
+    setImmediate(() => release());
+    const { table: seen, pending } = await read;
+    await writing;
+    expect(seen.get('a')).to.equal(2);
+    expect(pending).to.deep.equal([1]);
+
+    // A write that starts while the table is read: the read is made again, after it.
+    let reads = 0;
+    const again = await buffer.readConsistently(async () => {
+      reads += 1;
+      if (reads === 1) {
+        const second = buffer.flush();
+        setImmediate(() => release());
+        await second;
+      }
+      return new Map(table);
+    });
+    expect(reads).to.equal(2);
+    expect(again.table.get('a')).to.equal(3);
+    expect(again.pending).to.deep.equal([]);
+  });
 });
+
