@@ -46,7 +46,11 @@ export class WriteBehindBuffer<K, V> {
     return this.pending.size;
   }
 
-  /** The entries waiting for the next write, for readers that add them to what the table says. */
+  /**
+   * The entries waiting for the next write (those of a write in progress excluded). A reader that
+   * adds them to what the table says goes through `readConsistently` instead, which does not lose
+   * the write in progress.
+   */
   pendingValues(): IterableIterator<V> {
     return this.pending.values();
   }
