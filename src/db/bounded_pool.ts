@@ -1,3 +1,4 @@
+import type { DataSource } from 'typeorm';
 import type { DatabaseLimits } from '../config/config.js';
 import { CircuitBreaker } from '../lib/circuit_breaker.js';
 import type { Logger } from '../lib/logger.js';
@@ -60,9 +61,11 @@ function notAnswering(err: Error | null | undefined): boolean {
  * query), so the pool object TypeORM created is wrapped in place; test/resilience covers it
  * against a frozen and a refusing server, so a driver upgrade that changes these calls fails there.
  */
-export function boundPool(pool: BoundablePool, limits: Pick<DatabaseLimits, 'acquireTimeoutMs' | 'queryTimeoutMs'>, options: { logger?: Logger } = {}): { readonly breaker: CircuitBreaker | undefined } {
+export function boundPool(pool: BoundablePool, limits: Pick<DatabaseLimits, 'acquireTimeoutMs' | 'queryTimeoutMs'>, options: { logger?: Logger } = {}): PoolBounds {
   if (bounded.has(pool)) throw new Error('the pool is bounded already');
   bounded.add(pool);
+  // Undefined while `withoutQueryTimeout` runs its work (migrations).
+  let queryTimeoutMs: number | undefined = limits.queryTimeoutMs;
   const breaker = options.logger ? new CircuitBreaker({
     name: 'database',
     failureThreshold: DATABASE_BREAKER_FAILURES,
@@ -104,7 +107,7 @@ export function boundPool(pool: BoundablePool, limits: Pick<DatabaseLimits, 'acq
       answered = true;
       clearTimeout(timer);
       if (err) callback(err, connection);
-      else callback(null, withQueryTimeout(connection, limits.queryTimeoutMs, report));
+      else callback(null, withQueryTimeout(connection, () => queryTimeoutMs, report));
     });
   };
   pool.getConnection = (callback) => {
@@ -118,10 +121,60 @@ export function boundPool(pool: BoundablePool, limits: Pick<DatabaseLimits, 'acq
       callback(err, connection);
     });
   };
-  return { breaker };
+  return {
+    breaker,
+    async withoutQueryTimeout(work) {
+      queryTimeoutMs = undefined;
+      try {
+        return await work();
+      } finally {
+        queryTimeoutMs = limits.queryTimeoutMs;
+      }
+    },
+  };
 }
 
-function withQueryTimeout(connection: BoundableConnection, timeoutMs: number, report: (err: Error | null) => void): BoundableConnection {
+/** What `boundPool` gives back. */
+export interface PoolBounds {
+  /** With a logger: the database circuit (`/readyz`, the outage answer). */
+  readonly breaker: CircuitBreaker | undefined;
+  /**
+   * Runs `work` with statements unbounded (the acquire timeout and the circuit still apply): for
+   * migrations, whose statements may rightly take longer than a request's. Only while nothing
+   * else uses the pool (the database is being opened), as the setting is the pool's.
+   */
+  withoutQueryTimeout<T>(work: () => Promise<T>): Promise<T>;
+}
+
+/**
+ * Bounds the pool of a MySQL DataSource the moment TypeORM creates it, inside `initialize()`, so
+ * the statements TypeORM runs there (current database, server version) and the migration check
+ * are bounded too; bounding after `initialize()` left a command or a starting server waiting
+ * forever on a database that accepted the connection and then stalled. `bounds()` is undefined
+ * until the pool exists.
+ */
+export function boundPoolOnCreation(dataSource: DataSource, limits: Pick<DatabaseLimits, 'acquireTimeoutMs' | 'queryTimeoutMs'>, options: { logger?: Logger } = {}): { bounds(): PoolBounds | undefined } {
+  // `createPool` is TypeORM's MysqlDriver method (0.3, protected in its types) that makes the pool
+  // and checks a first connection; test/resilience/database_open.test.ts fails if it is bypassed.
+  const driver = dataSource.driver as unknown as { createPool(connectionOptions: unknown): Promise<BoundablePool> };
+  // A DataSource initialized again after a failure (a replica's next check) creates a new pool.
+  const known = boundOnCreation.get(driver);
+  if (known) return known;
+  const create = driver.createPool.bind(driver);
+  let bounds: PoolBounds | undefined;
+  driver.createPool = async (connectionOptions) => {
+    const pool = await create(connectionOptions);
+    bounds = boundPool(pool, limits, options);
+    return pool;
+  };
+  const created = { bounds: () => bounds };
+  boundOnCreation.set(driver, created);
+  return created;
+}
+
+const boundOnCreation = new WeakMap<object, { bounds(): PoolBounds | undefined }>();
+
+function withQueryTimeout(connection: BoundableConnection, timeoutMs: () => number | undefined, report: (err: Error | null) => void): BoundableConnection {
   if (bounded.has(connection)) return connection;
   bounded.add(connection);
   const query = connection.query.bind(connection);
@@ -132,9 +185,12 @@ function withQueryTimeout(connection: BoundableConnection, timeoutMs: number, re
     }
     // A string, or a plain options object ({ sql, timeout, … }); anything else is passed as is.
     let options = sql;
-    if (typeof sql === 'string') options = { sql, timeout: timeoutMs };
-    else if (sql !== null && typeof sql === 'object' && Object.getPrototypeOf(sql) === Object.prototype) {
-      options = { timeout: timeoutMs, ...(sql as Record<string, unknown>) };
+    const timeout = timeoutMs();
+    if (timeout !== undefined) {
+      if (typeof sql === 'string') options = { sql, timeout };
+      else if (sql !== null && typeof sql === 'object' && Object.getPrototypeOf(sql) === Object.prototype) {
+        options = { timeout, ...(sql as Record<string, unknown>) };
+      }
     }
     // mysql2 (3.24.6) leaves a statement's timer running when the connection dies under it: the
     // callback gets the network error, then "Query inactivity timeout" once the timer fires. That

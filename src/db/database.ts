@@ -1,13 +1,12 @@
 import type { DataSource } from 'typeorm';
 import type { BetterSqlite3Driver } from 'typeorm/driver/better-sqlite3/BetterSqlite3Driver.js';
-import type { MysqlDriver } from 'typeorm/driver/mysql/MysqlDriver.js';
 import type { CircuitBreaker } from '../lib/circuit_breaker.js';
 import type { Logger } from '../lib/logger.js';
 import { DEFAULT_DATABASE_LIMITS, type DatabaseLimits } from '../config/config.js';
 import type { DatabaseTarget } from '../config/database_url.js';
-import { boundPool, type BoundablePool } from './bounded_pool.js';
 import { createDataSource } from './data_source.js';
 import { DatabaseHealth } from './health.js';
+import { closeDataSource, initializeDataSource, notAnsweringWhileOpening } from './open_data_source.js';
 
 /** The part of better-sqlite3's Database that `changeCounter` uses. */
 interface SqliteConnection {
@@ -29,22 +28,26 @@ export class Database {
 
   /**
    * Opens the database and runs pending migrations (idempotent; safe with several instances on
-   * MySQL). The acquire and query timeouts apply from then on: a migration may take longer than a
-   * request's statement should. `secret` (KEYPORT_SECRET) is needed by migrations that convert
-   * stored data with keyed hashes; without it they refuse when there is anything to convert.
+   * MySQL). On MySQL the acquire and query timeouts apply from the first statement, the check for
+   * pending migrations included, but not to the migrations themselves: a migration may take longer
+   * than a request's statement should. `secret` (KEYPORT_SECRET) is needed by migrations that
+   * convert stored data with keyed hashes; without it they refuse when there is anything to convert.
    */
   static async open(target: DatabaseTarget, logger: Logger, options: { migrate?: boolean; limits?: DatabaseLimits; secret?: string } = {}): Promise<Database> {
     const limits = options.limits ?? DEFAULT_DATABASE_LIMITS;
     const dataSource = createDataSource(target, { limits, secret: options.secret });
-    await dataSource.initialize();
-    if (options.migrate ?? true) {
-      const applied = await dataSource.runMigrations({ transaction: 'each' });
-      for (const migration of applied) logger.info('migration applied', { migration: migration.name });
+    const bounds = await initializeDataSource(dataSource, limits, { logger });
+    try {
+      if ((options.migrate ?? true) && await dataSource.showMigrations()) {
+        const migrate = () => dataSource.runMigrations({ transaction: 'each' });
+        const applied = bounds ? await bounds.withoutQueryTimeout(migrate) : await migrate();
+        for (const migration of applied) logger.info('migration applied', { migration: migration.name });
+      }
+    } catch (err) {
+      await closeDataSource(dataSource, bounds);
+      throw notAnsweringWhileOpening(err, limits);
     }
-    // `pool` is a public field of TypeORM's MySQL driver (typed `any`): mysql2's callback pool.
-    const pool = target.type === 'mysql' ? (dataSource.driver as MysqlDriver).pool as BoundablePool | undefined : undefined;
-    const { breaker } = target.type === 'mysql' && pool ? boundPool(pool, limits, { logger }) : { breaker: undefined };
-    return new Database(dataSource, target.type, breaker);
+    return new Database(dataSource, target.type, bounds?.breaker);
   }
 
   /**

@@ -2,8 +2,8 @@ import type { DataSource } from 'typeorm';
 import { DEFAULT_DATABASE_LIMITS, type DatabaseLimits } from '../config/config.js';
 import { parseDatabaseUrl } from '../config/database_url.js';
 import type { Logger } from '../lib/logger.js';
-import { boundPool, type BoundablePool } from './bounded_pool.js';
 import { createDataSource } from './data_source.js';
+import { initializeDataSource } from './open_data_source.js';
 
 /**
  * Where a read goes that may be stale by a replication delay: dashboard and admin listings, usage
@@ -99,9 +99,7 @@ export class ReplicaReads implements StaleReads {
     let reason: string | undefined;
     try {
       if (!replica.dataSource.isInitialized) {
-        await replica.dataSource.initialize();
-        const pool = (replica.dataSource.driver as unknown as { pool?: BoundablePool }).pool;
-        if (pool) boundPool(pool, this.options.limits ?? DEFAULT_DATABASE_LIMITS);
+        await initializeDataSource(replica.dataSource, this.options.limits ?? DEFAULT_DATABASE_LIMITS);
       }
       reason = await this.lagProblem(replica);
     } catch (err) {

@@ -70,3 +70,37 @@ const QUERY_TIMEOUT_MS = 300;
     breaker!.close();
   });
 });
+
+(onMysql ? describe : describe.skip)('resilience: the bounded MySQL pool, while migrations run', () => {
+  let pool: mysql.Pool;
+
+  beforeEach(() => {
+    pool = mysql.createPool({ uri: TEST_DATABASE_URL!, connectionLimit: 2 });
+  });
+
+  afterEach(async () => {
+    await new Promise<void>((resolve) => pool.end(() => resolve()));
+  });
+
+  function sleepOnServer(seconds: number): Promise<string> {
+    return new Promise((resolve) => {
+      (pool as unknown as BoundablePool).getConnection((err, conn) => {
+        if (err) {
+          resolve(String((err as Error & { code?: string }).code));
+          return;
+        }
+        conn.query(`SELECT SLEEP(${seconds})`, (queryError: (Error & { code?: string }) | null) => {
+          if (!queryError) conn.release();
+          resolve(queryError?.code ?? 'ok');
+        });
+      });
+    });
+  }
+
+  it('lets statements run past the query timeout inside withoutQueryTimeout, and bounds them again after', async () => {
+    const bounds = boundPool(pool as unknown as BoundablePool, { acquireTimeoutMs: 1000, queryTimeoutMs: QUERY_TIMEOUT_MS });
+    expect(await sleepOnServer(0.6), 'bounded').to.equal('PROTOCOL_SEQUENCE_TIMEOUT');
+    expect(await bounds.withoutQueryTimeout(() => sleepOnServer(0.6)), 'a migration-length statement').to.equal('ok');
+    expect(await sleepOnServer(0.6), 'bounded again').to.equal('PROTOCOL_SEQUENCE_TIMEOUT');
+  });
+});

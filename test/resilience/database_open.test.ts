@@ -1,0 +1,81 @@
+import { expect } from 'chai';
+import mysql from 'mysql2/promise';
+import { loadConfig } from '../../src/config/config.js';
+import { parseDatabaseUrl } from '../../src/config/database_url.js';
+import { Database } from '../../src/db/database.js';
+import { startServer } from '../../src/server.js';
+import { memoryLogger } from '../ratelimit/support.js';
+import { runKeyport } from '../support/cli.js';
+import { createScratchDatabase, onMysql, type ScratchDatabase } from '../support/database.js';
+import { TEST_SECRET } from '../support/secret.js';
+
+const QUERY_TIMEOUT_MS = 300;
+const LIMITS = { poolSize: 4, queueLimit: 40, acquireTimeoutMs: 1000, queryTimeoutMs: QUERY_TIMEOUT_MS };
+const STALLED = /^The database did not answer a statement within DB_QUERY_TIMEOUT_MS \(300 ms\) while opening\.$/;
+
+/**
+ * Opening the database against a MariaDB that accepts connections and then does not answer: the
+ * migration check waits on a table another session holds a write lock on (a real stall, not a
+ * mock). A starting server and a CLI command used to wait forever there, because the statement
+ * timeouts applied only once the database was open (a CLI test hung 30 s on a slow MariaDB).
+ */
+(onMysql ? describe : describe.skip)('resilience: opening a stalled database', () => {
+  let db: ScratchDatabase;
+  let locker: mysql.Connection;
+
+  beforeEach(async () => {
+    db = await createScratchDatabase();
+    locker = await mysql.createConnection({ uri: db.url });
+    await locker.query('LOCK TABLES keyport_migrations WRITE');
+  });
+
+  afterEach(async () => {
+    await locker.query('UNLOCK TABLES');
+    await locker.end();
+    await db.drop();
+  });
+
+  it('fails Database.open within the statement timeout, saying what it was doing', async () => {
+    const { logger } = memoryLogger('error');
+    const started = Date.now();
+    const err = await Database.open(parseDatabaseUrl(db.url, process.cwd()), logger, { limits: LIMITS, secret: TEST_SECRET }).then(
+      () => { throw new Error('opened a database whose migration table is locked'); },
+      (error: Error & { code?: string }) => error,
+    );
+    const took = Date.now() - started;
+    expect(err.message).to.match(STALLED);
+    expect(err.code).to.equal('PROTOCOL_SEQUENCE_TIMEOUT');
+    expect(took, 'bounded by the statement timeout, not by the lock').to.be.below(QUERY_TIMEOUT_MS + 2500);
+  });
+
+  // A process shows what an in-process call cannot: nothing of the opening is left to keep it alive.
+  it('ends a CLI command with exit 1 and one line, instead of hanging', async () => {
+    const started = Date.now();
+    const result = await runKeyport(['resource:list'], { DATABASE_URL: db.url, KEYPORT_SECRET: TEST_SECRET, DB_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS) });
+    expect(result.code, result.stderr).to.equal(1);
+    expect(result.stdout).to.equal('');
+    expect(result.stderr.trim()).to.equal('keyport: The database did not answer a statement within DB_QUERY_TIMEOUT_MS (300 ms) while opening.');
+    expect(Date.now() - started, 'the command ended by itself, well before the 30 s kill').to.be.below(15_000);
+  });
+
+  it('fails a starting server instead of holding it before its port opens', async () => {
+    const { logger } = memoryLogger('error');
+    const config = loadConfig({ DATABASE_URL: db.url, KEYPORT_SECRET: TEST_SECRET, DB_QUERY_TIMEOUT_MS: String(QUERY_TIMEOUT_MS), PORT: '0', HOST: '127.0.0.1', ISSUER: 'http://127.0.0.1:3000' }, process.cwd());
+    const err = await startServer(config, { logger, processMetrics: false }).then(
+      async (server) => { await server.close(); throw new Error('the server started on a database whose migration table is locked'); },
+      (error: Error) => error,
+    );
+    expect(err.message).to.match(STALLED);
+  });
+
+  it('opens once the database answers again', async () => {
+    await locker.query('UNLOCK TABLES');
+    const { logger } = memoryLogger('error');
+    const database = await Database.open(parseDatabaseUrl(db.url, process.cwd()), logger, { limits: LIMITS, secret: TEST_SECRET });
+    try {
+      expect(await database.dataSource.query('SELECT COUNT(*) AS n FROM keyport_migrations')).to.have.length(1);
+    } finally {
+      await database.close();
+    }
+  });
+});
