@@ -20,13 +20,13 @@ export class Database {
   /** Readiness: reachable and taking writes (`/readyz`). */
   readonly health: DatabaseHealth;
 
+  /** SQLite, the server: checkpoints made by a worker thread (src/db/sqlite_checkpoints.ts). */
+  private checkpoints: SqliteCheckpoints | undefined;
+
   /**
    * @param breaker MySQL: open while the server does not answer; new work then fails at once
    *   (src/db/bounded_pool.ts).
    */
-  /** SQLite, the server: checkpoints made by a worker thread (src/db/sqlite_checkpoints.ts). */
-  private checkpoints: SqliteCheckpoints | undefined;
-
   private constructor(readonly dataSource: DataSource, readonly type: DatabaseTarget['type'], readonly breaker?: CircuitBreaker) {
     this.health = new DatabaseHealth(dataSource);
   }
