@@ -8,9 +8,6 @@ import { migrationsFor } from '../../migrations/index.js';
 import { tokenIdsFor } from '../oidc/token_ids.js';
 import { ENTITIES } from './entities/index.js';
 
-/** How long a new MySQL connection's handshake may take (mysql2's own default); see below. */
-export const CONNECT_TIMEOUT_MS = 10_000;
-
 export interface DataSourceOptions {
   /** Pool size, timeouts and queue bound (config `databaseLimits`). */
   readonly limits?: DatabaseLimits;
@@ -59,12 +56,8 @@ export function createDataSource(target: DatabaseTarget, options: DataSourceOpti
     charset: 'utf8mb4_unicode_ci',
     timezone: 'Z',
     poolSize: limits.poolSize,
-    // Waiters beyond the queue limit are refused at once ("Queue limit reached", a 503) instead of
-    // piling up behind a stalled server. A request waits for a connection, a new one's handshake
-    // included, at most DB_ACQUIRE_TIMEOUT_MS (src/db/bounded_pool.ts); the handshake itself may
-    // take up to CONNECT_TIMEOUT_MS, so opening the database (server start, every CLI command) does
-    // not fail on a loaded server that answers a handshake in more than 1 s, as a CI run's CLI command did
-    // with the 1 s acquire timeout as its bound. A late connection goes to the pool's next waiter.
-    extra: { connectTimeout: Math.max(limits.acquireTimeoutMs, CONNECT_TIMEOUT_MS), enableKeepAlive: true, waitForConnections: true, queueLimit: limits.queueLimit },
+    // A new connection's handshake counts as acquiring one; waiters beyond the queue limit are
+    // refused at once ("Queue limit reached", a 503) instead of piling up behind a stalled server.
+    extra: { connectTimeout: limits.acquireTimeoutMs, enableKeepAlive: true, waitForConnections: true, queueLimit: limits.queueLimit },
   });
 }
