@@ -7,21 +7,16 @@ import type { DatabaseTarget } from '../config/database_url.js';
 import { createDataSource } from './data_source.js';
 import { DatabaseHealth } from './health.js';
 import { closeDataSource, initializeDataSource, notAnsweringWhileOpening } from './open_data_source.js';
-import { SqliteCheckpoints } from './sqlite_checkpoints.js';
 
-/** The part of better-sqlite3's Database used here. */
+/** The part of better-sqlite3's Database that `changeCounter` uses. */
 interface SqliteConnection {
   prepare(source: string): { pluck(): { get(): unknown } };
-  pragma(source: string): unknown;
 }
 
 /** The open database: a DataSource with migrations applied, plus the checks operations need. */
 export class Database {
   /** Readiness: reachable and taking writes (`/readyz`). */
   readonly health: DatabaseHealth;
-
-  /** SQLite, the server: checkpoints made by a worker thread (src/db/sqlite_checkpoints.ts). */
-  private checkpoints: SqliteCheckpoints | undefined;
 
   /**
    * @param breaker MySQL: open while the server does not answer; new work then fails at once
@@ -37,10 +32,8 @@ export class Database {
    * pending migrations included, but not to the migrations themselves: a migration may take longer
    * than a request's statement should. `secret` (KEYPORT_SECRET) is needed by migrations that
    * convert stored data with keyed hashes; without it they refuse when there is anything to convert.
-   * `checkpointsInBackground` (the server): a SQLite file's WAL checkpoints are made off the event
-   * loop (src/db/sqlite_checkpoints.ts); a CLI command keeps SQLite's own.
    */
-  static async open(target: DatabaseTarget, logger: Logger, options: { migrate?: boolean; limits?: DatabaseLimits; secret?: string; checkpointsInBackground?: boolean } = {}): Promise<Database> {
+  static async open(target: DatabaseTarget, logger: Logger, options: { migrate?: boolean; limits?: DatabaseLimits; secret?: string } = {}): Promise<Database> {
     const limits = options.limits ?? DEFAULT_DATABASE_LIMITS;
     const dataSource = createDataSource(target, { limits, secret: options.secret });
     const bounds = await initializeDataSource(dataSource, limits, { logger });
@@ -54,11 +47,7 @@ export class Database {
       await closeDataSource(dataSource, bounds);
       throw notAnsweringWhileOpening(err, limits);
     }
-    const database = new Database(dataSource, target.type, bounds?.breaker);
-    if (options.checkpointsInBackground && target.type === 'sqlite' && target.path !== ':memory:') {
-      database.checkpoints = SqliteCheckpoints.start(target.path, database.sqliteConnection()!, logger);
-    }
-    return database;
+    return new Database(dataSource, target.type, bounds?.breaker);
   }
 
   /**
@@ -74,7 +63,9 @@ export class Database {
    * reading per turn is as exact as one per call.
    */
   changeCounter(): (() => number) | undefined {
-    const connection = this.sqliteConnection();
+    if (this.type !== 'sqlite') return undefined;
+    // `databaseConnection` is a public field of TypeORM's SQLite drivers: the one better-sqlite3 handle.
+    const connection = (this.dataSource.driver as BetterSqlite3Driver).databaseConnection as SqliteConnection | undefined;
     if (!connection) return undefined;
     const statement = connection.prepare('PRAGMA data_version').pluck();
     let reading: number | undefined;
@@ -88,15 +79,7 @@ export class Database {
     };
   }
 
-  /** SQLite: the one better-sqlite3 handle every TypeORM query runner shares; undefined on MySQL. */
-  private sqliteConnection(): SqliteConnection | undefined {
-    if (this.type !== 'sqlite') return undefined;
-    // `databaseConnection` is a public field of TypeORM's SQLite drivers.
-    return (this.dataSource.driver as BetterSqlite3Driver).databaseConnection as SqliteConnection | undefined;
-  }
-
   async close(): Promise<void> {
-    await this.checkpoints?.stop();
     this.breaker?.close();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
