@@ -7,6 +7,7 @@ import type { DatabaseTarget } from '../config/database_url.js';
 import { migrationsFor } from '../../migrations/index.js';
 import { tokenIdsFor } from '../oidc/token_ids.js';
 import { ENTITIES } from './entities/index.js';
+import { beginSqliteTransactionsImmediately } from './sqlite_write_transactions.js';
 
 export interface DataSourceOptions {
   /** Pool size, timeouts and queue bound (config `databaseLimits`). */
@@ -32,12 +33,13 @@ export function createDataSource(target: DatabaseTarget, options: DataSourceOpti
 
   if (target.type === 'sqlite') {
     if (target.path !== ':memory:') mkdirSync(dirname(target.path), { recursive: true });
-    return new DataSource({
+    const dataSource = new DataSource({
       ...common,
       type: 'better-sqlite3',
       database: target.path,
       // WAL lets readers proceed while one writer commits; busy_timeout rides out short lock waits
-      // when the CLI and the server touch the same file. better-sqlite3 waits synchronously (the
+      // when the CLI and the server touch the same file (transactions take the write lock at their
+      // BEGIN so that they wait too: src/db/sqlite_write_transactions.ts). better-sqlite3 waits synchronously (the
       // whole event loop stops meanwhile), so the wait is DB_ACQUIRE_TIMEOUT_MS, well below the
       // request budget; past it the write fails with SQLITE_BUSY, which answers 503.
       enableWAL: target.path !== ':memory:',
@@ -47,6 +49,8 @@ export function createDataSource(target: DatabaseTarget, options: DataSourceOpti
         db.pragma('foreign_keys = ON');
       },
     });
+    beginSqliteTransactionsImmediately(dataSource);
+    return dataSource;
   }
 
   return new DataSource({

@@ -3,6 +3,7 @@ import { calculateJwkThumbprint, type JWK } from 'jose';
 import { IsNull, type DataSource, type Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
 import { SigningKey } from '../db/entities/signing_key.js';
+import { runInTransaction } from '../db/transaction.js';
 import { decrypt, encrypt } from '../lib/crypto.js';
 import { newId } from '../lib/ids.js';
 import { SIGNING_ALG } from './policy.js';
@@ -75,7 +76,7 @@ export class SigningKeyStore {
    */
   async rotate(): Promise<{ key: SigningKey; retired: SigningKey[] }> {
     const key = await this.generate(newId('sig'));
-    return this.keys.manager.transaction(async (manager) => {
+    return runInTransaction(this.keys.manager.connection, async (manager) => {
       const repository = manager.getRepository(SigningKey);
       const current = await repository.findBy({ retiredAt: IsNull() });
       const now = new Date();
