@@ -64,6 +64,21 @@ function shownPath(path: string, cwd: string): string {
   return rel.startsWith('..') ? rel : `./${rel}`;
 }
 
+/** The least a command waits for a connection (MySQL: its handshake) or a write lock (SQLite). */
+export const COMMAND_ACQUIRE_TIMEOUT_MS = 10_000;
+
+/**
+ * The database limits of a CLI command: the server's, but waiting at least
+ * COMMAND_ACQUIRE_TIMEOUT_MS (mysql2's own default) for a connection or for SQLite's write lock.
+ * DB_ACQUIRE_TIMEOUT_MS is a request's bound, small so that a server under load sheds work; a
+ * command is one operator's action, and at 1 s its first MySQL handshake failed with "connect
+ * ETIMEDOUT" on a loaded (or distant) server. A server that takes the connection and then does
+ * not answer still fails the command within DB_QUERY_TIMEOUT_MS.
+ */
+export function commandDatabaseLimits(limits: Config['databaseLimits']): Config['databaseLimits'] {
+  return { ...limits, acquireTimeoutMs: Math.max(limits.acquireTimeoutMs, COMMAND_ACQUIRE_TIMEOUT_MS) };
+}
+
 /** The database as shown to people: a short path for SQLite; a URL without its password or query for MySQL. */
 export function describeDatabase(target: Config['database'], cwd: string): string {
   if (target.type === 'sqlite') return `sqlite:${target.path === ':memory:' ? target.path : shownPath(target.path, cwd)}`;
@@ -96,7 +111,7 @@ export async function withDependencies<T>(
   const cwd = runtime.cwd ?? process.cwd();
   const shownDatabase = describeDatabase(config.database, cwd);
   if (runtime.session) runtime.session.database = shownDatabase;
-  const database = await Database.open(config.database, logger, { migrate: needs.migrate ?? true, limits: config.databaseLimits, secret: config.secret });
+  const database = await Database.open(config.database, logger, { migrate: needs.migrate ?? true, limits: commandDatabaseLimits(config.databaseLimits), secret: config.secret });
   const closers: Array<() => Promise<void> | void> = [];
   try {
     let bus: EventBus;

@@ -7,7 +7,9 @@ import { startServer } from '../../src/server.js';
 import { memoryLogger } from '../ratelimit/support.js';
 import { runKeyport } from '../support/cli.js';
 import { createScratchDatabase, onMysql, type ScratchDatabase } from '../support/database.js';
+import { FaultProxy } from '../support/fault_proxy.js';
 import { TEST_SECRET } from '../support/secret.js';
+import { until } from '../support/until.js';
 
 const QUERY_TIMEOUT_MS = 300;
 const LIMITS = { poolSize: 4, queueLimit: 40, acquireTimeoutMs: 1000, queryTimeoutMs: QUERY_TIMEOUT_MS };
@@ -76,6 +78,32 @@ const STALLED = /^The database did not answer a statement within DB_QUERY_TIMEOU
       expect(await database.dataSource.query('SELECT COUNT(*) AS n FROM keyport_migrations')).to.have.length(1);
     } finally {
       await database.close();
+    }
+  });
+
+  it('a CLI command waits for a first handshake slower than DB_ACQUIRE_TIMEOUT_MS (a loaded server)', async () => {
+    await locker.query('UNLOCK TABLES');
+    const direct = new URL(db.url);
+    const proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
+    const proxied = new URL(db.url);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(proxy.port);
+    try {
+      // The server takes the connection and answers its handshake only after 1.5 s, past the
+      // request's 1 s bound that commands used to have (a CI run's `keyport user:create` ended
+      // with "connect ETIMEDOUT" so). A command waits up to COMMAND_ACQUIRE_TIMEOUT_MS.
+      proxy.freeze();
+      const command = runKeyport(['resource:list', '--json'], { DATABASE_URL: proxied.toString(), KEYPORT_SECRET: TEST_SECRET, DB_ACQUIRE_TIMEOUT_MS: '1000' });
+      await until('the command to connect', () => proxy.openConnections > 0, 20_000);
+      const connected = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await proxy.pass();
+      const result = await command;
+      expect(result.code, result.stderr).to.equal(0);
+      expect(JSON.parse(result.stdout)).to.be.an('object');
+      expect(Date.now() - connected, 'the handshake was held').to.be.at.least(1400);
+    } finally {
+      await proxy.close();
     }
   });
 });
