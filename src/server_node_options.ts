@@ -12,5 +12,10 @@
  * throughput fell by a fifth. Keyport's caches are bounded (tokens, keys, clients, revocations),
  * so the live heap does not grow with the number of tokens; raise the limit (in the command) only
  * if a heap out-of-memory error says so.
+ *
+ * `--max-semi-space-size=16`: the young generation's ceiling (16 MB semi-spaces). Node 20's V8
+ * grows to that size under load anyway; Node 24's (the Docker image's runtime) grew past it and
+ * put the peak RSS at 267–305 MB in the benchmarks, 182–215 MB with the ceiling. Interleaved A/Bs
+ * on both Nodes found no cost beyond the spread (docs/benchmarks.md, "Node 24 against Node 20").
  */
-export const SERVER_NODE_OPTIONS: readonly string[] = ['--max-old-space-size=512'];
+export const SERVER_NODE_OPTIONS: readonly string[] = ['--max-old-space-size=512', '--max-semi-space-size=16'];

@@ -21,7 +21,7 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** A real Keyport process (`node --max-old-space-size=512 dist/src/main.js`, as `npm start`) on its own port, data folder and database. */
+/** A real Keyport process (`node` with SERVER_NODE_OPTIONS `dist/src/main.js`, as `npm start`) on its own port, data folder and database. */
 export interface KeyportInstance {
   readonly server: ServerProcess;
   readonly database: BenchDatabase;

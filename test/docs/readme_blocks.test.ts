@@ -6,12 +6,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { commandBlocks, scriptOf } from './command_blocks.js';
+import { SERVER_NODE_OPTIONS } from '../../src/server_node_options.js';
 import { onMysql } from '../support/database.js';
 
 /**
  * Runs the README's shell blocks, and those of the two pages README sends newcomers to next
  * (docs/oauth.md, docs/api-keys.md), as written, against a fresh server started as `npm start`
- * starts it (`node --max-old-space-size=512 dist/src/main.js` once npm test has built), with a
+ * starts it (`node` with the server's Node options and `dist/src/main.js` once npm test has built), with a
  * temporary `DATA_DIR` so `npx keyport` and the server share one embedded SQLite database, as they
  * share ./data/ in a reader's checkout.
  *
@@ -87,7 +88,7 @@ function readerEnv(dataDir: string, extra: Record<string, string> = {}): NodeJS.
 }
 
 async function startServer(dataDir: string, port: number): Promise<ChildProcess> {
-  const server = spawn(process.execPath, ['--max-old-space-size=512', 'dist/src/main.js'], {
+  const server = spawn(process.execPath, [...SERVER_NODE_OPTIONS, 'dist/src/main.js'], {
     cwd: REPO_ROOT,
     env: readerEnv(dataDir, { PORT: String(port) }),
     stdio: ['ignore', 'pipe', 'pipe'],
