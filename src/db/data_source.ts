@@ -39,9 +39,9 @@ export function createDataSource(target: DatabaseTarget, options: DataSourceOpti
       database: target.path,
       // WAL lets readers proceed while one writer commits; busy_timeout rides out short lock waits
       // when the CLI and the server touch the same file (transactions take the write lock at their
-      // BEGIN so that they wait too: src/db/sqlite_write_transactions.ts). better-sqlite3 waits synchronously (the
-      // whole event loop stops meanwhile), so the wait is DB_ACQUIRE_TIMEOUT_MS, well below the
-      // request budget; past it the write fails with SQLITE_BUSY, which answers 503.
+      // BEGIN so that they wait too: src/db/sqlite_write_transactions.ts). better-sqlite3 waits
+      // synchronously (the whole event loop stops meanwhile), so the wait is DB_ACQUIRE_TIMEOUT_MS,
+      // well below the request budget; past it the write fails with SQLITE_BUSY, which answers 503.
       enableWAL: target.path !== ':memory:',
       prepareDatabase: (db: { pragma(source: string): unknown }) => {
         db.pragma(`busy_timeout = ${Math.trunc(limits.acquireTimeoutMs)}`);

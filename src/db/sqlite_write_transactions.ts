@@ -1,15 +1,13 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 
 /** What TypeORM's SQLite query runner sends to open a transaction (typeorm 1.x, AbstractSqliteQueryRunner). */
-export const TYPEORM_BEGIN = 'BEGIN TRANSACTION';
+const TYPEORM_BEGIN = 'BEGIN TRANSACTION';
 /** What Keyport sends instead: the write lock is taken at BEGIN, waiting out `busy_timeout` like any write. */
-export const BEGIN_IMMEDIATE = 'BEGIN IMMEDIATE TRANSACTION';
-
-const begunImmediately = new WeakSet<DataSource>();
+const BEGIN_IMMEDIATE = 'BEGIN IMMEDIATE TRANSACTION';
 
 /**
  * Makes every transaction TypeORM opens on this SQLite DataSource a write transaction from its
- * BEGIN (`BEGIN IMMEDIATE`).
+ * BEGIN (`BEGIN IMMEDIATE`). Called once, by `createDataSource`, on the DataSource it builds.
  *
  * Why: TypeORM opens SQLite transactions DEFERRED. A deferred transaction that reads and then
  * writes (create a key: read the agent, insert the key) holds only a read snapshot until its first
@@ -25,8 +23,7 @@ const begunImmediately = new WeakSet<DataSource>();
  * fails if TypeORM stops sending exactly `TYPEORM_BEGIN`.
  */
 export function beginSqliteTransactionsImmediately(dataSource: DataSource): void {
-  if (dataSource.options.type !== 'better-sqlite3' || begunImmediately.has(dataSource)) return;
-  begunImmediately.add(dataSource);
+  if (dataSource.options.type !== 'better-sqlite3') return;
   const driver = dataSource.driver as { createQueryRunner(mode: 'master' | 'slave'): QueryRunner };
   const createQueryRunner = driver.createQueryRunner.bind(driver);
   const wrapped = new WeakSet<QueryRunner>();
