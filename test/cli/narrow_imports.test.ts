@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as nodeModule from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
@@ -52,11 +53,11 @@ const SERVER_GRAPH = [
  * Node 20 has only module.register, whose hooks run on a thread of their own; with the cores
  * oversubscribed that thread has hung a command for good at least three times in CI
  * (`signing-key:list` after printing its answer, `resource:list` twice before: the process alive,
- * its timers firing, a MessagePort among its active resources). That is the tracer failing, not the CLI, and what a command loads
- * does not depend on the Node version, so the check runs where the hooks are synchronous
- * (module.registerHooks: Node 22.15+, 24): CI's Node 24 suite runs this file.
+ * its timers firing, a MessagePort among its active resources). That is the tracer failing, not
+ * the CLI, and what a command loads does not depend on the Node version, so the check runs where
+ * the hooks are synchronous (module.registerHooks: Node 22.15+, 24): CI's Node 24 suite runs it.
  */
-const hooksOnOwnThread = typeof (await import('node:module') as { registerHooks?: unknown }).registerHooks !== 'function';
+const hooksOnOwnThread = typeof (nodeModule as { registerHooks?: unknown }).registerHooks !== 'function';
 
 (hooksOnOwnThread ? describe.skip : describe)('the CLI builds only what a command needs', function () {
   // Child processes on a busy 2-core machine.
