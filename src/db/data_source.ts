@@ -22,8 +22,8 @@ export interface DataSourceOptions {
  * around every ~100 new-session logins; a login dirties ~9 pages of log, many of them the same
  * pages as its neighbours' (index roots and the ends of append-only indexes), which a longer log
  * copies once instead of again and again, with a quarter of the syncs. 4,000 pages (16 MB of log at
- * most) made new-session logins ×1.13–1.23 faster with the same p99 (docs/benchmarks.md); 10,000
- * was no faster and its longer checkpoints raised the p99 by a third.
+ * most): new-session logins × 1.05–1.23 in three A/Bs, p99 unchanged (docs/benchmarks.md); 10,000
+ * was not steadily faster and its longer checkpoints raised the p99 by a third.
  */
 export const SQLITE_WAL_CHECKPOINT_PAGES = 4000;
 
