@@ -30,8 +30,11 @@ export function commandClientOptions(keyPrefix: string): RedisOptions {
     maxRetriesPerRequest: 0,
     connectTimeout: 2_000,
     commandTimeout: 1_000,
-    // Three window counters per API-key request go out as one round trip.
-    enableAutoPipelining: true,
+    // Off: a request's counters are already one command, and the requests of one turn share it
+    // (src/ratelimit/redis_counters.ts). ioredis's automatic pipelining added a Pipeline object per
+    // command and kept one pipeline in flight per connection, so a turn's call waited for the
+    // previous turn's reply before it was even written (docs/benchmarks.md, "Rate limits on").
+    enableAutoPipelining: false,
     retryStrategy: reconnectDelay,
     // ioredis keeps a timer this long when disconnecting from a socket that already failed,
     // which would hold a CLI process open after its work is done.
@@ -102,6 +105,9 @@ export function clusterClientOptions(keyPrefix: string): ClusterOptions {
   return {
     keyPrefix,
     enableOfflineQueue: false,
+    // On a cluster each key is a command of its own (one Lua call per key, RedisCounters), and
+    // automatic pipelining sends a turn's commands for one node as one write (at the price of one
+    // pipeline in flight per slot; not measured on a cluster, which this bench does not run).
     enableAutoPipelining: true,
     clusterRetryStrategy: reconnectDelay,
     retryDelayOnFailover: 100,

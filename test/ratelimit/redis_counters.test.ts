@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import { RateLimiterRedis } from 'rate-limiter-flexible';
 import { commandClientOptions } from '../../src/lib/redis.js';
 import { MAX_KEYS_PER_COMMAND, RedisCounters } from '../../src/ratelimit/redis_counters.js';
+import { FaultProxy } from '../support/fault_proxy.js';
+import { until } from '../support/until.js';
 import { randomPrefix, sharedRedis } from './support.js';
 
 /** The Lua counters on their own: what each operation answers, and that they match the library they replaced. */
@@ -100,6 +102,33 @@ describe('Redis counters (one Lua call per request, and per turn)', () => {
     const later = await scriptCommandsDuring(() => counters.run([{ key: 'rl:turn:key', operation: 'hit', seconds: 60 }]));
     expect(later.commands).to.equal(1);
     expect(later.result[0]!.consumed).to.equal(3);
+  });
+
+  it('sends a turn\'s command while the previous turn\'s command still waits for its reply', async () => {
+    // Under load the key-guess guard's read and the key's count come in consecutive turns: the
+    // second must not queue behind the first's round trip (ioredis's automatic pipelining kept
+    // one pipeline in flight per connection and held later commands back until its reply).
+    const target = new URL(redis!.url);
+    const proxy = await FaultProxy.start({ host: target.hostname, port: Number(target.port || 6379) });
+    const viaProxy = new Redis(`redis://127.0.0.1:${proxy.port}`, commandClientOptions(prefix));
+    try {
+      await new Promise((resolve) => viaProxy.once('ready', resolve));
+      const counters = new RedisCounters(viaProxy);
+      // The first call on a connection sends the script itself (EVAL); later ones its hash.
+      await counters.run([{ key: 'rl:inflight:warm', operation: 'hit', seconds: 60 }]);
+      proxy.freeze();
+      const first = counters.run([{ key: 'rl:inflight:a', operation: 'hit', seconds: 60 }]);
+      await new Promise((resolve) => setImmediate(resolve));
+      const second = counters.run([{ key: 'rl:inflight:b', operation: 'hit', seconds: 60 }]);
+      const held = (): number => proxy.heldFromClients().toString('latin1').toLowerCase().split('evalsha').length - 1;
+      await until('both turns\' commands to be on the wire while the first awaits its reply', () => held() === 2, 500, 10);
+      await proxy.pass();
+      const readings = await Promise.all([first, second]);
+      expect(readings.map(([reading]) => reading!.consumed)).to.deep.equal([1, 1]);
+    } finally {
+      viaProxy.disconnect();
+      await proxy.close();
+    }
   });
 
   it('splits a turn with more keys than one command carries, and fails every request of a failed command', async () => {

@@ -55,6 +55,11 @@ export class FaultProxy {
     return this.links.size;
   }
 
+  /** What clients sent that a freeze is holding back (not yet forwarded), all connections together. */
+  heldFromClients(): Buffer {
+    return Buffer.concat([...this.links].flatMap((link) => link.toUpstream));
+  }
+
   /** Lets bytes flow again; delivers what a freeze held back; listens again after a refusal; stops repeated resets. */
   async pass(): Promise<void> {
     clearInterval(this.resetTimer);
