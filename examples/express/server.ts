@@ -20,4 +20,8 @@ app.delete('/orders/:id', auth.require({ scopes: ['write'], introspect: true }),
   res.json({ deleted: req.params.id, by: req.auth!.sub, verified_by: req.auth!.verified_by });
 });
 
-app.listen(config.port, config.host, () => console.log(`orders API (express) listening on http://${config.host}:${config.port}`));
+// Express 5 calls this with the error when the port cannot be had (EADDRINUSE): say so and stop.
+app.listen(config.port, config.host, (error?: Error) => {
+  if (error) throw error;
+  console.log(`orders API (express) listening on http://${config.host}:${config.port}`);
+});

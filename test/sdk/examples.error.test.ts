@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { agentWithKey, claimsOf, FRAMEWORKS, login, serviceToken, signWithServerKey, startExample, startKeyport, type KeyportFixture, type RunningProcess } from './support.js';
+import { createServer } from 'node:net';
+import { agentWithKey, claimsOf, ExampleExited, FRAMEWORKS, login, serviceToken, signWithServerKey, startExample, startExampleOn, startKeyport, type KeyportFixture, type RunningProcess } from './support.js';
 
 const OTHER_API = 'https://other-api.example.com';
 
@@ -15,6 +16,25 @@ describe('resource-server kit: example APIs, refusals', () => {
     await fx.app.services.oidc.resourceServers.create({ audience: OTHER_API, format: 'jwt', scopes: ['read'] });
   });
   after(async () => { await fx?.app.close(); });
+
+  it('each example refuses to start on a port already taken: it exits with EADDRINUSE, it does not say it listens', async () => {
+    // Express 5 hands a failed listen to the callback: the example used to print "listening on" regardless.
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const { port } = holder.address() as { port: number };
+    try {
+      for (const framework of FRAMEWORKS) {
+        const outcome = await startExampleOn(port, framework, fx).then(async (api) => { await api.stop(); return api.output.join(''); }, (err: unknown) => err);
+        expect(outcome, `${framework}: ${String(outcome)}`).to.be.instanceOf(ExampleExited);
+        const exited = outcome as ExampleExited;
+        expect(exited.code, framework).to.not.equal(0);
+        expect(exited.output, framework).to.include('EADDRINUSE');
+        expect(exited.output, framework).to.not.include('listening on');
+      }
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
+  });
 
   for (const framework of FRAMEWORKS) {
     describe(framework, () => {

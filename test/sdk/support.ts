@@ -62,9 +62,31 @@ export interface RunningProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `node dist/examples/<name>/server.js` the way its header says, and waits for "listening on". */
+/**
+ * Starts `node dist/examples/<name>/server.js` the way its header says, and waits for "listening on".
+ * The port is picked free and then handed to the child, so another process (CI runs several suites
+ * at once) can take it in between: then the example exits with EADDRINUSE and is started again on
+ * another port, up to three times.
+ */
 export async function startExample(framework: Framework, fx: KeyportFixture, env: Record<string, string> = {}): Promise<RunningProcess> {
-  const port = await freePort();
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await startExampleOn(await freePort(), framework, fx, env);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof ExampleExited) || !err.output.includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+/** The example process ended before it said it was listening. */
+export class ExampleExited extends Error {
+  constructor(framework: string, readonly code: number | null, readonly output: string) {
+    super(`the ${framework} example exited with ${code}: ${output}`);
+  }
+}
+
+/** One start of an example on `port`: resolves once it says it is listening, rejects with ExampleExited if it ends first. */
+export async function startExampleOn(port: number, framework: Framework, fx: KeyportFixture, env: Record<string, string> = {}): Promise<RunningProcess> {
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(process.execPath, [join(EXAMPLES, framework, 'server.js')], {
     env: {
@@ -86,7 +108,7 @@ export async function startExample(framework: Framework, fx: KeyportFixture, env
     };
     child.stdout!.on('data', collect);
     child.stderr!.on('data', (chunk: Buffer) => output.push(String(chunk)));
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`the ${framework} example exited with ${code}: ${output.join('')}`)); });
+    child.once('exit', (code) => { clearTimeout(timer); reject(new ExampleExited(framework, code, output.join(''))); });
   });
   child.removeAllListeners('exit');
   return { url, output, stop: () => stopProcess(child) };
