@@ -160,7 +160,6 @@ export class FaultProxy {
 
   static async start(target: string): Promise<FaultProxy> {
     const { hostname, port } = new URL(target);
-    const listenPort = await freePort();
     let proxy: FaultProxy | undefined;
     const server = createServer((socket) => {
       socket.once('data', () => { proxy!.requests += 1; });
@@ -186,8 +185,9 @@ export class FaultProxy {
       socket.pipe(upstream).pipe(socket);
       socket.resume();
     };
-    await new Promise<void>((resolve) => server.listen(listenPort, '127.0.0.1', resolve));
-    proxy = new FaultProxy(server, `http://127.0.0.1:${listenPort}`);
+    // Port 0: the kernel picks one this server holds at once (a port picked free first could be taken in between).
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+    proxy = new FaultProxy(server, `http://127.0.0.1:${(server.address() as { port: number }).port}`);
     return proxy;
   }
 
