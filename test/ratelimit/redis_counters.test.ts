@@ -120,11 +120,13 @@ describe('Redis counters (one Lua call per request, and per turn)', () => {
       const first = counters.run([{ key: 'rl:inflight:a', operation: 'hit', seconds: 60 }]);
       await new Promise((resolve) => setImmediate(resolve));
       const second = counters.run([{ key: 'rl:inflight:b', operation: 'hit', seconds: 60 }]);
+      // Settled whatever happens below, so that a failure here is reported, not an unhandled rejection.
+      const outcomes = Promise.allSettled([first, second]);
       const held = (): number => proxy.heldFromClients().toString('latin1').toLowerCase().split('evalsha').length - 1;
       await until('both turns\' commands to be on the wire while the first awaits its reply', () => held() === 2, 500, 10);
       await proxy.pass();
-      const readings = await Promise.all([first, second]);
-      expect(readings.map(([reading]) => reading!.consumed)).to.deep.equal([1, 1]);
+      const answers = (await outcomes).map((outcome) => (outcome.status === 'fulfilled' ? outcome.value[0]!.consumed : String(outcome.reason)));
+      expect(answers).to.deep.equal([1, 1]);
     } finally {
       viaProxy.disconnect();
       await proxy.close();
