@@ -1,10 +1,14 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { TIME_ORDERED_PREFIX_LENGTH } from '../src/lib/ids.js';
 import { CLEAR_ID_MODELS, type TokenIds } from '../src/oidc/token_ids.js';
 
 /** Rows converted per statement round. */
 const BATCH = 500;
-/** A keyed hash is 64 hex characters; the engine's ids are 21 or 43 characters, never 64. */
-const HASH_LENGTH = 64;
+/**
+ * A keyed hash is 64 hex characters, 74 behind a time-ordered id's time part (TokenIds.rowId);
+ * the engine's ids are 21 or 43 characters, Keyport's time-ordered ones 26 or 69: never either.
+ */
+const ROW_ID_LENGTHS = [64, 64 + TIME_ORDERED_PREFIX_LENGTH];
 
 /**
  * `oidc_payloads` rows are stored under a keyed hash of the engine's id, without the id in the
@@ -30,7 +34,7 @@ export function hashedTokenIds(tokenIds: TokenIds | undefined): new () => Migrat
       const notClear = `${q('model')} NOT IN (${clear.map(() => '?').join(', ')})`;
       for (;;) {
         const rows = await queryRunner.query(
-          `SELECT ${q('model')}, ${q('id')}, ${q('payload')} FROM ${q('oidc_payloads')} WHERE ${notClear} AND LENGTH(${q('id')}) <> ${HASH_LENGTH} ORDER BY ${q('model')}, ${q('id')} LIMIT ${BATCH}`,
+          `SELECT ${q('model')}, ${q('id')}, ${q('payload')} FROM ${q('oidc_payloads')} WHERE ${notClear} AND LENGTH(${q('id')}) NOT IN (${ROW_ID_LENGTHS.join(', ')}) ORDER BY ${q('model')}, ${q('id')} LIMIT ${BATCH}`,
           clear,
         ) as Array<{ model: string; id: string; payload: string }>;
         if (rows.length === 0) return;
@@ -46,7 +50,7 @@ export function hashedTokenIds(tokenIds: TokenIds | undefined): new () => Migrat
           }
           await queryRunner.query(
             `UPDATE ${q('oidc_payloads')} SET ${q('id')} = ?, ${q('payload')} = ? WHERE ${q('model')} = ? AND ${q('id')} = ?`,
-            [tokenIds.hash(row.id), payload, row.model, row.id],
+            [tokenIds.rowId(row.id), payload, row.model, row.id],
           );
         }
       }

@@ -7,7 +7,7 @@ import { scopesAllowedFor } from '../keys/scopes.js';
 import { type Clock, epochSeconds, systemClock } from '../lib/clock.js';
 import { decrypt, deriveKey, encrypt, randomToken } from '../lib/crypto.js';
 import { InvalidToken, ServiceUnavailable } from '../lib/errors.js';
-import { newId } from '../lib/ids.js';
+import { newTimeOrderedId } from '../lib/ids.js';
 import type { Logger } from '../lib/logger.js';
 import { BoundedCache } from '../lib/lru.js';
 import { looksLikeJwt, type VerifiedAccessToken } from '../oidc/access_tokens.js';
@@ -271,7 +271,8 @@ export class SessionTokens {
 
   private newSessionRow(job: SessionJob, now: Date): ApiKeySession {
     return {
-      id: newId('ses'),
+      // Time-ordered: thousands of sessions a second are inserted by this id (lib/ids.ts).
+      id: newTimeOrderedId('ses'),
       keyId: job.key.id,
       agentId: job.agent.id,
       sessionId: job.sessionId,

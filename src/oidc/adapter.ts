@@ -99,7 +99,7 @@ export class PayloadStore {
     const hashed = !CLEAR_ID_MODELS.has(model);
     await this.rows.upsert({
       model,
-      id: hashed ? this.ids.hash(id) : id,
+      id: hashed ? this.ids.rowId(id) : id,
       payload: JSON.stringify(hashed ? withoutId(payload) : payload),
       grantId: GRANT_BOUND.includes(model) ? shortString(payload.grantId) : null,
       uid: model === 'Session' ? shortString(payload.uid) : null,
@@ -119,9 +119,9 @@ export class PayloadStore {
     return row ? this.toPayload(row) : undefined;
   }
 
-  /** The row id of an engine id: a keyed hash of it, except for CLEAR_ID_MODELS. */
+  /** The row id of an engine id: derived from its keyed hash (TokenIds.rowId), except for CLEAR_ID_MODELS. */
   rowId(model: string, id: string): string {
-    return CLEAR_ID_MODELS.has(model) ? id : this.ids.hash(id);
+    return CLEAR_ID_MODELS.has(model) ? id : this.ids.rowId(id);
   }
 
   /** The stored payload, with the engine id put back (`id`: the one it was looked up by; rows found by uid keep theirs). */
@@ -152,13 +152,12 @@ export class PayloadStore {
   }
 
   async destroy(model: string, id: string): Promise<void> {
-    const rowId = this.rowId(model, id);
-    await this.rows.delete(model, rowId);
+    await this.rows.delete(model, this.rowId(model, id));
     // The engine destroys an opaque access token only when it is revoked: tokens exchanged from it
     // go too (token_lineage.ts), as they do when a JWT is revoked (AccessTokenService.revoke). Their
-    // lineage names it by the same keyed hash as its row id.
+    // lineage names it by its keyed hash.
     if (model === 'AccessToken' || model === 'ClientCredentials') {
-      await this.revocations.revoke({ kind: DERIVED_FROM_KIND, value: rowId }, this.registryHorizon());
+      await this.revocations.revoke({ kind: DERIVED_FROM_KIND, value: this.ids.hash(id) }, this.registryHorizon());
     }
   }
 

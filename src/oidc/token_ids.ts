@@ -1,4 +1,5 @@
 import { deriveKey, keyedHash } from '../lib/crypto.js';
+import { isTimeOrderedId, TIME_ORDERED_PREFIX_LENGTH } from '../lib/ids.js';
 
 /**
  * Engine models whose row id in `oidc_payloads` is the engine's id in the clear. The engine also
@@ -31,6 +32,18 @@ export class TokenIds {
     const hash = keyedHash(this.key, id);
     this.last = { id, hash };
     return hash;
+  }
+
+  /**
+   * The `oidc_payloads` row id of a hashed model's id: its keyed hash, behind the id's time part
+   * when the id is time-ordered (lib/ids.ts: the grants Keyport creates). Rows inserted together
+   * then share the primary key's last leaf instead of one random leaf each; the time part is no
+   * secret (the row's expiry says as much). Engine ids are 21 or 43 characters, never a ULID's 26,
+   * so rows written before keep the plain hash they were stored under.
+   */
+  rowId(id: string): string {
+    const hash = this.hash(id);
+    return isTimeOrderedId(id) ? `${id.slice(0, TIME_ORDERED_PREFIX_LENGTH)}${hash}` : hash;
   }
 }
 

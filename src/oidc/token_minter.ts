@@ -1,4 +1,5 @@
 import { type Clock, epochSeconds, systemClock } from '../lib/clock.js';
+import { timeOrderedId, timeOrderedToken } from '../lib/ids.js';
 import { resourceServerInfo } from './configuration.js';
 import type { EngineClient, Provider } from './engine/index.js';
 import type { ResourceServerPolicy } from './resource_servers.js';
@@ -70,7 +71,9 @@ export async function mintTokens(request: MintRequest): Promise<MintedTokens> {
   if (request.refreshLifetime !== undefined) {
     const grant = new provider.Grant({ accountId: request.accountId, clientId: client.clientId });
     grant.addResourceScope(audience, scope);
-    Object.assign(grant, { iat, exp: iat + request.refreshLifetime });
+    // A time-ordered id (save() keeps one it is given): the grant's row id and the refresh token's
+    // grantId column then grow with time (lib/ids.ts, TokenIds.rowId).
+    Object.assign(grant, { jti: timeOrderedId(), iat, exp: iat + request.refreshLifetime });
     saves.push(grant.save());
     // save() assigns the id synchronously, before its first await.
     grantId = grant.jti;
@@ -106,6 +109,7 @@ export async function mintTokens(request: MintRequest): Promise<MintedTokens> {
       iat,
       exp: iat + request.refreshLifetime,
     });
+    timeOrdered(rt);
     refreshTokenSaved = rt.save();
   }
 
@@ -132,5 +136,15 @@ export async function mintRefreshToken(request: Pick<MintRequest, 'provider' | '
     iat,
     exp: iat + request.lifetime,
   });
+  timeOrdered(rt);
   return rt.save();
+}
+
+/**
+ * Gives a refresh token a time-ordered value (save() keeps the id it is given): its row id then
+ * grows with time like the grant's (lib/ids.ts). 256 random bits follow the time part, as many as
+ * the engine's own opaque tokens carry.
+ */
+function timeOrdered(refreshToken: { jti?: string }): void {
+  refreshToken.jti = timeOrderedToken();
 }

@@ -87,6 +87,45 @@ describe('oidc: engine token ids are stored as keyed hashes (security)', () => {
       expect(refreshed.status, refreshed.text).to.equal(200);
     });
 
+    it('an API-key session\'s grant and refresh token rows are keyed by the id\'s time part and its hash, in creation order; the engine\'s own ids keep the plain hash', async () => {
+      const { apiKey } = await agentKey(app);
+      const sessions: Array<{ sid: string; gid: string; refreshToken: string }> = [];
+      for (const sessionId of ['ordered-1', 'ordered-2']) {
+        const started = Date.now();
+        const res = await login(app, apiKey, { session_id: sessionId });
+        const claims = JSON.parse(Buffer.from((res.body.access_token as string).split('.')[1]!, 'base64url').toString('utf8')) as { sid: string; gid: string };
+        sessions.push({ sid: claims.sid, gid: claims.gid, refreshToken: res.body.refresh_token as string });
+        while (Date.now() <= started + 1) await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      const rows = await payloadRows(app);
+      const rowIds: string[][] = [];
+      for (const { sid, gid, refreshToken } of sessions) {
+        expect(sid).to.match(/^ses_[0-9A-HJKMNP-TV-Z]{26}$/);
+        expect(gid).to.match(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+        expect(refreshToken).to.match(/^[0-9A-HJKMNP-TV-Z]{26}[A-Za-z0-9_-]{43}$/);
+        // Stored under the time part and the keyed hash: nothing of the token's random part.
+        const grantRow = rows.find((row) => row.model === 'Grant' && row.id === app.services.oidc.payloads.rowId('Grant', gid));
+        const refreshRow = rows.find((row) => row.model === 'RefreshToken' && row.id === app.services.oidc.payloads.rowId('RefreshToken', refreshToken));
+        expect(grantRow?.id).to.match(new RegExp(`^${gid.slice(0, 10)}[0-9a-f]{64}$`));
+        expect(refreshRow?.id).to.match(new RegExp(`^${refreshToken.slice(0, 10)}[0-9a-f]{64}$`));
+        expect(await dumpDatabase(app), 'the refresh token\'s random part').not.to.include(refreshToken.slice(26));
+        rowIds.push([sid, grantRow!.id, refreshRow!.id]);
+      }
+      // Later sessions sort after earlier ones, in each index they are inserted into.
+      for (let column = 0; column < 3; column += 1) expect(rowIds[0]![column]! < rowIds[1]![column]!, `column ${column}`).to.equal(true);
+
+      // The engine's own grants and tokens (the authorization-code flow) keep their ids and plain hashes.
+      const before = new Set(rows.map((row) => `${row.model}\u0000${row.id}`));
+      const tokens = await (await authorizationCode()).redeem();
+      expect(tokens.refresh_token).to.match(/^[A-Za-z0-9_-]{43}$/);
+      const added = (await payloadRows(app)).filter((row) => !before.has(`${row.model}\u0000${row.id}`) && row.model !== 'Session');
+      expect(added.map((row) => row.model)).to.include.members(['Grant', 'RefreshToken']);
+      for (const row of added) expect(row.id, row.model).to.match(/^[0-9a-f]{64}$/);
+      const refreshed = await postForm(app, '/oauth/token', { grant_type: 'refresh_token', refresh_token: sessions[0]!.refreshToken }, web);
+      expectOAuthError(refreshed, 'invalid_grant', 400); // another client's refresh token
+      expect((await app.http().post('/auth/refresh').send({ refresh_token: sessions[1]!.refreshToken })).status).to.equal(200);
+    });
+
     it('every reader of the rows still works: rotation and reuse detection, revocation, repeat logins, batched reads', async () => {
       const first = await (await authorizationCode()).redeem();
       const config = await discover(app, web);
