@@ -22,9 +22,9 @@ describe('lib/ids: time-ordered ids', () => {
   it('ids made in a later millisecond sort after earlier ones, as strings', async () => {
     const made: string[] = [];
     for (let i = 0; i < 5; i += 1) {
-      const now = Date.now();
       made.push(timeOrderedId(), timeOrderedToken());
-      await nextMillisecond(now);
+      // Read after the ids were made: the next ones then carry a later millisecond.
+      await nextMillisecond(Date.now());
     }
     const byTime = made.filter((_, index) => index % 2 === 0);
     expect([...byTime].sort()).to.deep.equal(byTime);

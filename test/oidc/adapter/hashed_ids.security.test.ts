@@ -91,11 +91,12 @@ describe('oidc: engine token ids are stored as keyed hashes (security)', () => {
       const { apiKey } = await agentKey(app);
       const sessions: Array<{ sid: string; gid: string; refreshToken: string }> = [];
       for (const sessionId of ['ordered-1', 'ordered-2']) {
-        const started = Date.now();
         const res = await login(app, apiKey, { session_id: sessionId });
+        // The ids were made before the answer: the next session's carry a later millisecond.
+        const answered = Date.now();
         const claims = JSON.parse(Buffer.from((res.body.access_token as string).split('.')[1]!, 'base64url').toString('utf8')) as { sid: string; gid: string };
         sessions.push({ sid: claims.sid, gid: claims.gid, refreshToken: res.body.refresh_token as string });
-        while (Date.now() <= started + 1) await new Promise((resolve) => setTimeout(resolve, 1));
+        while (Date.now() <= answered) await new Promise((resolve) => setTimeout(resolve, 1));
       }
       const rows = await payloadRows(app);
       const rowIds: string[][] = [];
