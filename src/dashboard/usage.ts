@@ -1,6 +1,9 @@
 import { In, MoreThanOrEqual, LessThan, type DataSource, type Repository } from 'typeorm';
+import { sql } from 'kysely';
 import { KeyUsageHour } from '../db/entities/key_usage_hour.js';
 import { primaryReads, type StaleReads } from '../db/replicas.js';
+import { compile, param, SqlRunner, type Statement } from '../db/stores/sql.js';
+import { dateToDb } from '../db/stores/values.js';
 import { type Clock, systemClock } from '../lib/clock.js';
 import type { Logger } from '../lib/logger.js';
 import { WriteBehindBuffer } from '../lib/write_behind.js';
@@ -64,6 +67,9 @@ function addCounts(pending: PendingBucket, incoming: PendingBucket): PendingBuck
  */
 export class KeyUsageCounter {
   private readonly rows: Repository<KeyUsageHour>;
+  private readonly runner: SqlRunner;
+  /** Adds a bucket's counts to its row, creating it if absent: one atomic statement. */
+  private readonly addSql: Statement;
   private readonly buffer: WriteBehindBuffer<string, PendingBucket>;
   private readonly clock: Clock;
   private lastPrune = 0;
@@ -71,6 +77,8 @@ export class KeyUsageCounter {
   /** @param reads where the charts are read (a replica may serve them: docs/scaling.md); counts are written to `dataSource`. */
   constructor(dataSource: DataSource, private readonly logger: Logger, flushIntervalMs = USAGE_FLUSH_INTERVAL_MS, clock: Clock = systemClock, private readonly reads: StaleReads = primaryReads(dataSource)) {
     this.rows = dataSource.getRepository(KeyUsageHour);
+    this.runner = new SqlRunner(dataSource);
+    this.addSql = addStatement(this.runner);
     this.clock = clock;
     this.buffer = new WriteBehindBuffer<string, PendingBucket>({
       delayMs: flushIntervalMs,
@@ -119,22 +127,14 @@ export class KeyUsageCounter {
     await this.pruneNowAndThen();
   }
 
+  /**
+   * One upsert that adds: several instances flushing the same bucket at once each add theirs.
+   * (It was an UPDATE, then an INSERT when no row was there, then the UPDATE again when another
+   * instance's INSERT won: on MariaDB under load three instances at once lost one's counts to the
+   * next flush in a CI run.)
+   */
   private async addToRow(bucket: PendingBucket): Promise<void> {
-    const hourStart = new Date(bucket.hour);
-    // Both numbers are counters this process made, never caller input: safe to inline.
-    const increment = (): Promise<number> => this.rows.createQueryBuilder().update(KeyUsageHour)
-      .set({ requests: () => `requests + ${Math.trunc(bucket.requests)}`, rejections: () => `rejections + ${Math.trunc(bucket.rejections)}` })
-      .where('keyId = :keyId AND hourStart = :hourStart', { keyId: bucket.keyId, hourStart })
-      .execute()
-      .then((result) => result.affected ?? 0);
-    if ((await increment()) > 0) return;
-    try {
-      await this.rows.insert({ keyId: bucket.keyId, hourStart, requests: bucket.requests, rejections: bucket.rejections });
-    } catch (err) {
-      // Another instance inserted the same bucket in between: add to its row instead.
-      if ((await increment()) > 0) return;
-      throw err;
-    }
+    await this.runner.execute(this.addSql, [bucket.keyId, dateToDb(this.runner.dialect, new Date(bucket.hour)), Math.trunc(bucket.requests), Math.trunc(bucket.rejections)]);
   }
 
   private async pruneNowAndThen(now: number = this.clock.now()): Promise<void> {
@@ -193,4 +193,20 @@ export class KeyUsageCounter {
   async close(): Promise<void> {
     await this.buffer.close();
   }
+}
+
+/** `INSERT … ON CONFLICT/DUPLICATE KEY UPDATE requests = requests + new, rejections = rejections + new`. */
+function addStatement(runner: SqlRunner): Statement {
+  const insert = runner.builder.insertInto('key_usage_hours').values({ keyId: param('keyId'), hourStart: param('hourStart'), requests: param('requests'), rejections: param('rejections') });
+  const order = ['keyId', 'hourStart', 'requests', 'rejections'];
+  if (runner.dialect === 'sqlite') {
+    return compile(insert.onConflict((conflict) => conflict.columns(['keyId', 'hourStart']).doUpdateSet({
+      requests: sql`${sql.ref('key_usage_hours.requests')} + ${sql.ref('excluded.requests')}`,
+      rejections: sql`${sql.ref('key_usage_hours.rejections')} + ${sql.ref('excluded.rejections')}`,
+    })), order);
+  }
+  return compile(insert.onDuplicateKeyUpdate({
+    requests: sql`${sql.ref('requests')} + VALUES(${sql.ref('requests')})`,
+    rejections: sql`${sql.ref('rejections')} + VALUES(${sql.ref('rejections')})`,
+  }), order);
 }

@@ -6,7 +6,28 @@ import { DEFAULT_DATABASE_LIMITS, type DatabaseLimits } from '../config/config.j
 import type { DatabaseTarget } from '../config/database_url.js';
 import { createDataSource } from './data_source.js';
 import { DatabaseHealth } from './health.js';
+import { ACQUIRE_TIMEOUT } from './bounded_pool.js';
 import { closeDataSource, initializeDataSource, notAnsweringWhileOpening } from './open_data_source.js';
+
+/**
+ * How long opening the database keeps trying when a MySQL server takes the connection but does not
+ * finish its handshake within DB_ACQUIRE_TIMEOUT_MS (mysql2's connect timeout; 1 s by default, a
+ * request's bound). A loaded MariaDB took longer than that in CI, and a starting server then exited
+ * with "connect ETIMEDOUT". Opening happens once per process, before the port opens, so waiting
+ * costs no request anything; the pool keeps the request's bound afterwards. A server that stops
+ * answering statements still fails the opening within DB_QUERY_TIMEOUT_MS, and a refused
+ * connection at once. Also the least a CLI command waits for a connection (src/cli/dependencies.ts).
+ */
+export const FIRST_HANDSHAKE_WAIT_MS = 10_000;
+
+/**
+ * A first connection that did not come in time: mysql2's error when the handshake did not complete
+ * within its connect timeout, or the pool's acquire bound (the same 1 s) running out first.
+ */
+function isHandshakeTimeout(err: unknown): boolean {
+  const { code, syscall } = (err ?? {}) as { code?: unknown; syscall?: unknown };
+  return (code === 'ETIMEDOUT' && syscall === 'connect') || code === ACQUIRE_TIMEOUT;
+}
 
 /** The part of better-sqlite3's Database that `changeCounter` uses. */
 interface SqliteConnection {
@@ -32,8 +53,21 @@ export class Database {
    * pending migrations included, but not to the migrations themselves: a migration may take longer
    * than a request's statement should. `secret` (KEYPORT_SECRET) is needed by migrations that
    * convert stored data with keyed hashes; without it they refuse when there is anything to convert.
+   * A handshake that times out is tried again for up to FIRST_HANDSHAKE_WAIT_MS.
    */
   static async open(target: DatabaseTarget, logger: Logger, options: { migrate?: boolean; limits?: DatabaseLimits; secret?: string } = {}): Promise<Database> {
+    const giveUpAt = performance.now() + FIRST_HANDSHAKE_WAIT_MS;
+    for (;;) {
+      try {
+        return await Database.openOnce(target, logger, options);
+      } catch (err) {
+        if (!isHandshakeTimeout(err) || performance.now() >= giveUpAt) throw err;
+        logger.warn('the database did not finish its handshake within DB_ACQUIRE_TIMEOUT_MS while opening; trying again', { give_up_in_ms: Math.round(giveUpAt - performance.now()) });
+      }
+    }
+  }
+
+  private static async openOnce(target: DatabaseTarget, logger: Logger, options: { migrate?: boolean; limits?: DatabaseLimits; secret?: string }): Promise<Database> {
     const limits = options.limits ?? DEFAULT_DATABASE_LIMITS;
     const dataSource = createDataSource(target, { limits, secret: options.secret });
     const bounds = await initializeDataSource(dataSource, limits, { logger });

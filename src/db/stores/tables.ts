@@ -68,7 +68,15 @@ export interface AgentsTable {
   status: string;
 }
 
+export interface KeyUsageHoursTable {
+  keyId: string;
+  hourStart: Value;
+  requests: Value;
+  rejections: Value;
+}
+
 export interface Tables {
+  key_usage_hours: KeyUsageHoursTable;
   oidc_payloads: OidcPayloadsTable;
   token_revocations: TokenRevocationsTable;
   api_key_sessions: ApiKeySessionsTable;
