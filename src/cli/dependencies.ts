@@ -1,7 +1,7 @@
 import { isAbsolute, relative, sep } from 'node:path';
 import type { AuditLog } from '../audit/audit_log.js';
 import type { Config } from '../config/config.js';
-import { FIRST_HANDSHAKE_WAIT_MS, type Database } from '../db/database.js';
+import type { Database } from '../db/database.js';
 import type { KeyServices } from '../keys/index.js';
 import type { EventBus } from '../lib/bus.js';
 import type { Logger } from '../lib/logger.js';
@@ -65,7 +65,7 @@ function shownPath(path: string, cwd: string): string {
 }
 
 /** The least a command waits for a connection (MySQL: its handshake) or a write lock (SQLite). */
-export const COMMAND_ACQUIRE_TIMEOUT_MS = FIRST_HANDSHAKE_WAIT_MS;
+export const COMMAND_ACQUIRE_TIMEOUT_MS = 10_000;
 
 /**
  * The database limits of a CLI command: the server's, but waiting at least

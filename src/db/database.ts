@@ -6,6 +6,7 @@ import { DEFAULT_DATABASE_LIMITS, type DatabaseLimits } from '../config/config.j
 import type { DatabaseTarget } from '../config/database_url.js';
 import { createDataSource } from './data_source.js';
 import { DatabaseHealth } from './health.js';
+import { databaseOutageKind } from './outage.js';
 import { ACQUIRE_TIMEOUT } from './bounded_pool.js';
 import { closeDataSource, initializeDataSource, notAnsweringWhileOpening } from './open_data_source.js';
 
@@ -16,7 +17,8 @@ import { closeDataSource, initializeDataSource, notAnsweringWhileOpening } from 
  * with "connect ETIMEDOUT". Opening happens once per process, before the port opens, so waiting
  * costs no request anything; the pool keeps the request's bound afterwards. A server that stops
  * answering statements still fails the opening within DB_QUERY_TIMEOUT_MS, and a refused
- * connection at once. Also the least a CLI command waits for a connection (src/cli/dependencies.ts).
+ * connection at once. The same 10 s a CLI command's connect timeout is
+ * (COMMAND_ACQUIRE_TIMEOUT_MS, src/cli/dependencies.ts): a command's one attempt already waits that long.
  */
 export const FIRST_HANDSHAKE_WAIT_MS = 10_000;
 
@@ -113,8 +115,19 @@ export class Database {
     };
   }
 
+  /**
+   * Ends the pool (MySQL) or the handle (SQLite). A connection that cannot end cleanly because the
+   * server is unreachable or stalled (a handshake held: "connect ETIMEDOUT") does not fail the
+   * close: mysql2 reports the first such error once every connection was told to end, so the pool
+   * is closed either way, and a shutdown during an outage must still finish.
+   */
   async close(): Promise<void> {
     this.breaker?.close();
-    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    if (!this.dataSource.isInitialized) return;
+    try {
+      await this.dataSource.destroy();
+    } catch (err) {
+      if (databaseOutageKind(err) !== 'connection') throw err;
+    }
   }
 }

@@ -178,8 +178,11 @@ describe('resilience: database failures are outages (503), not bugs (500)', func
           expect(res.headers['retry-after']).to.equal('5');
           expect(ms).to.be.below(3000);
         }
-        // Two hold the connections, two wait in the queue; the rest are refused without waiting.
-        expect(answers.filter(({ ms }) => ms < 300).length, JSON.stringify(answers.map(({ ms }) => ms))).to.be.at.least(5);
+        // Two hold the connections, two wait in the queue; the rest are refused without waiting for
+        // any database timeout: in under half of the shortest (the 1 s query timeout). An absolute
+        // 300 ms measured the machine instead: with eight busy loops beside it, refusals took
+        // 188–344 ms while the waiting ones took 1,049–1,672.
+        expect(answers.filter(({ ms }) => ms < 500).length, JSON.stringify(answers.map(({ ms }) => ms))).to.be.at.least(5);
         await proxy.pass();
         await until('logins to work again', async () => (await login(app, apiKey, 'after')).status === 200, 3000);
       } finally {
