@@ -44,7 +44,7 @@ export interface StartOptions {
 /** Opens the database (running migrations), builds the services and the app, and listens. */
 export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
-  const database = await Database.open(config.database, logger, { limits: config.databaseLimits, secret: config.secret });
+  const database = await Database.open(config.database, logger, { limits: config.databaseLimits, secret: config.secret, warm: true });
   let services: Services | undefined;
   try {
     services = await buildServices(config, logger, database, { processMetrics: options.processMetrics, clock: options.clock });

@@ -23,6 +23,15 @@ import { closeDataSource, initializeDataSource, notAnsweringWhileOpening } from 
 export const FIRST_HANDSHAKE_WAIT_MS = 10_000;
 
 /**
+ * Pooled MySQL connections a starting server opens before it serves. A request that needs a new
+ * connection waits for its handshake within DB_ACQUIRE_TIMEOUT_MS, and one login runs up to three
+ * statements at once: on a loaded MariaDB (CI) the first logins after a start got 503 while their
+ * handshakes were made. mysql2 closes idle connections after a minute, so this serves the start
+ * (a new instance joining under load), not a pool minimum.
+ */
+const WARM_CONNECTIONS = 4;
+
+/**
  * A first connection that did not come in time: mysql2's error when the handshake did not complete
  * within its connect timeout, or the pool's acquire bound (the same 1 s) running out first.
  */
@@ -55,13 +64,16 @@ export class Database {
    * pending migrations included, but not to the migrations themselves: a migration may take longer
    * than a request's statement should. `secret` (KEYPORT_SECRET) is needed by migrations that
    * convert stored data with keyed hashes; without it they refuse when there is anything to convert.
-   * A handshake that times out is tried again for up to FIRST_HANDSHAKE_WAIT_MS.
+   * A handshake that times out is tried again for up to FIRST_HANDSHAKE_WAIT_MS. `warm` (the
+   * server): on MySQL, WARM_CONNECTIONS of the pool are opened before this returns.
    */
-  static async open(target: DatabaseTarget, logger: Logger, options: { migrate?: boolean; limits?: DatabaseLimits; secret?: string } = {}): Promise<Database> {
+  static async open(target: DatabaseTarget, logger: Logger, options: { migrate?: boolean; limits?: DatabaseLimits; secret?: string; warm?: boolean } = {}): Promise<Database> {
     const giveUpAt = performance.now() + FIRST_HANDSHAKE_WAIT_MS;
     for (;;) {
       try {
-        return await Database.openOnce(target, logger, options);
+        const database = await Database.openOnce(target, logger, options);
+        if (options.warm && database.type === 'mysql') await database.warmPool(Math.min(WARM_CONNECTIONS, (options.limits ?? DEFAULT_DATABASE_LIMITS).poolSize), logger);
+        return database;
       } catch (err) {
         if (!isHandshakeTimeout(err) || performance.now() >= giveUpAt) throw err;
         logger.warn('the database did not finish its handshake within DB_ACQUIRE_TIMEOUT_MS while opening; trying again', { give_up_in_ms: Math.round(giveUpAt - performance.now()) });
@@ -121,6 +133,15 @@ export class Database {
    * close: mysql2 reports the first such error once every connection was told to end, so the pool
    * is closed either way, and a shutdown during an outage must still finish.
    */
+  /** Opens `count` pooled connections at once and hands them back (see WARM_CONNECTIONS); a failure only costs the warm-up. */
+  private async warmPool(count: number, logger: Logger): Promise<void> {
+    const runners = Array.from({ length: count }, () => this.dataSource.createQueryRunner('master'));
+    const opened = await Promise.allSettled(runners.map((runner) => runner.connect()));
+    await Promise.all(runners.map((runner) => runner.release()));
+    const failed = opened.filter((result) => result.status === 'rejected');
+    if (failed.length > 0) logger.warn('could not open every database connection ahead; requests will open them', { opened: count - failed.length, failed: failed.length, err: (failed[0] as PromiseRejectedResult).reason });
+  }
+
   async close(): Promise<void> {
     this.breaker?.close();
     if (!this.dataSource.isInitialized) return;

@@ -131,6 +131,31 @@ const STALLED = /^The database did not answer a statement within DB_QUERY_TIMEOU
     }
   });
 
+  it('a starting server opens four pooled connections before it serves; a command opens one', async () => {
+    await locker.query('UNLOCK TABLES');
+    const direct = new URL(db.url);
+    const proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
+    const proxied = new URL(db.url);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(proxy.port);
+    const { logger } = memoryLogger('error');
+    try {
+      const command = await Database.open(parseDatabaseUrl(proxied.toString(), process.cwd()), logger, { limits: LIMITS, secret: TEST_SECRET });
+      expect(proxy.openConnections, 'a command\'s connections').to.equal(1);
+      await command.close();
+      await until('the command\'s connection to close', () => proxy.openConnections === 0, 5000);
+      const config = loadConfig({ DATABASE_URL: proxied.toString(), KEYPORT_SECRET: TEST_SECRET, PORT: '0', HOST: '127.0.0.1', ISSUER: 'http://127.0.0.1:3000' }, process.cwd());
+      const server = await startServer(config, { logger, processMetrics: false });
+      try {
+        expect(proxy.openConnections, 'the server\'s connections when it starts serving').to.equal(4);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a starting server tries a handshake that timed out again, for up to FIRST_HANDSHAKE_WAIT_MS (a loaded server)', async () => {
     await locker.query('UNLOCK TABLES');
     const direct = new URL(db.url);

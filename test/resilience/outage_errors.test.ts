@@ -160,8 +160,7 @@ describe('resilience: database failures are outages (503), not bugs (500)', func
       proxied.port = String(proxy.port);
       const app = await startTestApp({
         database: { ...scratch, url: proxied.toString() },
-        // The acquire timeout is also mysql2's connect timeout: 500 ms let the start-up connection
-        // through the proxy time out on a loaded CI machine (connect ETIMEDOUT before the freeze).
+        // Both database timeouts (query 1 s, acquire 1.5 s) well above the refusals' bound below.
         env: { DB_POOL_SIZE: '2', DB_QUEUE_LIMIT: '2', REQUEST_TIMEOUT_MS: '2600', DB_ACQUIRE_TIMEOUT_MS: '1500', DB_QUERY_TIMEOUT_MS: '1000' },
       });
       try {
