@@ -127,12 +127,6 @@ export class Database {
     };
   }
 
-  /**
-   * Ends the pool (MySQL) or the handle (SQLite). A connection that cannot end cleanly because the
-   * server is unreachable or stalled (a handshake held: "connect ETIMEDOUT") does not fail the
-   * close: mysql2 reports the first such error once every connection was told to end, so the pool
-   * is closed either way, and a shutdown during an outage must still finish.
-   */
   /** Opens `count` pooled connections at once and hands them back (see WARM_CONNECTIONS); a failure only costs the warm-up. */
   private async warmPool(count: number, logger: Logger): Promise<void> {
     const runners = Array.from({ length: count }, () => this.dataSource.createQueryRunner('master'));
@@ -142,6 +136,12 @@ export class Database {
     if (failed.length > 0) logger.warn('could not open every database connection ahead; requests will open them', { opened: count - failed.length, failed: failed.length, err: (failed[0] as PromiseRejectedResult).reason });
   }
 
+  /**
+   * Ends the pool (MySQL) or the handle (SQLite). A connection that cannot end cleanly because the
+   * server is unreachable or stalled (a handshake held: "connect ETIMEDOUT") does not fail the
+   * close: mysql2 reports the first such error once every connection was told to end, so the pool
+   * is closed either way, and a shutdown during an outage must still finish.
+   */
   async close(): Promise<void> {
     this.breaker?.close();
     if (!this.dataSource.isInitialized) return;

@@ -36,10 +36,10 @@ export class TokenIds {
 
   /**
    * The `oidc_payloads` row id of a hashed model's id: its keyed hash, behind the id's time part
-   * when the id is time-ordered (lib/ids.ts: the grants Keyport creates). Rows inserted together
-   * then share the primary key's last leaf instead of one random leaf each; the time part is no
-   * secret (the row's expiry says as much). Engine ids are 21 or 43 characters, never a ULID's 26,
-   * so rows written before keep the plain hash they were stored under.
+   * when the id is time-ordered (lib/ids.ts: the grants and refresh tokens Keyport mints). Rows
+   * inserted together then share the primary key's last leaf instead of one random leaf each; the
+   * time part is no secret (the row's expiry says as much). Engine ids are 21 or 43 characters,
+   * never 26 or 69, so rows written before keep the plain hash they were stored under.
    */
   rowId(id: string): string {
     const hash = this.hash(id);
