@@ -15,6 +15,16 @@ const QUERY_TIMEOUT_MS = 300;
 const LIMITS = { poolSize: 4, queueLimit: 40, acquireTimeoutMs: 1000, queryTimeoutMs: QUERY_TIMEOUT_MS };
 const STALLED = /^The database did not answer a statement within DB_QUERY_TIMEOUT_MS \(300 ms\) while opening\.$/;
 
+/** A fault proxy in front of the database at `url`, and the URL that goes through it. */
+async function behindProxy(url: string): Promise<{ proxy: FaultProxy; proxied: URL }> {
+  const direct = new URL(url);
+  const proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(proxy.port);
+  return { proxy, proxied };
+}
+
 /**
  * Opening the database against a MariaDB that accepts connections and then does not answer: the
  * migration check waits on a table another session holds a write lock on (a real stall, not a
@@ -83,11 +93,7 @@ const STALLED = /^The database did not answer a statement within DB_QUERY_TIMEOU
 
   it('a CLI command waits for a first handshake slower than DB_ACQUIRE_TIMEOUT_MS (a loaded server)', async () => {
     await locker.query('UNLOCK TABLES');
-    const direct = new URL(db.url);
-    const proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
-    const proxied = new URL(db.url);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(proxy.port);
+    const { proxy, proxied } = await behindProxy(db.url);
     try {
       // The server takes the connection and answers its handshake only after 1.5 s, past the
       // request's 1 s bound that commands used to have (a CI run's `keyport user:create` ended
@@ -109,11 +115,7 @@ const STALLED = /^The database did not answer a statement within DB_QUERY_TIMEOU
 
   it('closes while a new connection\'s handshake is held (a shutdown during a stall): the pool ends, close() does not fail', async () => {
     await locker.query('UNLOCK TABLES');
-    const direct = new URL(db.url);
-    const proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
-    const proxied = new URL(db.url);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(proxy.port);
+    const { proxy, proxied } = await behindProxy(db.url);
     const { logger } = memoryLogger('error');
     try {
       const database = await Database.open(parseDatabaseUrl(proxied.toString(), process.cwd()), logger, { limits: LIMITS, secret: TEST_SECRET });
@@ -133,11 +135,7 @@ const STALLED = /^The database did not answer a statement within DB_QUERY_TIMEOU
 
   it('a starting server opens four pooled connections before it serves; a command opens one', async () => {
     await locker.query('UNLOCK TABLES');
-    const direct = new URL(db.url);
-    const proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
-    const proxied = new URL(db.url);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(proxy.port);
+    const { proxy, proxied } = await behindProxy(db.url);
     const { logger } = memoryLogger('error');
     try {
       const command = await Database.open(parseDatabaseUrl(proxied.toString(), process.cwd()), logger, { limits: LIMITS, secret: TEST_SECRET });
@@ -158,11 +156,7 @@ const STALLED = /^The database did not answer a statement within DB_QUERY_TIMEOU
 
   it('a starting server tries a handshake that timed out again, for up to FIRST_HANDSHAKE_WAIT_MS (a loaded server)', async () => {
     await locker.query('UNLOCK TABLES');
-    const direct = new URL(db.url);
-    const proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
-    const proxied = new URL(db.url);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(proxy.port);
+    const { proxy, proxied } = await behindProxy(db.url);
     const { logger, lines } = memoryLogger('warn');
     try {
       // Every handshake is held 2.5 s, past the 1 s connect timeout: a CI run's server exited with
