@@ -26,7 +26,7 @@ import type { KeyStates } from './key_states.js';
 import { intersect, narrowScopes } from './scopes.js';
 import { sessionHash } from './session_id.js';
 import { keyDeadline, sessionClaims, sessionLifetimeSeconds } from './session_token_rules.js';
-import { NO_CURRENT_TOKEN, type SessionStore } from './sessions.js';
+import { NO_CURRENT_TOKEN, type InsertOutcome, type SessionStore } from './sessions.js';
 import { SingleFlight } from './single_flight.js';
 
 /** A repeat gets the earlier token back only while at least this many seconds of it remain. */
@@ -64,6 +64,11 @@ export interface SessionTokensDependencies {
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const toEpoch = (date: Date): number => Math.floor(date.getTime() / 1000);
+/**
+ * The key check of a session this request just inserted: the insert lands only while the database
+ * holds the key as working (SessionStore.insertClaimed), the read `assertCurrent` would make.
+ */
+const KEY_CONFIRMED_BY_INSERT: Promise<void> = Promise.resolve();
 
 /**
  * A verified API key (plus a session ID) → the session's token: one domain service behind two
@@ -182,17 +187,16 @@ export class SessionTokens {
     const giveUpAt = performance.now() + this.claimMs;
     const known = knownSessionKey(job);
     if (!this.knownSessions.has(known)) {
-      // Most unknown sessions are new: try to create it straight away (the unique index says if not),
-      // reading the key's current state meanwhile for the mint that follows.
-      const keyCheck = this.assertKeyCurrent(job);
-      keyCheck.catch(() => undefined);
+      // Most unknown sessions are new: try to create it straight away (the unique index says if not).
       const now = new Date(this.clock.now());
       const created = this.newSessionRow(job, now);
       const until = now.getTime() + this.claimMs;
-      if (await this.insertOwned(created, claimer, until)) {
-        const result = await this.mintAsOwner(job, created, claimer, { created: true, until }, keyCheck);
+      const outcome = await this.insertOwned(created, claimer, until, now);
+      if (outcome === 'inserted') {
+        const result = await this.mintAsOwner(job, created, claimer, { created: true, until }, KEY_CONFIRMED_BY_INSERT);
         if (result) return this.remember(known, result);
       }
+      if (outcome === 'key_refused') await this.assertKeyCurrent(job);
     }
     for (let attempt = 0; ; attempt += 1) {
       if (attempt > 0) {
@@ -216,10 +220,12 @@ export class SessionTokens {
       const until = now.getTime() + this.claimMs;
       if (!row) {
         const created: ApiKeySession = this.newSessionRow(job, now);
-        if (await this.insertOwned(created, claimer, until)) {
-          const result = await this.mintAsOwner(job, created, claimer, { created: true, until });
+        const outcome = await this.insertOwned(created, claimer, until, now);
+        if (outcome === 'inserted') {
+          const result = await this.mintAsOwner(job, created, claimer, { created: true, until }, KEY_CONFIRMED_BY_INSERT);
           if (result) return this.remember(known, result);
         }
+        if (outcome === 'key_refused') await this.assertKeyCurrent(job);
         continue;
       }
 
@@ -240,9 +246,13 @@ export class SessionTokens {
     }
   }
 
-  /** Inserts a new session claimed by `claimer`; false when it exists already. */
-  private insertOwned(created: ApiKeySession, claimer: string, until: number): Promise<boolean> {
-    return this.takingClaim({ sessionRowId: created.id, claimer, created: true, until }, () => this.deps.sessions.insertClaimed(created, claimer, new Date(until)));
+  /**
+   * Inserts a new session claimed by `claimer`, if its key works at `now` as the database has it
+   * (SessionStore.insertClaimed). On `key_refused` the caller asks `assertKeyCurrent`, which answers
+   * why (revoked, expired) with the error the client gets.
+   */
+  private insertOwned(created: ApiKeySession, claimer: string, until: number, now: Date): Promise<InsertOutcome> {
+    return this.takingClaim({ sessionRowId: created.id, claimer, created: true, until }, () => this.deps.sessions.insertClaimed(created, claimer, new Date(until), now));
   }
 
   /** Claims an existing session for `claimer`; false when another request changed it first. */
@@ -255,7 +265,7 @@ export class SessionTokens {
    * claim may have landed, or land later), so the claim is undone in the background before the
    * error goes on; otherwise a claim that landed unseen would hold the session until it lapsed.
    */
-  private async takingClaim(claim: FailedClaim, statement: () => Promise<boolean>): Promise<boolean> {
+  private async takingClaim<Outcome>(claim: FailedClaim, statement: () => Promise<Outcome>): Promise<Outcome> {
     try {
       return await statement();
     } catch (err) {
@@ -300,8 +310,9 @@ export class SessionTokens {
    * Mints the session's next token under our claim and stores it; undefined when the claim was
    * lost. When minting or storing fails (the database went away or refused the write), the claim is
    * undone before the error goes on: a session this request created is deleted, another released.
-   * `keyCheck`: a `KeyLiveness.assertCurrent` of this request already under way (its read started
-   * after the request did); otherwise one is made here, before anything is signed.
+   * `keyCheck`: a check of the key made since the request started (KEY_CONFIRMED_BY_INSERT: the
+   * session's insert); otherwise `KeyLiveness.assertCurrent` reads the key here, before anything is
+   * signed.
    */
   private async mintAsOwner(job: SessionJob, row: ApiKeySession, claimer: string, claim: { created: boolean; until: number }, keyCheck?: Promise<void>): Promise<ExchangeResult | undefined> {
     const undo = (): void => this.failedClaims.undo({ sessionRowId: row.id, claimer, created: claim.created, until: claim.until });

@@ -24,6 +24,13 @@ export interface NewSession {
   expiresAt: Date;
 }
 
+/**
+ * What a claimed insert did: `inserted` (and the key worked at that moment, as the database had it),
+ * `exists` (the session was there already), `key_refused` (the key or its agent did not work: nothing
+ * was written).
+ */
+export type InsertOutcome = 'inserted' | 'exists' | 'key_refused';
+
 /** The token columns of a session that has not minted (or no longer has) a current token. */
 export const NO_CURRENT_TOKEN = Object.freeze({
   tokenCipher: null,
@@ -60,11 +67,14 @@ export interface SessionStore {
    */
   readonly readsWithinTurn: boolean;
   /**
-   * Creates the session already claimed by `claimer`; false when another request created it first
-   * (the unique (key, session) index decides, also when the insert shares a statement with other
-   * new sessions: a duplicate fails the whole statement, and each row is then retried alone).
+   * Creates the session already claimed by `claimer`, in one statement that lands only while the
+   * database holds the session's key as working at `now` (the judgment of `KeyLiveness.assertCurrent`:
+   * the key and its agent active, not past its expiry or rotation grace, still the agent's):
+   * `inserted`; `exists` when another request created it first (the unique (key, session) index
+   * decides, also when the insert shares a statement with other new sessions: a duplicate fails the
+   * whole statement, and each row is then retried alone); `key_refused` when the key did not work.
    */
-  insertClaimed(session: NewSession, claimer: string, claimUntil: Date): Promise<boolean>;
+  insertClaimed(session: NewSession, claimer: string, claimUntil: Date, now: Date): Promise<InsertOutcome>;
   /**
    * Claims the right to mint the session's next token: succeeds only if nobody changed the session
    * since it was read at `version` and no other claim is running (or the other one lapsed).

@@ -218,7 +218,7 @@ describe('exchange: POST /auth/login while the session row neither appears nor c
     // A store that answers without I/O (as SQLite does) and never lets the claim loop progress: with
     // no pause between attempts, that loop is an endless chain of promises no timer can interrupt.
     store.find = async () => null;
-    store.insertClaimed = async () => false;
+    store.insertClaimed = async () => 'exists';
     const started = performance.now();
     let timerFiredAfter: number | undefined;
     setTimeout(() => { timerFiredAfter = performance.now() - started; }, 50);

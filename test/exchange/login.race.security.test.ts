@@ -83,8 +83,9 @@ describe('exchange: concurrent identical requests mint exactly one token', () =>
     const session = (i: number) => ({
       id: `ses_race${i}`, keyId: key.id, agentId: agent.id, sessionId: 'db', sessionHash: 'd'.repeat(64), createdAt: now, expiresAt: new Date(now.getTime() + 60_000),
     });
-    const inserted = await Promise.all(Array.from({ length: 10 }, (_, i) => stores[i % 2]!.insertClaimed(session(i), `c${i}`, new Date(now.getTime() + 10_000))));
-    expect(inserted.filter(Boolean)).to.have.length(1);
+    const inserted = await Promise.all(Array.from({ length: 10 }, (_, i) => stores[i % 2]!.insertClaimed(session(i), `c${i}`, new Date(now.getTime() + 10_000), now)));
+    expect(inserted.filter((outcome) => outcome === 'inserted')).to.have.length(1);
+    expect(inserted.filter((outcome) => outcome === 'exists')).to.have.length(9);
     const [row] = await rowsOf(key.id);
     await stores[0]!.releaseClaim(row!.id, row!.claimedBy!);
     const claimed = await Promise.all(Array.from({ length: 10 }, (_, i) => stores[i % 2]!.claim(row!.id, 0, `k${i}`, new Date(), new Date(Date.now() + 10_000))));

@@ -33,13 +33,13 @@ describe('exchange: batched session writes keep each write\'s own answer', () =>
     const { key, agent } = await agentKey(fx.app);
     const until = new Date(Date.now() + 10_000);
     const first = newSession(key.id, agent.id, 'dup');
-    expect(await store().insertClaimed(first, 'c-first', until)).to.equal(true);
+    expect(await store().insertClaimed(first, 'c-first', until, new Date())).to.equal('inserted');
     // Same turn: five new sessions and one that repeats (key, session) under another id.
     const results = await Promise.all([
-      ...['a', 'b', 'c', 'd', 'e'].map((name) => store().insertClaimed(newSession(key.id, agent.id, name), `c-${name}`, until)),
-      store().insertClaimed({ ...first, id: 'ses_batch_dup2' }, 'c-dup', until),
+      ...['a', 'b', 'c', 'd', 'e'].map((name) => store().insertClaimed(newSession(key.id, agent.id, name), `c-${name}`, until, new Date())),
+      store().insertClaimed({ ...first, id: 'ses_batch_dup2' }, 'c-dup', until, new Date()),
     ]);
-    expect(results).to.deep.equal([true, true, true, true, true, false]);
+    expect(results).to.deep.equal(['inserted', 'inserted', 'inserted', 'inserted', 'inserted', 'exists']);
     const stored = await rows().findBy({ keyId: key.id });
     expect(stored.map((row) => row.id).sort()).to.deep.equal(['ses_batch_a', 'ses_batch_b', 'ses_batch_c', 'ses_batch_d', 'ses_batch_dup', 'ses_batch_e']);
     expect(stored.find((row) => row.id === 'ses_batch_dup')!.claimedBy).to.equal('c-first');
@@ -49,7 +49,7 @@ describe('exchange: batched session writes keep each write\'s own answer', () =>
     const { key, agent } = await agentKey(fx.app);
     const until = new Date(Date.now() + 10_000);
     const names = ['p', 'q', 'r', 's'];
-    for (const name of names) expect(await store().insertClaimed(newSession(key.id, agent.id, name), `c-${name}`, until)).to.equal(true);
+    for (const name of names) expect(await store().insertClaimed(newSession(key.id, agent.id, name), `c-${name}`, until, new Date())).to.equal('inserted');
     // Someone else took over r's claim (it lapsed and was claimed again).
     await rows().update({ id: 'ses_batch_r' }, { claimedBy: 'someone-else' });
     const results = await Promise.all(names.map((name) => store().complete(`ses_batch_${name}`, `c-${name}`, token(`jti-${name}`))));

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import { LessThan, LessThanOrEqual, type DataSource, type Repository } from 'typeorm';
 import { BatchLoader } from '../../lib/batch_loader.js';
-import { NO_CURRENT_TOKEN, type CurrentToken, type NewSession, type SessionStore } from '../../exchange/sessions.js';
+import { NO_CURRENT_TOKEN, type CurrentToken, type InsertOutcome, type NewSession, type SessionStore } from '../../exchange/sessions.js';
 import { ApiKeySession } from '../entities/api_key_session.js';
 import { compile, param, SqlRunner, StatementsByCount, type Statement } from './sql.js';
 import { dateFromDb, dateToDb, intFromDb, textFromDb } from './values.js';
@@ -27,10 +27,16 @@ const TOKEN_COLUMNS = [
 const TOKEN_JTI_INDEX = TOKEN_COLUMNS.indexOf('tokenJti');
 /** The `datetime` columns (values.ts converts them); `version` is the one integer, the rest text. */
 const DATE_COLUMNS = new Set<Column>(['createdAt', 'expiresAt', 'claimedUntil', 'tokenIssuedAt', 'tokenExpiresAt']);
-/** Session rows per batched INSERT (20 placeholders each). */
+/** Session rows per batched INSERT (21 placeholders each). */
 const MAX_INSERT_ROWS = 50;
 /** Completions per batched UPDATE (22 placeholders each). */
 const MAX_COMPLETE_ROWS = 50;
+
+interface NewRow {
+  readonly id: string;
+  /** The INSERT's values for this row: COLUMNS', then the instant its key is judged at (see insertStatement). */
+  readonly values: readonly unknown[];
+}
 
 interface Completion {
   readonly id: string;
@@ -57,10 +63,10 @@ export class ApiKeySessionTable implements SessionStore {
   private readonly insertSql: StatementsByCount;
   /** The batched completion per row count (1 to MAX_COMPLETE_ROWS), see completeStatement. */
   private readonly completeSql: StatementsByCount;
-  /** The stored jti per session, to tell which completions of a batch were stored. */
-  private readonly jtiSql: StatementsByCount;
+  /** Id and stored jti of sessions by id: which rows of a batch landed, which completions were stored. */
+  private readonly byIdsSql: StatementsByCount;
   /** New sessions of the same event-loop turn, inserted by one statement (BatchLoader `per-turn`). */
-  private readonly inserts: BatchLoader<unknown[], boolean>;
+  private readonly inserts: BatchLoader<NewRow, InsertOutcome>;
   /** Completed claims of the same event-loop turn, stored by one statement. */
   private readonly completions: BatchLoader<Completion, boolean>;
 
@@ -93,23 +99,25 @@ export class ApiKeySessionTable implements SessionStore {
     };
     this.insertSql = new StatementsByCount((count) => this.insertStatement(count));
     this.completeSql = new StatementsByCount((count) => this.completeStatement(count));
-    this.jtiSql = new StatementsByCount((count) => {
+    this.byIdsSql = new StatementsByCount((count) => {
       const names = Array.from({ length: count }, (_, index) => `id${index}`);
       return compile(db.selectFrom('api_key_sessions').select(['id', 'tokenJti']).where('id', 'in', names.map(param)), names);
     });
-    this.inserts = new BatchLoader<unknown[], boolean>({
+    this.inserts = new BatchLoader<NewRow, InsertOutcome>({
       dispatch: 'per-turn',
       maxBatch: MAX_INSERT_ROWS,
       runBatch: async (rows) => {
-        await this.runner.execute(this.insertSql.for(rows.length), rows.flat());
-        return rows.map(() => true);
+        const inserted = await this.runner.execute(this.insertSql.for(rows.length), rows.flatMap((row) => row.values));
+        if (inserted === rows.length) return rows.map(() => 'inserted');
+        // A row whose key did not work was left out; every id is new, so the rows present are ours.
+        const landed = new Set((await this.runner.query<{ id: string }>(this.byIdsSql.for(rows.length), rows.map((row) => row.id))).map((row) => row.id));
+        return rows.map((row) => (landed.has(row.id) ? 'inserted' : 'key_refused'));
       },
       runOne: async (row) => {
         try {
-          await this.runner.execute(this.insertSql.for(1), row);
-          return true;
+          return (await this.runner.execute(this.insertSql.for(1), row.values)) === 1 ? 'inserted' : 'key_refused';
         } catch (err) {
-          if (isDuplicate(err)) return false;
+          if (isDuplicate(err)) return 'exists';
           throw err;
         }
       },
@@ -129,7 +137,7 @@ export class ApiKeySessionTable implements SessionStore {
         // A claim in the batch was lost (it lapsed, or the session ended): the others were stored.
         // Which is which shows in the rows: a minted token's jti is unique, so a row that now holds
         // the jti this claimer wrote was stored by this statement.
-        const stored = await this.runner.query<{ id: string; tokenJti: unknown }>(this.jtiSql.for(rows.length), rows.map((row) => row.id));
+        const stored = await this.runner.query<{ id: string; tokenJti: unknown }>(this.byIdsSql.for(rows.length), rows.map((row) => row.id));
         const jtis = new Map(stored.map((row) => [row.id, row.tokenJti]));
         return rows.map((row) => jtis.get(row.id) === row.values[TOKEN_JTI_INDEX]);
       },
@@ -160,17 +168,37 @@ export class ApiKeySessionTable implements SessionStore {
     );
   }
 
+  /**
+   * `INSERT INTO api_key_sessions (…) SELECT v.… FROM (SELECT ? AS id, … UNION ALL SELECT …) v JOIN
+   * api_keys k … JOIN agents a … WHERE <k works at v.judgedAt>`: the new rows joined with their key, so
+   * each lands only while the database holds its key as working, and is left out otherwise. "Works"
+   * is `keyStateStatus` of src/exchange/key_states.ts in SQL (as the dashboard's key listings write
+   * it): key and agent active, the key still the session's agent's, rotation grace and expiry (when
+   * set) after the row's `now`. That is the read `KeyLiveness.assertCurrent` would make before the
+   * mint; made here, a new session needs no statement of its own for it (on MySQL that batched read
+   * cost ~12 % of a new-session login: docs/benchmarks.md). The rows come as one derived table rather
+   * than one joined SELECT each, so the database plans one join per batch, not one per row.
+   */
   private insertStatement(count: number): Statement {
+    const db = this.runner.builder;
     const order: string[] = [];
-    const values = Array.from({ length: count }, (_, index) => {
-      const row: Record<string, string> = {};
-      for (const column of COLUMNS) {
-        order.push(`${index}.${column}`);
-        row[column] = param(`${index}.${column}`);
-      }
-      return row as never;
+    const rows = Array.from({ length: count }, (_, index) => {
+      const name = (part: string): string => `${index}.${part}`;
+      for (const column of COLUMNS) order.push(name(column));
+      order.push(name('now'));
+      const values = COLUMNS.map((column) => sql`${param(name(column))} AS ${sql.ref(column)}`);
+      return sql`SELECT ${sql.join(values)}, ${param(name('now'))} AS ${sql.ref('judgedAt')}`;
     });
-    return compile(this.runner.builder.insertInto('api_key_sessions').values(values), order);
+    const column = (table: string, name: string) => sql.ref(`${table}.${name}`);
+    const statement = sql`INSERT INTO ${sql.table('api_key_sessions')} (${sql.join(COLUMNS.map((name) => sql.ref(name)))})
+      SELECT ${sql.join(COLUMNS.map((name) => column('v', name)))}
+      FROM (${sql.join(rows, sql` UNION ALL `)}) AS ${sql.ref('v')}
+      INNER JOIN ${sql.table('api_keys')} AS ${sql.ref('k')} ON ${column('k', 'id')} = ${column('v', 'keyId')} AND ${column('k', 'agentId')} = ${column('v', 'agentId')}
+      INNER JOIN ${sql.table('agents')} AS ${sql.ref('a')} ON ${column('a', 'id')} = ${column('k', 'agentId')}
+      WHERE ${column('k', 'status')} = 'active' AND ${column('a', 'status')} = 'active'
+        AND (${column('k', 'graceUntil')} IS NULL OR ${column('k', 'graceUntil')} > ${column('v', 'judgedAt')})
+        AND (${column('k', 'expiresAt')} IS NULL OR ${column('k', 'expiresAt')} > ${column('v', 'judgedAt')})`;
+    return compile({ compile: () => statement.compile(db) }, order);
   }
 
   /** A column's value as the database stores it. */
@@ -208,14 +236,10 @@ export class ApiKeySessionTable implements SessionStore {
     return this.runner.dialect === 'sqlite';
   }
 
-  async insertClaimed(session: NewSession, claimer: string, claimUntil: Date): Promise<boolean> {
-    return this.inserts.load(this.persisted({
-      ...session,
-      version: 0,
-      claimedBy: claimer,
-      claimedUntil: claimUntil,
-      ...NO_CURRENT_TOKEN,
-    }));
+  async insertClaimed(session: NewSession, claimer: string, claimUntil: Date, now: Date): Promise<InsertOutcome> {
+    const at = this.toDb('claimedUntil', now);
+    const columns = this.persisted({ ...session, version: 0, claimedBy: claimer, claimedUntil: claimUntil, ...NO_CURRENT_TOKEN });
+    return this.inserts.load({ id: session.id, values: [...columns, at] });
   }
 
   async claim(id: string, version: number, claimer: string, now: Date, claimUntil: Date): Promise<boolean> {
