@@ -17,7 +17,7 @@ const Database = createRequire(import.meta.url)('better-sqlite3') as new (file: 
  * Another process on the same SQLite file (a CLI command, or the server seen from the CLI), as a
  * child running raw better-sqlite3 and taking orders one line at a time on stdin.
  */
-function otherProcess(path: string): { child: ChildProcessWithoutNullStreams; say(line: string): void; heard(line: string): Promise<void> } {
+function otherProcess(path: string): { child: ChildProcessWithoutNullStreams; exited: Promise<unknown[]>; say(line: string): void; heard(line: string): Promise<void> } {
   const script = `
     const Database = require('better-sqlite3');
     const db = new Database(${JSON.stringify(path)});
@@ -39,10 +39,14 @@ function otherProcess(path: string): { child: ChildProcessWithoutNullStreams; sa
       process.exit(0);
     });`;
   const child = spawn(process.execPath, ['-e', script], { cwd: process.cwd() });
+  // Listened for from the start: the child exits right after its last line, often before a test
+  // polling for that line would attach a listener (and then waits for an exit that already happened).
+  const exited = once(child, 'exit');
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
   return {
     child,
+    exited,
     say: (line) => child.stdin.write(`${line}\n`),
     heard: async (line) => {
       const deadline = Date.now() + 15_000;
@@ -96,7 +100,7 @@ describe('SQLite transactions take the write lock at BEGIN (src/db/sqlite_write_
       await manager.query("INSERT INTO t (v) VALUES ('ours')");
     });
     await other.heard('done insert');
-    const [code] = await once(other.child, 'exit');
+    const [code] = await other.exited;
     expect(code).to.equal(0);
     expect((await dataSource.query('SELECT v FROM t ORDER BY id')).map((row: { v: string }) => row.v)).to.deep.equal(['ours', 'other']);
   });
@@ -111,7 +115,7 @@ describe('SQLite transactions take the write lock at BEGIN (src/db/sqlite_write_
       const [{ n }] = await manager.query('SELECT count(*) AS n FROM t');
       await manager.query("INSERT INTO t (v) VALUES (?)", [`ours after ${n}`]);
     });
-    const [code] = await once(other.child, 'exit');
+    const [code] = await other.exited;
     expect(code).to.equal(0);
     expect((await dataSource.query('SELECT v FROM t ORDER BY id')).map((row: { v: string }) => row.v)).to.deep.equal(['other', 'ours after 1']);
   });
