@@ -187,7 +187,10 @@ export class ApiKeySessionTable implements SessionStore {
       for (const column of COLUMNS) order.push(name(column));
       order.push(name('now'));
       const values = COLUMNS.map((column) => sql`${param(name(column))} AS ${sql.ref(column)}`);
-      return sql`SELECT ${sql.join(values)}, ${param(name('now'))} AS ${sql.ref('judgedAt')}`;
+      // On MySQL a derived column from a bound value is text; typed, the comparisons below are
+      // datetime ones on every MySQL and MariaDB version (SQLite stores and compares datetimes as text).
+      const judgedAt = this.runner.dialect === 'mysql' ? sql`CAST(${param(name('now'))} AS DATETIME(3))` : sql`${param(name('now'))}`;
+      return sql`SELECT ${sql.join(values)}, ${judgedAt} AS ${sql.ref('judgedAt')}`;
     });
     const column = (table: string, name: string) => sql.ref(`${table}.${name}`);
     const statement = sql`INSERT INTO ${sql.table('api_key_sessions')} (${sql.join(COLUMNS.map((name) => sql.ref(name)))})
