@@ -26,7 +26,7 @@ import type { KeyStates } from './key_states.js';
 import { intersect, narrowScopes } from './scopes.js';
 import { sessionHash } from './session_id.js';
 import { keyDeadline, sessionClaims, sessionLifetimeSeconds } from './session_token_rules.js';
-import { NO_CURRENT_TOKEN, type InsertOutcome, type SessionStore } from './sessions.js';
+import { NO_CURRENT_TOKEN, type SessionStore } from './sessions.js';
 import { SingleFlight } from './single_flight.js';
 
 /** A repeat gets the earlier token back only while at least this many seconds of it remain. */
@@ -188,15 +188,8 @@ export class SessionTokens {
     const known = knownSessionKey(job);
     if (!this.knownSessions.has(known)) {
       // Most unknown sessions are new: try to create it straight away (the unique index says if not).
-      const now = new Date(this.clock.now());
-      const created = this.newSessionRow(job, now);
-      const until = now.getTime() + this.claimMs;
-      const outcome = await this.insertOwned(created, claimer, until, now);
-      if (outcome === 'inserted') {
-        const result = await this.mintAsOwner(job, created, claimer, { created: true, until }, KEY_CONFIRMED_BY_INSERT);
-        if (result) return this.remember(known, result);
-      }
-      if (outcome === 'key_refused') await this.assertKeyCurrent(job);
+      const result = await this.createAndMint(job, claimer, new Date(this.clock.now()));
+      if (result) return this.remember(known, result);
     }
     for (let attempt = 0; ; attempt += 1) {
       if (attempt > 0) {
@@ -217,15 +210,9 @@ export class SessionTokens {
         row = null;
       }
 
-      const until = now.getTime() + this.claimMs;
       if (!row) {
-        const created: ApiKeySession = this.newSessionRow(job, now);
-        const outcome = await this.insertOwned(created, claimer, until, now);
-        if (outcome === 'inserted') {
-          const result = await this.mintAsOwner(job, created, claimer, { created: true, until }, KEY_CONFIRMED_BY_INSERT);
-          if (result) return this.remember(known, result);
-        }
-        if (outcome === 'key_refused') await this.assertKeyCurrent(job);
+        const result = await this.createAndMint(job, claimer, now);
+        if (result) return this.remember(known, result);
         continue;
       }
 
@@ -234,6 +221,7 @@ export class SessionTokens {
         if (reused) return this.remember(known, reused);
       }
 
+      const until = now.getTime() + this.claimMs;
       // Our own claim shows when an insert reported as failed did land: it is still ours to use.
       const claimedByOther = row.claimedUntil !== null && row.claimedUntil.getTime() > now.getTime() && row.claimedBy !== claimer;
       if (!claimedByOther && (await this.claimOwned(row, claimer, now, until))) {
@@ -247,12 +235,18 @@ export class SessionTokens {
   }
 
   /**
-   * Inserts a new session claimed by `claimer`, if its key works at `now` as the database has it
-   * (SessionStore.insertClaimed). On `key_refused` the caller asks `assertKeyCurrent`, which answers
-   * why (revoked, expired) with the error the client gets.
+   * Creates the session claimed by `claimer` and mints its first token; undefined when the session
+   * exists already or the claim was lost (the caller reads the session and tries again). The insert
+   * lands only if the key works at `now` as the database has it (SessionStore.insertClaimed); when
+   * it does not, `assertKeyCurrent` answers why (revoked, expired) with the error the client gets.
    */
-  private insertOwned(created: ApiKeySession, claimer: string, until: number, now: Date): Promise<InsertOutcome> {
-    return this.takingClaim({ sessionRowId: created.id, claimer, created: true, until }, () => this.deps.sessions.insertClaimed(created, claimer, new Date(until), now));
+  private async createAndMint(job: SessionJob, claimer: string, now: Date): Promise<ExchangeResult | undefined> {
+    const created = this.newSessionRow(job, now);
+    const until = now.getTime() + this.claimMs;
+    const outcome = await this.takingClaim({ sessionRowId: created.id, claimer, created: true, until }, () => this.deps.sessions.insertClaimed(created, claimer, new Date(until), now));
+    if (outcome === 'inserted') return this.mintAsOwner(job, created, claimer, { created: true, until }, KEY_CONFIRMED_BY_INSERT);
+    if (outcome === 'key_refused') await this.assertKeyCurrent(job);
+    return undefined;
   }
 
   /** Claims an existing session for `claimer`; false when another request changed it first. */
