@@ -21,6 +21,7 @@ import { authTestRoutes } from './http/routes/auth_test.js';
 import { interactionRoutes } from './http/routes/interaction.js';
 import { operationsRoutes } from './http/routes/operations.js';
 import { deriveKey } from './lib/crypto.js';
+import { clientCredentialsFastPath } from './oidc/client_credentials_fast_path.js';
 import { introspectionFastPath } from './oidc/introspection_fast_path.js';
 import type { Services } from './service_container.js';
 
@@ -84,8 +85,9 @@ export function buildApp(services: Services): Koa<KeyportContext['state'], Keypo
   for (const step of edgeSteps()) app.use(step);
 
   // oidc-provider, mounted at the root; its routes all live under /oauth/ and /.well-known/.
-  // Introspection's common case is answered just in front of it, exactly as it would answer.
+  // Introspection's and client credentials' common cases are answered just in front of it, exactly as it would answer.
   app.use(introspectionFastPath(services.oidc));
+  app.use(clientCredentialsFastPath(services.oidc));
   app.use(onlyProviderPath(services.oidc.middleware));
 
   const routers = keyportRouters();

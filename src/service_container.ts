@@ -17,7 +17,7 @@ import { limitDeviceFlow } from './ratelimit/device_flow.js';
 import { RateLimits } from './ratelimit/service.js';
 import { ROUTES } from './oidc/configuration.js';
 import { limitRegistrationPerAddress } from './ratelimit/registration.js';
-import { apiKeyExchangeLimits, apiKeyUseLimit, limitTokenRequestsPerClient, publicIntrospectionLimit } from './ratelimit/token_endpoint.js';
+import { apiKeyExchangeLimits, apiKeyUseLimit, clientTokenLimit, limitTokenRequestsPerClient, publicIntrospectionLimit } from './ratelimit/token_endpoint.js';
 
 
 /**
@@ -125,7 +125,9 @@ export async function buildServices(config: Config, logger: Logger, database: Da
   // Introspection by public clients (no authentication) counts per caller address.
   services.oidc.publicIntrospectionLimit = publicIntrospectionLimit({ rateLimits, metrics });
   // Per-client limits at the token endpoint; `keyport-api-key` exchanges count per API key instead.
-  services.oidc.extendProvider((provider) => limitTokenRequestsPerClient(provider, services, (clientId) => clientId === API_KEY_CLIENT_ID));
+  const clientLimit = clientTokenLimit({ rateLimits, metrics }, (clientId) => clientId === API_KEY_CLIENT_ID);
+  services.oidc.clientTokenLimit = clientLimit;
+  services.oidc.extendProvider((provider) => limitTokenRequestsPerClient(provider, services, clientLimit));
   // RFC 8628: code entry per address on the verification page, slow_down for fast polling.
   if (config.deviceAndPar.deviceFlow) services.oidc.extendProvider((provider) => limitDeviceFlow(provider, services));
   if (services.oidc.registration.enabled) services.oidc.extendProvider((provider) => limitRegistrationPerAddress(provider, services, ROUTES.registration, config.clientRegistration.registrationPerIpPerMinute));

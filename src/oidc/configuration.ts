@@ -105,7 +105,7 @@ export function resourceServerInfo(policy: ResourceServerPolicy, scopes: readonl
  * carry (the audience's scopes the client is allowed) and the audience's TTL. Unknown audiences
  * are invalid_target.
  */
-async function findResourceServerInfo(resourceServers: ResourceServerStore, signingKid: string, resourceIndicator: string, client: EngineClient): Promise<ResourceServerInfo> {
+export async function findResourceServerInfo(resourceServers: ResourceServerStore, signingKid: string, resourceIndicator: string, client: EngineClient): Promise<ResourceServerInfo> {
   const policy = await resourceServers.find(resourceIndicator);
   if (!policy) throw new errors.InvalidTarget(`unknown resource indicator ${resourceIndicator}`);
   // A client known only by its metadata document has no API scopes of its own: the audience's

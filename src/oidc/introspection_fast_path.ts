@@ -1,106 +1,21 @@
-import * as querystring from 'node:querystring';
 import type { KeyportContext, Middleware } from '../http/context.js';
 import { looksLikeJwt, type AccessTokenService } from './access_tokens.js';
 import { ROUTES } from './configuration.js';
-import { authenticateWithSecret, engineIntrospectionAnswer, ReplayableBody, type Provider } from './engine/index.js';
+import { authenticateWithSecret, engineIntrospectionAnswer, type Provider } from './engine/index.js';
+import { admissibleForm, answerInFrontOfEngine, parseFastPathForm, secretCredentialsOf, type FastPathAnswer } from './fast_path.js';
 import type { ProviderHost } from './provider_host.js';
 
-/** Bodies up to this size are read ahead; larger ones go straight to the engine (a JWT is at most 8 KiB). */
-export const FAST_PATH_MAX_BODY_BYTES = 12 * 1024;
-
-/** Exactly the form content type, optionally with charset utf-8 (the engine decodes both as UTF-8). */
-const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded\s*(?:;\s*charset\s*=\s*(?:utf-8|"utf-8")\s*)?$/i;
-/** Headers that make the engine's client authentication or CORS handling take another branch. */
-const DECLINED_HEADERS = ['origin', 'transfer-encoding', 'oauth-client-attestation', 'oauth-client-attestation-pop', 'dpop'] as const;
 /** Body parameters handled here; anything else (client assertions, unknown names) goes to the engine. */
 const PARAMETERS: ReadonlySet<string> = new Set(['token', 'token_type_hint', 'client_id', 'client_secret']);
 /** Hints under which the engine looks the token up as an access token first, as without a hint. */
 const ACCESS_TOKEN_HINTS: ReadonlySet<string> = new Set(['access_token', 'urn:ietf:params:oauth:token-type:access_token']);
-/**
- * Client ids and secrets the engine's `decodeAuthToken` leaves as they are: printable ASCII without
- * space, `%` and `+` (which it would URL-decode). Keyport's ids and secrets are all of this kind.
- */
-const PLAIN_CREDENTIAL = /^[\x21-\x24\x26-\x2a\x2c-\x7e]{1,512}$/;
-const BASIC_SCHEME = /^basic$/i;
-
-/** The engine's check of the Basic credentials' base64 (lib/shared/client_auth.js isValidBase64). */
-function isValidBase64(input: string): boolean {
-  const match = /^([A-Za-z0-9+/]*)(={0,2})$/.exec(input);
-  if (!match?.[1]) return false;
-  const remainder = match[1].length % 4;
-  if (!match[2]) return remainder !== 1;
-  return (match[1].length + match[2].length) % 4 === 0 && match[2].length === 4 - remainder;
-}
-
-interface Credentials {
-  readonly clientId: string;
-  readonly secret: string;
-}
-
-/** Whether the request line and headers are ones this path understands (decided before the body is read). */
-function admissible(ctx: KeyportContext<unknown>): boolean {
-  if (ctx.querystring !== '') return false;
-  const { headers } = ctx.request;
-  if (!FORM_CONTENT_TYPE.test(headers['content-type'] ?? '')) return false;
-  for (const name of DECLINED_HEADERS) if (headers[name] !== undefined) return false;
-  const length = Number(headers['content-length']);
-  return Number.isInteger(length) && length > 0 && length <= FAST_PATH_MAX_BODY_BYTES;
-}
-
-/**
- * `querystring.parse` for the plain case: a form without `%` or `+` (nothing to decode) whose every
- * pair is `name=value` with both non-empty. What it returns then is what querystring.parse returns
- * (repeated names aside, which the caller refuses anyway): undefined means "not plain, parse it
- * properly". Profiles of introspection put querystring.parse at ~10–13 µs per request for a body
- * of one JWT; the split below is a few.
- */
-function parsePlainForm(text: string): Record<string, string> | undefined {
-  if (text.includes('%') || text.includes('+')) return undefined;
-  const params: Record<string, string> = {};
-  for (const pair of text.split('&')) {
-    const equals = pair.indexOf('=');
-    if (equals <= 0 || equals === pair.length - 1) return undefined;
-    const name = pair.slice(0, equals);
-    // Only names the caller accepts, once each (querystring would make a repeat an array, refused too).
-    if (!PARAMETERS.has(name) || params[name] !== undefined) return undefined;
-    params[name] = pair.slice(equals + 1);
-  }
-  return params;
-}
 
 /** The form's parameters when every one is known, single and non-empty, and a token is present. */
 function parseParameters(text: string): Record<string, string> | undefined {
-  const parsed = parsePlainForm(text) ?? querystring.parse(text);
-  const params: Record<string, string> = {};
-  for (const [name, value] of Object.entries(parsed)) {
-    // Arrays are repeated parameters (the engine refuses them); empty values it treats as absent.
-    if (!PARAMETERS.has(name) || typeof value !== 'string' || value.length === 0) return undefined;
-    params[name] = value;
-  }
-  if (params.token === undefined) return undefined;
+  const params = parseFastPathForm(text, PARAMETERS);
+  if (params?.token === undefined) return undefined;
   if (params.token_type_hint !== undefined && !ACCESS_TOKEN_HINTS.has(params.token_type_hint)) return undefined;
   return params;
-}
-
-/** client_secret_basic or client_secret_post credentials, read as the engine reads them. */
-function credentialsOf(authorization: string | undefined, params: Record<string, string>): Credentials | undefined {
-  if (authorization === undefined) {
-    const { client_id: clientId, client_secret: secret } = params;
-    if (clientId === undefined || secret === undefined || !PLAIN_CREDENTIAL.test(clientId) || !PLAIN_CREDENTIAL.test(secret)) return undefined;
-    return { clientId, secret };
-  }
-  // One mechanism only (the engine refuses a header plus a body secret).
-  if (params.client_secret !== undefined) return undefined;
-  const parts = authorization.split(' ');
-  if (parts.length !== 2 || !BASIC_SCHEME.test(parts[0]!) || !isValidBase64(parts[1]!)) return undefined;
-  const basic = Buffer.from(parts[1]!, 'base64').toString('utf8');
-  const colon = basic.indexOf(':');
-  if (colon === -1) return undefined;
-  const clientId = basic.slice(0, colon);
-  const secret = basic.slice(colon + 1);
-  if (!PLAIN_CREDENTIAL.test(clientId) || !PLAIN_CREDENTIAL.test(secret)) return undefined;
-  if (params.client_id !== undefined && params.client_id !== clientId) return undefined;
-  return { clientId, secret };
 }
 
 /** The opaque token's answer when it is active and plain (see engineIntrospectionAnswer); undefined otherwise. */
@@ -161,7 +76,7 @@ export interface IntrospectionFastPathDependencies {
 export function introspectionFastPath(deps: IntrospectionFastPathDependencies): Middleware<unknown> {
   const { host, accessTokens } = deps;
   return async function introspectionFastPath(ctx, next) {
-    if (ctx.path !== ROUTES.introspection || ctx.method !== 'POST' || !admissible(ctx)) return next();
+    if (ctx.path !== ROUTES.introspection || ctx.method !== 'POST' || !admissibleForm(ctx)) return next();
     let provider: Provider;
     try {
       provider = host.provider;
@@ -169,41 +84,25 @@ export function introspectionFastPath(deps: IntrospectionFastPathDependencies): 
       return next();
     }
 
-    const body = await ReplayableBody.read(ctx.req);
-    let answer: Record<string, unknown> | undefined;
-    try {
-      answer = await answerFor(ctx, provider, accessTokens, body);
-    } catch {
-      // A database failure, anything unexpected: the engine answers (503 during an outage).
-      answer = undefined;
-    }
-    if (!answer) {
-      body.replay();
-      return next();
-    }
-    ctx.state.routeName = 'oidc:introspection';
-    ctx.status = 200;
-    // As the engine's noCache step sets it (same name, same place among the headers).
-    ctx.set('cache-control', 'no-store');
-    ctx.body = answer;
-    return undefined;
+    return answerInFrontOfEngine(ctx, next, 'oidc:introspection', (text) => answerFor(ctx, provider, accessTokens, text));
   };
 }
 
-async function answerFor(ctx: KeyportContext<unknown>, provider: Provider, accessTokens: AccessTokenService, body: ReplayableBody): Promise<Record<string, unknown> | undefined> {
-  const text = body.text();
-  if (text === undefined) return undefined;
+async function answerFor(ctx: KeyportContext<unknown>, provider: Provider, accessTokens: AccessTokenService, text: string): Promise<FastPathAnswer | undefined> {
   const params = parseParameters(text);
   if (!params) return undefined;
-  const credentials = credentialsOf(ctx.request.headers.authorization, params);
+  const credentials = secretCredentialsOf(ctx.request.headers.authorization, params);
   if (!credentials) return undefined;
   const caller = await authenticateWithSecret(provider, credentials.clientId, credentials.secret);
   if (!caller) return undefined;
 
   const token = params.token!;
+  let answer: Record<string, unknown> | undefined;
   if (looksLikeJwt(token)) {
     const verified = await accessTokens.verify(token);
-    return verified ? accessTokens.introspection(verified) : undefined;
+    answer = verified ? accessTokens.introspection(verified) : undefined;
+  } else {
+    answer = await answerOpaque(provider, accessTokens, token);
   }
-  return answerOpaque(provider, accessTokens, token);
+  return answer && { body: answer };
 }

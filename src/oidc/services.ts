@@ -36,6 +36,7 @@ import { buildClientService, buildPayloadStore, buildResourceServerStore, buildR
 import { installJwtIntrospectionStep, installStructuredTokenSupport, type PublicIntrospectionLimit } from './structured_tokens.js';
 import { tokenIdsFor, type TokenIds } from './token_ids.js';
 import { answerUnavailableDuringOutage } from './unavailable.js';
+import type { ClientTokenLimit } from './client_credentials_fast_path.js';
 
 /** How often expired engine rows and revocation records are deleted. */
 const CLEANUP_INTERVAL_MS = 10 * 60_000;
@@ -75,6 +76,8 @@ export class OidcServices {
   readonly tokenIds: TokenIds;
   /** Per-address limit of introspection by callers that do not authenticate; set by the rate-limit feature. */
   publicIntrospectionLimit: PublicIntrospectionLimit | undefined;
+  /** The token endpoint's per-client limit, for the client-credentials fast path; set by the rate-limit feature. */
+  clientTokenLimit: ClientTokenLimit | undefined;
   readonly host: ProviderHost;
   /** Hands `/oauth/*` and `/.well-known/*` to the provider (mounted by src/app.ts). */
   readonly middleware: Middleware<unknown>;

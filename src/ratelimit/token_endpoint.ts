@@ -38,8 +38,33 @@ export function enforceOAuthRateLimit(ctx: { set(fields: Record<string, string>)
 }
 
 /**
- * Per-client limits at the token endpoint (docs/reference.md §5), for oidc-provider, where the client is
- * only known inside the provider's own middleware chain:
+ * The per-client limit of the token endpoint (docs/reference.md §5), one for both ways a token
+ * request is answered: the engine's grants (`limitTokenRequestsPerClient` below) and the
+ * client-credentials fast path in front of the engine (src/oidc/client_credentials_fast_path.ts).
+ * `peek` reads a client's standing without counting; `count` counts one request and gives the
+ * response's rate-limit fields (with RATE_LIMIT_DISABLED: the configured quota, nothing counted).
+ * Exempt clients get neither.
+ */
+export function clientTokenLimit(services: RateLimitDependencies, exempt: ClientExemption = () => false) {
+  const { rateLimits } = services;
+  return {
+    peek(clientId: string): Promise<RateLimitDecision | undefined> {
+      // RATE_LIMIT_DISABLED: nothing is refused, so there is no standing to peek at.
+      if (rateLimits.disabled || exempt(clientId)) return Promise.resolve(undefined);
+      return rateLimits.peekClient(clientId);
+    },
+    async count(clientId: string): Promise<Record<string, string> | undefined> {
+      if (exempt(clientId)) return undefined;
+      return rateLimitHeaders(await rateLimits.consumeClient(clientId));
+    },
+  };
+}
+
+export type PerClientTokenLimit = ReturnType<typeof clientTokenLimit>;
+
+/**
+ * Per-client limits for oidc-provider's token endpoint, where the client is only known inside the
+ * provider's own middleware chain:
  *
  * - before: the client's standing is peeked (not counted) when client authentication looks the
  *   client up (`Client.find` in the token route). Over the limit → 429 `rate_limit_exceeded`
@@ -50,20 +75,19 @@ export function enforceOAuthRateLimit(ctx: { set(fields: Record<string, string>)
  *
  * Between the peek and the count concurrent requests can overshoot by their number; limits are
  * a throttle, not an accounting system. Call once, right after constructing the provider:
- * `limitTokenRequestsPerClient(provider, services, (id) => id === 'keyport-api-key')`.
+ * `limitTokenRequestsPerClient(provider, services, clientTokenLimit(services, (id) => id === 'keyport-api-key'))`.
  */
-export function limitTokenRequestsPerClient(provider: Provider, services: RateLimitDependencies, exempt: ClientExemption = () => false): void {
-  // RATE_LIMIT_DISABLED: nothing is refused, so there is no standing to peek at.
+export function limitTokenRequestsPerClient(provider: Provider, services: RateLimitDependencies, limit: PerClientTokenLimit): void {
   wrapClientFind(provider, (id, find) => (services.rateLimits.disabled ? find(id) : findCheckingClientLimit(id, find)));
 
   async function findCheckingClientLimit(id: string, find: ClientFind): Promise<EngineClient | undefined> {
     const client = await find(id);
     const ctx = (Provider as unknown as { ctx?: TokenContext }).ctx;
-    if (!client || !ctx || ctx[CHECKED] || ctx.oidc?.route !== 'token' || exempt(id)) return client;
+    if (!client || !ctx || ctx[CHECKED] || ctx.oidc?.route !== 'token') return client;
     // Only the first lookup of the request is client authentication.
     ctx[CHECKED] = true;
-    const standing = await services.rateLimits.peekClient(id);
-    if (!standing.allowed) enforceOAuthRateLimit(ctx, standing, services.metrics);
+    const standing = await limit.peek(id);
+    if (standing && !standing.allowed) enforceOAuthRateLimit(ctx, standing, services.metrics);
     return client;
   }
 
@@ -76,9 +100,9 @@ export function limitTokenRequestsPerClient(provider: Provider, services: RateLi
 
   async function countRequest(ctx: TokenContext): Promise<void> {
     const { oidc } = ctx;
-    if (oidc?.route !== 'token' || !oidc.client || ctx.status === 401 || ctx.status === 429 || exempt(oidc.client.clientId)) return;
-    const decision = await services.rateLimits.consumeClient(oidc.client.clientId);
-    ctx.set(rateLimitHeaders(decision));
+    if (oidc?.route !== 'token' || !oidc.client || ctx.status === 401 || ctx.status === 429) return;
+    const fields = await limit.count(oidc.client.clientId);
+    if (fields) ctx.set(fields);
   }
 }
 

@@ -5,7 +5,7 @@ import Provider from 'oidc-provider';
 import supertest from 'supertest';
 import { Metrics } from '../../src/lib/metrics.js';
 import { RateLimits } from '../../src/ratelimit/service.js';
-import { enforceOAuthRateLimit, limitTokenRequestsPerClient } from '../../src/ratelimit/token_endpoint.js';
+import { clientTokenLimit, enforceOAuthRateLimit, limitTokenRequestsPerClient } from '../../src/ratelimit/token_endpoint.js';
 import { memoryLogger } from './support.js';
 
 const SECRET = 's'.repeat(48);
@@ -33,7 +33,7 @@ describe('per-client limits at the token endpoint (oidc-provider)', function () 
       features: { clientCredentials: { enabled: true }, devInteractions: { enabled: false } },
       routes: { token: '/oauth/token' },
     });
-    limitTokenRequestsPerClient(provider, { rateLimits, metrics }, (id) => id === 'keyport-api-key');
+    limitTokenRequestsPerClient(provider, { rateLimits, metrics }, clientTokenLimit({ rateLimits, metrics }, (id) => id === 'keyport-api-key'));
     // How the API-key exchange grant counts per key inside the provider.
     provider.registerGrantType('urn:test:api-key', async function apiKeyGrant(ctx) {
       const decision = await rateLimits.consumeApiKey({ keyId: String(ctx.oidc.params!.key_id), env: 'live', overrides: { burst: 2 } });

@@ -1,31 +1,16 @@
 import { expect } from 'chai';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
-import { request } from 'node:http';
 import { agentKey, exchangeKey, login } from '../../exchange/support.js';
 import type { TestApp } from '../../support/app.js';
 import { client, discover, expectOAuthError, registerClient, startOidcApp, type RegisteredClient } from '../support.js';
+import { FORM, headerNames, rawPost, type RawAnswer } from '../raw_post.js';
 
-/** A raw answer: status, every header but the per-response ones, and the exact body text. */
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  /** Header names and values as sent, in order (per-response values blanked). */
-  rawHeaders: string[];
-  text: string;
-}
-
-const PER_RESPONSE_HEADERS = new Set(['date', 'x-request-id']);
-const FORM = 'application/x-www-form-urlencoded';
 /**
  * The header names, in order, of every 200 answer of the endpoint, as the engine sends them
  * (Keyport's edge headers, the engine's `noCache` step, then koa's JSON body): the fast path's
  * answers, the engine's, and those of Keyport's step inside the engine.
  */
 const ANSWER_HEADER_NAMES = ['X-Request-Id', 'X-Content-Type-Options', 'X-Frame-Options', 'Referrer-Policy', 'Vary', 'cache-control', 'Content-Type', 'Content-Length', 'Date', 'Connection', 'Keep-Alive'];
-
-function headerNames(answer: RawAnswer): string[] {
-  return answer.rawHeaders.filter((_, i) => i % 2 === 0);
-}
 
 /**
  * `POST /oauth/introspect` has one path: the fast path in front of the engine answers a
@@ -60,24 +45,8 @@ describe('oidc: introspection, one path (fast path in front of the engine, exact
   afterEach(() => { expect(structuredRefusals, 'the engine refused a token as structured').to.equal(0); });
   after(async () => { await app.close(); });
 
-  /** A POST over plain node:http, so the answer's header names, order and bytes can be compared. */
   function send(body: string, headers: Record<string, string> = {}): Promise<RawAnswer> {
-    return new Promise((resolve, reject) => {
-      const url = new URL('/oauth/introspect', app.url);
-      const outgoing = request(url, { method: 'POST', headers: { 'content-type': FORM, 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
-        res.on('end', () => {
-          const kept: Record<string, string> = {};
-          for (const [name, value] of Object.entries(res.headers)) if (!PER_RESPONSE_HEADERS.has(name)) kept[name] = String(value);
-          const rawHeaders = res.rawHeaders.map((value, i) => (i % 2 === 1 && PER_RESPONSE_HEADERS.has(res.rawHeaders[i - 1]!.toLowerCase()) ? '…' : value));
-          resolve({ status: res.statusCode!, headers: kept, rawHeaders, text: Buffer.concat(chunks).toString('utf8') });
-        });
-      });
-      outgoing.on('error', reject);
-      outgoing.end(body);
-    });
+    return rawPost(app.url, '/oauth/introspect', body, headers);
   }
 
   function basic(registered: RegisteredClient, secret = registered.secret!): Record<string, string> {
