@@ -40,9 +40,14 @@ function onlyProviderPath(middleware: Middleware): Middleware {
   return (ctx, next) => (isProviderPath(ctx.path) ? middleware(ctx, next) : next());
 }
 
-/** Keyport's own routers, in the order they are mounted (also what the fuzz suite enumerates). */
+/**
+ * Keyport's own routers, in the order they are mounted (also what the fuzz suite enumerates).
+ * No two serve the same path, so the order only decides how many routers a request passes
+ * before its own (each matches the path and reads the host): the API-key routes, which carry
+ * the traffic, come first.
+ */
 export function keyportRouters(): Array<Router<KeyportContext['state'], KeyportContext>> {
-  return [interactionRoutes(), operationsRoutes(), apiDocsRoutes(), authTestRoutes(), adminRoutes(), dashboardRoutes(), exchangeRoutes()];
+  return [exchangeRoutes(), authTestRoutes(), operationsRoutes(), interactionRoutes(), apiDocsRoutes(), adminRoutes(), dashboardRoutes()];
 }
 
 /**

@@ -1,4 +1,8 @@
 import ipaddr from 'ipaddr.js';
+import { BoundedCache } from '../lib/lru.js';
+
+/** Buckets of recently seen addresses: a caller's address repeats from request to request. */
+const recentBuckets = new BoundedCache<string, string>({ maxEntries: 10_000 });
 
 /**
  * The bucket an address counts in. IPv4-mapped IPv6 (`::ffff:1.2.3.4`) counts as the IPv4
@@ -6,6 +10,17 @@ import ipaddr from 'ipaddr.js';
  * would let it rotate through 2^64 of them to escape per-IP limits.
  */
 export function ipBucket(ip: string): string {
+  // No address is longer than 45 characters (IPv4-mapped IPv6 with a zone aside): longer junk is not kept.
+  if (ip.length > 64) return bucketOf(ip);
+  let bucket = recentBuckets.get(ip);
+  if (bucket === undefined) {
+    bucket = bucketOf(ip);
+    recentBuckets.set(ip, bucket);
+  }
+  return bucket;
+}
+
+function bucketOf(ip: string): string {
   try {
     const address = ipaddr.process(ip.trim());
     if (address.kind() === 'ipv4') return address.toString();
