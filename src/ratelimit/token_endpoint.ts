@@ -78,6 +78,7 @@ export type PerClientTokenLimit = ReturnType<typeof clientTokenLimit>;
  * `limitTokenRequestsPerClient(provider, services, clientTokenLimit(services, (id) => id === 'keyport-api-key'))`.
  */
 export function limitTokenRequestsPerClient(provider: Provider, services: RateLimitDependencies, limit: PerClientTokenLimit): void {
+  // RATE_LIMIT_DISABLED: the lookup is not wrapped in an async step at all (`peek` would say "not limited" anyway).
   wrapClientFind(provider, (id, find) => (services.rateLimits.disabled ? find(id) : findCheckingClientLimit(id, find)));
 
   async function findCheckingClientLimit(id: string, find: ClientFind): Promise<EngineClient | undefined> {
