@@ -80,6 +80,9 @@ function plainGrantFor(client: EngineClient, scopes: readonly string[]): boolean
  * `resource` is given); the token is the engine's `ClientCredentials` model, saved by the engine
  * (signed as every JWT, or stored when the audience takes opaque tokens), which emits the events
  * the metrics count. The per-client limit is peeked before and counted after, as on the engine path.
+ * The engine's `grant.success` event (emitted by its token action with its request context) is not:
+ * Keyport's one listener concerns clients known by a metadata document, which are public and never
+ * answered here.
  *
  * Everything else goes on to the engine (`next()`) with the body handed back unread: other content
  * types or parameters, repeated or empty parameters, DPoP proofs or CORS requests, other client
