@@ -1,7 +1,9 @@
 import { expect } from 'chai';
+import { In, Like } from 'typeorm';
 import { Agent } from '../../src/db/entities/agent.js';
 import { ApiKey } from '../../src/db/entities/api_key.js';
 import { ApiKeySession } from '../../src/db/entities/api_key_session.js';
+import { OidcPayload } from '../../src/db/entities/oidc_payload.js';
 import type { InsertOutcome, NewSession } from '../../src/exchange/sessions.js';
 import { agentKey, expectError, fixture, login, type ExchangeFixture } from './support.js';
 
@@ -94,14 +96,35 @@ describe('exchange: a new session is inserted only while its key works, judged a
     expect(await store().insertClaimed(session('now'), 'c-now', minutes(1), new Date())).to.equal('inserted');
   });
 
-  it('POST /auth/login for a new session of a key revoked behind this process\'s back: 401 revoked_api_key, nothing written', async () => {
-    const { apiKey, key } = await agentKey(fx.app);
+  /** The grants and refresh tokens stored for an agent (their payloads name it as the account). */
+  const grantRowsOf = (agentId: string) => repository(OidcPayload).countBy({ model: In(['Grant', 'RefreshToken']), payload: Like(`%"${agentId}"%`) });
+
+  /** Counts the access tokens the engine signs (JWTs are "issued", events.ts) until `stop()`. */
+  function countSigned(): { readonly count: number; stop(): void } {
+    const provider = fx.app.services.oidc.host.provider;
+    let signed = 0;
+    const count = (): void => { signed += 1; };
+    provider.on('access_token.issued', count);
+    return { get count() { return signed; }, stop: () => { provider.off('access_token.issued', count); } };
+  }
+
+  it('POST /auth/login for a new session of a key revoked behind this process\'s back: 401 revoked_api_key, nothing signed, nothing written', async () => {
+    const { apiKey, key, agent } = await agentKey(fx.app);
     // The key is verified and cached as working by this process first, as on a busy server.
     expect((await login(fx.app, apiKey, { session_id: 'before' })).status).to.equal(200);
+    const grantRowsBefore = await grantRowsOf(agent.id);
+    expect(grantRowsBefore, 'the first session\'s grant and refresh token').to.equal(2);
     await repository(ApiKey).update({ id: key.id }, { status: 'revoked' });
-    expectError(await login(fx.app, apiKey, { session_id: 'after' }), 401, 'revoked_api_key');
+    const signed = countSigned();
+    try {
+      expectError(await login(fx.app, apiKey, { session_id: 'after' }), 401, 'revoked_api_key');
+    } finally {
+      signed.stop();
+    }
+    expect(signed.count, 'access tokens signed').to.equal(0);
     const rows = await repository(ApiKeySession).findBy({ keyId: key.id });
     expect(rows.map((row) => row.sessionId)).to.deep.equal(['before']);
+    expect(await grantRowsOf(agent.id), 'grants and refresh tokens').to.equal(grantRowsBefore);
   });
 
   it('POST /auth/login for a new session of a key that expired behind this process\'s back: 401 expired_api_key', async () => {
