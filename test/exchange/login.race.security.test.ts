@@ -92,6 +92,42 @@ describe('exchange: concurrent identical requests mint exactly one token', () =>
     expect(claimed.filter(Boolean)).to.have.length(1);
   });
 
+  it('MySQL: two instances creating one session while a third insert of it rolls back are both answered (the deadlock victim runs again)', async function () {
+    const dataSource = fx.app.services.database.dataSource;
+    if (dataSource.options.type === 'better-sqlite3') this.skip();
+    const { key, agent } = await agentKey(fx.app);
+    const now = new Date();
+    const session = (id: string) => ({
+      id, keyId: key.id, agentId: agent.id, sessionId: 'rolled-back', sessionHash: 'e'.repeat(64), createdAt: now, expiresAt: new Date(now.getTime() + 60_000),
+    });
+    // A transaction of its own inserts the session first and holds it (as a batch does that is about to fail and roll back).
+    const holder = dataSource.createQueryRunner();
+    await holder.connect();
+    try {
+      await holder.startTransaction();
+      await holder.manager.getRepository(ApiKeySession).insert({ ...session('ses_holder'), version: 0 });
+      const inserts = [fx.app.services.exchange.sessions, second.services.exchange.sessions]
+        .map((store, i) => store.insertClaimed(session(`ses_waiter${i}`), `w${i}`, new Date(now.getTime() + 10_000), now));
+      // Both wait on the holder's row (the server's list of this database's running statements), then
+      // it rolls back: InnoDB lets both in at once and picks one as a deadlock victim.
+      const deadline = Date.now() + 5_000;
+      for (;;) {
+        const [{ waiting }] = await holder.query(`SELECT COUNT(*) AS waiting FROM information_schema.PROCESSLIST
+          WHERE DB = DATABASE() AND COMMAND = 'Query' AND INFO LIKE 'INSERT INTO \`api_key_sessions\`%'`);
+        if (Number(waiting) >= 2) break;
+        if (Date.now() > deadline) throw new Error(`the two inserts did not both wait on the held row (${waiting} waiting)`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await holder.rollbackTransaction();
+      const outcomes = await Promise.all(inserts);
+      expect([...outcomes].sort()).to.deep.equal(['exists', 'inserted']);
+      expect(await rowsOf(key.id)).to.have.length(1);
+    } finally {
+      if (holder.isTransactionActive) await holder.rollbackTransaction();
+      await holder.release();
+    }
+  });
+
   it('a stuck claim (a crashed minter) lapses and does not block the session for good', async () => {
     const { apiKey, key } = await agentKey(fx.app);
     const first = await login(fx.app, apiKey, { session_id: 'stuck' });

@@ -4,6 +4,7 @@ import { BatchLoader } from '../../lib/batch_loader.js';
 import { BoundedCache } from '../../lib/lru.js';
 import type { PayloadRow, PayloadRows, StoredPayload } from '../../oidc/adapter.js';
 import { OidcPayload } from '../entities/oidc_payload.js';
+import { retryOnLockConflict } from '../lock_conflicts.js';
 import { compile, param, SqlRunner, StatementsByCount, type Statement } from './sql.js';
 import { dateFromDb, dateToDb } from './values.js';
 
@@ -15,19 +16,6 @@ const MAX_UPSERT_ROWS = 100;
 const MAX_READ_STATEMENTS = 256;
 /** Rows (and absences) by (model, id) kept on SQLite between writes (see OidcPayloadTable `remembered`). */
 const MAX_REMEMBERED_ROWS = 10_000;
-
-const DEADLOCK_CODES = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'SQLITE_BUSY']);
-
-/** MySQL may pick a revoke-by-grant DELETE as a deadlock victim when several run at once; one retry settles it. */
-async function retryOnDeadlock<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (err) {
-    const code = (err as { driverError?: { code?: string }; code?: string }).driverError?.code ?? (err as { code?: string }).code;
-    if (!code || !DEADLOCK_CODES.has(code)) throw err;
-    return operation();
-  }
-}
 
 /** The columns an upsert writes, in the order each row binds them (`consumedAt` is reset to NULL). */
 const WRITTEN = ['model', 'id', 'payload', 'grantId', 'uid', 'userCode', 'clientId', 'expiresAt'] as const;
@@ -185,11 +173,11 @@ export class OidcPayloadTable implements PayloadRows {
   }
 
   async deleteByGrant(model: string, grantId: string): Promise<void> {
-    await this.writing(undefined, () => retryOnDeadlock(() => this.rows.delete({ model, grantId })));
+    await this.writing(undefined, () => retryOnLockConflict(() => this.rows.delete({ model, grantId })));
   }
 
   async deleteGrantFamily(grantId: string, models: readonly string[]): Promise<void> {
-    await this.writing(undefined, () => retryOnDeadlock(() => this.rows.delete({ grantId, model: In([...models]) })));
+    await this.writing(undefined, () => retryOnLockConflict(() => this.rows.delete({ grantId, model: In([...models]) })));
   }
 
   async deleteByClient(clientId: string): Promise<number> {

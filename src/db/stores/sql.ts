@@ -1,6 +1,7 @@
 import { DummyDriver, Kysely, MysqlAdapter, MysqlIntrospector, MysqlQueryCompiler, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, type Compilable } from 'kysely';
 import { QueryFailedError, type DataSource, type QueryRunner } from 'typeorm';
 import type { BetterSqlite3Driver } from 'typeorm/driver/better-sqlite3/BetterSqlite3Driver.js';
+import { retryOnLockConflict } from '../lock_conflicts.js';
 import type { Tables } from './tables.js';
 
 export type Dialect = 'sqlite' | 'mysql';
@@ -143,10 +144,13 @@ export class SqlRunner {
     return this.onMysql(statement, parameters) as Promise<Row[]>;
   }
 
-  /** Runs a write (INSERT, UPDATE, DELETE); resolves with the number of rows it changed. */
+  /**
+   * Runs a write (INSERT, UPDATE, DELETE); resolves with the number of rows it changed. On MySQL a
+   * write the server rolled back for a lock conflict (a deadlock victim) runs again (lock_conflicts.ts).
+   */
   async execute(statement: Statement, parameters: readonly unknown[]): Promise<number> {
     if (this.dialect === 'sqlite') return this.onSqlite(statement, parameters, false) as Promise<number>;
-    const result = (await this.onMysql(statement, parameters)) as { affectedRows?: number };
+    const result = (await retryOnLockConflict(() => this.onMysql(statement, parameters))) as { affectedRows?: number };
     return result.affectedRows ?? 0;
   }
 

@@ -1,0 +1,37 @@
+/**
+ * Lock conflicts the database resolves by rolling a statement back: InnoDB's deadlock victim
+ * (ER_LOCK_DEADLOCK: the whole transaction is rolled back) and a lock wait that timed out
+ * (ER_LOCK_WAIT_TIMEOUT: the statement is), SQLite's busy handle. Keyport's statements outside
+ * SQLite run one per transaction (autocommit), so nothing of the statement was written and running
+ * it again is the remedy MySQL's manual prescribes ("always be prepared to re-issue a transaction
+ * if it fails due to deadlock").
+ *
+ * Where they come from: concurrent inserts of one unique key (two instances, or two batches,
+ * creating the same API-key session) wait on the first one's row; when that statement fails and
+ * rolls back (a batch that held the key twice), InnoDB lets the waiters in together and picks one
+ * of them as a deadlock victim. Revoke-by-grant DELETEs running at once do the same.
+ */
+const LOCK_CONFLICT_CODES = new Set(['ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'SQLITE_BUSY']);
+
+/** Attempts in all: a victim that is picked again on its second try gets a third. */
+export const LOCK_CONFLICT_ATTEMPTS = 3;
+
+/** Whether the error (or the driver error it wraps) is a lock conflict that rolled its statement back. */
+export function isLockConflict(err: unknown): boolean {
+  const code = (err as { driverError?: { code?: unknown }; code?: unknown } | undefined)?.driverError?.code ?? (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && LOCK_CONFLICT_CODES.has(code);
+}
+
+/**
+ * Runs a statement (one transaction on its own), again when the database rolled it back for a
+ * lock conflict, up to `attempts` times in all; any other error, or the last conflict, goes on.
+ */
+export async function retryOnLockConflict<T>(statement: () => Promise<T>, attempts = LOCK_CONFLICT_ATTEMPTS): Promise<T> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await statement();
+    } catch (err) {
+      if (attempt >= attempts || !isLockConflict(err)) throw err;
+    }
+  }
+}
