@@ -1,3 +1,5 @@
+import { driverErrorCode } from './driver_errors.js';
+
 /**
  * Lock conflicts the database resolves by rolling a statement back: InnoDB's deadlock victim
  * (ER_LOCK_DEADLOCK: the whole transaction is rolled back) and a lock wait that timed out
@@ -18,8 +20,8 @@ export const LOCK_CONFLICT_ATTEMPTS = 3;
 
 /** Whether the error (or the driver error it wraps) is a lock conflict that rolled its statement back. */
 export function isLockConflict(err: unknown): boolean {
-  const code = (err as { driverError?: { code?: unknown }; code?: unknown } | undefined)?.driverError?.code ?? (err as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' && LOCK_CONFLICT_CODES.has(code);
+  const code = driverErrorCode(err);
+  return code !== undefined && LOCK_CONFLICT_CODES.has(code);
 }
 
 /**

@@ -3,6 +3,7 @@ import type { AuditLog } from '../audit/audit_log.js';
 import type { Config } from '../config/config.js';
 import { Agent } from '../db/entities/agent.js';
 import { ApiKey } from '../db/entities/api_key.js';
+import { driverErrorCode } from '../db/driver_errors.js';
 import { Conflict, NotFound } from '../lib/errors.js';
 import { newId } from '../lib/ids.js';
 import { plausibleId, quoteId, type ActionContext } from './context.js';
@@ -248,6 +249,6 @@ export class ApiKeyService {
 const DUPLICATE_CODES = new Set(['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', 'SQLITE_CONSTRAINT']);
 
 function isDuplicateKey(err: unknown): boolean {
-  const candidate = err as { code?: unknown; driverError?: { code?: unknown } } | null;
-  return DUPLICATE_CODES.has(String(candidate?.code ?? candidate?.driverError?.code ?? ''));
+  const code = driverErrorCode(err);
+  return code !== undefined && DUPLICATE_CODES.has(code);
 }

@@ -2,6 +2,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { calculateJwkThumbprint, type JWK } from 'jose';
 import { IsNull, type DataSource, type Repository } from 'typeorm';
 import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity.js';
+import { driverErrorCode } from '../db/driver_errors.js';
 import { SigningKey } from '../db/entities/signing_key.js';
 import { runInTransaction } from '../db/transaction.js';
 import { decrypt, encrypt } from '../lib/crypto.js';
@@ -44,7 +45,7 @@ export class SigningKeyDecryptionError extends Error {
 }
 
 function isDuplicateKey(err: unknown): boolean {
-  const code = (err as { driverError?: { code?: string }; code?: string }).driverError?.code ?? (err as { code?: string }).code;
+  const code = driverErrorCode(err);
   return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT';
 }
 

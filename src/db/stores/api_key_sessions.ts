@@ -3,15 +3,15 @@ import { LessThan, LessThanOrEqual, type DataSource, type Repository } from 'typ
 import { BatchLoader } from '../../lib/batch_loader.js';
 import { NO_CURRENT_TOKEN, type CurrentToken, type InsertOutcome, type NewSession, type SessionStore } from '../../exchange/sessions.js';
 import { ApiKeySession } from '../entities/api_key_session.js';
+import { driverErrorCode } from '../driver_errors.js';
 import { compile, param, SqlRunner, StatementsByCount, type Statement } from './sql.js';
 import { dateFromDb, dateToDb, intFromDb, textFromDb } from './values.js';
 
 const DUPLICATE_CODES = new Set(['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
 
 function isDuplicate(err: unknown): boolean {
-  const driverError = (err as { driverError?: { code?: string } }).driverError;
-  const code = driverError?.code ?? (err as { code?: string }).code;
-  return typeof code === 'string' && DUPLICATE_CODES.has(code);
+  const code = driverErrorCode(err);
+  return code !== undefined && DUPLICATE_CODES.has(code);
 }
 
 type Column = keyof ApiKeySession & string;
