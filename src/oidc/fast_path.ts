@@ -11,7 +11,7 @@ import { ReplayableBody } from './engine/index.js';
  */
 
 /** Bodies up to this size are read ahead; larger ones go straight to the engine (a JWT is at most 8 KiB). */
-export const FAST_PATH_MAX_BODY_BYTES = 12 * 1024;
+const FAST_PATH_MAX_BODY_BYTES = 12 * 1024;
 
 /** Exactly the form content type, optionally with charset utf-8 (the engine decodes both as UTF-8). */
 const FORM_CONTENT_TYPE = /^application\/x-www-form-urlencoded\s*(?:;\s*charset\s*=\s*(?:utf-8|"utf-8")\s*)?$/i;
