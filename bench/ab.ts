@@ -26,6 +26,7 @@ import { pathToFileURL } from 'node:url';
 import type { startBaseline as StartBaseline } from './lib/baseline.js';
 import type { startKeyport as StartKeyport } from './lib/keyport.js';
 import type { Measurement } from './lib/load.js';
+import { localMysqlServerPid } from './lib/local_server.js';
 import { ALL_SCENARIOS, type ScenarioId } from './lib/options.js';
 import type { BenchTarget, Prepared, scenarioById as ScenarioById } from './lib/scenarios.js';
 import type { keyportTarget as KeyportTarget } from './lib/setup.js';
@@ -91,6 +92,8 @@ async function main(): Promise<void> {
     return { dir: resolve(dir!), label: label ?? dir! };
   });
 
+  /** The MySQL/MariaDB server's process when it runs here: its CPU per request is reported too (the bare engine has no database). */
+  const databasePid = db === 'mysql' ? localMysqlServerPid(options.mysqlUrl) : undefined;
   let servers: Server[] = [];
   /** Starts the bare engine and one Keyport per checkout, and prepares their scenarios. */
   async function startServers(): Promise<Map<string, Prepared>> {
@@ -135,18 +138,18 @@ async function main(): Promise<void> {
         for (const server of order) {
           const scenario = prepared.get(`${server.name}|${id}`);
           if (!scenario) continue;
-          const m = await scenario.measure({ duration: options.duration, warmup: options.warmup, connections: options.connections, serverPid: server.pid });
+          const m = await scenario.measure({ duration: options.duration, warmup: options.warmup, connections: options.connections, serverPid: server.pid, databasePid: server.name === 'bare' ? undefined : databasePid });
           const key = `${id}|${server.name}`;
           results.set(key, [...(results.get(key) ?? []), m]);
-          process.stderr.write(`round ${round + 1} ${id} ${server.name}: ${m.perSecond.toFixed(0)}/s, p99 ${m.p99Ms.toFixed(1)} ms, CPU ${m.cpuPerRequest?.total.toFixed(0) ?? '?'} (${m.cpuPerRequest?.eventLoop.toFixed(0) ?? '?'}) µs/req, ${m.errors} errors\n`);
+          process.stderr.write(`round ${round + 1} ${id} ${server.name}: ${m.perSecond.toFixed(0)}/s, p99 ${m.p99Ms.toFixed(1)} ms, CPU ${m.cpuPerRequest?.total.toFixed(0) ?? '?'} (${m.cpuPerRequest?.eventLoop.toFixed(0) ?? '?'}) µs/req${m.databaseCpuPerRequest === undefined ? '' : `, DB ${m.databaseCpuPerRequest.toFixed(0)} µs/req`}, ${m.errors} errors\n`);
         }
       }
     }
 
     const first = checkouts[0]!.label;
     console.log(`${options.db}, ${options.rounds} rounds of ${options.duration} s (warm-up ${options.warmup} s), ${options.connections} connections${options.fresh ? ', fresh servers every round' : ''}; medians over the rounds\n`);
-    console.log(`| scenario | server | req/s | × bare | × ${first} | CPU µs/req (loop) | p99 ms | errors |`);
-    console.log('|---|---|---:|---:|---:|---:|---:|---:|');
+    console.log(`| scenario | server | req/s | × bare | × ${first} | CPU µs/req (loop) | DB CPU µs/req | p99 ms | errors |`);
+    console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|');
     for (const id of options.scenarios) {
       // The introspection rows compare with the engine's opaque-token introspection (it cannot introspect JWTs).
       const bare = results.get(`${id === '6a' || id === '6c' ? '6b' : id}|bare`);
@@ -157,8 +160,9 @@ async function main(): Promise<void> {
         const reference = results.get(`${id}|${first}`);
         const paired = reference && server.name !== 'bare' && server.name !== first ? median(runs.map((m, i) => m.perSecond / reference[i]!.perSecond)).toFixed(2) : '';
         const cpu = runs.every((m) => m.cpuPerRequest) ? `${median(runs.map((m) => m.cpuPerRequest!.total)).toFixed(0)} (${median(runs.map((m) => m.cpuPerRequest!.eventLoop)).toFixed(0)})` : '';
+        const databaseCpu = runs.every((m) => m.databaseCpuPerRequest !== undefined) ? median(runs.map((m) => m.databaseCpuPerRequest!)).toFixed(0) : '';
         const errors = runs.reduce((sum, m) => sum + m.errors, 0);
-        console.log(`| ${id} | ${server.name} | ${median(runs.map((m) => m.perSecond)).toFixed(0)} | ${ratio} | ${paired} | ${cpu} | ${median(runs.map((m) => m.p99Ms)).toFixed(1)} | ${errors} |`);
+        console.log(`| ${id} | ${server.name} | ${median(runs.map((m) => m.perSecond)).toFixed(0)} | ${ratio} | ${paired} | ${cpu} | ${databaseCpu} | ${median(runs.map((m) => m.p99Ms)).toFixed(1)} | ${errors} |`);
       }
     }
   } finally {

@@ -15,6 +15,12 @@ export interface Measurement {
   readonly seconds: number;
   /** Server CPU time (user + system, µs) per answered request over the measured window, when known. */
   readonly cpuPerRequest?: CpuPerRequest;
+  /**
+   * The database server's CPU time (all its threads, µs) per answered request over the same window,
+   * when it runs on this machine as a process of its own (MySQL/MariaDB on a loopback address).
+   * SQLite runs inside Keyport: its work is in `cpuPerRequest`.
+   */
+  readonly databaseCpuPerRequest?: number;
 }
 
 export interface LoadSpec {
@@ -81,13 +87,17 @@ function toMeasurement({ result, latencies }: Run): Measurement {
  * Drives HTTP load with autocannon in this process (the load generator shares the host, as the
  * issue's targets assume): a discarded warm-up, then the measured run.
  */
-export async function measureLoad(spec: LoadSpec, durationS: number, warmupS: number, serverPid?: number): Promise<Measurement> {
+export async function measureLoad(spec: LoadSpec, durationS: number, warmupS: number, serverPid?: number, databasePid?: number): Promise<Measurement> {
   if (warmupS > 0) await runOnce(spec, { duration: warmupS }, false);
   const cpu = cpuMeter(serverPid);
+  const databaseCpu = cpuMeter(databasePid);
+  databaseCpu.start();
   cpu.start();
   const measurement = toMeasurement(await runOnce(spec, { duration: durationS }, true));
   const answered = measurement.completed + measurement.errors;
-  return { ...measurement, cpuPerRequest: cpu.perRequest(answered) };
+  const cpuPerRequest = cpu.perRequest(answered);
+  const databaseCpuPerRequest = databaseCpu.perRequest(answered)?.total;
+  return { ...measurement, cpuPerRequest, ...(databaseCpuPerRequest === undefined ? {} : { databaseCpuPerRequest }) };
 }
 
 /** Sends exactly `amount` requests (used to fill the database for the large measurement). */

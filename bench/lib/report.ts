@@ -20,7 +20,7 @@ export interface RunInfo {
   readonly databases: readonly string[];
 }
 
-const HEADERS = ['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU µs/req (loop)', 'peak RSS MB', '× bare', 'target', 'verdict'] as const;
+const HEADERS = ['scenario', 'server', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU µs/req (loop)', 'DB CPU µs/req', 'peak RSS MB', '× bare', 'target', 'verdict'] as const;
 
 const fmtInt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const fmtMs = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -41,7 +41,7 @@ function cells(rows: readonly Row[], connections: number, quick: boolean): strin
     const { target, verdict } = judge(row, ratio, connections);
     const name = `${row.id} ${row.title}`;
     if (row.outcome.kind === 'unavailable') {
-      return [name, serverLabel(row), '—', '', '', '', '', '', '', target, 'unavailable'];
+      return [name, serverLabel(row), '—', '', '', '', '', '', '', '', target, 'unavailable'];
     }
     const { measurement: m, memory, note } = row.outcome;
     return [
@@ -52,6 +52,7 @@ function cells(rows: readonly Row[], connections: number, quick: boolean): strin
       fmtMs(m.p99Ms),
       m.errors ? `${fmtInt(m.errors)} (${failureSummary(m)})` : '0',
       m.cpuPerRequest === undefined ? '' : `${fmtInt(m.cpuPerRequest.total)} (${fmtInt(m.cpuPerRequest.eventLoop)})`,
+      m.databaseCpuPerRequest === undefined ? '' : fmtInt(m.databaseCpuPerRequest),
       fmtMb(memory.peakRss),
       ratio === undefined ? '' : ratio.toFixed(2),
       target,
@@ -117,7 +118,7 @@ export function markdownReport(info: RunInfo, rows: readonly Row[], large: reado
     `- Software: Node ${info.node}; ${info.versions}; Keyport commit ${info.commit}`,
     `- Databases: ${info.databases.join('; ')}`,
     `- Load: autocannon in the bench process on the same host, ${info.connections} connections, ${info.warmup} s warm-up (discarded) then ${info.duration} s measured per scenario; rate limits lifted (RATE_LIMIT_DISABLED=true, per-key defaults at their maximum)`,
-    '- req/s counts 2xx answers only (completed logins for scenario 8); errors are connection errors, timeouts and non-2xx answers; peak RSS is the highest VmRSS of the server process sampled every 200 ms during the scenario; CPU µs/req is the server process\'s user + system CPU time over the measured window divided by the requests it answered, all threads and, in brackets, the main thread (the event loop) alone; it is steadier than req/s when something else shares the machine',
+    '- req/s counts 2xx answers only (completed logins for scenario 8); errors are connection errors, timeouts and non-2xx answers; peak RSS is the highest VmRSS of the server process sampled every 200 ms during the scenario; CPU µs/req is the server process\'s user + system CPU time over the measured window divided by the requests it answered, all threads and, in brackets, the main thread (the event loop) alone; it is steadier than req/s when something else shares the machine; DB CPU µs/req is the same for the MySQL/MariaDB server when it runs on this machine (found by the port it listens on; empty for SQLite, which runs inside Keyport and is counted in its CPU, and for a remote server): on MySQL a request\'s work is split between the two processes, and both share the cores',
     '',
     '## Results',
     '',

@@ -26,6 +26,8 @@ export interface RunSettings {
   readonly connections: number;
   /** The server under load, for its CPU time per request. */
   readonly serverPid?: number;
+  /** Its database server, when that is a process on this machine (see `Measurement.databaseCpuPerRequest`). */
+  readonly databasePid?: number;
 }
 
 /** A scenario that passed its probe: ready to be measured. */
@@ -50,7 +52,7 @@ const API_KEY_TOKEN_TYPE = 'urn:keyport:params:oauth:token-type:api_key';
 
 function httpLoad(target: BenchTarget, connections: number, requests: autocannon.Request[], note?: string): Prepared {
   const load: LoadSpec = { url: target.url, connections, requests };
-  return { load, note, measure: (s) => measureLoad({ ...load, connections: s.connections }, s.duration, s.warmup, s.serverPid) };
+  return { load, note, measure: (s) => measureLoad({ ...load, connections: s.connections }, s.duration, s.warmup, s.serverPid, s.databasePid) };
 }
 
 /** A request whose body changes every time (a fresh session ID, say). */

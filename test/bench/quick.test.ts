@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { localMysqlServerPid } from '../../bench/lib/local_server.js';
 import { onMysql, TEST_DATABASE_URL } from '../support/database.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -57,7 +58,7 @@ describe('npm run bench -- --quick', function () {
   });
 
   it('prints the table with a baseline row measured in the database\'s block, right before the row it is the reference of', () => {
-    expect(run.stdout).to.match(/^scenario\s+server\s+req\/s\s+p50 ms\s+p99 ms\s+errors\s+CPU µs\/req \(loop\)\s+peak RSS MB/m);
+    expect(run.stdout).to.match(/^scenario\s+server\s+req\/s\s+p50 ms\s+p99 ms\s+errors\s+CPU µs\/req \(loop\)\s+DB CPU µs\/req\s+peak RSS MB/m);
     const bareLabel = `bare engine (memory), ${onMysql ? 'mysql' : 'sqlite'} block`;
     const row = tableRow(run.stdout, '1', 'bare engine');
     expect(row, run.stdout).to.be.a('string');
@@ -73,10 +74,10 @@ describe('npm run bench -- --quick', function () {
     const row = tableRow(run.stdout, '0', server);
     expect(row, run.stdout).to.be.a('string');
     expect(requestsPerSecond(row!, server)).to.be.greaterThan(0);
-    // The report's row: | scenario | server | req/s | p50 | p99 | errors | CPU µs/req (loop) | peak RSS MB | ...
+    // The report's row: | scenario | server | req/s | p50 | p99 | errors | CPU µs/req (loop) | DB CPU µs/req | peak RSS MB | ...
     const line = readFileSync(out, 'utf8').split('\n').find((l) => l.startsWith('| 0 GET /healthz') && l.includes(server));
     const cells = line!.split('|').map((c) => c.trim());
-    expect(Number(cells[8]), line).to.be.within(20, 2000);
+    expect(Number(cells[9]), line).to.be.within(20, 2000);
     // /healthz costs tens of microseconds; a second or more per request would be a unit error.
     const cpu = /^([\d,]+) \(([\d,]+)\)$/.exec(cells[7]!);
     expect(cpu, line).to.not.equal(null);
@@ -84,6 +85,19 @@ describe('npm run bench -- --quick', function () {
     expect(total, line).to.be.within(1, 100_000);
     expect(eventLoop, line).to.be.within(0, total);
     expect(Number(cells[6]), line).to.equal(0);
+  });
+
+  it('counts the database server\'s CPU per request beside Keyport\'s when it is a process on this machine (MySQL), and leaves it empty for SQLite', () => {
+    const server = `keyport ${onMysql ? 'mysql' : 'sqlite'}`;
+    // A new-session login writes to the database on every request.
+    const line = readFileSync(out, 'utf8').split('\n').find((l) => l.startsWith('| 3 POST /auth/login, new session') && l.includes(server));
+    expect(line, 'row 3').to.be.a('string');
+    const cell = line!.split('|').map((c) => c.trim())[8]!;
+    if (onMysql && localMysqlServerPid(TEST_DATABASE_URL!) !== undefined) {
+      expect(Number(cell.replace(/,/g, '')), line).to.be.within(1, 1_000_000);
+    } else {
+      expect(cell, line).to.equal('');
+    }
   });
 
   it('reports every Keyport scenario as measured or unavailable with a reason', () => {
@@ -108,7 +122,7 @@ describe('npm run bench -- --quick', function () {
     expect(report).to.match(/\| 1 client credentials, JWT \(ES256\) \| bare engine \(memory\), (sqlite|mysql) block \| [\d,]+ \|/);
     expect(report).to.match(/client-credentials tokens\/s in this run, measured in each database's block/);
     const keyportRow = report.split('\n').find((line) => line.startsWith('| 1 client credentials') && line.includes(`keyport ${onMysql ? 'mysql' : 'sqlite'}`));
-    expect(keyportRow?.split('|').map((cell) => cell.trim())[9], keyportRow).to.match(/^\d+\.\d\d$/);
+    expect(keyportRow?.split('|').map((cell) => cell.trim())[10], keyportRow).to.match(/^\d+\.\d\d$/);
     expect(existsSync(RESULTS) ? statSync(RESULTS).mtimeMs : undefined).to.equal(resultsBefore);
   });
 });
