@@ -1,5 +1,5 @@
 import { TIME_LEN, ulid } from 'ulid';
-import { pooledRandomBytes, randomAlphanumeric, randomToken } from './crypto.js';
+import { pooledRandomByte, randomAlphanumeric, randomToken } from './crypto.js';
 
 /** Prefixed identifiers (`agent_…`, `key_…`) make logs and support tickets readable. */
 export type IdPrefix = 'agent' | 'key' | 'cli' | 'dcr' | 'usr' | 'ses' | 'evt' | 'sig' | 'req';
@@ -10,7 +10,7 @@ export function newId(prefix: IdPrefix, length = 20): string {
 
 /** ULID's randomness source: one pooled CSPRNG byte per character (its default asks WebCrypto once per character, ~70 µs an id here). */
 function randomFraction(): number {
-  return pooledRandomBytes(1)[0]! / 256;
+  return pooledRandomByte() / 256;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { decodeTime, isValid } from 'ulid';
 import { isTimeOrderedId, newId, newTimeOrderedId, TIME_ORDERED_PREFIX_LENGTH, timeOrderedId, timeOrderedToken } from '../../src/lib/ids.js';
-import { randomToken } from '../../src/lib/crypto.js';
+import { pooledRandomByte, pooledRandomBytes, randomToken } from '../../src/lib/crypto.js';
 import { tokenIdsFor } from '../../src/oidc/token_ids.js';
 
 /** Waits until Date.now() has moved past `ms`. */
@@ -72,5 +72,19 @@ describe('lib/ids: time-ordered ids', () => {
     expect(ids.rowId(ordered)).not.to.include(ordered.slice(TIME_ORDERED_PREFIX_LENGTH));
     const engineId = randomToken(32);
     expect(ids.rowId(engineId)).to.equal(ids.hash(engineId)).and.match(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('lib/crypto: pooled random bytes, one at a time', () => {
+  it('are whole bytes, every value turns up, across several refills of the pool and between buffer draws', () => {
+    const seen = new Set<number>();
+    // 20,000 draws cross the 4 KiB pool several times; buffer draws in between share the pool.
+    for (let i = 0; i < 20_000; i += 1) {
+      const byte = pooledRandomByte();
+      expect(Number.isInteger(byte) && byte >= 0 && byte <= 255, String(byte)).to.equal(true);
+      seen.add(byte);
+      if (i % 1000 === 0) expect(pooledRandomBytes(16)).to.have.length(16);
+    }
+    expect(seen.size).to.equal(256);
   });
 });
