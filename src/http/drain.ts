@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import { InFlightResponses } from './in_flight_responses.js';
 
 export interface DrainReport {
   /** Requests being handled (read, not yet answered) when the drain began. */
@@ -18,11 +19,11 @@ export interface DrainReport {
  * only at `cutAfterMs` close what is left.
  */
 export class ConnectionDrain {
-  private readonly inFlight = new Set<ServerResponse>();
+  private readonly inFlight = new InFlightResponses();
   private draining = false;
   private readonly onRequest = (_req: IncomingMessage, res: ServerResponse): void => {
-    this.inFlight.add(res);
-    res.once('close', () => this.inFlight.delete(res));
+    const slot = this.inFlight.add(res);
+    res.once('close', () => this.inFlight.remove(slot));
     if (this.draining) res.setHeader('Connection', 'close');
   };
 
