@@ -11,9 +11,10 @@ export type InFlightSlot = number;
  * and with the set long-lived (in V8's old generation) that made V8 promote about twice as many
  * bytes a request out of the young generation: every response's headers, its request and parser
  * state. Measured with `--trace-gc` under bench scenario 3 on MariaDB: 6.3 KB promoted a
- * new-session login with a counter, 11.7 KB with the set, full GCs twice as often (0.29 → 0.55 per
- * 1,000 logins), V8's helper threads 87 → 134 µs of CPU a login; in a loop of short-lived objects
- * alone, 217 MB promoted counted, 444 MB in a set, 213 MB in array slots (docs/benchmarks.md).
+ * new-session login with a counter, 11.7 KB with the set, 6.0 KB with these slots, full GCs twice
+ * as often with the set; in a loop of short-lived objects alone, 217 MB promoted counted, 444 MB
+ * in a set, 213 MB in array slots. Client credentials: 312 → 219 µs of CPU a token without the set
+ * (docs/benchmarks.md).
  */
 export class InFlightResponses {
   private readonly slots: Array<ServerResponse | undefined> = [];
