@@ -1,5 +1,5 @@
 import autocannon from 'autocannon';
-import { cpuMeter, type CpuPerRequest } from './cpu.js';
+import { cpuMeter, processCpuMeter, type CpuPerRequest } from './cpu.js';
 
 /** What one scenario run produced, whatever drove the load. */
 export interface Measurement {
@@ -90,13 +90,13 @@ function toMeasurement({ result, latencies }: Run): Measurement {
 export async function measureLoad(spec: LoadSpec, durationS: number, warmupS: number, serverPid?: number, databasePid?: number): Promise<Measurement> {
   if (warmupS > 0) await runOnce(spec, { duration: warmupS }, false);
   const cpu = cpuMeter(serverPid);
-  const databaseCpu = cpuMeter(databasePid);
+  const databaseCpu = processCpuMeter(databasePid);
   databaseCpu.start();
   cpu.start();
   const measurement = toMeasurement(await runOnce(spec, { duration: durationS }, true));
   const answered = measurement.completed + measurement.errors;
   const cpuPerRequest = cpu.perRequest(answered);
-  const databaseCpuPerRequest = databaseCpu.perRequest(answered)?.total;
+  const databaseCpuPerRequest = databaseCpu.perRequest(answered);
   return { ...measurement, cpuPerRequest, ...(databaseCpuPerRequest === undefined ? {} : { databaseCpuPerRequest }) };
 }
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { cpuMeter, readCpuSeconds } from '../../bench/lib/cpu.js';
+import { cpuMeter, processCpuMeter, readCpuSeconds } from '../../bench/lib/cpu.js';
 
 /** Busy on the main thread for `ms` of wall time. */
 function spin(ms: number): void {
@@ -49,5 +49,20 @@ describe('bench: CPU time of a process (bench/lib/cpu.ts)', () => {
       const perRequest = meter.perRequest(1)!;
       expect(perRequest.eventLoop).to.be.at.most(perRequest.total);
     }
+  });
+
+  it('counts a process whose threads come and go from its own total, never below zero', async () => {
+    const meter = processCpuMeter(process.pid);
+    meter.start();
+    // A worker thread that works and ends: its time stays in the process's total. A fixed amount of
+    // work (~30–60 ms of CPU here), not a wall-clock spin, so a busy machine cannot shrink it.
+    const { Worker } = await import('node:worker_threads');
+    await new Promise((resolve, reject) => {
+      const worker = new Worker('let x = 0; for (let i = 0; i < 3e7; i += 1) x += Math.sqrt(i); if (x < 0) throw new Error();', { eval: true });
+      worker.once('exit', resolve);
+      worker.once('error', reject);
+    });
+    expect(meter.perRequest(1)).to.be.at.least(10_000);
+    expect(processCpuMeter(undefined).perRequest(1)).to.equal(undefined);
   });
 });

@@ -98,6 +98,11 @@ describe('npm run bench -- --quick', function () {
     } else {
       expect(cell, line).to.equal('');
     }
+    // Never negative in any row (MariaDB's threads come and go; an ended one's time must not be lost).
+    for (const row of readFileSync(out, 'utf8').split('\n').filter((l) => l.startsWith('| ') && l.includes(server))) {
+      const value = row.split('|').map((c) => c.trim())[8]!;
+      if (value !== '') expect(Number(value.replace(/,/g, '')), row).to.be.at.least(0);
+    }
   });
 
   it('reports every Keyport scenario as measured or unavailable with a reason', () => {
