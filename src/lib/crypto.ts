@@ -33,13 +33,19 @@ let poolOffset = 0;
  */
 export function pooledRandomBytes(size: number): Buffer {
   if (!Number.isInteger(size) || size < 1 || size > 256) throw new RangeError('pooledRandomBytes: size must be 1..256');
+  const start = takeFromPool(size);
+  return pool.subarray(start, start + size);
+}
+
+/** Where the next `size` unused bytes of the pool start (refilled first when fewer are left); they count as used. */
+function takeFromPool(size: number): number {
   if (poolOffset + size > pool.length) {
     pool = randomBytes(POOL_BYTES);
     poolOffset = 0;
   }
-  const out = pool.subarray(poolOffset, poolOffset + size);
+  const start = poolOffset;
   poolOffset += size;
-  return out;
+  return start;
 }
 
 /**
@@ -47,13 +53,9 @@ export function pooledRandomBytes(size: number): Buffer {
  * (ulid asks once per character of an id), where a buffer view per byte was ~2 KB of garbage an id.
  */
 export function pooledRandomByte(): number {
-  if (poolOffset >= pool.length) {
-    pool = randomBytes(POOL_BYTES);
-    poolOffset = 0;
-  }
-  const byte = pool[poolOffset]!;
-  poolOffset += 1;
-  return byte;
+  // Taken first: a refill replaces `pool`, and the byte must come from the pool it was taken from.
+  const index = takeFromPool(1);
+  return pool[index]!;
 }
 
 /** A purpose-bound 32-byte key derived from the root secret, so one leak does not open the rest. */
