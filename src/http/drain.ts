@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { InFlightResponses } from './in_flight_responses.js';
+import { ReusedSlots } from '../lib/reused_slots.js';
 
 export interface DrainReport {
   /** Requests being handled (read, not yet answered) when the drain began. */
@@ -19,7 +19,8 @@ export interface DrainReport {
  * only at `cutAfterMs` close what is left.
  */
 export class ConnectionDrain {
-  private readonly inFlight = new InFlightResponses();
+  /** The responses being written (a long-lived `Set` of them cost V8 twice the promotion: lib/reused_slots.ts). */
+  private readonly inFlight = new ReusedSlots<ServerResponse>();
   private draining = false;
   private readonly onRequest = (_req: IncomingMessage, res: ServerResponse): void => {
     const slot = this.inFlight.add(res);
