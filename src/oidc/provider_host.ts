@@ -1,7 +1,7 @@
 import type { Middleware } from '../http/context.js';
 import type { EventBus } from '../lib/bus.js';
 import type { Logger } from '../lib/logger.js';
-import { engineStack, onGrantTypeRegistered, Provider, type Configuration, type EngineStack } from './engine/index.js';
+import { engineStack, onGrantTypeRegistered, Provider, switchRequestContextOffWhenIdle, type Configuration, type EngineStack } from './engine/index.js';
 import { SIGNING_KEYS_CHANNEL, type KeyRing, type SigningKeyStore } from './signing_keys.js';
 
 /** Configures a freshly built provider (grant types, event listeners, pre-middleware). */
@@ -123,6 +123,8 @@ export class ProviderHost {
   }
 
   private install(ring: KeyRing): void {
+    // Process-wide and idempotent: the engine's request context costs nothing between its requests.
+    switchRequestContextOffWhenIdle();
     const provider = new Provider(this.options.issuer, this.options.configure(ring));
     provider.proxy = this.options.trustProxy;
     this.trackGrantTypes(provider);

@@ -13,3 +13,7 @@ declare module 'oidc-provider/lib/actions/introspection.js' {
   const steps: unknown[];
   export default steps;
 }
+declare module 'oidc-provider/lib/helpers/als.js' {
+  const als: unknown;
+  export default als;
+}

@@ -23,6 +23,8 @@
  * - replay_detection.ts      `ReplayDetection.unique` replaced by Keyport's atomic one-time-use check (DPoP proofs, client assertions)
  * - clients_without_registration.ts  metadata-document clients' marker and feature ack; the stored
  *                            shape of initial access tokens (issued without the engine)
+ * - request_context.ts      the engine's AsyncLocalStorage `run` wrapped: the storage is off while no
+ *                            engine request runs (on Node 20 it costs a hook on every promise of the process)
  * - self_check.ts            what the contract test inspects of the installed engine (not used at run time)
  *
  * Introspection has one path through these seams: `POST /oauth/introspect` meets Keyport's fast
@@ -66,6 +68,7 @@ export { postFormToEngine, type EngineAnswer, type EngineDispatchOrigin } from '
 export { engineIntrospectionAnswer } from './introspection_answer.js';
 export { introspectionStepNames, replacedEngineStep, replaceStructuredTokenStep, STRUCTURED_TOKEN_STEP, type StructuredTokenStep } from './introspection_step.js';
 export { engineStack, type EngineStack } from './mount.js';
+export { requestContextEnabled, switchRequestContextOffWhenIdle } from './request_context.js';
 export { ignoreQueryOnResume } from './resume_query.js';
 export { replaceReplayDetection, type UniqueCheck } from './replay_detection.js';
 export { hiddenFieldsOf, type HiddenField } from './device_forms.js';

@@ -8,7 +8,9 @@
  * modules skips that single line; every other engine warning still reaches stderr.
  */
 import type * as Engine from 'oidc-provider';
+import type { AsyncLocalStorage } from 'node:async_hooks';
 import introspectionAction from 'oidc-provider/lib/actions/introspection.js';
+import engineRequestStorage from 'oidc-provider/lib/helpers/als.js';
 import * as errorModule from 'oidc-provider/lib/helpers/errors.js';
 import { ExternalSigningKey as ExternalSigningKeyClass } from 'oidc-provider/lib/helpers/keystore.js';
 import { Provider as ProviderClass } from 'oidc-provider/lib/provider.js';
@@ -25,6 +27,13 @@ export const errors = errorModule as unknown as typeof Engine.errors;
  */
 export const ExternalSigningKey = ExternalSigningKeyClass as typeof Engine.ExternalSigningKey;
 export type ExternalSigningKey = Engine.ExternalSigningKey;
+
+/**
+ * The engine's request context: one AsyncLocalStorage for every Provider of the process, run
+ * around each engine request (lib/helpers/initialize_app.js) and read as `Provider.ctx` and by its
+ * token formats. See request_context.ts.
+ */
+export const requestStorage = engineRequestStorage as AsyncLocalStorage<unknown>;
 
 /** A step (koa middleware) of one of the engine's endpoints. */
 export type EngineStep = (ctx: Engine.KoaContextWithOIDC, next: () => Promise<void>) => Promise<void> | void;

@@ -12,6 +12,8 @@ export const ENGINE_LIB_MODULES = [
   'provider.js',
   'helpers/errors.js',
   'helpers/keystore.js',
+  'helpers/als.js',
+  'helpers/initialize_app.js',
   'actions/introspection.js',
   'shared/selective_body.js',
   'shared/reject_structured_tokens.js',

@@ -22,6 +22,8 @@ import {
   Provider,
   replaceClientSecretComparison,
   replaceReplayDetection,
+  requestContextEnabled,
+  switchRequestContextOffWhenIdle,
   hiddenFieldsOf,
   isUnsavedSessionFailure,
   replacedEngineStep,
@@ -180,6 +182,58 @@ describe('oidc: engine contract (src/oidc/engine/)', () => {
       const refused = await postFormToEngine(provider, ROUTES.token, { grant_type: 'refresh_token', client_id: 'svc', client_secret: SECRET, refresh_token: 'unknown' }, { ip: '198.51.100.7', host: 'auth.example.com', secure: false });
       expect(refused.status, moved('its error answer', 'in_process_dispatch.ts')).to.equal(400);
       expect(refused.body.error, moved('its error answer', 'in_process_dispatch.ts')).to.be.a('string');
+    });
+  });
+
+  describe('request context (request_context.ts)', () => {
+    const origin = { host: 'auth.example.com', secure: false };
+    /** The client_id of the request whose context `Provider.ctx` is now (the engine's AsyncLocalStorage). */
+    const contextClient = (): unknown => (Provider as unknown as { ctx?: KoaContextWithOIDC }).ctx?.oidc?.params?.client_id;
+
+    it('keeps each engine request in its own context while any runs, and switches the storage off once none does', async () => {
+      switchRequestContextOffWhenIdle();
+      switchRequestContextOffWhenIdle(); // idempotent: wrapped once
+      const provider = bareProvider();
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => { release = resolve; });
+      const seen: Array<{ id: string; context: unknown; enabled: boolean | undefined }> = [];
+      // Client authentication runs inside the engine's request (after its `run`): a lookup of `web` waits for the gate.
+      wrapClientFind(provider, async (id, find) => {
+        if (id === 'web') await gate;
+        seen.push({ id, context: contextClient(), enabled: requestContextEnabled() });
+        return find(id);
+      });
+
+      const slow = postFormToEngine(provider, ROUTES.token, { grant_type: 'client_credentials', client_id: 'web', client_secret: SECRET }, origin);
+      const fast = await postFormToEngine(provider, ROUTES.token, { grant_type: 'client_credentials', client_id: 'svc', client_secret: SECRET }, origin);
+      expect(fast.status, moved('client credentials through the engine', 'request_context.ts')).to.equal(200);
+      expect(seen[0], moved('its request context (lib/helpers/als.js, run in lib/helpers/initialize_app.js) as Provider.ctx', 'request_context.ts')).to.deep.include({ id: 'svc', context: 'svc' });
+      // `web` is still inside the engine: the storage stays on for it after `svc` ended.
+      if (requestContextEnabled() !== undefined) expect(requestContextEnabled(), 'switched off while a request still ran').to.equal(true);
+      release();
+      const refused = await slow;
+      // `web` authenticates otherwise (client_secret_basic): refused, after its lookup.
+      expect(refused.status).to.equal(400);
+      expect(seen[1], 'a request that outlived another kept its own context').to.deep.include({ id: 'web', context: 'web' });
+
+      // None runs: no context, and on Node's async_hooks implementation the storage (and with it the promise hook) is off.
+      expect(contextClient()).to.equal(undefined);
+      if (requestContextEnabled() !== undefined) expect(requestContextEnabled(), moved('AsyncLocalStorage#run after #disable (no longer re-enables)', 'request_context.ts')).to.equal(false);
+      // The next engine request turns it on again for itself.
+      const again = await postFormToEngine(provider, ROUTES.token, { grant_type: 'client_credentials', client_id: 'svc', client_secret: SECRET }, origin);
+      expect(again.status).to.equal(200);
+      expect(seen[2], moved('its request context after the storage was disabled once', 'request_context.ts')).to.deep.include({ id: 'svc', context: 'svc' });
+      if (seen[2]!.enabled !== undefined) expect(seen[2]!.enabled).to.equal(true);
+    });
+
+    it('a request that fails inside the engine still ends its count', async () => {
+      switchRequestContextOffWhenIdle();
+      const provider = bareProvider();
+      wrapClientFind(provider, async () => { throw new Error('client store down'); });
+      const failed = await postFormToEngine(provider, ROUTES.token, { grant_type: 'client_credentials', client_id: 'svc', client_secret: SECRET }, origin);
+      expect(failed.status).to.equal(500);
+      expect(contextClient()).to.equal(undefined);
+      if (requestContextEnabled() !== undefined) expect(requestContextEnabled()).to.equal(false);
     });
   });
 
