@@ -10,11 +10,13 @@ import { requestStorage } from './modules.js';
  * calls a hook for every promise the process creates, from then on, whether the promise has
  * anything to do with the engine or not. Most of Keyport's traffic never enters the engine (the
  * fast paths of introspection and client credentials, `/auth/login`, `/auth/test`), yet paid for
- * it on every promise: `bench:ab` on SQLite, the same build with the hook on from the start against
- * off (medians of 3 rounds, 2026-12-05): JWT introspection × 0.62, API-key JWT introspection × 0.55,
- * same-session `/auth/login` × 0.54 (149 → 285 µs of CPU a login), `GET /auth/test` × 0.76. It is
- * why introspection in the full bench was slower after the scenarios before it than alone
- * (docs/benchmarks.md). Node 24's AsyncLocalStorage does not use async_hooks; switching it off
+ * it on every promise (async_hooks' functions ~5 % of the event loop's own time in a profile of
+ * API-key JWT introspection). `bench:ab --fresh`, without and with this seam, each round opening with
+ * an exchange the engine answers (2026-12-05, medians; docs/benchmarks.md): API-key JWT
+ * introspection × 1.28 on SQLite (103 → 87 µs of CPU a request) and × 1.35 on MariaDB, JWT
+ * introspection × 1.33, `GET /auth/test` × 1.32 (MariaDB), same-session `/auth/login` × 1.19
+ * (SQLite). It is why introspection in the full bench was slower after the scenarios before it
+ * than alone. Node 24's AsyncLocalStorage does not use async_hooks; switching it off
  * and on costs nothing there either.
  *
  * How: the engine's `run` (called once per engine request, around the rest of its middleware) is
@@ -43,9 +45,9 @@ export function switchRequestContextOffWhenIdle(storage: AsyncLocalStorage<unkno
       settled();
       throw err;
     }
-    if (result instanceof Promise) {
+    if (isThenable(result)) {
       // The caller awaits the same outcome; the count drops once the request's work has settled.
-      return result.finally(settled) as R;
+      return Promise.resolve(result).finally(settled) as R;
     }
     settled();
     return result;
@@ -53,6 +55,10 @@ export function switchRequestContextOffWhenIdle(storage: AsyncLocalStorage<unkno
 }
 
 const wrapped = new WeakSet<AsyncLocalStorage<unknown>>();
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
 
 /**
  * Whether the engine's request context is enabled now (for the contract test), where Node says:
