@@ -68,7 +68,7 @@ export { postFormToEngine, type EngineAnswer, type EngineDispatchOrigin } from '
 export { engineIntrospectionAnswer } from './introspection_answer.js';
 export { introspectionStepNames, replacedEngineStep, replaceStructuredTokenStep, STRUCTURED_TOKEN_STEP, type StructuredTokenStep } from './introspection_step.js';
 export { engineStack, type EngineStack } from './mount.js';
-export { requestContextEnabled, switchRequestContextOffWhenIdle } from './request_context.js';
+export { switchRequestContextOffWhenIdle } from './request_context.js';
 export { ignoreQueryOnResume } from './resume_query.js';
 export { replaceReplayDetection, type UniqueCheck } from './replay_detection.js';
 export { hiddenFieldsOf, type HiddenField } from './device_forms.js';

@@ -59,13 +59,3 @@ const wrapped = new WeakSet<AsyncLocalStorage<unknown>>();
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
 }
-
-/**
- * Whether the engine's request context is enabled now (for the contract test), where Node says:
- * its async_hooks implementation (Node 20, 22) keeps an `enabled` flag on the instance; the one of
- * Node 24 (AsyncContextFrame, no hook to switch off) has none, and this is undefined there.
- */
-export function requestContextEnabled(storage: AsyncLocalStorage<unknown> = requestStorage): boolean | undefined {
-  const { enabled } = storage as unknown as { enabled?: unknown };
-  return typeof enabled === 'boolean' ? enabled : undefined;
-}

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { introspectionSteps, type EngineStep } from './modules.js';
+import { introspectionSteps, requestStorage, type EngineStep } from './modules.js';
 
 /**
  * What test/oidc/engine/contract.test.ts inspects of the installed engine, so that the test does
@@ -42,4 +42,14 @@ export function installedEngineVersion(): string {
 /** The engine's introspection step array as it is now (entries may have been replaced). */
 export function currentIntrospectionSteps(): readonly EngineStep[] {
   return introspectionSteps;
+}
+
+/**
+ * Whether the engine's request context (request_context.ts) is enabled now, where Node says: its
+ * async_hooks implementation (Node 20, 22) keeps an `enabled` flag on the instance; the one of
+ * Node 24 (AsyncContextFrame, no hook to switch off) has none, and this is undefined there.
+ */
+export function requestContextEnabled(): boolean | undefined {
+  const { enabled } = requestStorage as unknown as { enabled?: unknown };
+  return typeof enabled === 'boolean' ? enabled : undefined;
 }

@@ -22,7 +22,6 @@ import {
   Provider,
   replaceClientSecretComparison,
   replaceReplayDetection,
-  requestContextEnabled,
   switchRequestContextOffWhenIdle,
   hiddenFieldsOf,
   isUnsavedSessionFailure,
@@ -186,6 +185,7 @@ describe('oidc: engine contract (src/oidc/engine/)', () => {
   });
 
   describe('request context (request_context.ts)', () => {
+    const { requestContextEnabled } = engineSelfCheck;
     const origin = { host: 'auth.example.com', secure: false };
     /** The client_id of the request whose context `Provider.ctx` is now (the engine's AsyncLocalStorage). */
     const contextClient = (): unknown => (Provider as unknown as { ctx?: KoaContextWithOIDC }).ctx?.oidc?.params?.client_id;
