@@ -30,6 +30,7 @@ import { localMysqlServerPid } from './lib/local_server.js';
 import { ALL_SCENARIOS, type ScenarioId } from './lib/options.js';
 import type { BenchTarget, Prepared, scenarioById as ScenarioById } from './lib/scenarios.js';
 import type { keyportTarget as KeyportTarget } from './lib/setup.js';
+import { median } from './lib/stats.js';
 
 /** The scenarios the bare engine can run (see bench/README.md "Baseline"). */
 const BARE_SCENARIOS = new Set<ScenarioId>(['1', '2', '6b']);
@@ -67,8 +68,6 @@ function collectServerEnv(value: string, previous: ServerEnv): ServerEnv {
   const [, label, name, setting] = match as unknown as [string, string, string, string];
   return { ...previous, [label]: { ...previous[label], [name]: setting } };
 }
-
-const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
   const options = new Command('bench:ab')

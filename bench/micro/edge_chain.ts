@@ -25,6 +25,7 @@ import { createLogger } from '../../src/lib/logger.js';
 import { Metrics } from '../../src/lib/metrics.js';
 import { measureLoad } from '../lib/load.js';
 import { argument } from './argv.js';
+import { median } from '../lib/stats.js';
 
 type Variant = 'handler alone' | 'edge + handler';
 const VARIANTS: readonly Variant[] = ['handler alone', 'edge + handler'];
@@ -77,7 +78,6 @@ async function measure(): Promise<void> {
       process.stdout.write(`round ${round + 1} ${variant}: ${Math.round(measured.perSecond)}/s, ${cpu.total.toFixed(1)} µs CPU a request (event loop ${cpu.eventLoop.toFixed(1)})\n`);
     }
   }
-  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const alone = median(results.get('handler alone')!.map(({ total }) => total));
   const withEdge = median(results.get('edge + handler')!.map(({ total }) => total));
   process.stdout.write(`medians: handler alone ${alone.toFixed(1)} µs, edge + handler ${withEdge.toFixed(1)} µs; the edge ${(withEdge - alone).toFixed(1)} µs a request\n`);

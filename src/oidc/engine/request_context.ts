@@ -12,10 +12,10 @@ import { requestStorage } from './modules.js';
  * fast paths of introspection and client credentials, `/auth/login`, `/auth/test`), yet paid for
  * it on every promise (async_hooks' functions ~5 % of the event loop's own time in a profile of
  * API-key JWT introspection). `bench:ab --fresh`, without and with this seam, each round opening with
- * an exchange the engine answers (2026-12-05, medians; docs/benchmarks.md): API-key JWT
- * introspection × 1.28 on SQLite (103 → 87 µs of CPU a request) and × 1.35 on MariaDB, JWT
- * introspection × 1.33, `GET /auth/test` × 1.32 (MariaDB), same-session `/auth/login` × 1.19
- * (SQLite). It is why introspection in the full bench was slower after the scenarios before it
+ * an exchange the engine answers (2026-12-05, medians of the per-round ratios; docs/benchmarks.md):
+ * API-key JWT introspection × 1.22 on SQLite (102 → 86 µs of CPU a request, 6 of 6 rounds ahead)
+ * and × 1.28 on MariaDB (4 of 4), JWT introspection × 1.26 and `GET /auth/test` × 1.27 (MariaDB, 4
+ * of 4), same-session `/auth/login` × 1.18 on SQLite (6 of 6). It is why introspection in the full bench was slower after the scenarios before it
  * than alone. Node 24's AsyncLocalStorage does not use async_hooks; switching it off
  * and on costs nothing there either.
  *
