@@ -15,9 +15,9 @@ import { requestStorage } from './modules.js';
  * an exchange the engine answers (2026-12-05, medians of the per-round ratios; docs/benchmarks.md):
  * API-key JWT introspection × 1.22 on SQLite (102 → 86 µs of CPU a request, 6 of 6 rounds ahead)
  * and × 1.28 on MariaDB (4 of 4), JWT introspection × 1.26 and `GET /auth/test` × 1.27 (MariaDB, 4
- * of 4), same-session `/auth/login` × 1.18 on SQLite (6 of 6). It is why introspection in the full bench was slower after the scenarios before it
- * than alone. Node 24's AsyncLocalStorage does not use async_hooks; switching it off
- * and on costs nothing there either.
+ * of 4), same-session `/auth/login` × 1.18 on SQLite (6 of 6). It is why introspection in the
+ * full bench was slower after the scenarios before it than alone. Node 24's AsyncLocalStorage does
+ * not use async_hooks; switching it off and on costs nothing there either.
  *
  * How: the engine's `run` (called once per engine request, around the rest of its middleware) is
  * wrapped to count the requests inside it. When the last one has settled, the storage is
