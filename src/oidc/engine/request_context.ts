@@ -27,9 +27,11 @@ import { requestStorage } from './modules.js';
  * request: `Provider.ctx` and the token formats' `ctx` are undefined there either way (the fast
  * paths and `/auth/login` mint without it).
  */
-export function switchRequestContextOffWhenIdle(storage: AsyncLocalStorage<unknown> = requestStorage): void {
-  if (wrapped.has(storage)) return;
-  wrapped.add(storage);
+export function switchRequestContextOffWhenIdle(): void {
+  // One storage for the whole process (every Provider shares the engine's module): wrapped once.
+  if (switched) return;
+  switched = true;
+  const storage = requestStorage;
   const run = storage.run;
   let running = 0;
   const settled = (): void => {
@@ -54,7 +56,7 @@ export function switchRequestContextOffWhenIdle(storage: AsyncLocalStorage<unkno
   } as typeof storage.run;
 }
 
-const wrapped = new WeakSet<AsyncLocalStorage<unknown>>();
+let switched = false;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
