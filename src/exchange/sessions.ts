@@ -82,7 +82,7 @@ export interface SessionStore {
   claim(id: string, version: number, claimer: string, now: Date, claimUntil: Date): Promise<boolean>;
   /**
    * Stores the token the claimer minted and releases the claim; false when the claim was lost
-   * meanwhile. Completions of the same event-loop turn share one statement.
+   * meanwhile. Completions of the same two event-loop turns share one statement.
    */
   complete(id: string, claimer: string, token: CurrentToken): Promise<boolean>;
   /** Gives up a claim; false when the row is no longer claimed by `claimer`. */

@@ -16,7 +16,12 @@
  *   in JWT introspection on MariaDB).
  * - `per-turn` (batched writes, group commit by hand): items queue until the `setImmediate` after
  *   the turn in which the first one arrived (the check phase right after that turn's I/O
- *   callbacks), so an idle server adds no waiting to speak of; batches do not wait for each other.
+ *   callbacks), or after `turns` turns, so an idle server adds no waiting to speak of (an idle
+ *   turn takes microseconds); batches do not wait for each other. Under load a turn is the I/O
+ *   of many requests, and the requests that reach a write stage arrive in cohorts (those whose
+ *   statement answered in the same turn): collecting over two turns merges cohorts, which on
+ *   MariaDB cut the server and database CPU of a new-session login by a quarter
+ *   (docs/benchmarks.md, "Write batches over two turns").
  *
  * With `runOne`, a batch of several items whose statement fails is retried item by item (a
  * multi-row statement is atomic on SQLite and MySQL alike, so nothing of it was written): one bad
@@ -31,6 +36,7 @@ export class BatchLoader<Item, Result> {
 
   constructor(private readonly options: BatchLoaderOptions<Item, Result>) {
     if (!(options.maxBatch >= 1)) throw new Error('maxBatch must be at least 1');
+    if (options.turns !== undefined && !(Number.isInteger(options.turns) && options.turns >= 1)) throw new Error('turns must be a whole number of at least 1');
   }
 
   /** Queues one item; settles with its own result (or its own error). */
@@ -50,7 +56,7 @@ export class BatchLoader<Item, Result> {
     if (this.scheduled || this.queue.length === 0) return;
     if (this.options.dispatch === 'per-turn') {
       this.scheduled = true;
-      setImmediate(() => {
+      afterTurns(this.options.turns ?? 1, () => {
         this.scheduled = false;
         const queued = this.queue;
         this.queue = [];
@@ -155,6 +161,13 @@ export interface BatchLoaderOptions<Item, Result> {
   readonly weight?: (item: Item) => number;
   /** When batches go out and how many at once (see the class comment). */
   readonly dispatch: 'serial' | 'per-turn';
+  /** `per-turn` only: the event-loop turns a batch collects items over (default 1, the turn the first arrived in). */
+  readonly turns?: number;
+}
+
+/** Calls `then` in the check phase of the `turns`-th event-loop turn from now (1: this turn's). */
+function afterTurns(turns: number, then: () => void): void {
+  setImmediate(turns > 1 ? () => afterTurns(turns - 1, then) : then);
 }
 
 interface Queued<Item, Result> {

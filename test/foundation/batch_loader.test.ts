@@ -207,6 +207,58 @@ describe('BatchLoader (the one batching primitive)', () => {
     });
   });
 
+  describe('per-turn dispatch over several turns', () => {
+    /** Loads 'a', then 'b' one event-loop turn later; the statements the loader sent. */
+    async function twoTurns(turns: number | undefined): Promise<string[][]> {
+      const statements: string[][] = [];
+      const loader = new BatchLoader<string, string>({
+        dispatch: 'per-turn',
+        maxBatch: 10,
+        turns,
+        runBatch: async (rows) => { statements.push([...rows]); return [...rows]; },
+        runOne: async (row) => { statements.push([row]); return row; },
+      });
+      const first = loader.load('a');
+      await nextTurn();
+      const second = loader.load('b');
+      expect(await Promise.all([first, second])).to.deep.equal(['a', 'b']);
+      return statements;
+    }
+
+    it('with turns: 2, writes the rows of two consecutive turns as one statement', async () => {
+      expect(await twoTurns(2)).to.deep.equal([['a', 'b']]);
+    });
+
+    it('by default (one turn), the row of the next turn is a statement of its own', async () => {
+      expect(await twoTurns(undefined)).to.deep.equal([['a'], ['b']]);
+      expect(await twoTurns(1)).to.deep.equal([['a'], ['b']]);
+    });
+
+    it('with turns: 3, a row of the fourth turn waits for the next statement', async () => {
+      const statements: string[][] = [];
+      const loader = new BatchLoader<string, string>({
+        dispatch: 'per-turn',
+        maxBatch: 10,
+        turns: 3,
+        runBatch: async (rows) => { statements.push([...rows]); return [...rows]; },
+        runOne: async (row) => { statements.push([row]); return row; },
+      });
+      const loads = [loader.load('a')];
+      for (const row of ['b', 'c', 'd']) {
+        await nextTurn();
+        loads.push(loader.load(row));
+      }
+      expect(await Promise.all(loads)).to.deep.equal(['a', 'b', 'c', 'd']);
+      expect(statements).to.deep.equal([['a', 'b', 'c'], ['d']]);
+    });
+
+    it('refuses turns that are not a whole number of at least 1', () => {
+      for (const turns of [0, 1.5, -1, Number.NaN]) {
+        expect(() => new BatchLoader({ dispatch: 'per-turn', maxBatch: 1, turns, runBatch: async () => [] }), String(turns)).to.throw(/turns/);
+      }
+    });
+  });
+
   it('refuses a maxBatch below 1', () => {
     expect(() => new BatchLoader({ dispatch: 'serial', maxBatch: 0, runBatch: async () => [] })).to.throw(/maxBatch/);
   });

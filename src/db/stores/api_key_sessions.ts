@@ -4,7 +4,7 @@ import { BatchLoader } from '../../lib/batch_loader.js';
 import { NO_CURRENT_TOKEN, type CurrentToken, type InsertOutcome, type NewSession, type SessionStore } from '../../exchange/sessions.js';
 import { ApiKeySession } from '../entities/api_key_session.js';
 import { driverErrorCode } from '../driver_errors.js';
-import { compile, param, SqlRunner, StatementsByCount, type Statement } from './sql.js';
+import { compile, param, WRITE_BATCH_TURNS, SqlRunner, StatementsByCount, type Statement } from './sql.js';
 import { dateFromDb, dateToDb, intFromDb, textFromDb } from './values.js';
 
 const DUPLICATE_CODES = new Set(['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
@@ -72,7 +72,7 @@ interface Completion {
  *
  * The statements every login runs are compiled once (through the query builder each cost more CPU
  * than the round trip itself: getQueryAndParameters and property-name rewriting were ~10 % of a
- * new-session login); inserts and completions of one event-loop turn share one statement.
+ * new-session login); inserts and completions of the same two event-loop turns share one statement (WRITE_BATCH_TURNS).
  */
 export class ApiKeySessionTable implements SessionStore {
   private readonly rows: Repository<ApiKeySession>;
@@ -84,9 +84,9 @@ export class ApiKeySessionTable implements SessionStore {
   private readonly completeSql: StatementsByCount;
   /** Id and stored jti of sessions by id: which rows of a batch landed, which completions were stored. */
   private readonly byIdsSql: StatementsByCount;
-  /** New sessions of the same event-loop turn, inserted by one statement (BatchLoader `per-turn`). */
+  /** New sessions of the same two event-loop turns, inserted by one statement (BatchLoader `per-turn`). */
   private readonly inserts: BatchLoader<NewRow, InsertOutcome>;
-  /** Completed claims of the same event-loop turn, stored by one statement. */
+  /** Completed claims of the same two event-loop turns, stored by one statement. */
   private readonly completions: BatchLoader<Completion, boolean>;
 
   constructor(dataSource: DataSource) {
@@ -124,6 +124,7 @@ export class ApiKeySessionTable implements SessionStore {
     });
     this.inserts = new BatchLoader<NewRow, InsertOutcome>({
       dispatch: 'per-turn',
+      turns: WRITE_BATCH_TURNS,
       maxBatch: MAX_INSERT_ROWS,
       runBatch: async (rows) => {
         const inserted = await this.runner.execute(this.insertSql.for(rows.length), rows.flatMap((row) => row.values));
@@ -143,6 +144,7 @@ export class ApiKeySessionTable implements SessionStore {
     });
     this.completions = new BatchLoader<Completion, boolean>({
       dispatch: 'per-turn',
+      turns: WRITE_BATCH_TURNS,
       maxBatch: MAX_COMPLETE_ROWS,
       runBatch: async (rows) => {
         if (new Set(rows.map((row) => row.id)).size !== rows.length) throw new Error('one session twice in a batch');
