@@ -20,7 +20,7 @@
  *   turn takes microseconds); batches do not wait for each other. Under load a turn is the I/O
  *   of many requests, and the requests that reach a write stage arrive in cohorts (those whose
  *   statement answered in the same turn): collecting over two turns merges cohorts, which on
- *   MariaDB cut the server and database CPU of a new-session login by a quarter
+ *   MariaDB cut the server and database CPU of a new-session login by about a fifth
  *   (docs/benchmarks.md, "Write batches over two turns").
  *
  * With `runOne`, a batch of several items whose statement fails is retried item by item (a

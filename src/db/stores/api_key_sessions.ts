@@ -4,7 +4,7 @@ import { BatchLoader } from '../../lib/batch_loader.js';
 import { NO_CURRENT_TOKEN, type CurrentToken, type InsertOutcome, type NewSession, type SessionStore } from '../../exchange/sessions.js';
 import { ApiKeySession } from '../entities/api_key_session.js';
 import { driverErrorCode } from '../driver_errors.js';
-import { compile, param, WRITE_BATCH_TURNS, SqlRunner, StatementsByCount, type Statement } from './sql.js';
+import { compile, param, SqlRunner, StatementsByCount, type Statement } from './sql.js';
 import { dateFromDb, dateToDb, intFromDb, textFromDb } from './values.js';
 
 const DUPLICATE_CODES = new Set(['ER_DUP_ENTRY', 'SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY']);
@@ -50,6 +50,15 @@ const DATE_COLUMNS = new Set<Column>(['createdAt', 'expiresAt', 'claimedUntil', 
 const MAX_INSERT_ROWS = 50;
 /** Completions per batched UPDATE (22 placeholders each). */
 const MAX_COMPLETE_ROWS = 50;
+/**
+ * The event-loop turns a batched insert or completion collects sessions over (BatchLoader
+ * `turns`): two, not one. Under load the logins that reach a write arrive in cohorts, one per
+ * statement that answered in a turn; a second turn merges them, and on MariaDB fewer, larger
+ * statements cost the server and the database about a fifth less CPU a new-session login
+ * (docs/benchmarks.md, "Write batches over two turns"). An idle turn takes microseconds, so a
+ * lone login waits no longer to speak of.
+ */
+const WRITE_BATCH_TURNS = 2;
 
 interface NewRow {
   readonly id: string;
@@ -72,7 +81,8 @@ interface Completion {
  *
  * The statements every login runs are compiled once (through the query builder each cost more CPU
  * than the round trip itself: getQueryAndParameters and property-name rewriting were ~10 % of a
- * new-session login); inserts and completions of the same two event-loop turns share one statement (WRITE_BATCH_TURNS).
+ * new-session login); inserts and completions of the same two event-loop turns share one
+ * statement (WRITE_BATCH_TURNS).
  */
 export class ApiKeySessionTable implements SessionStore {
   private readonly rows: Repository<ApiKeySession>;

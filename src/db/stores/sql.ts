@@ -6,15 +6,6 @@ import type { Tables } from './tables.js';
 
 export type Dialect = 'sqlite' | 'mysql';
 
-/**
- * The event-loop turns a batched write of the hot paths collects rows over (BatchLoader `turns`):
- * two, not one. Under load the requests that reach a write arrive in cohorts, one per statement
- * that answered in a turn; a second turn merges them, and fewer, larger statements cost the
- * server and the database less (docs/benchmarks.md, "Write batches over two turns"). An idle
- * turn takes microseconds, so a lone request waits no longer to speak of.
- */
-export const WRITE_BATCH_TURNS = 2;
-
 /** A statement compiled once for one dialect: SQL text with `?` placeholders. */
 export interface Statement {
   readonly sql: string;
