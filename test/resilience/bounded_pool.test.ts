@@ -6,6 +6,12 @@ import { FaultProxy } from '../support/fault_proxy.js';
 import { memoryLogger, sleep } from '../ratelimit/support.js';
 
 const QUERY_TIMEOUT_MS = 300;
+/**
+ * The reset test's statement timeout: long enough that the reset 50 ms after the statements start
+ * reaches them first even on a loaded machine (at 300 ms, with CI's three suites running side by
+ * side, the timers once fired before the reset did: PROTOCOL_SEQUENCE_TIMEOUT, not ECONNRESET).
+ */
+const RESET_QUERY_TIMEOUT_MS = 1500;
 
 /**
  * The bounds `boundPool` puts on mysql2's pool, against a real MariaDB behind the fault proxy.
@@ -39,7 +45,7 @@ const QUERY_TIMEOUT_MS = 300;
 
   it('answers a statement cut by a connection reset once, and its timer does not count as a later failure', async () => {
     const { logger } = memoryLogger('error');
-    const { breaker } = boundPool(pool as unknown as BoundablePool, { acquireTimeoutMs: 1000, queryTimeoutMs: QUERY_TIMEOUT_MS }, { logger });
+    const { breaker } = boundPool(pool as unknown as BoundablePool, { acquireTimeoutMs: 1000, queryTimeoutMs: RESET_QUERY_TIMEOUT_MS }, { logger });
 
     // One failure short of opening the circuit, so a single late "timeout" would open it.
     const answers: string[][] = [];
@@ -60,7 +66,7 @@ const QUERY_TIMEOUT_MS = 300;
     expect(breaker!.state).to.equal('closed');
 
     // Past the statements' own timeout: mysql2's timers fire now; nothing may reach the callers.
-    await sleep(QUERY_TIMEOUT_MS + 200);
+    await sleep(RESET_QUERY_TIMEOUT_MS + 200);
     expect(answers, 'no statement answered twice').to.deep.equal([['ECONNRESET'], ['ECONNRESET'], ['ECONNRESET'], ['ECONNRESET']]);
     expect(breaker!.state, 'the circuit stayed closed (four failures, not eight)').to.equal('closed');
     const fresh = await connection();
