@@ -22,6 +22,7 @@ import { OidcPayloadTable } from '../db/stores/oidc_payloads.js';
 import { epochSeconds } from '../lib/clock.js';
 import { observeProvider } from './events.js';
 import { lowSSigningKeys } from './low_s_signing_key.js';
+import { SigningThread } from './signing_thread.js';
 import { guardedFetch } from './guarded_fetch.js';
 import { ClientMetadataDocuments } from './client_metadata_documents.js';
 import { MetadataClientStore } from './metadata_clients.js';
@@ -91,6 +92,8 @@ export class OidcServices {
   private readonly extraTokenClaims: ExtraTokenClaims[] = [];
   private readonly accessTokenTtls: AccessTokenTtl[] = [];
   private readonly stops: Array<() => void> = [];
+  /** Where every JWT the server issues is signed (signing_thread.ts); stopped by `close`. */
+  private readonly signingThread: SigningThread;
   private cleanupTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -106,6 +109,7 @@ export class OidcServices {
     this.signingKeys = buildSigningKeyStore(deps);
     this.revocations = buildRevocationRegistry(deps);
     this.tokenIds = tokenIdsFor(config.secret);
+    this.signingThread = new SigningThread(logger);
     // One oidc_payloads store serves the engine's rows and the one-time proof records (same table).
     const payloadTable = new OidcPayloadTable(database.dataSource, database.changeCounter());
     this.payloads = buildPayloadStore(deps, this.revocations, this.tokenIds, payloadTable);
@@ -138,7 +142,7 @@ export class OidcServices {
         resourceServers: this.resourceServers,
         extraTokenClaims: this.extraTokenClaims,
         accessTokenTtls: this.accessTokenTtls,
-        jwks: { keys: lowSSigningKeys(ring.privateJwks) },
+        jwks: { keys: lowSSigningKeys(ring.privateJwks, this.signingThread) },
         signingKid: ring.signingKid,
         fetch,
         clientIdMetadataDocument: this.metadataDocuments.engineFeature(),
@@ -235,5 +239,6 @@ export class OidcServices {
     this.cleanupTimer = undefined;
     for (const stop of this.stops.splice(0)) stop();
     this.host.close();
+    void this.signingThread.close();
   }
 }
