@@ -58,10 +58,11 @@ export function signOnThreadPool(key: KeyObject, data: Uint8Array): Promise<Buff
  * wakes a pool thread, and with four of them on two cores the woken threads take the core from the
  * event loop (profiles: `signOneShot` ~8 % of a new-session login's event loop, most of it that
  * preemption). One thread that gets the turn's signatures in one message is woken once per batch
- * and competes with the event loop as one thread. A/B on the bench's 2 cores (docs/benchmarks.md,
- * "A signing thread"): the event loop's CPU a client-credentials token × 0.75, a new-session login
- * × 0.94–0.95. With UV_THREADPOOL_SIZE=1 instead (the same one thread, for everything) the gain
- * came and went between runs, and bcrypt's ~60 ms password checks would hold every signature.
+ * and competes with the event loop as one thread. Three A/Bs on the bench's 2 cores
+ * (docs/benchmarks.md, "A signing thread"): the event loop's CPU a client-credentials token
+ * × 0.75–0.77, rate × 1.14–1.27; a new-session login (one signature among three writes) within the
+ * spread. With UV_THREADPOOL_SIZE=1 instead (one pool thread, for everything) the gain came and
+ * went between runs, and bcrypt's ~60 ms password checks would hold every signature.
  *
  * The thread holds the process open only while a batch is out. If it exits (a crash, `close`),
  * its batches in flight are signed again on the thread pool and the next batch starts a new
