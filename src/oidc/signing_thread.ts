@@ -29,19 +29,19 @@ interface SigningJob {
 
 interface Waiting {
   readonly jobs: readonly SigningJob[];
-  readonly settle: (signatures: Promise<Array<Buffer | Error>>) => void;
+  readonly settle: (signatures: Array<Buffer | Error> | Promise<Array<Buffer | Error>>) => void;
 }
 
 /** Signatures per message to the thread; more wait for the next one. */
 const MAX_BATCH = 256;
-/** Unexpected exits of the thread after which signing stays on libuv's thread pool for good. */
+/** Unexpected exits (or failed starts) of the thread after which signing stays on libuv's thread pool for good. */
 const MAX_RESTARTS = 3;
 
 /**
  * ES256 (SHA-256, r‖s as IEEE P1363, low-S) of `data`, as a job on libuv's thread pool: the way
  * Keyport signed before the signing thread, and its fallback (no thread, a failed batch).
  */
-export function signOnThreadPool(key: KeyObject, data: Uint8Array): Promise<Buffer> {
+function signOnThreadPool(key: KeyObject, data: Uint8Array): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, (err, signature) => {
       if (err) reject(err);
@@ -100,7 +100,7 @@ export class SigningThread {
   }
 
   private get usable(): boolean {
-    return !this.closed && this.restarts <= MAX_RESTARTS;
+    return !this.closed && this.restarts < MAX_RESTARTS;
   }
 
   private run(jobs: readonly SigningJob[]): Promise<Array<Buffer | Error>> {
@@ -158,7 +158,7 @@ export class SigningThread {
     if (this.waiting.size === 0) worker.unref();
     const { signatures } = reply;
     if (signatures && signatures.length === waiting.jobs.length) {
-      waiting.settle(Promise.resolve(signatures.map((signature) => Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength))));
+      waiting.settle(signatures.map((signature) => Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength)));
     } else {
       waiting.settle(onThreadPool(waiting.jobs));
     }

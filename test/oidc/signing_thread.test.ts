@@ -95,10 +95,10 @@ describe('signing thread: ES256 signatures off the event loop, a batch per turn'
     }
   });
 
-  it('after exits one after another, signs on the thread pool instead of starting threads again', async () => {
+  it('after three exits, signs on the thread pool instead of starting a thread again', async () => {
     const thread = new SigningThread(recordingLogger());
     try {
-      for (let exit = 0; exit < 4; exit += 1) {
+      for (let exit = 0; exit < 3; exit += 1) {
         await thread.sign(first.privateKey, Buffer.from(`round ${exit}`));
         await workerOf(thread)!.terminate();
         await nextTurn();
