@@ -76,6 +76,9 @@ export class SigningThread {
   private restarts = 0;
   private closed = false;
   private readonly waiting = new Map<number, Waiting>();
+  // No `runOne`: BatchLoader sends a batch of one straight to it, and a lone signature belongs on
+  // the thread too. A failed batch is signed again job by job here instead (onThreadPool), each
+  // failure in its own job's place.
   private readonly batches = new BatchLoader<SigningJob, Buffer | Error>({
     dispatch: 'per-turn',
     maxBatch: MAX_BATCH,
@@ -160,6 +163,7 @@ export class SigningThread {
     if (signatures && signatures.length === waiting.jobs.length) {
       waiting.settle(signatures.map((signature) => Buffer.from(signature.buffer, signature.byteOffset, signature.byteLength)));
     } else {
+      this.logger.warn('the signing thread could not sign a batch; signing it on the thread pool', { reason: reply.error, signatures: waiting.jobs.length });
       waiting.settle(onThreadPool(waiting.jobs));
     }
   }

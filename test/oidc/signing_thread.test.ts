@@ -54,7 +54,8 @@ describe('signing thread: ES256 signatures off the event loop, a batch per turn'
   });
 
   it('a key it cannot sign with fails only its own signature; the others of the batch are made', async () => {
-    const thread = new SigningThread(recordingLogger());
+    const logger = recordingLogger();
+    const thread = new SigningThread(logger);
     try {
       const data = Buffer.from('payload');
       const results = await Promise.allSettled([
@@ -66,6 +67,7 @@ describe('signing thread: ES256 signatures off the event loop, a batch per turn'
       expect(results.map((result) => result.status)).to.deep.equal(['fulfilled', 'rejected', 'fulfilled']);
       expect(verifies(first.publicKey, data, (results[0] as PromiseFulfilledResult<Buffer>).value)).to.equal(true);
       expect(verifies(second.publicKey, data, (results[2] as PromiseFulfilledResult<Buffer>).value)).to.equal(true);
+      expect(logger.messages.some((message) => message.includes('could not sign a batch')), 'the failed batch is logged').to.equal(true);
     } finally {
       await thread.close();
     }
