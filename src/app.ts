@@ -13,6 +13,7 @@ import { trustForwardedProtoOfOwnProxies } from './http/edge/forwarded_proto.js'
 import { rejectUndecodableTarget } from './http/edge/request_target.js';
 import { requireHttps } from './http/edge/require_https.js';
 import { securityHeaders } from './http/edge/security_headers.js';
+import { answerAtTurnEnd } from './http/edge/turn_end_answers.js';
 import { errorHandler } from './http/error_handler.js';
 import { recordMetrics } from './http/metrics.js';
 import { requestId } from './http/request_id.js';
@@ -52,7 +53,8 @@ export function keyportRouters(): Array<Router<KeyportContext['state'], KeyportC
 
 /**
  * The edge: the steps every request passes before the engine or a router, in order (the order
- * matters): request ID (in every log line and error) → metrics → access log → security headers
+ * matters): request ID (in every log line and error) → metrics → access log → answers held to the
+ * end of their turn (the hold counted in the metrics and the log) → security headers
  * (on every response, errors included) → error handler (everything below renders through it) →
  * request budget (REQUEST_TIMEOUT_MS: 503 instead of a hang) → HTTPS enforcement (before anything
  * reads the request) → CORS (answers preflights) → URL decoding check → body parsing.
@@ -63,6 +65,7 @@ export function edgeSteps(): Middleware[] {
     requestId,
     recordMetrics,
     accessLog,
+    answerAtTurnEnd,
     securityHeaders,
     errorHandler,
     requestDeadline(isProviderPath),

@@ -10,6 +10,7 @@ import { InvalidToken, ServiceUnavailable } from '../lib/errors.js';
 import { newTimeOrderedId } from '../lib/ids.js';
 import type { Logger } from '../lib/logger.js';
 import { BoundedCache } from '../lib/lru.js';
+import { turnEnd } from '../lib/turns.js';
 import { looksLikeJwt, type VerifiedAccessToken } from '../oidc/access_tokens.js';
 import { apiScopesOf } from '../oidc/configuration.js';
 import type { EngineClient, Provider } from '../oidc/engine/index.js';
@@ -61,7 +62,6 @@ export interface SessionTokensDependencies {
   readonly clock?: Clock;
 }
 
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const toEpoch = (date: Date): number => Math.floor(date.getTime() / 1000);
 /**
@@ -156,7 +156,7 @@ export class SessionTokens {
     // per new-session login when it did).
     if (!this.deps.sessions.readsWithinTurn || !this.knownSessions.has(knownSessionKey(job))) return this.flights.run(flight, () => this.obtain(job));
     return this.flights.run(flight, async () => {
-      await nextTurn();
+      await turnEnd();
       return this.obtain(job);
     });
   }
@@ -201,7 +201,7 @@ export class SessionTokens {
         // without I/O: without a turn in between, a row that keeps not changing (another instance's
         // claim, a clock that stands still) would hold the event loop until the give-up, timers
         // and other requests included (CONTRIBUTING: pause between attempts that may repeat).
-        await nextTurn();
+        await turnEnd();
       }
       const now = new Date(this.clock.now());
       let row = await sessions.find(job.key.id, job.hash);
