@@ -13,7 +13,11 @@
  * Measured on the shared 2-core VM (2026-12-03, `/oauth/token`, 32 connections, medians of 5
  * rounds): the handler alone 45 µs, with the edge in front 68 µs, so the edge costs ~15–25 µs a
  * request (three runs: 16, 22 and ~20 µs). An earlier scratch run put the first four steps
- * (request ID to security headers) at ~9 µs of it and the other four at 2–4 µs.
+ * (request ID to security headers) at ~9 µs of it and the other four at 2–4 µs. Since 6d9625c the
+ * edge holds an answer ready within its request's turn until the turn's end
+ * (src/http/edge/turn_end_answers.ts), and this handler's answer is one: with the load generator
+ * on the same host that makes the edge variant the cheaper one (docs/benchmarks.md, "Answers at
+ * the end of the turn"), so the difference no longer isolates the steps' own cost.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
