@@ -25,7 +25,7 @@ describe('the end of an event-loop turn (src/lib/turns.ts)', () => {
     await next;
   });
 
-  it('asked from within a check phase, it is a later turn\'s (the waiter does not keep the loop in one phase)', async () => {
+  it('asked in a check phase once the turn\'s end has settled, it is a later turn\'s (a waiter does not keep the loop in one phase)', async () => {
     const order: string[] = [];
     await new Promise<void>((resolve) => {
       setImmediate(() => {
