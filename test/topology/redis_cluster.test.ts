@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { Cluster } from 'ioredis';
+import { Cluster } from 'ioredis';
 import { hasBinaries, ProcessGroup, waitFor } from './support/processes.js';
 import { ask, ClusterDeployment } from './support/redis_deployments.js';
 import { busCarries, limitIsShared, report, revocationReaches, rotationReaches, runFailover, startPair, type Pair } from './support/scenario.js';
@@ -81,7 +81,8 @@ describe('topology: Redis Cluster (3 masters + 3 replicas), two instances', func
     // slots still goes to the dead node, fails, and is counted in memory, as documented
     // (docs/scaling.md); "both on Redis again" is proven by keys in any slot, not by these.
     await waitFor('both instances to route the failed-over slots to their new master', () => [pair.a, pair.b].every((app) => {
-      const client = app.services.redis as unknown as Cluster;
+      const client = app.services.redis;
+      if (!(client instanceof Cluster)) throw new Error('these instances were meant to run on the cluster');
       return !client.slots.some((owners) => owners?.[0]?.endsWith(`:${killed}`));
     }), 10_000, 50);
     await limitIsShared(pair);
