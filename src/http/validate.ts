@@ -2,6 +2,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { InvalidRequest } from '../lib/errors.js';
 import type { KeyportContext } from './context.js';
+import { plainlyValid } from './string_field_dtos.js';
 
 type Constructor<T> = new () => T;
 
@@ -81,6 +82,8 @@ function validated<T extends object>(dto: Constructor<T>, body: unknown, source:
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     throw new InvalidRequest('The request body must be a JSON object.');
   }
+  const plain = plainlyValid(dto, body);
+  if (plain !== undefined) return plain;
   const instance = plainToInstance(dto, body, { enableImplicitConversion: false, exposeDefaultValues: true });
   const errors = validateSync(instance, VALIDATION);
   if (errors.length > 0) throw new InvalidRequest(`Invalid request: ${firstProblem(errors, source())}.`);
