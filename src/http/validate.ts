@@ -84,6 +84,10 @@ function validated<T extends object>(dto: Constructor<T>, body: unknown, source:
   }
   const plain = plainlyValid(dto, body);
   if (plain !== undefined) return plain;
+  // class-transformer drops a field named like a member every object has (`constructor`,
+  // `toString`, `__proto__`, …) without a word, so class-validator's whitelist never sees it.
+  const inherited = Object.keys(body).find((name) => name in Object.prototype);
+  if (inherited !== undefined) throw new InvalidRequest(`Invalid request: unknown field "${inherited}".`);
   const instance = plainToInstance(dto, body, { enableImplicitConversion: false, exposeDefaultValues: true });
   const errors = validateSync(instance, VALIDATION);
   if (errors.length > 0) throw new InvalidRequest(`Invalid request: ${firstProblem(errors, source())}.`);

@@ -38,6 +38,17 @@ describe('security: validation messages say what is wrong', () => {
     expectInvalid(await app.http().post('/auth/test').send({ api_key: 1.5 }), 'api_key must be a string, not a number');
   });
 
+  it('a field named like a member of every object is an unknown field, not dropped in silence', async () => {
+    const named = (name: string, value: unknown): string => `{"session_id":"s-1",${JSON.stringify(name)}:${JSON.stringify(value)}}`;
+    // (`__proto__` the body parser refuses with its own message.)
+    for (const name of ['constructor', 'toString', 'valueOf', 'hasOwnProperty']) {
+      const res = await app.http().post('/auth/login').set('Authorization', `Bearer ${apiKey}`).set('Content-Type', 'application/json').send(named(name, 'x'));
+      expectInvalid(res, `unknown field "${name}"`);
+    }
+    expectInvalid(await admin.post('/admin/agents', { name: 'a', constructor: 'x' }), 'unknown field "constructor"');
+    expectInvalid(await app.http().post('/auth/test').set('Content-Type', 'application/json').send('{"toString":"x"}'), 'unknown field "toString"');
+  });
+
   it('admin API bodies: the basic problem first, with the field path', async () => {
     expectInvalid(await admin.post('/admin/agents', {}), 'name is required');
     expectInvalid(await admin.post('/admin/agents', { name: 5 }), 'name must be a string, not a whole number');
