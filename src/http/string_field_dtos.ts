@@ -1,6 +1,7 @@
 import { getMetadataStorage } from 'class-validator';
 
-type Constructor<T> = new () => T;
+/** A DTO class: class-validator's decorators on its fields, no constructor arguments. */
+export type Constructor<T> = new () => T;
 
 /** What a DTO made only of string fields says about one field. */
 interface StringField {
@@ -47,7 +48,7 @@ function shapeOf(dto: Constructor<object>): StringFieldShape | null {
   });
   if (simple && [...byField.values()].every((field) => field.string)) {
     // A field with @IsDefined beside @IsOptional counts as required: class-validator 0.15 lets the
-    // condition skip @IsDefined, earlier versions did not; requiring it is a yes class-validator gives either way.
+    // condition skip @IsDefined, earlier versions did not, and a body that has the field passes both.
     const fields = new Map([...byField].map(([name, field]) => [name, { required: field.defined || !field.optional, maxLength: field.maxLength }]));
     shape = { fields, requiredCount: [...fields.values()].filter((field) => field.required).length };
   }

@@ -2,9 +2,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { InvalidRequest } from '../lib/errors.js';
 import type { KeyportContext } from './context.js';
-import { plainlyValid } from './string_field_dtos.js';
-
-type Constructor<T> = new () => T;
+import { plainlyValid, type Constructor } from './string_field_dtos.js';
 
 /** Where the values came from: a repeated form field or query parameter arrives as a list. */
 export type InputSource = 'json' | 'form' | 'query';
@@ -42,10 +40,14 @@ function ownMessage(error: ValidationError, name: string, message: string): stri
  * missing one, one given twice (a repeated form field or query parameter), a wrong type, then
  * a value too long, then whatever else the rule says.
  */
+function unknownField(name: string): string {
+  return `unknown field "${name}"`;
+}
+
 function describeProblem(error: ValidationError, name: string, source: InputSource): string {
   const constraints = error.constraints ?? {};
   const failed = Object.keys(constraints);
-  if (failed.includes('whitelistValidation')) return `unknown field "${name}"`;
+  if (failed.includes('whitelistValidation')) return unknownField(name);
   if (error.value === undefined) return `${name} is required`;
   const typeCheck = failed.find((kind) => kind in TYPE_CHECKS);
   // A list from a form or query string is a repeated field, unless only its items are too long
@@ -87,7 +89,7 @@ function validated<T extends object>(dto: Constructor<T>, body: unknown, source:
   // class-transformer drops a field named like a member every object has (`constructor`,
   // `toString`, `__proto__`, …) without a word, so class-validator's whitelist never sees it.
   const inherited = Object.keys(body).find((name) => name in Object.prototype);
-  if (inherited !== undefined) throw new InvalidRequest(`Invalid request: unknown field "${inherited}".`);
+  if (inherited !== undefined) throw new InvalidRequest(`Invalid request: ${unknownField(inherited)}.`);
   const instance = plainToInstance(dto, body, { enableImplicitConversion: false, exposeDefaultValues: true });
   const errors = validateSync(instance, VALIDATION);
   if (errors.length > 0) throw new InvalidRequest(`Invalid request: ${firstProblem(errors, source())}.`);
