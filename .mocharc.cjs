@@ -3,7 +3,8 @@
 // KEYPORT_TEST_SET splits the same suite for CI's schedule (.ci/run), nothing else reads it:
 // - `timing`: only the files whose assertions are wall-clock bounds under load (recovery within
 //   1 s of a fault, a request at most 5 ms slower with the circuit open, the resource-server kit's
-//   open circuit answering within 100 ms, the CLI with REDIS_URL migrating and exiting within 15 s),
+//   open circuit answering within 100 ms, the CLI with REDIS_URL migrating and exiting within 15 s,
+//   logins refused in under 500 ms once the database pool's queue is full, requests 25 ms apart),
 //   which miss them when another suite takes a core; CI runs these alone, one database after another;
 // - `topology`: only test/topology/, which starts real deployments of its own (Redis Sentinel,
 //   Redis Cluster, a MariaDB primary + replica, from Debian's redis-server, redis-cli, mariadbd and
@@ -16,7 +17,7 @@
 // KEYPORT_TEST_JOBS=n (CI only) runs the chosen set in mocha's parallel mode with n worker
 // processes: each worker takes the next file when it is done with one, so the workers finish within
 // a file's length of each other (fixed halves of the file list finished up to 70 s apart).
-const TIMING = ['dist/test/resilience/faults_under_load.test.js', 'dist/test/sdk/introspection.test.js', 'dist/test/edge/cli_redis.test.js'];
+const TIMING = ['dist/test/resilience/faults_under_load.test.js', 'dist/test/resilience/outage_errors.test.js', 'dist/test/sdk/introspection.test.js', 'dist/test/edge/cli_redis.test.js'];
 const TOPOLOGY = ['dist/test/topology/**/*.test.js'];
 
 const set = process.env.KEYPORT_TEST_SET;
