@@ -29,6 +29,10 @@ function kindOf(value: unknown): string {
   }
 }
 
+function unknownField(name: string): string {
+  return `unknown field "${name}"`;
+}
+
 /** class-validator's own sentence, with the field's full path instead of its bare name. */
 function ownMessage(error: ValidationError, name: string, message: string): string {
   return message.startsWith(error.property) ? `${name}${message.slice(error.property.length)}` : `${name}: ${message}`;
@@ -40,10 +44,6 @@ function ownMessage(error: ValidationError, name: string, message: string): stri
  * missing one, one given twice (a repeated form field or query parameter), a wrong type, then
  * a value too long, then whatever else the rule says.
  */
-function unknownField(name: string): string {
-  return `unknown field "${name}"`;
-}
-
 function describeProblem(error: ValidationError, name: string, source: InputSource): string {
   const constraints = error.constraints ?? {};
   const failed = Object.keys(constraints);
