@@ -47,7 +47,9 @@ describe('oidc: revocation registry reads without a "not revoked" cache (MySQL w
   it('answers concurrent checks correctly with fewer queries than checks', async () => {
     const registry = uncachedRegistry();
     await uncachedRegistry().revoke({ kind: 'jti', value: 'coalesced-revoked' }, later());
-    readDelayMs = 20;
+    // Long enough that the eight turns the checks are spread over fit in the first read's flight even
+    // on a starved machine (at 20 ms CI once saw a fourth query: the first read came back mid-spread).
+    readDelayMs = 250;
     registryQueries = 0;
     try {
       const checks = Array.from({ length: 40 }, (_, i) => ({ kind: 'jti', value: i === 17 ? 'coalesced-revoked' : `coalesced-live-${i}` }));
