@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { startBaseline } from './lib/baseline.js';
 import { checkMysqlServer } from './lib/databases.js';
 import { startKeyport, type Available, type KeyportInstance } from './lib/keyport.js';
-import { measureLarge } from './lib/large.js';
+import { measureLarge, type LargeServer } from './lib/large.js';
 import type { Measurement } from './lib/load.js';
 import { localMysqlServerPid } from './lib/local_server.js';
 import { profileReport } from './lib/profile.js';
@@ -167,16 +167,25 @@ async function benchmark(options: BenchOptions, workDir: string): Promise<void> 
     }
 
     if (options.large) {
-      // A fresh instance: the RSS after 1,000,000 tokens must not carry the scenarios above.
-      const fresh = await startKeyport({ db, mysqlUrl: options.mysqlUrl, extraEnv: { TOKEN_TTL: '86400', ...options.keyportEnv } });
-      openInstances.add(fresh);
+      // Fresh instances, one per size, each with a database of its own: the RSS after 1,000,000
+      // tokens must not carry the scenarios above, and the two sizes are measured side by side.
+      const started: KeyportInstance[] = [];
       try {
-        const target = await keyportTarget(fresh, ['1', '2', '3', '6a', '6b', '6c'], options.opaqueResource);
-        large.push(await measureLarge(db, target, fresh.server.pid, { ...settings, ...options.largeTokens, log }));
-        noteCrash(fresh.server);
+        const servers: LargeServer[] = [];
+        for (let i = 0; i < 2; i++) {
+          const fresh = await startKeyport({ db, mysqlUrl: options.mysqlUrl, extraEnv: { TOKEN_TTL: '86400', ...options.keyportEnv } });
+          openInstances.add(fresh);
+          started.push(fresh);
+          const target = await keyportTarget(fresh, ['1', '2', '3', '6a', '6b', '6c'], options.opaqueResource);
+          servers.push({ target, pid: fresh.server.pid, databasePid: db === 'mysql' ? localMysqlServerPid(options.mysqlUrl) : undefined });
+        }
+        large.push(await measureLarge(db, { small: servers[0]!, large: servers[1]! }, { ...settings, ...options.largeTokens, log }));
+        for (const fresh of started) noteCrash(fresh.server);
       } finally {
-        await fresh.close();
-        openInstances.delete(fresh);
+        for (const fresh of started) {
+          await fresh.close();
+          openInstances.delete(fresh);
+        }
       }
     }
   }

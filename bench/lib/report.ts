@@ -1,5 +1,5 @@
 import { judge, judgeLarge, TARGET_STATEMENTS } from './targets.js';
-import { ratioToBaseline, type LargeResult, type Row } from './results.js';
+import { ratioToBaseline, summarizeLarge, type LargeResult, type Row } from './results.js';
 import { toMb } from './rss.js';
 import type { Measurement } from './load.js';
 
@@ -94,11 +94,11 @@ export function largeLines(large: readonly LargeResult[]): string[] {
       continue;
     }
     const o = result.outcome;
-    lines.push(`- ${result.db}: ${fmtInt(o.minted.large)} tokens issued through HTTP in ${o.fillSeconds.toFixed(0)} s (${o.method}; ${fmtInt(o.fillErrors)} failed requests)`);
+    lines.push(`- ${result.db}: ${fmtInt(o.minted.large)} tokens issued through HTTP in ${o.fillSeconds.toFixed(0)} s (${o.method}), ${fmtInt(o.minted.small)} to a second server with a database of its own; ${fmtInt(o.fillErrors)} failed requests in the two fills`);
     for (const entry of o.introspection) {
-      const ratio = entry.small.p99Ms > 0 ? entry.large.p99Ms / entry.small.p99Ms : Number.NaN;
-      lines.push(`  - ${entry.id} ${entry.title}: ${fmtInt(o.minted.small)} tokens → ${fmtInt(entry.small.perSecond)} req/s, p50 ${fmtMs(entry.small.p50Ms)} ms, p99 ${fmtMs(entry.small.p99Ms)} ms; `
-        + `${fmtInt(o.minted.large)} tokens → ${fmtInt(entry.large.perSecond)} req/s, p50 ${fmtMs(entry.large.p50Ms)} ms, p99 ${fmtMs(entry.large.p99Ms)} ms; p99 ratio ${ratio.toFixed(2)}`);
+      const s = summarizeLarge(entry.rounds);
+      lines.push(`  - ${entry.id} ${entry.title}, medians of ${entry.rounds.length} rounds: ${fmtInt(o.minted.small)} tokens → ${fmtInt(s.small.perSecond)} req/s, p50 ${fmtMs(s.small.p50Ms)} ms, p99 ${fmtMs(s.small.p99Ms)} ms; `
+        + `${fmtInt(o.minted.large)} tokens → ${fmtInt(s.large.perSecond)} req/s, p50 ${fmtMs(s.large.p50Ms)} ms, p99 ${fmtMs(s.large.p99Ms)} ms; p99 ratio ${s.p99Ratio.toFixed(2)} (rounds: ${s.roundRatios.map((r) => r.toFixed(2)).join(', ')})`);
     }
     lines.push(`  - RSS after ${fmtInt(o.minted.large)} tokens: ${fmtMb(o.rssAfterFill)} MB (VmHWM ${fmtMb(o.hwmAfterFill)} MB; peak sampled over the phase ${fmtMb(o.memory.peakRss)} MB)`);
     for (const verdict of judgeLarge(result)) lines.push(`  - ${verdict}`);

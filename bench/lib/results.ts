@@ -1,6 +1,7 @@
 import type { Measurement } from './load.js';
 import type { DbKind, ScenarioId } from './options.js';
 import type { MemoryReport } from './rss.js';
+import { median } from './stats.js';
 
 /** One line of the results: a scenario on one server (Keyport on a database, or the bare engine). */
 export interface Row {
@@ -28,8 +29,8 @@ export interface LargeResult {
         readonly minted: { readonly small: number; readonly large: number };
         readonly fillSeconds: number;
         readonly fillErrors: number;
-        /** Introspection at each size, by scenario id. */
-        readonly introspection: ReadonlyArray<{ readonly id: ScenarioId; readonly title: string; readonly small: Measurement; readonly large: Measurement }>;
+        /** Introspection at each size, by scenario id: one pair of measurements per round. */
+        readonly introspection: ReadonlyArray<{ readonly id: ScenarioId; readonly title: string; readonly rounds: readonly LargeRound[] }>;
         /** VmRSS / VmHWM right after the large fill, in bytes. */
         readonly rssAfterFill: number | undefined;
         readonly hwmAfterFill: number | undefined;
@@ -37,6 +38,31 @@ export interface LargeResult {
         readonly memory: MemoryReport;
       }
     | { readonly kind: 'unavailable'; readonly reason: string };
+}
+
+/** One round of the --large measurement: the same introspection on both servers, back to back. */
+export interface LargeRound {
+  readonly small: Measurement;
+  readonly large: Measurement;
+}
+
+/** Medians over a --large introspection's rounds; `p99Ratio` is the median of the rounds' own ratios. */
+export interface LargeSummary {
+  readonly small: { readonly perSecond: number; readonly p50Ms: number; readonly p99Ms: number };
+  readonly large: { readonly perSecond: number; readonly p50Ms: number; readonly p99Ms: number };
+  readonly p99Ratio: number;
+  /** Each round's p99 ratio, in round order. */
+  readonly roundRatios: readonly number[];
+}
+
+export function summarizeLarge(rounds: readonly LargeRound[]): LargeSummary {
+  const side = (pick: (round: LargeRound) => Measurement) => ({
+    perSecond: median(rounds.map((r) => pick(r).perSecond)),
+    p50Ms: median(rounds.map((r) => pick(r).p50Ms)),
+    p99Ms: median(rounds.map((r) => pick(r).p99Ms)),
+  });
+  const roundRatios = rounds.map((r) => (r.small.p99Ms > 0 ? r.large.p99Ms / r.small.p99Ms : Number.POSITIVE_INFINITY));
+  return { small: side((r) => r.small), large: side((r) => r.large), p99Ratio: median(roundRatios), roundRatios };
 }
 
 /** The bare engine's row a Keyport row is compared with (the engine cannot introspect JWTs: 6b stands in). */

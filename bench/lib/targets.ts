@@ -1,4 +1,4 @@
-import type { LargeResult, Row } from './results.js';
+import { summarizeLarge, type LargeResult, type Row } from './results.js';
 import { toMb } from './rss.js';
 
 /**
@@ -79,7 +79,7 @@ export function judgeLarge(result: LargeResult): string[] {
   if (result.outcome.kind !== 'measured') return [];
   const lines: string[] = [];
   for (const entry of result.outcome.introspection) {
-    const ratio = entry.small.p99Ms > 0 ? entry.large.p99Ms / entry.small.p99Ms : Number.POSITIVE_INFINITY;
+    const ratio = summarizeLarge(entry.rounds).p99Ratio;
     lines.push(`${entry.id} p99 ratio ${ratio.toFixed(2)} (target ≤ ${TARGETS.largeP99Ratio}): ${ratio <= TARGETS.largeP99Ratio ? 'pass' : 'miss'}`);
   }
   const rss = toMb(result.outcome.memory.peakRss);
