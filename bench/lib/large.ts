@@ -18,7 +18,7 @@ const FILL_CHUNK = 50_000;
  * minutes more than the sizes (2026-12-05: five measurements of one 400,000-token server within
  * six minutes gave a JWT introspection p99 of 6.3 to 12.4 ms).
  */
-export const LARGE_ROUNDS = 3;
+const LARGE_ROUNDS = 3;
 
 /**
  * After the fills, the servers (and the database server) are given until their CPU falls below
@@ -40,12 +40,16 @@ async function settle(pids: readonly number[], log: (line: string) => void, what
     // perRequest(1) over the window: µs of CPU in it.
     const shares = meters.map((meter) => (meter.perRequest(1) ?? 0) / 1000 / SETTLE_WINDOW_MS);
     const elapsed = Date.now() - started;
-    if (shares.every((share) => share < SETTLED_CPU_SHARE) || elapsed >= SETTLE_MAX_MS) {
-      log(`${what}: ${shares.every((share) => share < SETTLED_CPU_SHARE) ? 'settled' : 'still busy'} after ${(elapsed / 1000).toFixed(0)} s (CPU over the last ${SETTLE_WINDOW_MS / 1000} s: ${shares.map((share) => `${(100 * share).toFixed(1)} %`).join(', ')} of a core)`);
+    const settled = shares.every((share) => share < SETTLED_CPU_SHARE);
+    if (settled || elapsed >= SETTLE_MAX_MS) {
+      log(`${what}: ${settled ? 'settled' : 'still busy'} after ${(elapsed / 1000).toFixed(0)} s (CPU over the last ${SETTLE_WINDOW_MS / 1000} s: ${shares.map((share) => `${(100 * share).toFixed(1)} %`).join(', ')} of a core)`);
       return;
     }
   }
 }
+
+/** Which of the two servers: the one filled to `small` tokens or the one filled to `large`. */
+type Side = 'small' | 'large';
 
 /** A Keyport server the --large measurement fills and measures. */
 export interface LargeServer {
@@ -57,7 +61,6 @@ export interface LargeServer {
 export interface LargeSettings extends RunSettings {
   readonly small: number;
   readonly large: number;
-  readonly rounds?: number;
   readonly log: (line: string) => void;
 }
 
@@ -92,54 +95,51 @@ async function prepareServer(server: LargeServer, connections: number): Promise<
  * credentials opaque, client credentials JWT), 64 connections, in chunks.
  */
 export async function measureLarge(db: DbKind, servers: { readonly small: LargeServer; readonly large: LargeServer }, settings: LargeSettings): Promise<LargeResult> {
-  const small = await prepareServer(servers.small, settings.connections);
-  const large = await prepareServer(servers.large, settings.connections);
+  const loads = { small: await prepareServer(servers.small, settings.connections), large: await prepareServer(servers.large, settings.connections) };
+  const { small, large } = loads;
   if (small.minters.length === 0 || large.minters.length === 0) return { db, outcome: { kind: 'unavailable', reason: 'no token-minting scenario (1, 2 or 3) is available' } };
   const probeIds = large.probes.map((p) => p.id).filter((id) => small.probes.some((p) => p.id === id));
   if (probeIds.length === 0) return { db, outcome: { kind: 'unavailable', reason: 'no introspection scenario (6a, 6b, 6c) is available' } };
 
   const memory = sampleMemory(servers.large.pid, 500);
   const method = `cycling ${large.minters.map((m) => scenarioById(m.id).title).join(' / ')} at ${FILL_CONNECTIONS} connections`;
-  let fillErrors = 0;
-  let fillSeconds = 0;
-  const fill = async (server: LargeServer, prepared: ServerLoads, goal: number, name: string): Promise<number> => {
-    const requests = prepared.minters.flatMap((m) => m.requests);
-    let minted = 0;
+  const fill = async (side: Side, goal: number): Promise<{ minted: number; seconds: number; errors: number }> => {
+    const requests = loads[side].minters.flatMap((m) => m.requests);
+    const filled = { minted: 0, seconds: 0, errors: 0 };
     let stalled = 0;
-    while (minted < goal) {
-      const chunk = Math.min(FILL_CHUNK, goal - minted);
-      const result = await sendAmount({ url: server.target.url, connections: FILL_CONNECTIONS, requests }, chunk);
-      minted += result.completed;
-      fillErrors += result.errors;
-      if (name === 'large') fillSeconds += result.seconds;
-      settings.log(`large (${db}), ${name} server: ${minted.toLocaleString('en-US')} / ${goal.toLocaleString('en-US')} tokens, ${Math.round(result.perSecond)}/s, ${result.errors} errors`);
+    while (filled.minted < goal) {
+      const chunk = Math.min(FILL_CHUNK, goal - filled.minted);
+      const result = await sendAmount({ url: servers[side].target.url, connections: FILL_CONNECTIONS, requests }, chunk);
+      filled.minted += result.completed;
+      filled.errors += result.errors;
+      filled.seconds += result.seconds;
+      settings.log(`large (${db}), ${side} server: ${filled.minted.toLocaleString('en-US')} / ${goal.toLocaleString('en-US')} tokens, ${Math.round(result.perSecond)}/s, ${result.errors} errors`);
       stalled = result.completed === 0 ? stalled + 1 : 0;
       if (stalled >= 3) throw new Error(`minting stalled (${JSON.stringify(result.failures)})`);
     }
-    return minted;
+    return filled;
   };
 
   try {
-    const smallCount = await fill(servers.small, small, settings.small, 'small');
-    const largeCount = await fill(servers.large, large, settings.large, 'large');
+    const smallFill = await fill('small', settings.small);
+    const largeFill = await fill('large', settings.large);
     const after = readMemory(servers.large.pid);
     const busy = [servers.small.pid, servers.large.pid, ...(servers.large.databasePid === undefined ? [] : [servers.large.databasePid])];
     await settle(busy, settings.log, `large (${db}), after the fills`);
-    const measure = async (server: LargeServer, prepared: ServerLoads, id: ScenarioId): Promise<Measurement> => {
-      const probe = prepared.probes.find((p) => p.id === id)!;
-      return probe.prepared.measure({ ...settings, serverPid: server.pid, databasePid: server.databasePid });
+    const measure = async (side: Side, id: ScenarioId): Promise<Measurement> => {
+      const probe = loads[side].probes.find((p) => p.id === id)!;
+      return probe.prepared.measure({ ...settings, serverPid: servers[side].pid, databasePid: servers[side].databasePid });
     };
     const rounds = new Map<ScenarioId, LargeRound[]>(probeIds.map((id) => [id, []]));
-    const roundCount = settings.rounds ?? LARGE_ROUNDS;
-    for (let round = 0; round < roundCount; round += 1) {
+    for (let round = 0; round < LARGE_ROUNDS; round += 1) {
       for (const id of probeIds) {
         // Alternate which size goes first: whatever the machine does during a round, neither size always meets it first.
-        const smallFirst = round % 2 === 0;
-        const first = smallFirst ? await measure(servers.small, small, id) : await measure(servers.large, large, id);
-        const second = smallFirst ? await measure(servers.large, large, id) : await measure(servers.small, small, id);
-        const pair = smallFirst ? { small: first, large: second } : { small: second, large: first };
+        const order: readonly Side[] = round % 2 === 0 ? ['small', 'large'] : ['large', 'small'];
+        const measured: Partial<Record<Side, Measurement>> = {};
+        for (const side of order) measured[side] = await measure(side, id);
+        const pair = { small: measured.small!, large: measured.large! };
         rounds.get(id)!.push(pair);
-        settings.log(`large (${db}) round ${round + 1} ${id}: ${smallCount.toLocaleString('en-US')} tokens p99 ${pair.small.p99Ms.toFixed(1)} ms, ${largeCount.toLocaleString('en-US')} tokens p99 ${pair.large.p99Ms.toFixed(1)} ms`);
+        settings.log(`large (${db}) round ${round + 1} ${id}: ${smallFill.minted.toLocaleString('en-US')} tokens p99 ${pair.small.p99Ms.toFixed(1)} ms, ${largeFill.minted.toLocaleString('en-US')} tokens p99 ${pair.large.p99Ms.toFixed(1)} ms`);
       }
     }
     return {
@@ -147,9 +147,9 @@ export async function measureLarge(db: DbKind, servers: { readonly small: LargeS
       outcome: {
         kind: 'measured',
         method,
-        minted: { small: smallCount, large: largeCount },
-        fillSeconds,
-        fillErrors,
+        minted: { small: smallFill.minted, large: largeFill.minted },
+        fillSeconds: largeFill.seconds,
+        fillErrors: smallFill.errors + largeFill.errors,
         introspection: probeIds.map((id) => ({ id, title: scenarioById(id).title, rounds: rounds.get(id)! })),
         rssAfterFill: after?.rss,
         hwmAfterFill: after?.hwm,

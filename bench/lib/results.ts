@@ -27,7 +27,9 @@ export interface LargeResult {
         /** How the tokens were minted (endpoints and share). */
         readonly method: string;
         readonly minted: { readonly small: number; readonly large: number };
+        /** The large server's fill. */
         readonly fillSeconds: number;
+        /** Failed requests in both servers' fills. */
         readonly fillErrors: number;
         /** Introspection at each size, by scenario id: one pair of measurements per round. */
         readonly introspection: ReadonlyArray<{ readonly id: ScenarioId; readonly title: string; readonly rounds: readonly LargeRound[] }>;
