@@ -17,5 +17,15 @@
  * grows to that size under load anyway; Node 24's (the Docker image's runtime) grew past it and
  * put the peak RSS at 267–305 MB in the benchmarks, 182–215 MB with the ceiling. Interleaved A/Bs
  * on both Nodes found no cost beyond the spread (docs/benchmarks.md, "Node 24 against Node 20").
+ *
+ * `--no-allocation-site-pretenuring`: V8 otherwise watches how many objects from each allocation
+ * site survive a young-generation collection and, past a threshold, allocates that site's objects
+ * straight into the old generation from then on. Under a burst (the bench's 64-connection token
+ * fills) request-scoped objects outlive a collection or two, V8 tenures their sites, and the
+ * process stays that way: every later request's garbage lands in the old generation. Seen in 3 of
+ * 4 servers that ran the bench's `--large` fill after a full run: ~3 full collections a second,
+ * young collections ~5 × longer, introspection at ~0.7 × its rate with p99 10–13 ms instead of ~3,
+ * for as long as the process lived; with the flag, none of 4 (docs/benchmarks.md, "A server stuck
+ * in full collections").
  */
-export const SERVER_NODE_OPTIONS: readonly string[] = ['--max-old-space-size=512', '--max-semi-space-size=16'];
+export const SERVER_NODE_OPTIONS: readonly string[] = ['--max-old-space-size=512', '--max-semi-space-size=16', '--no-allocation-site-pretenuring'];
