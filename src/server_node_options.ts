@@ -18,14 +18,14 @@
  * put the peak RSS at 267–305 MB in the benchmarks, 182–215 MB with the ceiling. Interleaved A/Bs
  * on both Nodes found no cost beyond the spread (docs/benchmarks.md, "Node 24 against Node 20").
  *
- * `--no-allocation-site-pretenuring`: V8 otherwise watches how many objects from each allocation
- * site survive a young-generation collection and, past a threshold, allocates that site's objects
- * straight into the old generation from then on. Under a burst (the bench's 64-connection token
- * fills) request-scoped objects outlive a collection or two, V8 tenures their sites, and the
- * process stays that way: every later request's garbage lands in the old generation. Seen in 3 of
- * 4 servers that ran the bench's `--large` fill after a full run: ~3 full collections a second,
- * young collections ~5 × longer, introspection at ~0.7 × its rate with p99 10–13 ms instead of ~3,
- * for as long as the process lived; with the flag, none of 4 (docs/benchmarks.md, "A server stuck
- * in full collections").
+ * `--no-allocation-site-pretenuring`: after a burst, 3 of 4 servers that ran the bench's `--large`
+ * fill after a full run stayed, for as long as they lived, at ~3 full collections a second with
+ * young collections ~5 × longer: introspection at ~0.7 × its rate, p99 10–13 ms instead of ~3.
+ * With the flag none of 4 did, at no cost beyond the spread elsewhere (docs/benchmarks.md, "A
+ * server stuck in full collections"). What fits: V8 counts how many objects from each allocation
+ * site survive a young collection and, past a threshold, allocates that site's objects straight
+ * into the old generation from then on; under a burst request-scoped objects outlive a collection
+ * or two, and once their sites are tenured every later request's garbage lands in the old
+ * generation.
  */
 export const SERVER_NODE_OPTIONS: readonly string[] = ['--max-old-space-size=512', '--max-semi-space-size=16', '--no-allocation-site-pretenuring'];
