@@ -18,7 +18,7 @@
  * put the peak RSS at 267–305 MB in the benchmarks, 182–215 MB with the ceiling. Interleaved A/Bs
  * on both Nodes found no cost beyond the spread (docs/benchmarks.md, "Node 24 against Node 20").
  *
- * `--no-allocation-site-pretenuring`: after a burst, 3 of 4 servers that ran the bench's `--large`
+ * `--no-allocation-site-pretenuring`: after a burst, 3 of 6 servers that ran the bench's `--large`
  * fill after a full run stayed, for as long as they lived, at ~3 full collections a second with
  * young collections ~5 × longer: introspection at ~0.7 × its rate, p99 10–13 ms instead of ~3.
  * With the flag none of 4 did, at no cost beyond the spread elsewhere (docs/benchmarks.md, "A
