@@ -110,8 +110,13 @@ describe('exchange: no token is minted for a key the CLI has revoked (security)'
     exitedAt = revoked.exitedAt;
     stopAt = revoked.exitedAt + 500;
     await Promise.all(workers);
-    const revokedInDatabaseAt = await watcher.revokedAt;
-    expect(revokedInDatabaseAt, 'the revocation was seen in the database before the CLI exited').to.be.at.most(revoked.exitedAt);
+    // Both readings are upper bounds of the instant the CLI's revocation committed: the watcher's
+    // (it saw the row say "revoked") and the CLI's exit (it exits after its commit). The earlier one
+    // is the tighter bound, so the stricter threshold for "minted after revoked". The watcher is
+    // usually the earlier; on a starved CI machine it was once 159 ms late, and then the exit is.
+    const seenByWatcherAt = await watcher.revokedAt;
+    const revokedInDatabaseAt = Math.min(seenByWatcherAt, revoked.exitedAt);
+    if (seenByWatcherAt > revoked.exitedAt) console.log(`      the watcher saw "revoked" ${seenByWatcherAt - revoked.exitedAt} ms after key:revoke exited; the exit is the bound`);
     return { attempts, revokedInDatabaseAt, exitedAt: revoked.exitedAt };
   }
 
