@@ -25,8 +25,18 @@ export function isLockConflict(err: unknown): boolean {
 }
 
 /**
+ * The pause before a further attempt: up to this many milliseconds, at random, times the attempts
+ * made so far. The victims of one conflict are often a herd (a batch's waiters let in together,
+ * eight instances flushing usage at once); run again at the same instant they can collide again,
+ * and a statement that loses three times in a row is lost (CONTRIBUTING: pause between attempts
+ * that may repeat). A few milliseconds spread them over several commits.
+ */
+export const LOCK_CONFLICT_PAUSE_MS = 8;
+
+/**
  * Runs a statement (one transaction on its own), again when the database rolled it back for a
- * lock conflict, up to `attempts` times in all; any other error, or the last conflict, goes on.
+ * lock conflict, up to `attempts` times in all, after a short random pause each time; any other
+ * error, or the last conflict, goes on.
  */
 export async function retryOnLockConflict<T>(statement: () => Promise<T>, attempts = LOCK_CONFLICT_ATTEMPTS): Promise<T> {
   for (let attempt = 1; ; attempt += 1) {
@@ -35,5 +45,6 @@ export async function retryOnLockConflict<T>(statement: () => Promise<T>, attemp
     } catch (err) {
       if (attempt >= attempts || !isLockConflict(err)) throw err;
     }
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * LOCK_CONFLICT_PAUSE_MS * attempt));
   }
 }

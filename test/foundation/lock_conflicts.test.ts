@@ -1,6 +1,7 @@
+import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
 import { QueryFailedError } from 'typeorm';
-import { isLockConflict, LOCK_CONFLICT_ATTEMPTS, retryOnLockConflict } from '../../src/db/lock_conflicts.js';
+import { isLockConflict, LOCK_CONFLICT_ATTEMPTS, LOCK_CONFLICT_PAUSE_MS, retryOnLockConflict } from '../../src/db/lock_conflicts.js';
 
 /** A driver error as mysql2 reports it, wrapped as TypeORM and SqlRunner wrap it. */
 function driverFailure(code: string): QueryFailedError {
@@ -44,6 +45,33 @@ describe('foundation: statements rolled back by a lock conflict run again (src/d
     const err = await retryOnLockConflict(statement.run).then(() => undefined, (e: unknown) => e);
     expect(err).to.equal(failures[LOCK_CONFLICT_ATTEMPTS - 1]);
     expect(statement.calls).to.equal(LOCK_CONFLICT_ATTEMPTS);
+  });
+
+  it('pauses before each further attempt, at random and longer after each conflict, so that a herd of victims spreads out', async () => {
+    const clock = FakeTimers.install({ toFake: ['setTimeout'] });
+    const random = Math.random;
+    const draws = [0.99, 0.75];
+    Math.random = () => draws.shift() ?? 0;
+    try {
+      const failures = [driverFailure('ER_LOCK_DEADLOCK'), driverFailure('ER_LOCK_DEADLOCK')];
+      const attemptedAt: number[] = [];
+      const result = retryOnLockConflict(async () => {
+        attemptedAt.push(clock.now);
+        const failure = failures.shift();
+        if (failure) throw failure;
+        return 'done';
+      });
+      await clock.runAllAsync();
+      expect(await result).to.equal('done');
+      expect(attemptedAt).to.have.length(3);
+      // The draw × the pause × the attempts made so far: 0.99 × 8 × 1, then 0.75 × 8 × 2 (timers count whole milliseconds).
+      const [first, second, third] = attemptedAt as [number, number, number];
+      expect(second - first).to.be.within(Math.floor(0.99 * LOCK_CONFLICT_PAUSE_MS), Math.ceil(0.99 * LOCK_CONFLICT_PAUSE_MS));
+      expect(third - second).to.be.within(Math.floor(0.75 * LOCK_CONFLICT_PAUSE_MS * 2), Math.ceil(0.75 * LOCK_CONFLICT_PAUSE_MS * 2));
+    } finally {
+      Math.random = random;
+      clock.uninstall();
+    }
   });
 
   it('passes any other failure on at once (a duplicate key is an answer, not a conflict)', async () => {
