@@ -8,17 +8,18 @@ function driverFailure(code: string): QueryFailedError {
   return new QueryFailedError('INSERT …', [], Object.assign(new Error(code), { code }));
 }
 
-/** A statement that fails with each of `failures` in turn, then answers `done`. */
-function statementFailing(failures: readonly Error[]): { run: () => Promise<string>; readonly calls: number } {
-  let calls = 0;
+/** A statement that fails with each of `failures` in turn, then answers `done`; `attemptedAt` holds `now()` at each call. */
+function statementFailing(failures: readonly Error[], now: () => number = Date.now): { run: () => Promise<string>; readonly calls: number; readonly attemptedAt: readonly number[] } {
+  const attemptedAt: number[] = [];
   return {
     run: async () => {
-      calls += 1;
-      const failure = failures[calls - 1];
+      attemptedAt.push(now());
+      const failure = failures[attemptedAt.length - 1];
       if (failure) throw failure;
       return 'done';
     },
-    get calls() { return calls; },
+    get calls() { return attemptedAt.length; },
+    attemptedAt,
   };
 }
 
@@ -53,19 +54,13 @@ describe('foundation: statements rolled back by a lock conflict run again (src/d
     const draws = [0.99, 0.75];
     Math.random = () => draws.shift() ?? 0;
     try {
-      const failures = [driverFailure('ER_LOCK_DEADLOCK'), driverFailure('ER_LOCK_DEADLOCK')];
-      const attemptedAt: number[] = [];
-      const result = retryOnLockConflict(async () => {
-        attemptedAt.push(clock.now);
-        const failure = failures.shift();
-        if (failure) throw failure;
-        return 'done';
-      });
+      const statement = statementFailing([driverFailure('ER_LOCK_DEADLOCK'), driverFailure('ER_LOCK_DEADLOCK')], () => clock.now);
+      const result = retryOnLockConflict(statement.run);
       await clock.runAllAsync();
       expect(await result).to.equal('done');
-      expect(attemptedAt).to.have.length(3);
+      expect(statement.calls).to.equal(3);
       // The draw × the pause × the attempts made so far: 0.99 × 8 × 1, then 0.75 × 8 × 2 (timers count whole milliseconds).
-      const [first, second, third] = attemptedAt as [number, number, number];
+      const [first, second, third] = statement.attemptedAt as [number, number, number];
       expect(second - first).to.be.within(Math.floor(0.99 * LOCK_CONFLICT_PAUSE_MS), Math.ceil(0.99 * LOCK_CONFLICT_PAUSE_MS));
       expect(third - second).to.be.within(Math.floor(0.75 * LOCK_CONFLICT_PAUSE_MS * 2), Math.ceil(0.75 * LOCK_CONFLICT_PAUSE_MS * 2));
     } finally {
