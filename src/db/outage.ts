@@ -1,4 +1,5 @@
 import { ACQUIRE_TIMEOUT, CIRCUIT_OPEN, QUERY_TIMEOUT } from './bounded_pool.js';
+import { driverErrorCode } from './driver_errors.js';
 
 /**
  * What kind of database trouble an error shows, if any:
@@ -60,4 +61,16 @@ export function databaseOutageKind(err: unknown): OutageKind | undefined {
 
 export function isDatabaseOutage(err: unknown): boolean {
   return databaseOutageKind(err) !== undefined;
+}
+
+/**
+ * For BatchLoader's `retryAlone`: whether a multi-row statement failed because of its rows (the
+ * database answered: a duplicate key, a value it refused, or a deadlock over its rows that
+ * outlasted the statement's own retries), so that each row alone may fare differently. An outage is
+ * no answer: each row would wait it out again (a frozen server: the query timeout once more per
+ * row; a lock held elsewhere: the lock wait once more per row) and a timed-out statement, which may
+ * still land, would be sent twice.
+ */
+export function failedOnTheRows(err: unknown): boolean {
+  return driverErrorCode(err) === 'ER_LOCK_DEADLOCK' || !isDatabaseOutage(err);
 }

@@ -27,7 +27,9 @@
  * multi-row statement is atomic on SQLite and MySQL alike, so nothing of it was written): one bad
  * row, or a duplicate key its caller wants to hear about, fails only its own caller, exactly as
  * without batching; a batch of one goes straight to `runOne`. Without it, a failed batch fails
- * every load in it.
+ * every load in it. `retryAlone` limits the retry to failures that are about the items: a database
+ * that does not answer fails every item at once, as a retry would only wait the same outage out
+ * again, item by item, and send a statement whose outcome is unknown (a timeout) a second time.
  */
 export class BatchLoader<Item, Result> {
   private queue: Array<Queued<Item, Result>> = [];
@@ -134,7 +136,7 @@ export class BatchLoader<Item, Result> {
         for (const [index, queued] of batch.entries()) queued.resolve(results[index] as Result);
         return;
       }
-      if (!runOne) {
+      if (!runOne || (this.options.retryAlone && !this.options.retryAlone(failure))) {
         for (const queued of batch) queued.reject(failure);
         return;
       }
@@ -155,6 +157,8 @@ export interface BatchLoaderOptions<Item, Result> {
   readonly runBatch: (items: readonly Item[]) => Promise<readonly Result[]>;
   /** Runs one item alone: batches of one, and the item-by-item retry of a failed batch (see the class comment). */
   readonly runOne?: (item: Item) => Promise<Result>;
+  /** With `runOne`: whether a failed batch is retried item by item (default: always); false fails all its items with the batch's error. */
+  readonly retryAlone?: (failure: unknown) => boolean;
   /** The most a batch may carry, in items or in `weight` (placeholders per statement, packet size). */
   readonly maxBatch: number;
   /** An item's share of `maxBatch` (default 1), e.g. how many values a read asks about. */

@@ -159,6 +159,29 @@ describe('BatchLoader (the one batching primitive)', () => {
       expect(calls.slice(1).sort()).to.deep.equal(['one:a', 'one:b', 'one:dup']);
     });
 
+    it('with retryAlone, fails every row at once with the batch\'s error when the failure is not about the rows', async () => {
+      const calls: string[] = [];
+      const outage = Object.assign(new Error('no answer'), { code: 'PROTOCOL_SEQUENCE_TIMEOUT' });
+      let failure: Error = outage;
+      const loader = new BatchLoader<string, boolean>({
+        dispatch: 'per-turn',
+        maxBatch: 50,
+        runBatch: async (rows) => { calls.push(`many:${rows.join()}`); throw failure; },
+        runOne: async (row) => { calls.push(`one:${row}`); return true; },
+        retryAlone: (err) => (err as { code?: string }).code !== 'PROTOCOL_SEQUENCE_TIMEOUT',
+      });
+      const results = await Promise.allSettled(['a', 'b'].map((row) => loader.load(row)));
+      expect(results.map((result) => (result as PromiseRejectedResult).reason)).to.deep.equal([outage, outage]);
+      expect(calls).to.deep.equal(['many:a,b']);
+
+      // An answer about the rows is still retried row by row.
+      failure = new Error('duplicate key');
+      calls.length = 0;
+      expect(await Promise.all(['c', 'd'].map((row) => loader.load(row)))).to.deep.equal([true, true]);
+      expect(calls[0]).to.equal('many:c,d');
+      expect(calls.slice(1).sort()).to.deep.equal(['one:c', 'one:d']);
+    });
+
     it('splits a large turn by maxBatch and sends the batches without waiting for each other', async () => {
       const held = deferred<void>();
       const started: string[][] = [];

@@ -6,7 +6,7 @@ import { parseDatabaseUrl } from '../../src/config/database_url.js';
 import { ACQUIRE_TIMEOUT, CIRCUIT_OPEN, QUERY_TIMEOUT } from '../../src/db/bounded_pool.js';
 import { Database } from '../../src/db/database.js';
 import { ApiKeySession } from '../../src/db/entities/api_key_session.js';
-import { databaseOutageKind } from '../../src/db/outage.js';
+import { databaseOutageKind, failedOnTheRows } from '../../src/db/outage.js';
 import { toKeyportError } from '../../src/http/error_handler.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { startTestApp, type TestApp } from '../support/app.js';
@@ -43,6 +43,14 @@ describe('resilience: database failures are outages (503), not bugs (500)', func
     for (const err of storage) expect(databaseOutageKind(wrapped(err)), err.message).to.equal('storage');
     for (const err of [coded('ER_DUP_ENTRY'), coded('SQLITE_CONSTRAINT_UNIQUE'), coded('ER_PARSE_ERROR'), new TypeError('x is undefined')]) {
       expect(databaseOutageKind(wrapped(err)), err.message).to.equal(undefined);
+    }
+
+    // A batched write is retried row by row only after an answer about its rows, never after an outage.
+    for (const err of [coded('ER_DUP_ENTRY'), coded('ER_LOCK_DEADLOCK'), coded('SQLITE_CONSTRAINT_UNIQUE'), coded('ER_DATA_TOO_LONG')]) {
+      expect(failedOnTheRows(wrapped(err)), err.message).to.equal(true);
+    }
+    for (const err of [coded(QUERY_TIMEOUT), coded(ACQUIRE_TIMEOUT), coded(CIRCUIT_OPEN), coded('PROTOCOL_CONNECTION_LOST'), coded('ER_LOCK_WAIT_TIMEOUT'), coded('SQLITE_BUSY'), coded('SQLITE_FULL')]) {
+      expect(failedOnTheRows(wrapped(err)), err.message).to.equal(false);
     }
 
     const outage = toKeyportError(wrapped(coded('SQLITE_FULL')));

@@ -4,6 +4,7 @@ import { BatchLoader } from '../../lib/batch_loader.js';
 import { NO_CURRENT_TOKEN, type CurrentToken, type InsertOutcome, type NewSession, type SessionStore } from '../../exchange/sessions.js';
 import { ApiKeySession } from '../entities/api_key_session.js';
 import { driverErrorCode } from '../driver_errors.js';
+import { failedOnTheRows } from '../outage.js';
 import { compile, param, SqlRunner, StatementsByCount, type Statement } from './sql.js';
 import { dateFromDb, dateToDb, intFromDb, textFromDb } from './values.js';
 
@@ -143,6 +144,7 @@ export class ApiKeySessionTable implements SessionStore {
         const landed = new Set((await this.runner.query<{ id: string }>(this.byIdsSql.for(rows.length), rows.map((row) => row.id))).map((row) => row.id));
         return rows.map((row) => (landed.has(row.id) ? 'inserted' : 'key_refused'));
       },
+      retryAlone: failedOnTheRows,
       runOne: async (row) => {
         try {
           return (await this.runner.execute(this.insertSql.for(1), row.values)) === 1 ? 'inserted' : 'key_refused';
@@ -172,6 +174,7 @@ export class ApiKeySessionTable implements SessionStore {
         const jtis = new Map(stored.map((row) => [row.id, row.tokenJti]));
         return rows.map((row) => jtis.get(row.id) === row.values[TOKEN_JTI_INDEX]);
       },
+      retryAlone: failedOnTheRows,
       runOne: async (row) => (await this.runner.execute(this.sql.complete, [...row.values, row.id, row.claimer])) === 1,
     });
   }

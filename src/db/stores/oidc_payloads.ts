@@ -5,6 +5,7 @@ import { BoundedCache } from '../../lib/lru.js';
 import type { PayloadRow, PayloadRows, StoredPayload } from '../../oidc/adapter.js';
 import { OidcPayload } from '../entities/oidc_payload.js';
 import { retryOnLockConflict } from '../lock_conflicts.js';
+import { failedOnTheRows } from '../outage.js';
 import { compile, param, SqlRunner, StatementsByCount, type Statement } from './sql.js';
 import { dateFromDb, dateToDb } from './values.js';
 
@@ -103,6 +104,7 @@ export class OidcPayloadTable implements PayloadRows {
         await this.writing(rows.map((row) => rememberedKey(row[0] as string, row[1] as string)), () => this.runner.execute(this.upsertSql.for(rows.length), rows.flat()));
         return rows.map(() => undefined);
       },
+      retryAlone: failedOnTheRows,
       runOne: async (row) => { await this.writing([rememberedKey(row[0] as string, row[1] as string)], () => this.runner.execute(this.upsertSql.for(1), row)); },
     });
     this.reads = new BatchLoader({
