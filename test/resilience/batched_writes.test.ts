@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { QueryRunner } from 'typeorm';
 import { parseDatabaseUrl } from '../../src/config/database_url.js';
 import { Database } from '../../src/db/database.js';
 import { isDatabaseOutage } from '../../src/db/outage.js';
@@ -7,60 +8,103 @@ import { createLogger } from '../../src/lib/logger.js';
 import { createScratchDatabase, onMysql, type ScratchDatabase } from '../support/database.js';
 import { FaultProxy } from '../support/fault_proxy.js';
 
-const QUERY_TIMEOUT_MS = 400;
+const LIMITS = { poolSize: 8, queueLimit: 200, acquireTimeoutMs: 300, queryTimeoutMs: 400 };
+
+/** Three new sessions asked for in the same turn: one multi-row INSERT. */
+function insertThree(sessions: ApiKeySessionTable): Promise<Array<PromiseSettledResult<unknown>>> {
+  const now = new Date();
+  const until = new Date(now.getTime() + 5000);
+  return Promise.allSettled(['a', 'b', 'c'].map((name) => sessions.insertClaimed({
+    id: `ses_stalled_${name}`, keyId: 'key_stalled', agentId: 'agt_stalled', sessionId: `stalled-${name}`, sessionHash: `hash-${name}`,
+    createdAt: now, expiresAt: until,
+  }, `claimer-${name}`, until, now)));
+}
+
+/** Every row failed with the batch's one outage error: nothing was tried again row by row. */
+function expectFailedTogether(outcomes: Array<PromiseSettledResult<unknown>>): void {
+  expect(outcomes.map((outcome) => outcome.status)).to.deep.equal(['rejected', 'rejected', 'rejected']);
+  const errors = outcomes.map((outcome) => (outcome as PromiseRejectedResult).reason as Error);
+  for (const err of errors) expect(isDatabaseOutage(err), String(err)).to.equal(true);
+  expect(new Set(errors).size, 'the batch\'s one error, not one per row').to.equal(1);
+}
 
 /**
- * A batched write (several logins' new sessions in one INSERT) that meets a frozen MariaDB. Its
- * statement times out, and its outcome is unknown: the server may still apply it. Retried row by
- * row, as a batch that failed on one bad row is, each row waited out the freeze again and the
- * rows were sent a second time; in the fault suite a login then waited through the whole freeze
- * and succeeded after it, and no request failed ("the fault did not take"). An outage fails the
- * batch's every row at once, with the batch's error.
+ * A batched write (several logins' new sessions in one INSERT) that meets a database that does not
+ * answer. Retried row by row, as a batch that failed on one bad row is, each row waited the outage
+ * out again: on MariaDB the statement, whose outcome is unknown, was sent a second time, and in
+ * the fault suite a login waited through the whole freeze and succeeded after it, so no request
+ * failed ("the fault did not take"); on SQLite each row blocked the event loop for another
+ * busy_timeout. An outage fails every row of the batch at once, with the batch's error.
  */
-(onMysql ? describe : describe.skip)('resilience: a batched write when MariaDB stops answering', function () {
+describe('resilience: a batched write when the database does not answer', function () {
   this.timeout(30_000);
   let scratch: ScratchDatabase;
-  let proxy: FaultProxy;
   let database: Database;
   let sessions: ApiKeySessionTable;
 
-  before(async () => {
-    scratch = await createScratchDatabase();
-    const direct = new URL(scratch.url);
-    proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
-    const proxied = new URL(scratch.url);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(proxy.port);
-    database = await Database.open(parseDatabaseUrl(proxied.toString(), process.cwd()), createLogger('error'), {
-      migrate: false,
-      warm: true,
-      limits: { poolSize: 8, queueLimit: 200, acquireTimeoutMs: 1000, queryTimeoutMs: QUERY_TIMEOUT_MS },
+  (onMysql ? describe : describe.skip)('MariaDB frozen', () => {
+    let proxy: FaultProxy;
+
+    before(async () => {
+      scratch = await createScratchDatabase();
+      const direct = new URL(scratch.url);
+      proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
+      const proxied = new URL(scratch.url);
+      proxied.hostname = '127.0.0.1';
+      proxied.port = String(proxy.port);
+      // warm: an idle pooled connection, so the statement goes out (a new one would wait for its handshake).
+      database = await Database.open(parseDatabaseUrl(proxied.toString(), process.cwd()), createLogger('error'), { migrate: false, warm: true, limits: LIMITS });
+      sessions = new ApiKeySessionTable(database.dataSource);
     });
-    sessions = new ApiKeySessionTable(database.dataSource);
+
+    after(async () => {
+      await proxy?.pass();
+      await database?.close();
+      await proxy?.close();
+      await scratch?.drop();
+    });
+
+    it('fails every row with the statement\'s timeout, and sends the statement once', async () => {
+      proxy.freeze();
+      const outcomes = await insertThree(sessions);
+      const held = proxy.heldFromClients().toString('latin1');
+      expectFailedTogether(outcomes);
+      expect(held.split('INSERT INTO').length - 1, 'INSERT statements sent while frozen').to.equal(1);
+      expect(held).to.contain('ses_stalled_a').and.to.contain('ses_stalled_c');
+    });
   });
 
-  after(async () => {
-    await proxy?.pass();
-    await database?.close();
-    await proxy?.close();
-    await scratch?.drop();
-  });
+  (onMysql ? describe.skip : describe)('SQLite locked by another process', () => {
+    let other: Database;
+    let holder: QueryRunner;
 
-  it('fails every row of the batch with its timeout, and sends the statement once (no row-by-row retry)', async () => {
-    const now = new Date();
-    const until = new Date(now.getTime() + 5000);
-    proxy.freeze();
-    const outcomes = await Promise.allSettled(['a', 'b', 'c'].map((name) => sessions.insertClaimed({
-      id: `ses_frozen_${name}`, keyId: 'key_frozen', agentId: 'agt_frozen', sessionId: `frozen-${name}`, sessionHash: `hash-${name}`,
-      createdAt: now, expiresAt: until,
-    }, `claimer-${name}`, until, now)));
-    const held = proxy.heldFromClients().toString('latin1');
+    before(async () => {
+      scratch = await createScratchDatabase();
+      const target = parseDatabaseUrl(scratch.url, process.cwd());
+      database = await Database.open(target, createLogger('error'), { migrate: false, limits: LIMITS });
+      sessions = new ApiKeySessionTable(database.dataSource);
+      other = await Database.open(target, createLogger('error'), { migrate: false });
+      holder = other.dataSource.createQueryRunner();
+    });
 
-    expect(outcomes.map((outcome) => outcome.status)).to.deep.equal(['rejected', 'rejected', 'rejected']);
-    const errors = outcomes.map((outcome) => (outcome as PromiseRejectedResult).reason as Error);
-    for (const err of errors) expect(isDatabaseOutage(err), String(err)).to.equal(true);
-    expect(new Set(errors).size, 'the batch\'s one error').to.equal(1);
-    expect(held.split('INSERT INTO').length - 1, 'INSERT statements sent while frozen').to.equal(1);
-    expect(held).to.contain('ses_frozen_a').and.to.contain('ses_frozen_c');
+    after(async () => {
+      await holder?.release();
+      await other?.close();
+      await database?.close();
+      await scratch?.drop();
+    });
+
+    it('fails every row once busy_timeout runs out, without waiting it out again per row', async () => {
+      await holder.startTransaction();
+      try {
+        await holder.query('UPDATE keyport_health SET checkedAt = ? WHERE id = ?', [Date.now(), 'readiness']);
+        expectFailedTogether(await insertThree(sessions));
+      } finally {
+        await holder.rollbackTransaction();
+      }
+      // The lock gone, the same statement is answered again (the key does not exist: no row lands).
+      const outcomes = await insertThree(sessions);
+      expect(outcomes.map((outcome) => outcome.status === 'fulfilled' && outcome.value)).to.deep.equal(['key_refused', 'key_refused', 'key_refused']);
+    });
   });
 });
