@@ -36,75 +36,76 @@ function expectFailedTogether(outcomes: Array<PromiseSettledResult<unknown>>): v
  * failed ("the fault did not take"); on SQLite each row blocked the event loop for another
  * busy_timeout. An outage fails every row of the batch at once, with the batch's error.
  */
-describe('resilience: a batched write when the database does not answer', function () {
+(onMysql ? describe : describe.skip)('resilience: a batched write when MariaDB is frozen', function () {
   this.timeout(30_000);
   let scratch: ScratchDatabase;
   let database: Database;
   let sessions: ApiKeySessionTable;
+  let proxy: FaultProxy;
 
-  (onMysql ? describe : describe.skip)('MariaDB frozen', () => {
-    let proxy: FaultProxy;
-
-    before(async () => {
-      scratch = await createScratchDatabase();
-      const direct = new URL(scratch.url);
-      proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
-      const proxied = new URL(scratch.url);
-      proxied.hostname = '127.0.0.1';
-      proxied.port = String(proxy.port);
-      // warm: an idle pooled connection, so the statement goes out (a new one would wait for its handshake).
-      database = await Database.open(parseDatabaseUrl(proxied.toString(), process.cwd()), createLogger('error'), { migrate: false, warm: true, limits: LIMITS });
-      sessions = new ApiKeySessionTable(database.dataSource);
-    });
-
-    after(async () => {
-      await proxy?.pass();
-      await database?.close();
-      await proxy?.close();
-      await scratch?.drop();
-    });
-
-    it('fails every row with the statement\'s timeout, and sends the statement once', async () => {
-      proxy.freeze();
-      const outcomes = await insertThree(sessions);
-      const held = proxy.heldFromClients().toString('latin1');
-      expectFailedTogether(outcomes);
-      expect(held.split('INSERT INTO').length - 1, 'INSERT statements sent while frozen').to.equal(1);
-      expect(held).to.contain('ses_stalled_a').and.to.contain('ses_stalled_c');
-    });
+  before(async () => {
+    scratch = await createScratchDatabase();
+    const direct = new URL(scratch.url);
+    proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
+    const proxied = new URL(scratch.url);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String(proxy.port);
+    // warm: an idle pooled connection, so the statement goes out (a new one would wait for its handshake).
+    database = await Database.open(parseDatabaseUrl(proxied.toString(), process.cwd()), createLogger('error'), { migrate: false, warm: true, limits: LIMITS });
+    sessions = new ApiKeySessionTable(database.dataSource);
   });
 
-  (onMysql ? describe.skip : describe)('SQLite locked by another process', () => {
-    let other: Database;
-    let holder: QueryRunner;
+  after(async () => {
+    await proxy?.pass();
+    await database?.close();
+    await proxy?.close();
+    await scratch?.drop();
+  });
 
-    before(async () => {
-      scratch = await createScratchDatabase();
-      const target = parseDatabaseUrl(scratch.url, process.cwd());
-      database = await Database.open(target, createLogger('error'), { migrate: false, limits: LIMITS });
-      sessions = new ApiKeySessionTable(database.dataSource);
-      other = await Database.open(target, createLogger('error'), { migrate: false });
-      holder = other.dataSource.createQueryRunner();
-    });
+  it('fails every row with the statement\'s timeout, and sends the statement once', async () => {
+    proxy.freeze();
+    const outcomes = await insertThree(sessions);
+    const held = proxy.heldFromClients().toString('latin1');
+    expectFailedTogether(outcomes);
+    expect(held.split('INSERT INTO').length - 1, 'INSERT statements sent while frozen').to.equal(1);
+    expect(held).to.contain('ses_stalled_a').and.to.contain('ses_stalled_c');
+  });
+});
 
-    after(async () => {
-      await holder?.release();
-      await other?.close();
-      await database?.close();
-      await scratch?.drop();
-    });
+(onMysql ? describe.skip : describe)('resilience: a batched write when SQLite is locked by another process', function () {
+  this.timeout(30_000);
+  let scratch: ScratchDatabase;
+  let database: Database;
+  let sessions: ApiKeySessionTable;
+  let other: Database;
+  let holder: QueryRunner;
 
-    it('fails every row once busy_timeout runs out, without waiting it out again per row', async () => {
-      await holder.startTransaction();
-      try {
-        await holder.query('UPDATE keyport_health SET checkedAt = ? WHERE id = ?', [Date.now(), 'readiness']);
-        expectFailedTogether(await insertThree(sessions));
-      } finally {
-        await holder.rollbackTransaction();
-      }
-      // The lock gone, the same statement is answered again (the key does not exist: no row lands).
-      const outcomes = await insertThree(sessions);
-      expect(outcomes.map((outcome) => outcome.status === 'fulfilled' && outcome.value)).to.deep.equal(['key_refused', 'key_refused', 'key_refused']);
-    });
+  before(async () => {
+    scratch = await createScratchDatabase();
+    const target = parseDatabaseUrl(scratch.url, process.cwd());
+    database = await Database.open(target, createLogger('error'), { migrate: false, limits: LIMITS });
+    sessions = new ApiKeySessionTable(database.dataSource);
+    other = await Database.open(target, createLogger('error'), { migrate: false });
+    holder = other.dataSource.createQueryRunner();
+  });
+
+  after(async () => {
+    await holder?.release();
+    await other?.close();
+    await database?.close();
+    await scratch?.drop();
+  });
+
+  it('fails every row once busy_timeout runs out, without waiting it out again per row', async () => {
+    await holder.startTransaction();
+    try {
+      await holder.query('UPDATE keyport_health SET checkedAt = ? WHERE id = ?', [Date.now(), 'readiness']);
+      expectFailedTogether(await insertThree(sessions));
+    } finally {
+      await holder.rollbackTransaction();
+    }
+    // The lock gone, the same statement is answered again (the key does not exist: no row lands).
+    const outcomes = await insertThree(sessions);
+    expect(outcomes.map((outcome) => outcome.status === 'fulfilled' && outcome.value)).to.deep.equal(['key_refused', 'key_refused', 'key_refused']);
   });
 });
