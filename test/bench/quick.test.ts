@@ -33,6 +33,11 @@ function tableRow(stdout: string, scenario: string, server: string): string | un
   return stdout.split('\n').find((line) => line.startsWith(`${scenario} `) && line.includes(server));
 }
 
+/** The row of a Markdown report that starts with `start` and names `server`. */
+function reportRow(file: string, start: string, server: string): string | undefined {
+  return readFileSync(file, 'utf8').split('\n').find((line) => line.startsWith(start) && line.includes(server));
+}
+
 /** The req/s cell of a row: the first number right after the server column. */
 function requestsPerSecond(row: string, server: string): number {
   const after = row.slice(row.indexOf(server) + server.length).trim();
@@ -46,6 +51,8 @@ describe('npm run bench -- --quick', function () {
   let run: Run;
   let outDir: string;
   let out: string;
+  /** The report whose row 3 answered requests: `out`, or a second run of scenario 3 alone (see `before`). */
+  let loginReport: string;
   let resultsBefore: number | undefined;
 
   before(async () => {
@@ -57,6 +64,17 @@ describe('npm run bench -- --quick', function () {
     // and the default 32 keep both cores busy for the whole run (48 → 39 s of CPU, in each of CI's
     // three runs side by side). How it behaves under 32 connections is what `npm run bench` shows.
     run = await runBench(['--quick', '--duration', '1', '--warmup', '0.25', '--connections', '1', '--scenarios', 'all', ...db, '--out', out]);
+    // The database's CPU per request needs requests: with one connection and a 1 s window, a single
+    // login held up longer than the window (CI once: MariaDB shared with a parallel suite's schema
+    // creations and drops) leaves row 3 without any, and nothing to check. Then scenario 3 is
+    // measured once more, alone, over 3 s.
+    loginReport = out;
+    const row3 = reportRow(out, '| 3 POST /auth/login, new session', `keyport ${onMysql ? 'mysql' : 'sqlite'}`);
+    if (run.code === 0 && row3 !== undefined && Number(row3.split('|').map((c) => c.trim())[3]!.replace(/,/g, '')) === 0) {
+      loginReport = join(outDir, 'quick-logins.md');
+      const again = await runBench(['--quick', '--duration', '3', '--warmup', '0.25', '--connections', '1', '--scenarios', '3', ...db, '--out', loginReport]);
+      expect(again.code, again.stderr.slice(-2000)).to.equal(0);
+    }
   });
   after(() => rmSync(outDir, { recursive: true, force: true }));
 
@@ -97,7 +115,7 @@ describe('npm run bench -- --quick', function () {
   it('counts the database server\'s CPU per request beside Keyport\'s when it is a process on this machine (MySQL), and leaves it empty for SQLite', () => {
     const server = `keyport ${onMysql ? 'mysql' : 'sqlite'}`;
     // A new-session login writes to the database on every request.
-    const line = readFileSync(out, 'utf8').split('\n').find((l) => l.startsWith('| 3 POST /auth/login, new session') && l.includes(server));
+    const line = reportRow(loginReport, '| 3 POST /auth/login, new session', server);
     expect(line, 'row 3').to.be.a('string');
     const cell = line!.split('|').map((c) => c.trim())[8]!;
     if (onMysql && localMysqlServerPid(TEST_DATABASE_URL!) !== undefined) {
