@@ -6,7 +6,7 @@ import { isDatabaseOutage } from '../../src/db/outage.js';
 import { ApiKeySessionTable } from '../../src/db/stores/api_key_sessions.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { createScratchDatabase, onMysql, type ScratchDatabase } from '../support/database.js';
-import { FaultProxy } from '../support/fault_proxy.js';
+import { behindProxy, type FaultProxy } from '../support/fault_proxy.js';
 
 const LIMITS = { poolSize: 8, queueLimit: 200, acquireTimeoutMs: 300, queryTimeoutMs: 400 };
 
@@ -45,13 +45,10 @@ function expectFailedTogether(outcomes: Array<PromiseSettledResult<unknown>>): v
 
   before(async () => {
     scratch = await createScratchDatabase();
-    const direct = new URL(scratch.url);
-    proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
-    const proxied = new URL(scratch.url);
-    proxied.hostname = '127.0.0.1';
-    proxied.port = String(proxy.port);
+    const proxying = await behindProxy(scratch.url);
+    proxy = proxying.proxy;
     // warm: an idle pooled connection, so the statement goes out (a new one would wait for its handshake).
-    database = await Database.open(parseDatabaseUrl(proxied.toString(), process.cwd()), createLogger('error'), { migrate: false, warm: true, limits: LIMITS });
+    database = await Database.open(parseDatabaseUrl(proxying.proxied.toString(), process.cwd()), createLogger('error'), { migrate: false, warm: true, limits: LIMITS });
     sessions = new ApiKeySessionTable(database.dataSource);
   });
 

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import mysql from 'mysql2';
 import { boundPool, type BoundablePool, type BoundableConnection } from '../../src/db/bounded_pool.js';
 import { onMysql, TEST_DATABASE_URL } from '../support/database.js';
-import { FaultProxy } from '../support/fault_proxy.js';
+import { behindProxy, type FaultProxy } from '../support/fault_proxy.js';
 import { memoryLogger, sleep } from '../ratelimit/support.js';
 
 const QUERY_TIMEOUT_MS = 300;
@@ -25,11 +25,9 @@ const RESET_QUERY_TIMEOUT_MS = 1500;
   let pool: mysql.Pool;
 
   beforeEach(async () => {
-    const url = new URL(TEST_DATABASE_URL!);
-    proxy = await FaultProxy.start({ host: url.hostname, port: Number(url.port || 3306) });
-    url.hostname = '127.0.0.1';
-    url.port = String(proxy.port);
-    pool = mysql.createPool({ uri: url.toString(), connectionLimit: 4 });
+    const proxying = await behindProxy(TEST_DATABASE_URL!);
+    proxy = proxying.proxy;
+    pool = mysql.createPool({ uri: proxying.proxied.toString(), connectionLimit: 4 });
   });
 
   afterEach(async () => {

@@ -7,23 +7,13 @@ import { startServer } from '../../src/server.js';
 import { memoryLogger } from '../ratelimit/support.js';
 import { runKeyport } from '../support/cli.js';
 import { createScratchDatabase, onMysql, type ScratchDatabase } from '../support/database.js';
-import { FaultProxy } from '../support/fault_proxy.js';
+import { behindProxy } from '../support/fault_proxy.js';
 import { TEST_SECRET } from '../support/secret.js';
 import { until } from '../support/until.js';
 
 const QUERY_TIMEOUT_MS = 300;
 const LIMITS = { poolSize: 4, queueLimit: 40, acquireTimeoutMs: 1000, queryTimeoutMs: QUERY_TIMEOUT_MS };
 const STALLED = /^The database did not answer a statement within DB_QUERY_TIMEOUT_MS \(300 ms\) while opening\.$/;
-
-/** A fault proxy in front of the database at `url`, and the URL that goes through it. */
-async function behindProxy(url: string): Promise<{ proxy: FaultProxy; proxied: URL }> {
-  const direct = new URL(url);
-  const proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
-  const proxied = new URL(url);
-  proxied.hostname = '127.0.0.1';
-  proxied.port = String(proxy.port);
-  return { proxy, proxied };
-}
 
 /**
  * Opening the database against a MariaDB that accepts connections and then does not answer: the

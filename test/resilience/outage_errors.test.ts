@@ -11,7 +11,7 @@ import { toKeyportError } from '../../src/http/error_handler.js';
 import { createLogger } from '../../src/lib/logger.js';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { createScratchDatabase, onMysql, TEST_DATABASE_URL } from '../support/database.js';
-import { FaultProxy } from '../support/fault_proxy.js';
+import { behindProxy } from '../support/fault_proxy.js';
 import { until } from '../support/until.js';
 import { createAgentWithKey, expectError } from '../keys/helpers.js';
 import { serveWithRoutes, type MountedApp } from '../ratelimit/support.js';
@@ -161,11 +161,7 @@ describe('resilience: database failures are outages (503), not bugs (500)', func
 
     it('sheds load at once when the pool queue is full (DB_QUEUE_LIMIT), and serves again when the server answers', async () => {
       const scratch = await createScratchDatabase({ mysqlUrl: TEST_DATABASE_URL });
-      const direct = new URL(scratch.url);
-      const proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
-      const proxied = new URL(scratch.url);
-      proxied.hostname = '127.0.0.1';
-      proxied.port = String(proxy.port);
+      const { proxy, proxied } = await behindProxy(scratch.url);
       const app = await startTestApp({
         database: { ...scratch, url: proxied.toString() },
         // Both database timeouts (query 1 s, acquire 1.5 s) well above the refusals' bound below.

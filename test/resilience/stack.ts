@@ -13,7 +13,7 @@ import { SERVER_NODE_OPTIONS } from '../../src/server_node_options.js';
 import { freePort } from '../support/app.js';
 import { runKeyport } from '../support/cli.js';
 import { createScratchDatabase, type ScratchDatabase } from '../support/database.js';
-import { FaultProxy } from '../support/fault_proxy.js';
+import { behindProxy, FaultProxy } from '../support/fault_proxy.js';
 import { hasRedisServer, RedisServer } from '../ratelimit/support.js';
 
 export type DbKind = 'sqlite' | 'mysql';
@@ -123,12 +123,9 @@ export class FaultStack {
         const scratch: ScratchDatabase = await createScratchDatabase({ mysqlUrl: options.mysqlUrl });
         cleanups.push(() => scratch.drop());
         databaseUrl = scratch.url;
-        const direct = new URL(scratch.url);
-        dbProxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
-        cleanups.push(() => dbProxy!.close());
-        const proxied = new URL(scratch.url);
-        proxied.hostname = '127.0.0.1';
-        proxied.port = String(dbProxy.port);
+        const { proxy, proxied } = await behindProxy(scratch.url);
+        dbProxy = proxy;
+        cleanups.push(() => proxy.close());
         keyportDatabaseUrl = proxied.toString();
       } else {
         databaseUrl = `sqlite:${join(dataDir, 'keyport.db')}`;

@@ -201,3 +201,13 @@ function listen(server: Server, port: number): Promise<void> {
     });
   });
 }
+
+/** A fault proxy in front of the MySQL/MariaDB server at `url`, and the same URL going through it. */
+export async function behindProxy(url: string): Promise<{ proxy: FaultProxy; proxied: URL }> {
+  const direct = new URL(url);
+  const proxy = await FaultProxy.start({ host: direct.hostname, port: Number(direct.port || 3306) });
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(proxy.port);
+  return { proxy, proxied };
+}
